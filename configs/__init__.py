@@ -1,0 +1,1 @@
+"""Packaged run configs (configs/<domain>/*.yaml)."""

@@ -1,0 +1,189 @@
+"""Typed run configuration: dataclasses, YAML files and dotted overrides, merged by OmegaConf.
+
+A config file looks like ``configs/code/demo.yaml``; every field can be overridden on the command
+line as ``optim.lr=1e-5 sampling.n=8 domain.timeout_s=5``. OmegaConf's structured configs validate
+types, so ``optim.lr=abc`` fails with the field's name. The domain section is typed by the domain's own
+config dataclass. The resolved config is written next to every output (``config.yaml``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "EvalConfig",
+    "JudgeConfig",
+    "LoraConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "PairsConfig",
+    "RunConfig",
+    "SamplingConfig",
+    "TrainConfig",
+    "load_config",
+    "save_config",
+    "builtin_config_path",
+]
+
+
+@dataclass
+class ModelConfig:
+    """The policy. ``name_or_path``: a registry alias, a hub id or a local directory."""
+
+    name_or_path: str = "smollm2-135m-instruct"
+    dtype: str = "auto"  # auto: float32 on CPU (bf16 matmuls there ran ~500x slower), bfloat16 on GPU
+    device: str = "auto"
+    cache_dir: str | None = None
+
+
+@dataclass
+class SamplingConfig:
+    """Decoding settings for the sampling stage."""
+
+    n: int = 4
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+    batch_size: int = 8
+
+
+@dataclass
+class JudgeConfig:
+    """The AI judge. ``backend``: ``transformers``, ``openai`` or ``none`` (verifiers only)."""
+
+    backend: str = "transformers"
+    model: str = "smollm2-135m-instruct"
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    mode: str = "pointwise"  # pointwise | pairwise
+    max_new_tokens: int = 96
+    batch_size: int = 8
+    timeout_s: float = 60.0
+    retries: int = 3
+    concurrency: int = 4
+    cache: bool = True
+    cache_path: str | None = None  # default: <output_dir>/judge_cache.sqlite
+
+
+@dataclass
+class PairsConfig:
+    """Pair building: best against worst, ties dropped."""
+
+    min_margin: float = 0.1
+    max_pairs_per_prompt: int = 2
+
+
+@dataclass
+class LoraConfig:
+    """LoRA adapters through peft."""
+
+    enabled: bool = True
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str = "all-linear"
+
+
+@dataclass
+class OptimConfig:
+    """Preference optimisation. ``backend`` names an entry of ``polyrlaif.core.registry.TRAINERS``."""
+
+    backend: str = "trl"
+    loss_type: str = "sigmoid"  # passed through to TRL's DPOConfig
+    beta: float = 0.1
+    lr: float = 5e-5
+    epochs: int = 1
+    batch_size: int = 4
+    grad_accum: int = 1
+    max_length: int = 512
+    max_steps: int = -1
+    lora: LoraConfig = field(default_factory=LoraConfig)
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation after every round; the domain chooses the benchmarks."""
+
+    limit: int | None = None
+    samples: int = 1
+    temperature: float = 0.0
+    max_new_tokens: int = 256
+
+
+@dataclass
+class RunConfig:
+    """Where and how long."""
+
+    output_dir: str = "runs/default"
+    rounds: int = 1
+    seed: int = 0
+    num_prompts: int | None = None  # limit on training prompts per round
+
+
+@dataclass
+class TrainConfig:
+    """The whole run. ``domain`` is typed by the chosen domain's config class at load time."""
+
+    domain: Any = field(default_factory=dict)
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def builtin_config_path(name: str) -> Path | None:
+    """Resolve ``code/demo`` to the packaged ``configs/code/demo.yaml``, if it exists."""
+    from importlib.resources import files
+
+    candidate = files("polyrlaif.configs").joinpath(*f"{name.removesuffix('.yaml')}.yaml".split("/"))
+    return Path(str(candidate)) if candidate.is_file() else None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Load a YAML config, apply dotted overrides and validate every field.
+
+    Args:
+        path: a YAML file, or a packaged name such as ``code/demo``.
+        overrides: ``key.sub=value`` strings, applied last.
+
+    Raises:
+        ValueError: naming the file and the field for unknown keys or wrong types.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+    from polyrlaif.core.registry import get_domain, load_object
+
+    p = Path(path)
+    if not p.is_file():
+        builtin = builtin_config_path(str(path))
+        if builtin is None:
+            raise FileNotFoundError(f"{path}: no such config file (nor a packaged config of that name)")
+        p = builtin
+    try:
+        raw = OmegaConf.load(p)
+        cli = OmegaConf.from_dotlist(list(overrides or []))
+        merged_raw = OmegaConf.merge(raw, cli)
+        domain_name = OmegaConf.select(merged_raw, "domain.name")
+        if not domain_name:
+            raise ValueError(f"{p}: field 'domain.name' is required")
+        domain = get_domain(str(domain_name))
+        schema = OmegaConf.structured(TrainConfig)
+        schema.domain = OmegaConf.structured(load_object(domain.config))
+        cfg = OmegaConf.merge(schema, raw, cli)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None)
+        raise ValueError(f"{p}: invalid config{f' at field {key!r}' if key else ''}: {exc.msg}") from None
+    return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+
+
+def save_config(cfg: TrainConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML, atomically."""
+    from omegaconf import OmegaConf
+    from polyrlaif.core.io import atomic_write_text
+
+    atomic_write_text(path, OmegaConf.to_yaml(OmegaConf.structured(cfg)))

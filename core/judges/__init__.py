@@ -1,0 +1,1 @@
+"""Judge layer: backends, cache, pointwise / pairwise / yes-no modes, reward callables."""

@@ -1,0 +1,226 @@
+"""The RLAIF run loop. Reads top to bottom, like a torchtune recipe.
+
+    setup -> evaluate the starting policy (round 0)
+    for each round:
+        sample -> verify -> judge (with the domain's context) -> score -> pairs -> update -> evaluate
+    -> metrics.json, metrics.png and a summary table
+
+Every stage writes its artifact under ``<output_dir>/round_<k>/`` atomically, and skips work that an
+earlier, interrupted run already finished, so rerunning the same command resumes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.config import TrainConfig, save_config
+from polyrlaif.core.io import StageWriter, atomic_write_jsonl, read_jsonl
+from polyrlaif.core.pairs import build_pairs
+from polyrlaif.core.protocols import Domain, DomainComponents, Policy
+from polyrlaif.core.records import Candidate, Judgment, PreferencePair, PromptRecord
+from polyrlaif.core.registry import TRAINERS, get_benchmark, get_domain, load_object
+from polyrlaif.core.report import print_summary, write_run_metrics
+
+__all__ = ["run_feedback", "run_train", "collect_feedback", "evaluate_policy", "setup"]
+
+
+def _log(msg: str) -> None:
+    print(f"[polyrlaif {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def setup(cfg: TrainConfig) -> tuple[Domain, DomainComponents, Path]:
+    """Resolve the domain, build its components and prepare the output directory."""
+    out = Path(cfg.run.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    domain = get_domain(cfg.domain.name)
+    components = load_object(domain.build)(cfg)
+    return domain, components, out
+
+
+def _round_prompts(cfg: TrainConfig, prompts: list[PromptRecord], round_idx: int) -> list[PromptRecord]:
+    """A seeded subset per round when ``run.num_prompts`` is set, so rounds see different prompts."""
+    k = cfg.run.num_prompts
+    if k is None or k >= len(prompts):
+        return prompts
+    rng = random.Random(cfg.run.seed * 7919 + round_idx)
+    return sorted(rng.sample(prompts, k), key=lambda p: prompts.index(p))
+
+
+def _run_checker(stage: StageWriter, name: str, cands: list[Candidate], fn: Any) -> list[Judgment]:
+    """Run one verifier or judge over the candidates it has not yet covered, and record its judgments."""
+    done = stage.finished_keys
+    todo = [c for c in cands if f"{name}|{c.candidate_id}" not in done]
+    if todo:
+        _log(f"{name}: {len(todo)} candidates")
+        judgments = fn(todo)
+        stage.append([{"key": f"{name}|{j.candidate_id}", **j.to_dict()} for j in judgments])
+    return [Judgment.from_dict(r) for r in stage.rows() if r["key"].startswith(f"{name}|")]
+
+
+def collect_feedback(
+    cfg: TrainConfig, components: DomainComponents, policy: Policy, round_idx: int, rdir: Path
+) -> tuple[list[PreferencePair], dict[str, Any]]:
+    """Sample, verify, judge and build pairs for one round. Returns the pairs and the round's stats."""
+    prompts = _round_prompts(cfg, components.train_prompts, round_idx)
+    by_id = {p.prompt_id: p for p in prompts}
+
+    # 1. sample: the newest policy answers every prompt n times, with one set of decoding settings
+    cands = components.sampler.sample(
+        policy, prompts, round_idx=round_idx, out_path=rdir / "candidates.jsonl"
+    )
+
+    # 2. verify, then judge: judges see the verifiers' results through the domain's context hook
+    stage = StageWriter(rdir / "judgments.jsonl", key="key")
+    verdicts: dict[str, list[Judgment]] = defaultdict(list)
+    for v in components.verifiers:
+        for j in _run_checker(stage, v.name, cands, lambda cs, v=v: v.verify(by_id, cs)):
+            verdicts[j.candidate_id].append(j)
+    for judge in components.judges:
+
+        def run_judge(cs: list[Candidate], judge: Any = judge) -> list[Judgment]:
+            ctx = [components.context(by_id[c.prompt_id], c, verdicts[c.candidate_id]) for c in cs]
+            return judge.judge(by_id, cs, ctx)
+
+        for j in _run_checker(stage, judge.judge_id, cands, run_judge):
+            verdicts[j.candidate_id].append(j)
+    if not stage.done:
+        stage.finish()
+
+    # 3. score and pair: failures (None) are counted, never silently turned into zeros
+    scores = {
+        c.candidate_id: components.score(by_id[c.prompt_id], c, verdicts[c.candidate_id]) for c in cands
+    }
+    lineage = {
+        cid: {j.judge_id: {"score": j.score, "hash": j.judge_prompt_hash} for j in js}
+        for cid, js in verdicts.items()
+    }
+    pairs_path = rdir / "pairs.jsonl"
+    pairs, pstats = build_pairs(
+        by_id,
+        cands,
+        scores,
+        min_margin=cfg.pairs.min_margin,
+        max_pairs_per_prompt=cfg.pairs.max_pairs_per_prompt,
+        provenance=lineage,
+    )
+    atomic_write_jsonl(pairs_path, [p.to_dict() for p in pairs])
+
+    failures = Counter(j.failure.split(":")[0] for js in verdicts.values() for j in js if j.failure)
+    valid = [s for s in scores.values() if s is not None]
+    stats: dict[str, Any] = {
+        "candidates": len(cands),
+        "mean_score": sum(valid) / len(valid) if valid else 0.0,
+        **{f"pairs_{k}": v for k, v in pstats.as_dict().items()},
+        "judge_failures": sum(failures.values()),
+    }
+    for v in components.verifiers:
+        got = [
+            j.score for js in verdicts.values() for j in js if j.judge_id == v.name and j.score is not None
+        ]
+        stats[f"{v.name}_rate"] = sum(got) / len(got) if got else 0.0
+    _log(
+        f"round {round_idx}: {len(pairs)} pairs from {len(cands)} candidates; failures: {dict(failures) or 0}"
+    )
+    return pairs, stats
+
+
+def evaluate_policy(
+    cfg: TrainConfig, domain: Domain, components: DomainComponents, policy: Policy, rdir: Path
+) -> dict[str, float]:
+    """Run the domain's per-round benchmarks; metrics are prefixed with the benchmark name."""
+    metrics: dict[str, float] = {}
+    for name, kwargs in components.eval_benchmarks:
+        evaluator = get_benchmark(domain, name)(**kwargs)
+        _log(f"evaluating {policy.model_id} on {name}")
+        got = evaluator.evaluate(
+            policy,
+            output_dir=rdir / f"eval_{name}",
+            limit=cfg.eval.limit,
+            samples=cfg.eval.samples,
+            temperature=cfg.eval.temperature,
+            max_new_tokens=cfg.eval.max_new_tokens,
+            seed=cfg.run.seed,
+        )
+        metrics.update({f"{name}/{k}": v for k, v in got.items() if isinstance(v, (int, float))})
+    return metrics
+
+
+def _load_policy(cfg: TrainConfig, components: DomainComponents, model_path: str) -> Policy:
+    return components.adapter.load(
+        model_path,
+        dtype=cfg.model.dtype,
+        device=cfg.model.device,
+        cache_dir=cfg.model.cache_dir,
+        batch_size=cfg.sampling.batch_size,
+    )
+
+
+def run_train(cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Full RLAIF rounds. Returns the per-round history written to ``metrics.json``."""
+    t0 = time.time()
+    domain, components, out = setup(cfg)
+    trainer = TRAINERS.get(cfg.optim.backend)(cfg.optim, model=cfg.model, seed=cfg.run.seed)
+    model_path = cfg.model.name_or_path
+    history: list[dict[str, Any]] = []
+
+    # round 0: the starting policy, so every later round has a "before" to compare with
+    policy = _load_policy(cfg, components, model_path)
+    history.append({"round": 0, **evaluate_policy(cfg, domain, components, policy, out / "round_0")})
+
+    for r in range(1, cfg.run.rounds + 1):
+        rdir = out / f"round_{r}"
+        pairs, stats = collect_feedback(cfg, components, policy, r, rdir)
+        policy_model_path = policy.model_path
+        _close(policy)
+        if not pairs:
+            _log(f"round {r}: no preference pairs (see stats); the policy is left unchanged")
+            result_metrics: dict[str, float] = {}
+        else:
+            _log(f"round {r}: preference optimisation on {len(pairs)} pairs ({cfg.optim.backend})")
+            result = trainer.train(policy_model_path, pairs, rdir / "train")
+            model_path, result_metrics = result.model_path, result.metrics
+        policy = _load_policy(cfg, components, model_path)
+        metrics = evaluate_policy(cfg, domain, components, policy, rdir)
+        history.append(
+            {"round": r, **metrics, **stats, **{f"train/{k}": v for k, v in result_metrics.items()}}
+        )
+        write_run_metrics(out, history)
+    _close(policy)
+
+    write_run_metrics(out, history, {"final_model": model_path, "seconds": round(time.time() - t0, 1)})
+    keys = [k for k in history[0] if k != "round"]
+    rows = [{"round": h["round"], **{k: h.get(k, "") for k in keys}} for h in history]
+    for extra in ("pairs_pairs", "train/loss"):
+        for row, h in zip(rows, history, strict=True):
+            row[extra] = h.get(extra, "")
+    text = print_summary(f"{domain.name}: metrics per round (round 0 = before training)", rows)
+    (out / "summary.txt").write_text(text)
+    _log(f"done in {time.time() - t0:.0f}s; outputs in {out} (metrics.json, metrics.png, summary.txt)")
+    return history
+
+
+def run_feedback(cfg: TrainConfig) -> list[PreferencePair]:
+    """Sample, judge and verify, then build pairs, and stop there (round 1 only)."""
+    _, components, out = setup(cfg)
+    policy = _load_policy(cfg, components, cfg.model.name_or_path)
+    pairs, stats = collect_feedback(cfg, components, policy, 1, out / "round_1")
+    _close(policy)
+    print_summary("feedback", [{"stat": k, "value": v} for k, v in stats.items()])
+    _log(f"pairs written to {out / 'round_1' / 'pairs.jsonl'}")
+    return pairs
+
+
+def _close(policy: Policy) -> None:
+    close = getattr(policy, "close", None)
+    if callable(close):
+        close()
+
+
+def load_pairs(path: str | Path) -> list[PreferencePair]:
+    """Read a pairs artifact back (for ``train`` from precomputed feedback)."""
+    return [PreferencePair.from_dict(r, where=str(path)) for r in read_jsonl(path)]

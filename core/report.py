@@ -1,0 +1,81 @@
+"""End-of-run output: the summary table, ``metrics.json`` and a PNG of the metrics per round."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.io import atomic_write_bytes, atomic_write_json
+
+__all__ = ["print_summary", "plot_rounds", "write_run_metrics"]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def print_summary(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """Print a table with rich and return its plain-text form."""
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = list(columns or dict.fromkeys(k for r in rows for k in r))
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, justify="right" if c != columns[0] else "left")
+    for r in rows:
+        table.add_row(*(_fmt(r.get(c, "")) for c in columns))
+    console = Console(record=True, width=140)
+    console.print(table)
+    return console.export_text()
+
+
+def plot_rounds(
+    history: Sequence[Mapping[str, Any]], path: str | Path, keys: Sequence[str] | None = None
+) -> Path:
+    """Draw each numeric metric against the round index (round 0 = before training).
+
+    Args:
+        history: one mapping per round with a ``round`` key and numeric metrics.
+        path: PNG file to write (atomically).
+        keys: metrics to plot; default: every numeric key except ``round``.
+    """
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(keys or [k for k in history[0] if k != "round" and isinstance(history[0][k], (int, float))])
+    keys = keys[:12]
+    ncols = min(3, max(1, len(keys)))
+    nrows = (len(keys) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
+    rounds = [h["round"] for h in history]
+    for ax, key in zip(axes.flat, keys, strict=False):
+        ax.plot(rounds, [h.get(key, float("nan")) for h in history], marker="o")
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("round")
+        ax.set_xticks(rounds)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def write_run_metrics(
+    output_dir: str | Path, history: Sequence[Mapping[str, Any]], extra: Mapping | None = None
+) -> None:
+    """Write ``metrics.json`` (per-round history) and ``metrics.png``."""
+    output_dir = Path(output_dir)
+    atomic_write_json(output_dir / "metrics.json", {"rounds": list(history), **(extra or {})})
+    if history:
+        plot_rounds(history, output_dir / "metrics.png")

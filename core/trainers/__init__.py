@@ -1,0 +1,1 @@
+"""Preference-optimisation backends behind one seam (see polyrlaif.core.trainers.base)."""

@@ -1,0 +1,1 @@
+"""Domain packages. Each registers through the `polyrlaif.domains` entry-point group."""

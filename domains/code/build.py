@@ -1,0 +1,87 @@
+"""Builds the `code` domain's components for a run: sampler, verifiers, judge, scoring, benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.protocols import DomainComponents, Judge
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+
+__all__ = ["build_components", "score_candidate"]
+
+
+def score_candidate(
+    prompt: PromptRecord,
+    cand: Candidate,
+    verdicts: list[Judgment],
+    *,
+    test_weight: float = 1.0,
+    judge_weight: float = 0.5,
+    api_penalty: float = 0.25,
+) -> float | None:
+    """Fold a candidate's verdicts into one scalar.
+
+    Unit tests dominate (``test_weight`` x pass); the rubric judge breaks ties among equally
+    passing or failing candidates (``judge_weight`` x its [0, 1] score); unresolved API calls cost
+    ``api_penalty``. A sandbox failure gives ``None``: the candidate is left out, and counted.
+    """
+    by_judge = {j.judge_id: j for j in verdicts}
+    tests = by_judge.get("unit_tests")
+    if tests is None or tests.score is None:
+        return None
+    score = test_weight * tests.score
+    for j in verdicts:
+        if j.kind in ("pointwise", "pairwise") and j.score is not None:
+            score += judge_weight * j.score
+    api = by_judge.get("api_usage")
+    if api is not None and api.score == 0.0:
+        score -= api_penalty
+    return score
+
+
+def build_components(cfg: TrainConfig) -> DomainComponents:
+    """Everything the run loop needs for the code domain, configured from ``cfg``."""
+    from functools import partial
+
+    from polyrlaif.domains.code.adapter import ADAPTER
+    from polyrlaif.domains.code.api_usage import ApiUsageVerifier
+    from polyrlaif.domains.code.data import load_prompts
+    from polyrlaif.domains.code.judge import build_rubric_judge, code_context
+    from polyrlaif.domains.code.sampler import CodeSampler
+    from polyrlaif.domains.code.verifier import CodeTestVerifier
+
+    d = cfg.domain
+    judges: list[Judge] = []
+    if d.rubric_judge and cfg.judge.backend != "none":
+        cache = cfg.judge.cache_path or str(Path(cfg.run.output_dir) / "judge_cache.sqlite")
+        judges.append(build_rubric_judge(cfg.judge, cache_path=cache if cfg.judge.cache else None))
+    bench_opts = {
+        "timeout_s": d.eval_timeout_s,
+        "workers": d.workers,
+        "unsafe_no_isolation": d.unsafe_no_isolation,
+    }
+    return DomainComponents(
+        adapter=ADAPTER,
+        sampler=CodeSampler(
+            n=cfg.sampling.n,
+            temperature=cfg.sampling.temperature,
+            top_p=cfg.sampling.top_p,
+            max_new_tokens=cfg.sampling.max_new_tokens,
+            batch_size=cfg.sampling.batch_size,
+            seed=cfg.run.seed,
+        ),
+        verifiers=[
+            CodeTestVerifier(
+                timeout_s=d.timeout_s, workers=d.workers, unsafe_no_isolation=d.unsafe_no_isolation
+            ),
+            ApiUsageVerifier(),
+        ],
+        judges=judges,
+        train_prompts=load_prompts(d.split, d.families),
+        score=partial(
+            score_candidate, test_weight=d.test_weight, judge_weight=d.judge_weight, api_penalty=d.api_penalty
+        ),
+        context=code_context,
+        eval_benchmarks=[(name, dict(bench_opts)) for name in d.eval_benchmarks],
+    )

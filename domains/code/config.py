@@ -1,0 +1,40 @@
+"""Configuration of the `code` domain (the ``domain:`` section of a run config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["CodeDomainConfig"]
+
+
+@dataclass
+class CodeDomainConfig:
+    """Options of the code domain.
+
+    Attributes:
+        name: always ``code``.
+        split: task split sampled for training (``train``; ``heldout`` is for evaluation).
+        families: restrict training to these task families (default: all).
+        timeout_s: wall-clock limit per program in the sandbox.
+        workers: sandbox worker processes.
+        unsafe_no_isolation: run without Linux namespaces (only where the kernel refuses them).
+        test_weight: weight of the unit-test verdict (1 = all tests pass) in a candidate's score.
+        judge_weight: weight of the rubric judge's normalised score.
+        api_penalty: subtracted when the API-usage check finds calls that do not resolve.
+        rubric_judge: run the CodeUltraFeedback-style rubric judge (needs ``judge.backend`` != none).
+        eval_benchmarks: benchmarks run before training and after every round.
+        eval_timeout_s: sandbox timeout during evaluation.
+    """
+
+    name: str = "code"
+    split: str = "train"
+    families: list[str] | None = None
+    timeout_s: float = 10.0
+    workers: int = 2
+    unsafe_no_isolation: bool = False
+    test_weight: float = 1.0
+    judge_weight: float = 0.5
+    api_penalty: float = 0.25
+    rubric_judge: bool = True
+    eval_benchmarks: list[str] = field(default_factory=lambda: ["heldout"])
+    eval_timeout_s: float = 10.0

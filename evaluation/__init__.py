@@ -1,0 +1,1 @@
+"""Benchmark metrics and evaluation helpers shared by every domain."""

@@ -1,0 +1,44 @@
+"""Typed configs: YAML + dotted overrides, validation errors that name the field."""
+
+import pytest
+from polyrlaif.core.config import load_config, save_config
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_yaml_and_overrides_are_typed(tmp_path):
+    p = _write(tmp_path, "domain: {name: code, timeout_s: 3}\noptim: {lr: 1.0e-5}\n")
+    cfg = load_config(p, ["optim.beta=0.3", "domain.workers=1", "sampling.n=2"])
+    assert cfg.optim.lr == 1e-5 and cfg.optim.beta == 0.3
+    assert cfg.domain.timeout_s == 3.0 and cfg.domain.workers == 1
+    assert cfg.sampling.n == 2 and cfg.domain.__class__.__name__ == "CodeDomainConfig"
+
+
+def test_wrong_type_names_field(tmp_path):
+    p = _write(tmp_path, "domain: {name: code}\n")
+    with pytest.raises(ValueError, match="optim.lr"):
+        load_config(p, ["optim.lr=fast"])
+
+
+def test_unknown_field_names_it(tmp_path):
+    p = _write(tmp_path, "domain: {name: code, tmeout_s: 3}\n")
+    with pytest.raises(ValueError, match="tmeout_s"):
+        load_config(p)
+
+
+def test_unknown_domain_lists_valid(tmp_path):
+    p = _write(tmp_path, "domain: {name: nope}\n")
+    with pytest.raises(KeyError, match="valid: .*code"):
+        load_config(p)
+
+
+def test_packaged_config_by_name_and_save_roundtrip(tmp_path):
+    cfg = load_config("code/demo", ["run.rounds=2"])
+    assert cfg.run.rounds == 2 and cfg.model.name_or_path == "smollm2-135m-instruct"
+    save_config(cfg, tmp_path / "resolved.yaml")
+    again = load_config(tmp_path / "resolved.yaml")
+    assert again == cfg
