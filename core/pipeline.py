@@ -51,14 +51,21 @@ def _round_prompts(cfg: TrainConfig, prompts: list[PromptRecord], round_idx: int
     return sorted(rng.sample(prompts, k), key=lambda p: prompts.index(p))
 
 
-def _run_checker(stage: StageWriter, name: str, cands: list[Candidate], fn: Any) -> list[Judgment]:
-    """Run one verifier or judge over the candidates it has not yet covered, and record its judgments."""
+def _run_checker(
+    stage: StageWriter, name: str, cands: list[Candidate], fn: Any, *, whole: bool = False
+) -> list[Judgment]:
+    """Run one verifier or judge over the candidates it has not yet covered, and record its judgments.
+
+    With ``whole=True`` (judges) an unfinished checker sees every candidate again, since a pairwise
+    judge must rank each prompt's full group; its cache replays what an earlier run already paid for.
+    """
     done = stage.finished_keys
     todo = [c for c in cands if f"{name}|{c.candidate_id}" not in done]
     if todo:
         _log(f"{name}: {len(todo)} candidates")
-        judgments = fn(todo)
-        stage.append([{"key": f"{name}|{j.candidate_id}", **j.to_dict()} for j in judgments])
+        judgments = fn(cands if whole else todo)
+        rows = [{"key": f"{name}|{j.candidate_id}", **j.to_dict()} for j in judgments]
+        stage.append([r for r in rows if r["key"] not in done])
     return [Judgment.from_dict(r) for r in stage.rows() if r["key"].startswith(f"{name}|")]
 
 
@@ -86,7 +93,7 @@ def collect_feedback(
             ctx = [components.context(by_id[c.prompt_id], c, verdicts[c.candidate_id]) for c in cs]
             return judge.judge(by_id, cs, ctx)
 
-        for j in _run_checker(stage, judge.judge_id, cands, run_judge):
+        for j in _run_checker(stage, judge.judge_id, cands, run_judge, whole=True):
             verdicts[j.candidate_id].append(j)
     if not stage.done:
         stage.finish()

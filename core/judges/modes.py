@@ -1,0 +1,220 @@
+"""What every judge mode shares: prompt rendering, context injection, caching, stats, progress bars.
+
+A mode (pointwise, pairwise, yes/no) renders one judge prompt per question from its template,
+asks the backend through :meth:`BaseJudge._ask` (which consults the cache first), and turns the raw
+answers into :class:`~polyrlaif.core.records.Judgment` s. The exact rendered text is hashed
+(:func:`~polyrlaif.core.io.sha256_text`): that hash is both ``Judgment.judge_prompt_hash`` and the
+cache key, so a cached answer is only ever replayed for the very same prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import textwrap
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from polyrlaif.core.io import sha256_text
+from polyrlaif.core.judges.backends import JudgeBackend
+from polyrlaif.core.judges.cache import JudgeCache
+
+__all__ = ["Answer", "BaseJudge", "JudgeStats", "render_context", "snippet", "template_fields"]
+
+
+@dataclass
+class JudgeStats:
+    """Counters every judge keeps. Failures are counted by reason (the text before the first ``:``).
+
+    Attributes:
+        judgments: judgments returned.
+        calls: backend requests made (one per uncached judge prompt).
+        cache_hits: judge prompts answered from the cache.
+        failures: reason -> count.
+    """
+
+    judgments: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    failures: Counter = field(default_factory=Counter)
+
+    def fail(self, failure: str) -> None:
+        """Count one failure under its reason."""
+        self.failures[failure.split(":", 1)[0].strip()] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-JSON form for metrics files."""
+        out = {k: v for k, v in self.__dict__.items() if k != "failures"}
+        out["failures"] = dict(self.failures)
+        return out
+
+
+@dataclass
+class Answer:
+    """A backend's answer to one judge prompt: the raw JSON, or the reason there is none."""
+
+    prompt_hash: str
+    raw: dict[str, Any] | None
+    error: str | None = None
+    cached: bool = False
+
+
+def snippet(text: str | None, limit: int = 120) -> str:
+    """A one-line excerpt of ``text`` for failure messages."""
+    if not text or not text.strip():
+        return "(empty answer)"
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= limit else flat[: limit - 3] + "...")
+
+
+def _render_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def render_context(context: Mapping[str, Any] | None) -> str:
+    """Render a domain's context dict readably: ``key: value`` lines, multi-line values indented.
+
+    Underscores in keys become spaces (``test_results`` -> ``test results``); nested dicts and lists
+    are shown as indented JSON. An empty context renders as ``(none)``.
+    """
+    if not context:
+        return "(none)"
+    lines = []
+    for key, value in context.items():
+        label = str(key).replace("_", " ")
+        text = _render_value(value)
+        if "\n" in text:
+            lines.append(f"{label}:\n{textwrap.indent(text, '  ')}")
+        else:
+            lines.append(f"{label}: {text}")
+    return "\n".join(lines)
+
+
+def template_fields(template: str) -> set[str]:
+    """The ``{names}`` a format template uses."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+class BaseJudge:
+    """Shared machinery of the judge modes; subclasses set ``mode``, ``kind`` and the template slots.
+
+    Args:
+        backend: a :class:`~polyrlaif.core.judges.backends.JudgeBackend`.
+        template: ``str.format`` template for the judge prompt (the mode's default when ``None``).
+        cache: optional :class:`JudgeCache`.
+        batch_size: judge prompts per backend call (one progress-bar step each).
+        progress: show a tqdm bar.
+    """
+
+    mode: ClassVar[str] = "base"
+    kind: ClassVar[str] = "base"
+    default_template: ClassVar[str] = ""
+    required_fields: ClassVar[frozenset[str]] = frozenset()
+    allowed_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        backend: JudgeBackend,
+        *,
+        template: str | None = None,
+        cache: JudgeCache | None = None,
+        batch_size: int = 32,
+        progress: bool = True,
+    ) -> None:
+        self.backend = backend
+        self.template = template if template is not None else self.default_template
+        fields = template_fields(self.template)
+        missing = self.required_fields - fields
+        unknown = fields - self.allowed_fields
+        if missing or unknown:
+            raise ValueError(
+                f"{type(self).__name__} template: missing slot(s) {sorted(missing)}, unknown slot(s) "
+                f"{sorted(unknown)}; allowed: {sorted(self.allowed_fields)}"
+            )
+        self.cache = cache
+        self.batch_size = max(1, batch_size)
+        self.progress = progress
+        self.stats = self._new_stats()
+
+    def _new_stats(self) -> JudgeStats:
+        return JudgeStats()
+
+    def _spec(self) -> dict[str, Any]:
+        """Settings that change the judge's answers; hashed into ``judge_id`` with the template."""
+        return {}
+
+    @property
+    def judge_id(self) -> str:
+        """``<mode>:<backend name>:<12 hex of template + settings>``; stable across runs."""
+        spec = json.dumps({"template": self.template, **self._spec()}, sort_keys=True, default=str)
+        return f"{self.mode}:{self.backend.name}:{sha256_text(spec)[:12]}"
+
+    def _ask(
+        self, texts: Sequence[str], call: Callable[[list[list[dict[str, str]]]], list[dict[str, Any] | str]]
+    ) -> list[Answer]:
+        """Answer each rendered judge prompt from the cache or the backend, in order.
+
+        ``call`` maps a batch of conversations to raw answers (a dict) or error strings. Identical
+        prompts are asked once. Successful answers are cached batch by batch, so an interrupted run
+        keeps what it paid for.
+        """
+        from tqdm.auto import tqdm
+
+        judge_id = self.judge_id
+        hashes = [sha256_text(t) for t in texts]
+        unique = dict(zip(hashes, texts, strict=True))
+        done: dict[str, Answer] = {}
+        if self.cache is not None:
+            for h, raw in self.cache.get_many(judge_id, unique).items():
+                done[h] = Answer(h, raw, cached=True)
+        self.stats.cache_hits += len(done)
+        todo = [h for h in unique if h not in done]
+        off = not self.progress or not todo
+        with tqdm(total=len(todo), desc=f"judge[{self.mode}]", unit="prompt", disable=off) as bar:
+            for start in range(0, len(todo), self.batch_size):
+                chunk = todo[start : start + self.batch_size]
+                convs = [[{"role": "user", "content": unique[h]}] for h in chunk]
+                results = call(convs)
+                self.stats.calls += len(chunk)
+                fresh = {}
+                for h, res in zip(chunk, results, strict=True):
+                    if isinstance(res, str):
+                        done[h] = Answer(h, None, error=res)
+                    else:
+                        done[h] = Answer(h, res)
+                        fresh[h] = res
+                if self.cache is not None and fresh:
+                    self.cache.put_many(judge_id, fresh)
+                bar.update(len(chunk))
+        return [done[h] for h in hashes]
+
+    def _ask_complete(self, texts: Sequence[str], *, max_new_tokens: int, temperature: float) -> list[Answer]:
+        def call(convs: list[list[dict[str, str]]]) -> list[dict[str, Any] | str]:
+            outs = self.backend.complete(convs, max_new_tokens=max_new_tokens, temperature=temperature)
+            return [{"text": o.text} if o.ok else (o.error or "backend_error: no text") for o in outs]
+
+        return self._ask(texts, call)
+
+    def _ask_yes_no(self, texts: Sequence[str], *, yes: Sequence[str], no: Sequence[str]) -> list[Answer]:
+        def call(convs: list[list[dict[str, str]]]) -> list[dict[str, Any] | str]:
+            outs = self.backend.yes_no(convs, yes=yes, no=no)
+            return [
+                {"p_yes": o.p_yes, "mass": o.mass} if o.ok else (o.error or "backend_error: no probability")
+                for o in outs
+            ]
+
+        return self._ask(texts, call)
+
+    @staticmethod
+    def _contexts(n: int, contexts: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        if contexts is None:
+            return [{} for _ in range(n)]
+        if len(contexts) != n:
+            raise ValueError(f"got {len(contexts)} contexts for {n} candidates")
+        return [dict(c or {}) for c in contexts]
