@@ -156,6 +156,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     """
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+
     from polyrlaif.core.registry import get_domain, load_object
 
     p = Path(path)
@@ -184,6 +185,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
 def save_config(cfg: TrainConfig, path: str | Path) -> None:
     """Write the resolved config as YAML, atomically."""
     from omegaconf import OmegaConf
+
     from polyrlaif.core.io import atomic_write_text
 
     atomic_write_text(path, OmegaConf.to_yaml(OmegaConf.structured(cfg)))

@@ -1,6 +1,7 @@
 """Typed configs: YAML + dotted overrides, validation errors that name the field."""
 
 import pytest
+
 from polyrlaif.core.config import load_config, save_config
 
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from polyrlaif.core.io import InputError, StageWriter, atomic_write_jsonl, iter_jsonl, read_jsonl
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from polyrlaif.evaluation.passk import mean_pass_at_k, pass_at_k
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+
 from polyrlaif.core.records import Candidate
 from polyrlaif.domains.code.api_usage import ApiUsageVerifier, check_api_usage, safe_stdlib_modules
 

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from polyrlaif.core.io import InputError
 from polyrlaif.datasets.code_tasks import (
     DATA_PATH,

@@ -1,0 +1,119 @@
+"""The trainer seam: one small protocol, and the checkpoint layout every backend shares.
+
+A preference trainer takes the path of the current policy, the round's preference pairs and an
+output directory, and returns the path of a full checkpoint the next round samples from. What
+"policy" and "pair" mean is the backend's business: the TRL backend trains a causal LM on text
+pairs; a Diffusion-DPO backend would read image paths from ``chosen``/``rejected`` and train a UNet;
+a speech backend would train a unit LM. A new objective is a new class with the same constructor,
+``(optim, *, model, seed)``, registered by name in :data:`polyrlaif.core.registry.TRAINERS`
+(``TRAINERS.register("diffusion_dpo", "pkg.module:Class")``) and chosen with ``optim.backend``;
+nothing else changes.
+
+Every backend publishes its result the same way, so a rerun finds a finished round and skips it:
+the checkpoint is written to ``<output_dir>/model.partial``, a ``DONE`` marker (JSON, holding the
+metrics) is written into it last, and the directory is then renamed to ``<output_dir>/model``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from polyrlaif.core.config import ModelConfig, OptimConfig
+from polyrlaif.core.io import atomic_write_json
+from polyrlaif.core.records import PreferencePair
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "DONE_MARKER",
+    "PreferenceTrainer",
+    "TrainResult",
+    "build_trainer",
+    "finished_result",
+    "publish_checkpoint",
+]
+
+CHECKPOINT_DIR = "model"
+DONE_MARKER = "DONE"
+METRICS_FILE = "train_metrics.json"
+
+
+@dataclass
+class TrainResult:
+    """What a training call produced.
+
+    Attributes:
+        model_path: directory of the full, plain checkpoint (weights, tokenizer or processor, configs).
+        metrics: scalar training metrics (loss, reward accuracy and margins, steps, seconds, ...).
+        resumed: True when the checkpoint was found finished and no training ran.
+    """
+
+    model_path: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    resumed: bool = False
+
+
+@runtime_checkable
+class PreferenceTrainer(Protocol):
+    """A preference-optimisation backend. Construct as ``Cls(optim, *, model, seed)``."""
+
+    def train(self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path) -> TrainResult:
+        """Train from ``model_path`` on ``pairs``; write the checkpoint under ``output_dir``.
+
+        Must return at once, without training, when ``output_dir`` already holds a finished
+        checkpoint (see :func:`finished_result`).
+        """
+        ...
+
+
+def build_trainer(optim: OptimConfig, *, model: ModelConfig, seed: int = 0) -> PreferenceTrainer:
+    """Instantiate the backend named by ``optim.backend`` from the trainer registry.
+
+    Raises:
+        KeyError: listing the registered backends when the name is unknown.
+    """
+    from polyrlaif.core.registry import TRAINERS
+
+    return TRAINERS.get(optim.backend)(optim, model=model, seed=seed)
+
+
+def finished_result(output_dir: str | Path) -> TrainResult | None:
+    """The result of an earlier finished run in ``output_dir``, or ``None`` if there is none."""
+    ckpt = Path(output_dir) / CHECKPOINT_DIR
+    marker = ckpt / DONE_MARKER
+    if not marker.is_file():
+        return None
+    info = json.loads(marker.read_text(encoding="utf-8"))
+    return TrainResult(model_path=str(ckpt), metrics=dict(info.get("metrics", {})), resumed=True)
+
+
+def publish_checkpoint(
+    output_dir: str | Path, write: Callable[[Path], None], metrics: dict[str, float]
+) -> TrainResult:
+    """Write a checkpoint with ``write(staging_dir)`` and publish it atomically as ``<output_dir>/model``.
+
+    Args:
+        output_dir: the round's training directory.
+        write: saves the model files into the directory it is given.
+        metrics: stored in the ``DONE`` marker and in ``<output_dir>/train_metrics.json``.
+
+    Returns:
+        The published result.
+    """
+    output_dir = Path(output_dir)
+    final = output_dir / CHECKPOINT_DIR
+    staging = output_dir / f"{CHECKPOINT_DIR}.partial"
+    if staging.exists():
+        shutil.rmtree(staging)  # left by a crash mid-save
+    staging.mkdir(parents=True)
+    write(staging)
+    atomic_write_json(output_dir / METRICS_FILE, metrics)
+    atomic_write_json(staging / DONE_MARKER, {"metrics": metrics})  # last: marks the checkpoint whole
+    if final.exists():
+        shutil.rmtree(final)  # a checkpoint without DONE: an interrupted earlier publish
+    staging.rename(final)
+    return TrainResult(model_path=str(final), metrics=metrics)

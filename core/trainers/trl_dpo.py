@@ -1,0 +1,212 @@
+"""DPO and its variants on a causal LM, through TRL's ``DPOTrainer``.
+
+TRL owns the batching, masking, reference log-probs and the loss family (``optim.loss_type`` is
+passed straight through: ``sigmoid`` is DPO, ``ipo``, ``hinge``, ``robust`` and the rest are TRL's).
+This module only maps our config and pairs onto it, and turns the result into a plain checkpoint:
+with LoRA the adapters are merged into the weights, so the next round loads an ordinary model.
+
+The reference model is never a second copy: with LoRA it is the same network with the adapters
+disabled; without LoRA its log-probs are computed once, before the first update.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.config import ModelConfig, OptimConfig
+from polyrlaif.core.records import PreferencePair
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
+
+__all__ = ["TRLDPOTrainer", "pairs_to_rows"]
+
+log = logging.getLogger(__name__)
+
+#: TRL's per-step metrics we report, first and last value each.
+_REPORTED = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins")
+
+
+def pairs_to_rows(pairs: Sequence[PreferencePair]) -> list[dict[str, Any]]:
+    """TRL's conversational preference format: prompt messages, and one assistant turn each side.
+
+    A string prompt becomes a single user turn, so every row renders through the chat template the
+    policy samples with.
+    """
+    rows = []
+    for p in pairs:
+        prompt = [{"role": "user", "content": p.prompt}] if isinstance(p.prompt, str) else list(p.prompt)
+        rows.append(
+            {
+                "prompt": [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt],
+                "chosen": [{"role": "assistant", "content": p.chosen}],
+                "rejected": [{"role": "assistant", "content": p.rejected}],
+            }
+        )
+    return rows
+
+
+class TRLDPOTrainer:
+    """Preference optimisation with TRL's ``DPOTrainer``; registered as ``"trl"``.
+
+    Args:
+        optim: loss type, beta, learning rate, batch sizes, steps, LoRA settings.
+        model: device and dtype for training (``auto``: float32 on CPU, bfloat16 on CUDA).
+        seed: seeds adapter initialisation and data order.
+    """
+
+    name = "trl"
+
+    def __init__(self, optim: OptimConfig, *, model: ModelConfig, seed: int = 0) -> None:
+        self.optim = optim
+        self.model_cfg = model
+        self.seed = seed
+
+    def train(self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path) -> TrainResult:
+        """Train on ``pairs`` from ``model_path``; publish the merged checkpoint to ``output_dir/model``.
+
+        Returns the earlier result without training if ``output_dir/model`` is already finished.
+
+        Raises:
+            ValueError: no pairs.
+        """
+        output_dir = Path(output_dir)
+        done = finished_result(output_dir)
+        if done is not None:
+            log.info("%s: finished checkpoint found, not training again", done.model_path)
+            return done
+        if not pairs:
+            raise ValueError("no preference pairs to train on")
+
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from trl import DPOTrainer
+
+        from datasets import Dataset
+        from polyrlaif.core.models import pick_device, pick_dtype, resolve_model_path
+
+        device = pick_device(self.model_cfg.device)
+        dtype = pick_dtype(self.model_cfg.dtype, device)
+        if device == "cpu" and dtype != torch.float32:
+            # CPU half-precision matmuls are slow and its training numerics poor; TRL would also
+            # switch on bf16 autocast by default.
+            log.warning("training on CPU in float32 (dtype %s ignored)", dtype)
+            dtype = torch.float32
+        path = resolve_model_path(model_path, self.model_cfg.cache_dir)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        # float16 weights cannot be trained with the fp16 grad scaler: keep float32 masters there
+        load_dtype = torch.float32 if dtype == torch.float16 else dtype
+        setup_start = time.perf_counter()
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=load_dtype)
+
+        trainer = DPOTrainer(
+            model=model,
+            args=self._dpo_config(output_dir, device, dtype),
+            train_dataset=Dataset.from_list(pairs_to_rows(pairs)),
+            processing_class=tokenizer,
+            peft_config=self._peft_config(),
+        )
+        # setup includes tokenisation and, without LoRA, the up-front reference log-probs
+        start = time.perf_counter()
+        setup_seconds = start - setup_start
+        trainer.train()
+        seconds = time.perf_counter() - start
+        metrics = _summarise(trainer.state.log_history, seconds, trainer.state.global_step, len(pairs))
+        metrics["setup_seconds"] = round(setup_seconds, 3)
+
+        trained = trainer.model
+        if self.optim.lora.enabled:
+            trained = trained.merge_and_unload()
+
+        def write(staging: Path) -> None:
+            trained.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+
+        result = publish_checkpoint(output_dir, write, metrics)
+        trl_dir = output_dir / "trl"
+        if trl_dir.is_dir() and not any(trl_dir.iterdir()):
+            trl_dir.rmdir()  # TRL's output_dir; nothing is saved there with save_strategy="no"
+        trainer = model = None  # drop the references before freeing memory
+        gc.collect()
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+        return result
+
+    def _dpo_config(self, output_dir: Path, device: str, dtype: Any) -> Any:
+        import torch
+        from trl import DPOConfig
+
+        o = self.optim
+        # a 135M model fits easily; checkpointing would cost ~30% more compute per step. Newer
+        # transformers renamed the option and warns on the old name, which TRL sets by default.
+        checkpointing = (
+            {"activation_checkpointing": False}
+            if "activation_checkpointing" in DPOConfig.__dataclass_fields__
+            else {"gradient_checkpointing": False}
+        )
+        return DPOConfig(
+            output_dir=str(output_dir / "trl"),
+            loss_type=[o.loss_type],
+            beta=o.beta,
+            learning_rate=o.lr,
+            num_train_epochs=o.epochs,
+            max_steps=o.max_steps,
+            per_device_train_batch_size=o.batch_size,
+            gradient_accumulation_steps=o.grad_accum,
+            max_length=o.max_length,
+            seed=self.seed,
+            data_seed=self.seed,
+            use_cpu=device == "cpu",
+            # TRL turns bf16 autocast on by default; only use mixed precision when asked for on a GPU
+            bf16=dtype == torch.bfloat16,
+            fp16=dtype == torch.float16,
+            **checkpointing,
+            # without LoRA the reference log-probs are computed once up front, so no frozen copy is kept
+            precompute_ref_log_probs=not o.lora.enabled,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            dataloader_num_workers=0,
+        )
+
+    def _peft_config(self) -> Any:
+        lora = self.optim.lora
+        if not lora.enabled:
+            return None
+        from peft import LoraConfig as PeftLoraConfig
+
+        targets: str | list[str] = lora.target_modules
+        if targets != "all-linear":
+            targets = [t.strip() for t in targets.split(",") if t.strip()]
+        return PeftLoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=targets,
+            task_type="CAUSAL_LM",
+        )
+
+
+def _summarise(history: list[dict[str, Any]], seconds: float, steps: int, num_pairs: int) -> dict[str, float]:
+    """First and last logged value of each reported metric, plus steps and timing."""
+    logged = [h for h in history if "loss" in h and "train_loss" not in h]
+    out: dict[str, float] = {
+        "steps": float(steps),
+        "pairs": float(num_pairs),
+        "train_seconds": round(seconds, 3),
+        "seconds_per_step": round(seconds / steps, 3) if steps else 0.0,
+    }
+    for key in _REPORTED:
+        values = [float(h[key]) for h in logged if key in h]
+        if values:
+            out[key] = values[-1]
+            out[f"{key}_first"] = values[0]
+    final = [h for h in history if "train_loss" in h]
+    if final:
+        out["train_loss"] = float(final[-1]["train_loss"])
+    return out

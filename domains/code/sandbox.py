@@ -1,0 +1,361 @@
+"""A sandbox for running untrusted Python programs (the unit tests of generated code).
+
+:class:`Sandbox` keeps a pool of long-lived worker processes (:mod:`.sandbox_worker`): light
+interpreters started as ``python -I -S`` with a scrubbed environment, each in its own network, mount,
+IPC and UTS namespaces, every mount read-only and a fresh ``/run`` over the host's. For each program
+a worker clones a child that is PID 1 of a fresh PID namespace, with fresh tmpfs over ``/tmp``,
+``/var/tmp``, ``/dev/shm`` and ``$HOME`` and a ``/proc`` of its own; the child sets rlimits (address
+space, CPU, file size, processes, open files), drops to uid/gid 65534 (or, when not started as root,
+into a nested user namespace), clears its environment and file descriptors, and runs the program
+text in-process: forking the warm worker is what makes a program cost milliseconds, not an
+interpreter start.
+
+Statuses: ``passed``; ``failed`` (an AssertionError: a test failed); ``error`` (any other exception,
+SyntaxError included, or an exit before the tests finished); ``timeout``; ``oom`` (MemoryError under
+the address-space limit, or killed by the kernel); ``sandbox_error`` (our machinery failed).
+
+What a program cannot do, and the tests check each:
+
+* outlive its run: the wall-clock timeout kills PID 1, and with it every process of the namespace,
+  daemons included; the worker waits until they are gone;
+* reach the network: its network namespace has no interfaces up, not even loopback;
+* change the host's files: everything is read-only but its own tmpfs, which vanish with it;
+* read the parent's environment: workers start with ``PATH`` and ``LANG`` only, which is also all
+  that ``/proc/self/environ`` shows, and other processes are out of sight;
+* fake a pass: the verdict is a line on a private pipe carrying a random per-program nonce, written
+  by the harness only after the program (ending in ``check(entry_point)``) returned, and only by
+  PID 1. Exit codes and stdout mean nothing: ``sys.exit(0)`` and ``os._exit(0)`` are errors.
+
+What it still can do (the threat model, honestly): the program shares an interpreter with the
+harness, so code written to attack this harness can find the nonce (``sys._getframe``, ``gc``) and
+forge a pass, and a completion can defeat weak tests (an object whose ``__eq__`` is always true, a
+string left open that swallows the tests). Those are reward hacks, not escapes: catch them with
+better tests and by reading samples. It can burn its CPU, memory and process budgets (the process
+limit is per uid, so shared by the programs running at once), read world-readable host files, and
+read the worker's memory (the text of programs run before it). Kernel exploits are out of scope:
+this is not a VM. With ``unsafe_no_isolation=True`` there are no namespaces: only rlimits, a
+private temp dir, a scrubbed environment and a process-group kill, which a daemon escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["STATUSES", "IsolationUnavailable", "Sandbox", "SandboxError", "SandboxResult"]
+
+#: Every status a result can have.
+STATUSES = ("passed", "failed", "timeout", "error", "oom", "sandbox_error")
+_WORKER = Path(__file__).with_name("sandbox_worker.py")
+_WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox's own machinery failed (not the program under test)."""
+
+
+class IsolationUnavailable(SandboxError):
+    """The kernel refuses the namespaces the sandbox needs."""
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """Outcome of one program.
+
+    Attributes:
+        status: one of :data:`STATUSES`.
+        passed: True only for ``passed``.
+        duration_s: wall-clock seconds from fork to exit.
+        detail: one line on why (exception, signal, limit).
+        output: tail of the program's stdout and stderr (the traceback, when it raised).
+    """
+
+    status: str
+    passed: bool
+    duration_s: float
+    detail: str = ""
+    output: str = ""
+
+
+class _Worker:
+    """One worker process and the job it is running."""
+
+    def __init__(self, config: dict, start_timeout_s: float) -> None:
+        self.errlog = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-u", "-B", str(_WORKER)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errlog, env=_WORKER_ENV, cwd="/",
+            close_fds=True,
+        )
+        self.rfd = self.proc.stdout.fileno()
+        os.set_blocking(self.rfd, False)
+        self.buf = bytearray()
+        self.job: int | None = None
+        self.deadline = 0.0
+        try:
+            self.send(config)
+        except OSError:
+            pass  # it died at once: the wait below sees its end of file
+        frames = self._wait_frame(time.monotonic() + start_timeout_s)
+        if frames is None:
+            self.kill()
+            raise SandboxError(f"sandbox worker did not start: {self.stderr_tail() or 'no output'}")
+        if not frames[0].get("ready"):
+            self.kill()
+            raise IsolationUnavailable(frames[0].get("error", "unknown error"))
+
+    def _wait_frame(self, deadline: float) -> list[dict] | None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.rfd, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                sel.select(timeout=max(0.0, deadline - time.monotonic()))
+                frames = self.read()
+                if frames is None or frames:
+                    return frames
+        return None
+
+    def submit(self, job: int, programs: Sequence[str], timeout: float) -> None:
+        """Hand the worker program ``job``; it kills the program at ``timeout``, we give it more."""
+        self.job, self.deadline = job, time.monotonic() + timeout + max(5.0, timeout)
+        try:
+            self.send({"id": job, "program": programs[job], "timeout": timeout})
+        except OSError:
+            pass  # a dead worker: run() sees its end of file
+
+    def send(self, obj: dict) -> None:
+        body = json.dumps(obj).encode()
+        data = memoryview(struct.pack(">I", len(body)) + body)
+        fd = self.proc.stdin.fileno()
+        while data:
+            data = data[os.write(fd, data):]
+
+    def read(self) -> list[dict] | None:
+        """Frames that have arrived; ``None`` once the worker has exited."""
+        try:
+            while chunk := os.read(self.rfd, 1 << 16):
+                self.buf += chunk
+            eof = True
+        except BlockingIOError:
+            eof = False
+        frames = []
+        while len(self.buf) >= 4:
+            size = struct.unpack(">I", self.buf[:4])[0]
+            if len(self.buf) < 4 + size:
+                break
+            try:
+                frames.append(json.loads(self.buf[4:4 + size]))
+            except ValueError:
+                return None  # garbled: treat the worker as dead, and replace it
+            del self.buf[:4 + size]
+        return None if eof and not frames else frames
+
+    def stderr_tail(self, n: int = 2000) -> str:
+        self.errlog.seek(0)
+        return self.errlog.read().decode("utf-8", "replace")[-n:].strip()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self.errlog.close()
+
+    def close(self, grace_s: float = 2.0) -> None:
+        try:
+            self.proc.stdin.close()  # the worker exits at end of input
+            self.proc.wait(timeout=grace_s)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+
+def _shutdown(workers: list[_Worker]) -> None:
+    for w in workers:
+        w.close()
+    workers.clear()
+
+
+class Sandbox:
+    """A reusable pool of sandbox workers; use as a context manager.
+
+    Args:
+        workers: number of programs run at once.
+        timeout_s: default wall-clock limit per program.
+        memory_mb: address-space limit (RLIMIT_AS) per program; MemoryError or a kill is ``oom``.
+        max_processes: RLIMIT_NPROC for the sandbox user (processes and threads).
+        file_mb: largest file a program may write (RLIMIT_FSIZE); also caps its captured output.
+        unsafe_no_isolation: run without namespaces, where the kernel refuses them. Only rlimits, a
+            scrubbed environment and a process-group kill remain: trusted code only.
+        start_timeout_s: how long a worker may take to come up.
+
+    Raises:
+        IsolationUnavailable: on :meth:`start`, if namespaces are refused and
+            ``unsafe_no_isolation`` is False.
+    """
+
+    def __init__(
+        self, workers: int = 2, timeout_s: float = 10.0, *, memory_mb: int = 1024, max_processes: int = 64,
+        file_mb: int = 16, unsafe_no_isolation: bool = False, start_timeout_s: float = 60.0,
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        self.n_workers, self.timeout_s = workers, float(timeout_s)
+        self.unsafe_no_isolation = unsafe_no_isolation
+        self.start_timeout_s = start_timeout_s
+        self._config = {
+            "home": os.environ.get("HOME") or str(Path.home()), "memory_mb": memory_mb, "tmp_mb": 64,
+            "max_processes": max_processes, "file_mb": file_mb, "output_bytes": 2000,
+        }
+        self.mode: str | None = None
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _shutdown, self._workers)
+
+    # -- lifecycle
+
+    def start(self) -> Sandbox:
+        """Start the workers (idempotent). Picks the strongest isolation the kernel allows."""
+        if self._workers:
+            return self
+        if self.unsafe_no_isolation:
+            modes = ["none"]
+        else:  # as root, jobs run as uid 65534; otherwise a user namespace stands in for root
+            modes = ["root", "userns"] if os.geteuid() == 0 else ["userns"]
+        errors = []
+        for mode in modes:
+            try:
+                self._workers.append(self._spawn(mode))
+                self.mode = mode
+                break
+            except IsolationUnavailable as exc:
+                errors.append(f"{mode}: {exc}")
+        if self.mode is None:
+            raise IsolationUnavailable(
+                "cannot isolate untrusted code here (" + "; ".join(errors) + "). The kernel must allow "
+                "network, mount and PID namespaces (as root, or through a user namespace). To run "
+                "trusted code without isolation, pass unsafe_no_isolation=True (--unsafe-no-isolation)."
+            )
+        try:
+            while len(self._workers) < self.n_workers:
+                self._workers.append(self._spawn(self.mode))
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _spawn(self, mode: str) -> _Worker:
+        return _Worker({**self._config, "mode": mode}, self.start_timeout_s)
+
+    def close(self) -> None:
+        """Stop the workers. A later :meth:`run` starts them again."""
+        _shutdown(self._workers)
+        self.mode = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running
+
+    def run(
+        self, programs: Sequence[str], *, timeout_s: float | None = None, progress: bool | str = False
+    ) -> list[SandboxResult]:
+        """Run each program; results come back in input order.
+
+        A program cannot stop the run: whatever it does, it gets a result. If the machinery itself
+        fails (a worker dies or hangs), that program is ``sandbox_error`` and the worker is replaced.
+
+        Args:
+            programs: complete Python programs; passing means running to the end without raising.
+            timeout_s: wall-clock limit per program (default: the sandbox's).
+            progress: show a tqdm bar; a string is used as its label.
+        """
+        from tqdm.auto import tqdm
+
+        timeout = float(timeout_s or self.timeout_s)
+        results: list[SandboxResult | None] = [None] * len(programs)
+        label = progress if isinstance(progress, str) else "sandbox"
+        with self._lock, tqdm(total=len(programs), desc=label, unit="prog", disable=not progress) as bar:
+            self.start()
+
+            def done(w: _Worker, result: SandboxResult) -> None:
+                results[w.job] = result
+                w.job = None
+                bar.update(1)
+
+            queue = deque(range(len(programs)))
+            with selectors.DefaultSelector() as sel:
+                for w in self._workers:
+                    sel.register(w.rfd, selectors.EVENT_READ, w)
+                while queue or any(w.job is not None for w in self._workers):
+                    for w in self._workers:
+                        if w.job is None and queue:
+                            w.submit(queue.popleft(), programs, timeout)
+                    if not self._workers:
+                        break
+                    self._collect(sel, done)
+        return [r if r is not None else _sandbox_error("no sandbox worker could be started") for r in results]
+
+    def _collect(self, sel: selectors.BaseSelector, done: Callable[[_Worker, SandboxResult], None]) -> None:
+        """Wait for the next answer (or the earliest deadline) and hand out what arrived."""
+        wait = min(w.deadline for w in self._workers if w.job is not None) - time.monotonic()
+        for key, _ in sel.select(timeout=max(0.0, wait)):
+            w = key.data
+            frames = w.read()
+            if frames is None:
+                done(w, _sandbox_error(f"sandbox worker died: {w.stderr_tail(500) or 'no output'}"))
+                self._replace(w, sel)
+                continue
+            for frame in frames:
+                done(w, _to_result(frame, w.job))
+        for w in list(self._workers):
+            if w.job is not None and time.monotonic() > w.deadline:
+                done(w, _sandbox_error("sandbox worker stopped answering; replaced"))
+                self._replace(w, sel)
+
+    def _replace(self, w: _Worker, sel: selectors.BaseSelector) -> None:
+        sel.unregister(w.rfd)
+        self._workers.remove(w)
+        w.kill()
+        try:
+            new = self._spawn(self.mode or "none")
+        except SandboxError:
+            return  # one worker fewer; with none left, run() reports sandbox_error for the rest
+        self._workers.append(new)
+        sel.register(new.rfd, selectors.EVENT_READ, new)
+
+
+def _to_result(frame: dict, job: int | None) -> SandboxResult:
+    if frame.get("id") != job:
+        return _sandbox_error(f"sandbox worker answered job {frame.get('id')} for job {job}")
+    status = frame.get("status")
+    if status not in STATUSES:
+        return _sandbox_error(f"unknown status {status!r}")
+    return SandboxResult(
+        status=status, passed=status == "passed", duration_s=float(frame.get("duration_s", 0.0)),
+        detail=str(frame.get("detail", "")), output=str(frame.get("output", "")),
+    )
+
+
+def _sandbox_error(detail: str) -> SandboxResult:
+    return SandboxResult(status="sandbox_error", passed=False, duration_s=0.0, detail=detail)

@@ -1,0 +1,156 @@
+"""Unit-test verification of code: the ``unit_tests`` verifier and ``polyrlaif verify --domain code``.
+
+Both build HumanEval's program layout with :func:`~polyrlaif.domains.code.prompts.build_program`
+(``prompt + completion + test + check(entry_point)``) and run it in the :class:`~.sandbox.Sandbox`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from polyrlaif.core.io import InputError, atomic_write_jsonl, iter_jsonl
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+from polyrlaif.domains.code.prompts import build_program
+from polyrlaif.domains.code.sandbox import STATUSES, Sandbox, SandboxResult
+
+__all__ = ["CodeTestVerifier", "verify_file", "REQUIRED_FIELDS"]
+
+#: Fields every row of a ``verify`` input file must have (the HumanEval schema).
+REQUIRED_FIELDS = ("task_id", "prompt", "completion", "test", "entry_point")
+_TASK_META = ("prompt", "test", "entry_point")
+
+
+class CodeTestVerifier:
+    """Runs each candidate's code against its task's unit tests, in the sandbox.
+
+    The prompt's ``meta`` holds the task (``prompt``, ``test``, ``entry_point``); the candidate's
+    ``meta["code"]`` the extracted completion (else its raw text). Score 1.0 when every test passed,
+    0.0 otherwise; a sandbox failure, or a prompt without tests, gives ``score=None`` with ``failure``
+    set. The sandbox pool starts on first use and stays warm until :meth:`close`.
+
+    Args:
+        timeout_s: wall-clock limit per program.
+        workers: sandbox worker processes.
+        unsafe_no_isolation: run without Linux namespaces (trusted code only).
+    """
+
+    name = "unit_tests"
+
+    def __init__(self, timeout_s: float = 10.0, workers: int = 2, unsafe_no_isolation: bool = False) -> None:
+        self.timeout_s, self.workers, self.unsafe_no_isolation = timeout_s, workers, unsafe_no_isolation
+        self._sandbox: Sandbox | None = None
+
+    def sandbox(self) -> Sandbox:
+        """The (started) sandbox pool this verifier runs programs in."""
+        if self._sandbox is None:
+            self._sandbox = Sandbox(
+                workers=self.workers, timeout_s=self.timeout_s, unsafe_no_isolation=self.unsafe_no_isolation
+            ).start()
+        return self._sandbox
+
+    def close(self) -> None:
+        """Stop the sandbox workers."""
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+    def __enter__(self) -> CodeTestVerifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def verify(self, prompts: Mapping[str, PromptRecord], candidates: Sequence[Candidate]) -> list[Judgment]:
+        """One judgment per candidate, in order. See the class docstring for scores and failures."""
+        judgments: list[Judgment | None] = [None] * len(candidates)
+        programs, slots = [], []
+        for i, cand in enumerate(candidates):
+            prompt = prompts.get(cand.prompt_id)
+            missing = [k for k in _TASK_META if prompt is None or not isinstance(prompt.meta.get(k), str)]
+            if missing:
+                why = "unknown prompt" if prompt is None else f"prompt meta lacks {', '.join(missing)}"
+                judgments[i] = self._judgment(cand, None, f"no unit tests for {cand.prompt_id!r}: {why}")
+                continue
+            code = cand.meta.get("code")
+            if not isinstance(code, str):
+                code = cand.text
+            meta = prompt.meta
+            programs.append(build_program(meta["prompt"], code, meta["test"], meta["entry_point"]))
+            slots.append(i)
+        if programs:
+            for i, result in zip(slots, self.sandbox().run(programs, progress="unit tests"), strict=True):
+                judgments[i] = self._judgment(candidates[i], result)
+        return [j for j in judgments if j is not None]
+
+    def _judgment(
+        self, cand: Candidate, result: SandboxResult | None, failure: str | None = None
+    ) -> Judgment:
+        if result is None:
+            return Judgment(candidate_id=cand.candidate_id, judge_id=self.name, kind="verifier",
+                            prompt_id=cand.prompt_id, failure=failure)
+        broken = result.status == "sandbox_error"
+        tail = (result.output or result.detail)[-600:]
+        return Judgment(
+            candidate_id=cand.candidate_id,
+            judge_id=self.name,
+            kind="verifier",
+            prompt_id=cand.prompt_id,
+            score=None if broken else (1.0 if result.passed else 0.0),
+            scores={
+                "status": result.status, "duration_s": round(result.duration_s, 4), "passed": result.passed,
+            },
+            rationale=result.detail,
+            context={"stderr_tail": tail},
+            failure=f"sandbox_error: {result.detail}" if broken else None,
+        )
+
+
+def verify_file(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    timeout: float = 10.0,
+    workers: int = 2,
+    unsafe_no_isolation: bool = False,
+) -> dict[str, int]:
+    """Run every row of a HumanEval-schema JSONL file and write the rows back with verdicts.
+
+    Each output row is its input row plus ``passed`` (bool), ``status`` (one of
+    :data:`~.sandbox.STATUSES`) and ``duration_s``, in input order. The output is written atomically
+    once all rows are done, so a failed run never clobbers an existing file.
+
+    Args:
+        input: JSONL with ``task_id``, ``prompt``, ``completion``, ``test``, ``entry_point``.
+        output: where to write the verdicts.
+        timeout: wall-clock limit per program, in seconds.
+        workers: programs run at once.
+        unsafe_no_isolation: run without Linux namespaces (trusted code only).
+
+    Returns:
+        Counts per status, plus ``total``.
+
+    Raises:
+        InputError: a malformed line, a missing field or a non-string field, naming ``file:line``.
+        IsolationUnavailable: the kernel refuses namespaces and ``unsafe_no_isolation`` is False.
+    """
+    rows, programs = [], []
+    for lineno, row in iter_jsonl(input, required=REQUIRED_FIELDS):
+        bad = [f for f in REQUIRED_FIELDS[1:] if not isinstance(row[f], str)]
+        if bad:
+            raise InputError(f"{input}:{lineno}: field(s) {', '.join(map(repr, bad))} must be strings")
+        rows.append(row)
+        programs.append(build_program(row["prompt"], row["completion"], row["test"], row["entry_point"]))
+    results: list[SandboxResult] = []
+    if programs:
+        with Sandbox(workers=workers, timeout_s=timeout, unsafe_no_isolation=unsafe_no_isolation) as sandbox:
+            results = sandbox.run(programs, progress="verify")
+    out_rows: list[dict[str, Any]] = [
+        {**row, "passed": r.passed, "status": r.status, "duration_s": round(r.duration_s, 4)}
+        for row, r in zip(rows, results, strict=True)
+    ]
+    atomic_write_jsonl(output, out_rows)
+    counts = {status: sum(r.status == status for r in results) for status in STATUSES}
+    counts["total"] = len(results)
+    return counts

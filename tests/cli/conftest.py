@@ -1,0 +1,93 @@
+"""Fixtures for end-to-end CLI runs: an OpenAI-compatible judge endpoint on 127.0.0.1.
+
+The endpoint is a real HTTP server; only its "model" is a rule: for a rubric prompt it finds the
+criterion names the prompt asks for (the line after "using these names:") and grades each by a hash
+of the prompt, so different responses get different, reproducible scores and preference pairs form.
+For a yes/no request (``logprobs``) it answers with top-logprobs from the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+
+class RuleJudgeServer:
+    """A judge endpoint with a counter of requests served."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def reply(body: dict) -> dict:
+        text = body["messages"][-1]["content"]
+        h = int(hashlib.sha256(text.encode()).hexdigest(), 16)
+        if body.get("logprobs"):
+            p = 0.05 + 0.9 * ((h % 1000) / 1000)
+            top = [{"token": "Yes", "logprob": math.log(p)}, {"token": "No", "logprob": math.log(1 - p)}]
+            return {
+                "choices": [
+                    {
+                        "message": {"content": "Yes"},
+                        "logprobs": {"content": [{**top[0], "top_logprobs": top}]},
+                    }
+                ]
+            }
+        names: list[str] = []
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if "using these names:" in line and i + 1 < len(lines):
+                names = [n.strip() for n in lines[i + 1].split(",") if n.strip()]
+        names = names or ["score"]
+        graded = "\n".join(f"{n}: {1 + (h >> (4 * i)) % 10}" for i, n in enumerate(names))
+        return {"choices": [{"message": {"content": graded + "\nrationale: graded by rule."}}]}
+
+
+@pytest.fixture()
+def rule_judge():
+    """Start the endpoint; yields ``(base_url, state)``."""
+    state = RuleJudgeServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with state.lock:
+                state.requests += 1
+            data = json.dumps(state.reply(body)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
+    server.shutdown()
+    server.server_close()
+
+
+def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run ``polyrlaif`` in a subprocess and insist on success."""
+    res = subprocess.run(
+        [sys.executable, "-m", "polyrlaif.core.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res
+
+
+@pytest.fixture()
+def cli():
+    """The ``run_cli`` helper as a fixture (test modules cannot import conftest under importlib mode)."""
+    return run_cli

@@ -1,0 +1,102 @@
+"""Shared fixtures: a tiny Llama-architecture chat model, built from a config in about a second.
+
+Nothing is downloaded. The tokenizer is a byte-level BPE trained in code on a few lines of text (so
+any string round-trips), with ChatML special tokens laid out like SmolLM2's (``<|endoftext|>`` = 0,
+``<|im_start|>`` = 1, ``<|im_end|>`` = 2) and a ChatML chat template. The model is a 2-layer
+``LlamaForCausalLM`` with hidden size 32 and random weights from a fixed seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+_CORPUS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "What is the capital of France? The capital of France is Paris.",
+    "Write a Python function that returns the sum of two numbers.",
+    "def add(a, b):\n    return a + b\n",
+    "def is_even(n: int) -> bool:\n    return n % 2 == 0\n",
+    "for i in range(10):\n    print(i)\n",
+    "import math\nprint(math.sqrt(16))\n",
+    "You are a helpful assistant. Answer briefly and correctly.",
+    "A good answer is short, correct and polite.",
+    "Sure! Here is the code you asked for.",
+]
+
+
+def build_tiny_tokenizer():
+    """A byte-level BPE tokenizer (vocab about 400) wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+        model_max_length=512,
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_tiny_lm(path: str | Path, seed: int = 0) -> str:
+    """Write a tiny random ``LlamaForCausalLM`` with its tokenizer to ``path``; return the path."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_tiny_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+        # Large random weights, so that greedy continuations differ from prompt to prompt; at the
+        # usual 0.02 every prompt decodes to the same run of newlines and batching tests see nothing.
+        initializer_range=0.3,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config).to(torch.float32)
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_path(tmp_path_factory) -> str:
+    """Path of a tiny chat causal LM directory, loadable with ``AutoModelForCausalLM.from_pretrained``."""
+    return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm"))

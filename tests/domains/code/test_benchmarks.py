@@ -1,0 +1,208 @@
+"""The code benchmarks end to end: real problems, real sandbox, real metrics files.
+
+The policy here is a scripted test double that answers each HumanEval problem with a chosen
+response (the reference solution, a wrong one, a syntax error), so the right pass@k and
+executability are known in advance. Everything under test (evaluator, sandbox, pass@k, files) is real.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pytest
+
+from polyrlaif.core.io import InputError, read_jsonl
+from polyrlaif.core.protocols import BenchmarkEvaluator, Policy
+from polyrlaif.domains.code.benchmarks import HeldoutEvaluator, HumanEvalEvaluator
+
+
+def _humaneval(limit: int) -> list[dict]:
+    from polyrlaif.datasets.code_tasks import load_humaneval
+
+    return load_humaneval(limit)
+
+
+def correct(p: dict) -> str:
+    """A chat-style answer restating the whole function, with the reference body."""
+    return f"Here is the function:\n```python\n{p['prompt']}{p['canonical_solution']}```\n"
+
+
+def wrong(p: dict) -> str:
+    """Runs, but fails the tests."""
+    return f"```python\n{p['prompt']}    return None\n```"
+
+
+def syntax_error(p: dict) -> str:
+    return f"```python\ndef {p['entry_point']}(:\n    return\n```"
+
+
+def infinite_loop(p: dict) -> str:
+    return f"```python\ndef {p['entry_point']}(*args):\n    while True:\n        pass\n```"
+
+
+class ScriptedPolicy:
+    """Answers problem ``task_id`` with ``script[task_id][j % len]`` for its j-th sample."""
+
+    model_path = "scripted"
+
+    def __init__(self, problems: Sequence[dict], script: dict[str, list], model_id: str = "scripted") -> None:
+        self.model_id = model_id
+        self._by_prompt = {p["prompt"].strip("\n"): p for p in problems}
+        self.script = script
+        self.calls: list[tuple[str, int, float]] = []  # (task_id, n, temperature)
+
+    def generate(
+        self,
+        conversations: Sequence[list[dict[str, str]]],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 256,
+        seed: int = 0,
+    ) -> list[list[str]]:
+        out = []
+        for conv in conversations:
+            user = conv[-1]["content"]
+            (problem,) = [p for text, p in self._by_prompt.items() if text in user]
+            answers = self.script[problem["task_id"]]
+            self.calls.append((problem["task_id"], n, temperature))
+            out.append([answers[j % len(answers)](problem) for j in range(n)])
+        return out
+
+
+class FailingAfter(ScriptedPolicy):
+    """Dies on its second generate call, like a run killed half way."""
+
+    def generate(self, conversations, **kwargs):  # type: ignore[override]
+        if self.calls:
+            raise RuntimeError("killed")
+        return super().generate(conversations, **kwargs)
+
+
+def test_protocols_are_satisfied() -> None:
+    problems = _humaneval(1)
+    assert isinstance(ScriptedPolicy(problems, {}), Policy)
+    for cls in (HumanEvalEvaluator, HeldoutEvaluator):
+        ev: BenchmarkEvaluator = cls()
+        assert ev.name in ("humaneval", "heldout")
+
+
+def test_pass_at_1_and_executability_are_the_known_fractions(tmp_path) -> None:
+    problems = _humaneval(4)
+    ids = [p["task_id"] for p in problems]
+    script = {ids[0]: [correct], ids[1]: [wrong], ids[2]: [correct], ids[3]: [syntax_error]}
+    policy = ScriptedPolicy(problems, script)
+    out = tmp_path / "eval"
+    metrics = HumanEvalEvaluator(timeout_s=10).evaluate(policy, output_dir=out, limit=4, batch_size=3)
+
+    assert metrics["pass@1"] == pytest.approx(0.5)
+    assert "pass@10" not in metrics  # k above the number of samples is not reported
+    assert metrics["executability"] == pytest.approx(0.75)  # the syntax error did not run
+    assert metrics["n_problems"] == 4 and metrics["n_samples"] == 4
+    assert (metrics["status/passed"], metrics["status/failed"], metrics["status/error"]) == (2, 1, 1)
+    assert metrics["status/timeout"] == 0
+    assert [c[0] for c in policy.calls] == ids and all(c[1:] == (1, 0.0) for c in policy.calls)
+
+    rows = read_jsonl(out / "samples.jsonl")
+    assert [r["task_id"] for r in rows] == ids
+    assert [r["passed"] for r in rows] == [True, False, True, False]
+    assert [r["status"] for r in rows] == ["passed", "failed", "passed", "error"]
+    assert all(r["duration_s"] >= 0 for r in rows)
+    assert rows[0]["completion"].startswith(problems[0]["prompt"].strip("\n")[:20])  # the code, not the prose
+    assert "Here is" not in rows[0]["completion"]
+    gens = read_jsonl(out / "generations.jsonl")
+    assert [g["task_id"] for g in gens] == ids and gens[0]["responses"] == [correct(problems[0])]
+
+    saved = json.loads((out / "metrics.json").read_text())
+    assert {k: saved[k] for k in metrics} == metrics
+    assert saved["settings"]["policy"] == "scripted" and saved["settings"]["benchmark"] == "humaneval"
+    md = (out / "metrics.md").read_text()
+    assert "| pass@1" in md and "0.5000" in md
+    assert not list(out.glob("*.partial"))
+
+
+def test_pass_at_k_with_several_samples(tmp_path, capsys) -> None:
+    problems = _humaneval(2)
+    ids = [p["task_id"] for p in problems]
+    script = {ids[0]: [correct, wrong, wrong, wrong], ids[1]: [correct]}
+    policy = ScriptedPolicy(problems, script)
+    ev = HumanEvalEvaluator(ks=(1, 2, 10))
+    metrics = ev.evaluate(policy, output_dir=tmp_path, limit=2, samples=4, temperature=0.0)
+
+    # task 0: n=4, c=1; task 1: n=4, c=4
+    assert metrics["pass@1"] == pytest.approx((0.25 + 1.0) / 2)
+    assert metrics["pass@2"] == pytest.approx((0.5 + 1.0) / 2)  # 1 - C(3,2)/C(4,2) = 0.5
+    assert "pass@10" not in metrics
+    assert metrics["n_samples"] == 8 and metrics["executability"] == 1.0
+    # greedy decoding would give 4 equal samples: the evaluator samples instead, and says so
+    assert metrics["temperature"] == 0.8 and all(c[2] == 0.8 for c in policy.calls)
+    assert "temperature 0" in capsys.readouterr().err
+
+
+def test_resume_skips_finished_problems(tmp_path) -> None:
+    problems = _humaneval(5)
+    ids = [p["task_id"] for p in problems]
+    script = {t: [correct if i % 2 == 0 else wrong] for i, t in enumerate(ids)}
+    ev = HumanEvalEvaluator()
+
+    dying = FailingAfter(problems, script)
+    with pytest.raises(RuntimeError, match="killed"):
+        ev.evaluate(dying, output_dir=tmp_path, limit=4, batch_size=2)
+    assert [r["task_id"] for r in read_jsonl(tmp_path / "generations.jsonl.partial")] == ids[:2]
+
+    policy = ScriptedPolicy(problems, script)
+    first = ev.evaluate(policy, output_dir=tmp_path, limit=4, batch_size=2)
+    assert [c[0] for c in policy.calls] == ids[2:4]  # only the batch that was lost
+    assert first["pass@1"] == pytest.approx(0.5)
+
+    again = ScriptedPolicy(problems, script)
+    assert ev.evaluate(again, output_dir=tmp_path, limit=4, batch_size=2) == first
+    assert again.calls == []  # nothing regenerated
+
+    more = ev.evaluate(again, output_dir=tmp_path, limit=5, batch_size=2)
+    assert [c[0] for c in again.calls] == [ids[4]]  # a larger limit adds only the new problem
+    assert more["pass@1"] == pytest.approx(3 / 5) and more["n_problems"] == 5
+    assert len(read_jsonl(tmp_path / "samples.jsonl")) == 5
+
+    with pytest.raises(InputError, match="settings"):
+        ev.evaluate(ScriptedPolicy(problems, script, model_id="other"), output_dir=tmp_path, limit=4)
+
+
+def test_timeout_is_not_executed(tmp_path) -> None:
+    problems = _humaneval(1)
+    policy = ScriptedPolicy(problems, {problems[0]["task_id"]: [infinite_loop]})
+    metrics = HumanEvalEvaluator(timeout_s=1.0).evaluate(policy, output_dir=tmp_path, limit=1)
+    assert metrics["status/timeout"] == 1
+    assert metrics["pass@1"] == 0.0 and metrics["executability"] == 0.0
+
+
+@pytest.mark.parametrize("cls", [HumanEvalEvaluator, HeldoutEvaluator])
+def test_reference_solutions_pass(cls, tmp_path) -> None:
+    """Without a policy the reference solutions are scored: a check of data, programs and sandbox."""
+    metrics = cls().evaluate(None, output_dir=tmp_path, limit=3)
+    assert metrics["pass@1"] == 1.0 and metrics["n_problems"] == 3
+    assert json.loads((tmp_path / "metrics.json").read_text())["settings"]["policy"] == "reference"
+
+
+def test_bad_arguments(tmp_path) -> None:
+    with pytest.raises(ValueError):
+        HumanEvalEvaluator(workers=0)
+    with pytest.raises(ValueError):
+        HumanEvalEvaluator().evaluate(None, output_dir=tmp_path, samples=0)
+
+
+def test_tiny_random_lm_end_to_end(tiny_lm_path, tmp_path) -> None:
+    from polyrlaif.core.policy import CausalLMPolicy
+
+    policy = CausalLMPolicy(tiny_lm_path, device="cpu", batch_size=2)
+    metrics = HumanEvalEvaluator(timeout_s=10).evaluate(
+        policy, output_dir=tmp_path, limit=2, max_new_tokens=8, batch_size=2
+    )
+    rows = read_jsonl(tmp_path / "samples.jsonl")
+    assert metrics["pass@1"] == 0.0 and metrics["n_problems"] == 2 and len(rows) == 2
+    ran = sum(r["status"] not in ("error", "timeout", "oom", "sandbox_error") for r in rows)
+    assert metrics["executability"] == pytest.approx(ran / 2)
+    assert sum(v for k, v in metrics.items() if k.startswith("status/")) == 2
+    assert (tmp_path / "metrics.md").exists()
