@@ -33,7 +33,7 @@ class ModelConfig:
     """The policy. ``name_or_path``: a registry alias, a hub id or a local directory."""
 
     name_or_path: str = "smollm2-135m-instruct"
-    dtype: str = "auto"  # auto: float32 on CPU (bf16 matmuls there ran ~500x slower), bfloat16 on GPU
+    dtype: str = "auto"  # auto: float32 on CPU (bf16 CPU matmul speed varies by chip), bfloat16 on GPU
     device: str = "auto"
     cache_dir: str | None = None
 

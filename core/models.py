@@ -25,14 +25,17 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "DONE_MARKER",
     "GGUFModel",
     "MODEL_ALIASES",
     "convert_gguf",
     "default_cache_dir",
+    "is_converted",
     "load_causal_lm",
     "pick_device",
     "pick_dtype",
     "resolve_model_path",
+    "set_cpu_threads",
 ]
 
 #: Written last into a converted checkpoint; a directory without it is an interrupted conversion.
@@ -241,8 +244,9 @@ _DTYPES = {
 def pick_dtype(dtype: str = "auto", device: str = "cpu") -> torch.dtype:
     """The torch dtype for ``dtype`` on ``device``.
 
-    ``auto`` is float32 on CPU (bfloat16 matmuls there are far slower, and training needs float32)
-    and bfloat16 on CUDA (float16 on GPUs without bfloat16 support).
+    ``auto`` is float32 on CPU (bfloat16 is fast only on CPUs with native bf16 instructions and
+    ~500x slower on others, and CPU training needs float32) and bfloat16 on CUDA (float16 on GPUs
+    without bfloat16 support).
 
     Raises:
         ValueError: an unknown dtype name, listing the valid ones.
@@ -256,6 +260,24 @@ def pick_dtype(dtype: str = "auto", device: str = "cpu") -> torch.dtype:
     if dtype not in _DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; valid: auto, {', '.join(sorted(_DTYPES))}")
     return getattr(torch, _DTYPES[dtype])
+
+
+def set_cpu_threads() -> int:
+    """Use as many torch threads as this process may run on; return the count.
+
+    torch sizes its pool from the host's cores, which in a container or VM can exceed the cores
+    this process is allowed; oversubscribed threads make CPU matmuls several times slower. An
+    explicit ``OMP_NUM_THREADS`` wins and is left alone.
+    """
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        try:
+            usable = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            usable = os.cpu_count() or 1
+        torch.set_num_threads(max(1, usable))
+    return torch.get_num_threads()
 
 
 def load_causal_lm(

@@ -9,12 +9,11 @@ RNG, so the same inputs and seed give the same outputs, and the caller's global 
 from __future__ import annotations
 
 import gc
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from polyrlaif.core.models import load_causal_lm, pick_device, resolve_model_path
+from polyrlaif.core.models import load_causal_lm, pick_device, resolve_model_path, set_cpu_threads
 
 __all__ = ["CausalLMPolicy", "batch_seed"]
 
@@ -22,21 +21,6 @@ __all__ = ["CausalLMPolicy", "batch_seed"]
 def batch_seed(seed: int, batch_idx: int) -> int:
     """The seed of batch ``batch_idx`` of a ``generate`` call made with ``seed``."""
     return (seed * 1_000_003 + batch_idx) % (2**63 - 1)
-
-
-def _set_cpu_threads() -> None:
-    # torch picks its thread count from the host's core count, which in a container can exceed
-    # the cores this process may use; oversubscribed threads make CPU matmuls several times slower.
-    # An explicit OMP_NUM_THREADS from the user wins.
-    import torch
-
-    if "OMP_NUM_THREADS" in os.environ:
-        return
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 1
-    torch.set_num_threads(max(1, usable))
 
 
 class CausalLMPolicy:
@@ -70,7 +54,7 @@ class CausalLMPolicy:
         self.model_path = resolve_model_path(name_or_path, cache_dir)
         self.device = pick_device(device)
         if self.device == "cpu":
-            _set_cpu_threads()
+            set_cpu_threads()
         self.model, self.tokenizer = load_causal_lm(self.model_path, dtype=dtype, device=self.device)
         if not getattr(self.tokenizer, "chat_template", None):
             raise ValueError(f"{self.model_path}: the tokenizer has no chat template")

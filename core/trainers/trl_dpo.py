@@ -82,14 +82,16 @@ class TRLDPOTrainer:
             raise ValueError("no preference pairs to train on")
 
         import torch
+        from datasets import Dataset
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from trl import DPOTrainer
 
-        from datasets import Dataset
-        from polyrlaif.core.models import pick_device, pick_dtype, resolve_model_path
+        from polyrlaif.core.models import pick_device, pick_dtype, resolve_model_path, set_cpu_threads
 
         device = pick_device(self.model_cfg.device)
         dtype = pick_dtype(self.model_cfg.dtype, device)
+        if device == "cpu":
+            set_cpu_threads()
         if device == "cpu" and dtype != torch.float32:
             # CPU half-precision matmuls are slow and its training numerics poor; TRL would also
             # switch on bf16 autocast by default.

@@ -139,10 +139,9 @@ PAIRS = [_pair(i) for i in range(8)]
 
 
 def _dpo_trainer(model_dir: str, out: Path, loss_type: str, beta: float):
+    from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
-
-    from datasets import Dataset
 
     args = DPOConfig(
         output_dir=str(out),
