@@ -57,7 +57,6 @@ class JudgeConfig:
     model: str = "smollm2-135m-instruct"
     base_url: str = "http://127.0.0.1:8000/v1"
     api_key_env: str = "OPENAI_API_KEY"
-    mode: str = "pointwise"  # pointwise | pairwise
     max_new_tokens: int = 96
     batch_size: int = 8
     timeout_s: float = 60.0

@@ -125,6 +125,13 @@ def collect_feedback(
         **{f"pairs_{k}": v for k, v in pstats.as_dict().items()},
         "judge_failures": sum(failures.values()),
     }
+    for judge in components.judges:  # e.g. calls, cache hits, and a pairwise judge's disagreement rate
+        judge_stats = getattr(judge, "stats", None)
+        if judge_stats is not None and hasattr(judge_stats, "as_dict"):
+            mode = judge.judge_id.split(":")[0]
+            for k, val in judge_stats.as_dict().items():
+                if isinstance(val, (int, float)):
+                    stats[f"judge/{mode}/{k}"] = val
     for v in components.verifiers:
         got = [
             j.score for js in verdicts.values() for j in js if j.judge_id == v.name and j.score is not None
@@ -196,19 +203,29 @@ def run_train(cfg: TrainConfig) -> list[dict[str, Any]]:
         history.append(
             {"round": r, **metrics, **stats, **{f"train/{k}": v for k, v in result_metrics.items()}}
         )
-        write_run_metrics(out, history)
+        write_run_metrics(out, history, keys=_headline_keys(history))
     _close(policy)
 
-    write_run_metrics(out, history, {"final_model": model_path, "seconds": round(time.time() - t0, 1)})
-    keys = [k for k in history[0] if k != "round"]
-    rows = [{"round": h["round"], **{k: h.get(k, "") for k in keys}} for h in history]
-    for extra in ("pairs_pairs", "train/loss"):
-        for row, h in zip(rows, history, strict=True):
-            row[extra] = h.get(extra, "")
+    extra = {"final_model": model_path, "seconds": round(time.time() - t0, 1)}
+    write_run_metrics(out, history, extra, keys=_headline_keys(history))
+    # one row per metric, one column per round: readable however long the metric names are
+    rows = [
+        {"metric": k, **{f"round {h['round']}": h.get(k, "") for h in history}}
+        for k in _headline_keys(history)
+    ]
     text = print_summary(f"{domain.name}: metrics per round (round 0 = before training)", rows)
     (out / "summary.txt").write_text(text)
     _log(f"done in {time.time() - t0:.0f}s; outputs in {out} (metrics.json, metrics.png, summary.txt)")
     return history
+
+
+def _headline_keys(history: list[dict[str, Any]]) -> list[str]:
+    """The metrics worth a row in the summary and a panel in the PNG: benchmark scores and status
+    counts, then what the round's feedback and update did."""
+    skip = ("n_problems", "n_samples", "samples_per_problem", "temperature")
+    keys = [k for k in history[0] if k != "round" and not k.endswith(skip)]
+    keys += ["pairs_pairs", "mean_score", "unit_tests_rate", "train/train_loss", "train/rewards/margins"]
+    return [k for k in dict.fromkeys(keys) if any(k in h for h in history)]
 
 
 def run_feedback(cfg: TrainConfig) -> list[PreferencePair]:

@@ -51,6 +51,7 @@ def plot_rounds(
     import matplotlib.pyplot as plt
 
     keys = list(keys or [k for k in history[0] if k != "round" and isinstance(history[0][k], (int, float))])
+    keys = [k for k in keys if any(isinstance(h.get(k), (int, float)) for h in history)]
     keys = keys[:12]
     ncols = min(3, max(1, len(keys)))
     nrows = (len(keys) + ncols - 1) // ncols
@@ -72,10 +73,14 @@ def plot_rounds(
 
 
 def write_run_metrics(
-    output_dir: str | Path, history: Sequence[Mapping[str, Any]], extra: Mapping | None = None
+    output_dir: str | Path,
+    history: Sequence[Mapping[str, Any]],
+    extra: Mapping | None = None,
+    *,
+    keys: Sequence[str] | None = None,
 ) -> None:
-    """Write ``metrics.json`` (per-round history) and ``metrics.png``."""
+    """Write ``metrics.json`` (per-round history) and ``metrics.png`` (the ``keys`` metrics per round)."""
     output_dir = Path(output_dir)
     atomic_write_json(output_dir / "metrics.json", {"rounds": list(history), **(extra or {})})
     if history:
-        plot_rounds(history, output_dir / "metrics.png")
+        plot_rounds(history, output_dir / "metrics.png", keys=keys)

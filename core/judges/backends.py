@@ -82,9 +82,7 @@ def _ratio(p_yes: float, p_no: float) -> YesNo:
     return YesNo(p_yes / mass, mass=mass)
 
 
-def yes_no_from_top_logprobs(
-    top: Sequence[dict[str, Any]], yes: Sequence[str], no: Sequence[str]
-) -> YesNo:
+def yes_no_from_top_logprobs(top: Sequence[dict[str, Any]], yes: Sequence[str], no: Sequence[str]) -> YesNo:
     """Fold an OpenAI ``top_logprobs`` list into :class:`YesNo`.
 
     Tokens are compared after stripping whitespace (``" Yes"`` counts as ``"Yes"``); the
@@ -189,9 +187,11 @@ class TransformersBackend:
                 batch = conversations[start : start + self.batch_size]
                 try:
                     enc = self._encode(batch)
-                    sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {
-                        "do_sample": False
-                    }
+                    sampling = (
+                        {"do_sample": True, "temperature": temperature}
+                        if temperature > 0
+                        else {"do_sample": False}
+                    )
                     with torch.no_grad():
                         gen = model.generate(
                             **enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **sampling

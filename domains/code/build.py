@@ -32,7 +32,7 @@ def score_candidate(
         return None
     score = test_weight * tests.score
     for j in verdicts:
-        if j.kind in ("pointwise", "pairwise") and j.score is not None:
+        if j.kind in ("pointwise", "pairwise", "yesno") and j.score is not None:
             score += judge_weight * j.score
     api = by_judge.get("api_usage")
     if api is not None and api.score == 0.0:
@@ -55,7 +55,9 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
     judges: list[Judge] = []
     if d.rubric_judge and cfg.judge.backend != "none":
         cache = cfg.judge.cache_path or str(Path(cfg.run.output_dir) / "judge_cache.sqlite")
-        judges.append(build_rubric_judge(cfg.judge, cache_path=cache if cfg.judge.cache else None))
+        judges.append(
+            build_rubric_judge(cfg.judge, mode=d.rubric_mode, cache_path=cache if cfg.judge.cache else None)
+        )
     bench_opts = {
         "timeout_s": d.eval_timeout_s,
         "workers": d.workers,

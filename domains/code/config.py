@@ -22,6 +22,9 @@ class CodeDomainConfig:
         judge_weight: weight of the rubric judge's normalised score.
         api_penalty: subtracted when the API-usage check finds calls that do not resolve.
         rubric_judge: run the CodeUltraFeedback-style rubric judge (needs ``judge.backend`` != none).
+        rubric_mode: ``pointwise`` (a parsed 1-10 grade per criterion; for capable judges) or
+            ``yesno`` (p(yes) of one rubric question from next-token logits; for small local judges)
+            or ``pairwise`` (both-order comparisons within a task; score = win rate).
         eval_benchmarks: benchmarks run before training and after every round.
         eval_timeout_s: sandbox timeout during evaluation.
     """
@@ -36,5 +39,6 @@ class CodeDomainConfig:
     judge_weight: float = 0.5
     api_penalty: float = 0.25
     rubric_judge: bool = True
+    rubric_mode: str = "pointwise"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["heldout"])
     eval_timeout_s: float = 10.0

@@ -12,7 +12,13 @@ from typing import Any
 
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
-__all__ = ["CODE_RUBRIC_SPEC", "CODE_JUDGE_TEMPLATE", "build_rubric_judge", "code_context"]
+__all__ = [
+    "CODE_RUBRIC_SPEC",
+    "CODE_JUDGE_TEMPLATE",
+    "CODE_YESNO_TEMPLATE",
+    "build_rubric_judge",
+    "code_context",
+]
 
 #: CodeUltraFeedback's five preferences, as one rubric on a 1-10 scale.
 CODE_RUBRIC_SPEC = {
@@ -48,23 +54,61 @@ Answer with exactly one line per criterion, `criterion: score`, using these name
 Then one line `rationale: <one sentence>`."""
 
 
+#: The same rubric asked as one yes/no question; the score is p(yes) from the judge's next-token
+#: logits. Nothing is parsed, so it suits small local judges whose free-form grades do not parse.
+CODE_YESNO_TEMPLATE = """\
+You are an expert Python reviewer. Read the programming task, the solution and its test results.
+
+Task:
+{prompt}
+
+Solution:
+{response}
+
+Results of running the solution against the task's unit tests and checks:
+{context}
+
+A good solution follows the instructions, explains non-obvious steps, is efficient, readable and
+idiomatic. Is this a good solution? Answer Yes or No."""
+
+
 def _rubric() -> Any:
     from polyrlaif.core.judges.pointwise import Rubric
 
     return Rubric.from_dict(CODE_RUBRIC_SPEC)
 
 
-def build_rubric_judge(judge_cfg: Any, *, cache_path: str | None = None) -> Any:
-    """The rubric judge for a run, on the backend the config names (local model or HTTP endpoint)."""
+def build_rubric_judge(judge_cfg: Any, *, mode: str = "pointwise", cache_path: str | None = None) -> Any:
+    """The rubric judge for a run, on the backend the config names (local model or HTTP endpoint).
+
+    Args:
+        judge_cfg: the run's :class:`~polyrlaif.core.config.JudgeConfig`.
+        mode: ``pointwise`` (one 1-10 grade per criterion, parsed from the judge's answer),
+            ``yesno`` (one p(yes) read from next-token logits) or ``pairwise`` (the candidates of a
+            task compared two at a time, in both orders to cancel position bias; score = win rate).
+        cache_path: the judge cache (sqlite); ``None`` disables caching.
+    """
     from polyrlaif.core.judges.backends import build_backend
     from polyrlaif.core.judges.cache import JudgeCache
+    from polyrlaif.core.judges.pairwise import PairwiseJudge
     from polyrlaif.core.judges.pointwise import PointwiseJudge
+    from polyrlaif.core.judges.yesno import YesNoJudge
 
+    backend = build_backend(judge_cfg)
+    cache = JudgeCache(cache_path) if cache_path else None
+    if mode == "yesno":
+        return YesNoJudge(backend, template=CODE_YESNO_TEMPLATE, cache=cache, batch_size=judge_cfg.batch_size)
+    if mode == "pairwise":
+        return PairwiseJudge(
+            backend, cache=cache, max_new_tokens=judge_cfg.max_new_tokens, batch_size=judge_cfg.batch_size
+        )
+    if mode != "pointwise":
+        raise ValueError(f"domain.rubric_mode must be 'pointwise', 'yesno' or 'pairwise', got {mode!r}")
     return PointwiseJudge(
-        build_backend(judge_cfg),
+        backend,
         _rubric(),
         template=CODE_JUDGE_TEMPLATE,
-        cache=JudgeCache(cache_path) if cache_path else None,
+        cache=cache,
         max_new_tokens=judge_cfg.max_new_tokens,
         batch_size=judge_cfg.batch_size,
     )
@@ -82,7 +126,9 @@ def code_context(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment]
                 ctx["failure_output"] = str(tail)[-400:]
         elif v.judge_id == "api_usage":
             unresolved = v.scores.get("unresolved") or []
-            ctx["api_usage"] = "all imports and calls resolve" if not unresolved else (
-                "calls that do not resolve: " + ", ".join(map(str, unresolved))
+            ctx["api_usage"] = (
+                "all imports and calls resolve"
+                if not unresolved
+                else ("calls that do not resolve: " + ", ".join(map(str, unresolved)))
             )
     return ctx

@@ -96,7 +96,11 @@ class _Worker:
         self.errlog = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-u", "-B", str(_WORKER)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errlog, env=_WORKER_ENV, cwd="/",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errlog,
+            env=_WORKER_ENV,
+            cwd="/",
             close_fds=True,
         )
         self.rfd = self.proc.stdout.fileno()
@@ -139,7 +143,7 @@ class _Worker:
         data = memoryview(struct.pack(">I", len(body)) + body)
         fd = self.proc.stdin.fileno()
         while data:
-            data = data[os.write(fd, data):]
+            data = data[os.write(fd, data) :]
 
     def read(self) -> list[dict] | None:
         """Frames that have arrived; ``None`` once the worker has exited."""
@@ -155,10 +159,10 @@ class _Worker:
             if len(self.buf) < 4 + size:
                 break
             try:
-                frames.append(json.loads(self.buf[4:4 + size]))
+                frames.append(json.loads(self.buf[4 : 4 + size]))
             except ValueError:
                 return None  # garbled: treat the worker as dead, and replace it
-            del self.buf[:4 + size]
+            del self.buf[: 4 + size]
         return None if eof and not frames else frames
 
     def stderr_tail(self, n: int = 2000) -> str:
@@ -210,8 +214,15 @@ class Sandbox:
     """
 
     def __init__(
-        self, workers: int = 2, timeout_s: float = 10.0, *, memory_mb: int = 1024, max_processes: int = 64,
-        file_mb: int = 16, unsafe_no_isolation: bool = False, start_timeout_s: float = 60.0,
+        self,
+        workers: int = 2,
+        timeout_s: float = 10.0,
+        *,
+        memory_mb: int = 1024,
+        max_processes: int = 64,
+        file_mb: int = 16,
+        unsafe_no_isolation: bool = False,
+        start_timeout_s: float = 60.0,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -221,8 +232,12 @@ class Sandbox:
         self.unsafe_no_isolation = unsafe_no_isolation
         self.start_timeout_s = start_timeout_s
         self._config = {
-            "home": os.environ.get("HOME") or str(Path.home()), "memory_mb": memory_mb, "tmp_mb": 64,
-            "max_processes": max_processes, "file_mb": file_mb, "output_bytes": 2000,
+            "home": os.environ.get("HOME") or str(Path.home()),
+            "memory_mb": memory_mb,
+            "tmp_mb": 64,
+            "max_processes": max_processes,
+            "file_mb": file_mb,
+            "output_bytes": 2000,
         }
         self.mode: str | None = None
         self._workers: list[_Worker] = []
@@ -352,8 +367,11 @@ def _to_result(frame: dict, job: int | None) -> SandboxResult:
     if status not in STATUSES:
         return _sandbox_error(f"unknown status {status!r}")
     return SandboxResult(
-        status=status, passed=status == "passed", duration_s=float(frame.get("duration_s", 0.0)),
-        detail=str(frame.get("detail", "")), output=str(frame.get("output", "")),
+        status=status,
+        passed=status == "passed",
+        duration_s=float(frame.get("duration_s", 0.0)),
+        detail=str(frame.get("detail", "")),
+        output=str(frame.get("output", "")),
     )
 
 

@@ -44,17 +44,44 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-MNT_OPTS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": 1024,
-            "nodiratime": 2048, "relatime": 1 << 21, "strictatime": 1 << 24}
+MNT_OPTS = {
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": 1024,
+    "nodiratime": 2048,
+    "relatime": 1 << 21,
+    "strictatime": 1 << 24,
+}
 HARMLESS_MOUNTS = ("/proc", "/sys", "/dev")
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}
 NOBODY = 65534
 STATUSES = ("passed", "failed", "error", "oom")
 #: stdlib modules HumanEval-style programs import; loaded once here, so forked children get them free.
-PRELOAD = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "string", "hashlib",
-           "bisect", "random", "copy", "operator", "fractions", "decimal", "statistics", "datetime", "json",
-           "traceback", "dataclasses", "array")
+PRELOAD = (
+    "typing",
+    "math",
+    "re",
+    "collections",
+    "itertools",
+    "functools",
+    "heapq",
+    "string",
+    "hashlib",
+    "bisect",
+    "random",
+    "copy",
+    "operator",
+    "fractions",
+    "decimal",
+    "statistics",
+    "datetime",
+    "json",
+    "traceback",
+    "dataclasses",
+    "array",
+)
 _LIBC: dict[str, ctypes.CDLL] = {}
 
 
@@ -90,6 +117,7 @@ def _prctl(option: int, arg: int) -> None:
 
 # ---------------------------------------------------------------- framing
 
+
 def read_frame(fd: int) -> dict | None:
     """Read one frame from ``fd``; ``None`` at end of file."""
     head = _read_exact(fd, 4)
@@ -104,7 +132,7 @@ def write_frame(fd: int, obj: dict) -> None:
     body = json.dumps(obj).encode()
     data = memoryview(struct.pack(">I", len(body)) + body)
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -118,6 +146,7 @@ def _read_exact(fd: int, n: int) -> bytes | None:
 
 
 # ---------------------------------------------------------------- worker setup
+
 
 def _mounts() -> list[tuple[str, set[str]]]:
     """(mount point, per-mount options) of every mount this process sees, parents first."""
@@ -182,7 +211,7 @@ def _expose_stdlib() -> None:
 def _relocate(path: str, moved: dict[str, str]) -> str:
     for old, new in moved.items():
         if path == old or path.startswith(old + "/"):
-            return new + path[len(old):]
+            return new + path[len(old) :]
     return path
 
 
@@ -223,6 +252,7 @@ def setup_worker(cfg: dict) -> None:
 
 
 # ---------------------------------------------------------------- one job
+
 
 def _clone(flags: int) -> int:
     """fork(2) with namespace flags: the child starts in new PID and mount namespaces.
@@ -331,7 +361,7 @@ def _keep(buf: bytearray, chunk: bytes, head: int = 4096, tail: int = 65536) -> 
     """Append, keeping the head (setup lines come first) and the tail (the verdict comes last)."""
     buf += chunk
     if len(buf) > head + tail:
-        del buf[head:len(buf) - tail]
+        del buf[head : len(buf) - tail]
 
 
 def _kill(mode: str, pid: int, pidfd: int | None) -> None:
@@ -348,8 +378,9 @@ def _kill(mode: str, pid: int, pidfd: int | None) -> None:
             pass
 
 
-def _classify(cfg: dict, keys: tuple[bytes, bytes], buf: bytes, status: int, timed_out: bool,
-              duration: float, out: int) -> dict:
+def _classify(
+    cfg: dict, keys: tuple[bytes, bytes], buf: bytes, status: int, timed_out: bool, duration: float, out: int
+) -> dict:
     nonce, token = keys
     size = os.fstat(out).st_size
     n = int(cfg.get("output_bytes", 2000))
@@ -358,7 +389,7 @@ def _classify(cfg: dict, keys: tuple[bytes, bytes], buf: bytes, status: int, tim
     verdict, detail = None, ""
     idx = buf.rfind(nonce + b" verdict ")
     if idx >= 0:
-        line = buf[idx + len(nonce) + 9:].split(b"\n", 1)[0]
+        line = buf[idx + len(nonce) + 9 :].split(b"\n", 1)[0]
         name, _, rest = line.partition(b" ")
         if name.decode("ascii", "replace") in STATUSES:
             verdict = name.decode()
@@ -372,7 +403,7 @@ def _classify(cfg: dict, keys: tuple[bytes, bytes], buf: bytes, status: int, tim
         result_status, detail = "timeout", f"killed after the {duration:.2f}s wall-clock limit"
     elif not ready:
         idx = buf.rfind(token + b" setup_error ")
-        why = buf[idx + len(token) + 13:].split(b"\n", 1)[0].decode("utf-8", "replace") if idx >= 0 else ""
+        why = buf[idx + len(token) + 13 :].split(b"\n", 1)[0].decode("utf-8", "replace") if idx >= 0 else ""
         result_status, detail = "sandbox_error", f"sandboxed child failed to set up: {why or _how(status)}"
     elif os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
         result_status, detail = "timeout", "CPU time limit exceeded"
@@ -391,8 +422,10 @@ def _how(status: int) -> str:
 
 # ---------------------------------------------------------------- inside the child
 
-def _child(cfg: dict, program: str, timeout: float, keys: tuple[bytes, bytes], w: int, out: int,
-           job_dir: str | None) -> None:
+
+def _child(
+    cfg: dict, program: str, timeout: float, keys: tuple[bytes, bytes], w: int, out: int, job_dir: str | None
+) -> None:
     """Set the child up, then run ``program``. Never returns."""
     nonce, token = keys
     mode, verdict_fd = cfg["mode"], w
@@ -410,8 +443,14 @@ def _child(cfg: dict, program: str, timeout: float, keys: tuple[bytes, bytes], w
         verdict_fd = 3
         _set_limits(cfg, timeout, mode)
         os.environ.clear()
-        os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
-                           "HOME": home or job_dir, "TMPDIR": os.path.dirname(job_dir)})
+        os.environ.update(
+            {
+                "PATH": "/usr/local/bin:/usr/bin:/bin",
+                "LANG": "C.UTF-8",
+                "HOME": home or job_dir,
+                "TMPDIR": os.path.dirname(job_dir),
+            }
+        )
         _drop_privileges(mode)
         os.chdir(job_dir)
         os.umask(0o077)
@@ -428,8 +467,11 @@ def _isolate_fs(cfg: dict) -> str | None:
     """Fresh tmpfs over every place a program could write to, and a /proc of its own PID namespace."""
     tmp = f"size={int(cfg.get('tmp_mb', 64))}m"
     owner = f",uid={NOBODY},gid={NOBODY}" if cfg["mode"] == "root" else ""
-    for path, opts in (("/tmp", f"{tmp},mode=1777"), ("/var/tmp", "size=16m,mode=1777"),
-                       ("/dev/shm", "size=16m,mode=1777")):
+    for path, opts in (
+        ("/tmp", f"{tmp},mode=1777"),
+        ("/var/tmp", "size=16m,mode=1777"),
+        ("/dev/shm", "size=16m,mode=1777"),
+    ):
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts)
     try:
@@ -456,9 +498,12 @@ def _redirect_fds(out: int, w: int) -> None:
 def _set_limits(cfg: dict, timeout: float, mode: str) -> None:
     mb = 1024 * 1024
     cpu = math.ceil(timeout) + 1
-    limits = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_CORE, (0, 0)),
-              (resource.RLIMIT_NOFILE, (256, 256)),
-              (resource.RLIMIT_FSIZE, (int(cfg.get("file_mb", 16)) * mb,) * 2)]
+    limits = [
+        (resource.RLIMIT_CPU, (cpu, cpu + 1)),
+        (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_NOFILE, (256, 256)),
+        (resource.RLIMIT_FSIZE, (int(cfg.get("file_mb", 16)) * mb,) * 2),
+    ]
     if cfg.get("memory_mb"):
         limits.append((resource.RLIMIT_AS, (int(cfg["memory_mb"]) * mb,) * 2))
     if mode != "none":  # NPROC counts per user: only meaningful for the sandbox's own uid
@@ -541,8 +586,12 @@ def main() -> int:
         try:
             result = run_job(cfg, job)
         except Exception as exc:  # noqa: BLE001 - our own failure, reported as such
-            result = {"status": "sandbox_error", "duration_s": 0.0, "detail": f"{type(exc).__name__}: {exc}",
-                      "output": ""}
+            result = {
+                "status": "sandbox_error",
+                "duration_s": 0.0,
+                "detail": f"{type(exc).__name__}: {exc}",
+                "output": "",
+            }
         result["id"] = job.get("id")
         write_frame(1, result)
     return 0

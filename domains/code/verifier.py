@@ -88,8 +88,13 @@ class CodeTestVerifier:
         self, cand: Candidate, result: SandboxResult | None, failure: str | None = None
     ) -> Judgment:
         if result is None:
-            return Judgment(candidate_id=cand.candidate_id, judge_id=self.name, kind="verifier",
-                            prompt_id=cand.prompt_id, failure=failure)
+            return Judgment(
+                candidate_id=cand.candidate_id,
+                judge_id=self.name,
+                kind="verifier",
+                prompt_id=cand.prompt_id,
+                failure=failure,
+            )
         broken = result.status == "sandbox_error"
         tail = (result.output or result.detail)[-600:]
         return Judgment(
@@ -99,7 +104,9 @@ class CodeTestVerifier:
             prompt_id=cand.prompt_id,
             score=None if broken else (1.0 if result.passed else 0.0),
             scores={
-                "status": result.status, "duration_s": round(result.duration_s, 4), "passed": result.passed,
+                "status": result.status,
+                "duration_s": round(result.duration_s, 4),
+                "passed": result.passed,
             },
             rationale=result.detail,
             context={"stderr_tail": tail},

@@ -3,7 +3,8 @@
 The endpoint is a real HTTP server; only its "model" is a rule: for a rubric prompt it finds the
 criterion names the prompt asks for (the line after "using these names:") and grades each by a hash
 of the prompt, so different responses get different, reproducible scores and preference pairs form.
-For a yes/no request (``logprobs``) it answers with top-logprobs from the same hash.
+For a yes/no request (``logprobs``) it answers with top-logprobs from the same hash; for a pairwise
+prompt it prefers the response with the larger hash, in either order (a judge without position bias).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class RuleJudgeServer:
                     }
                 ]
             }
+        if "<response_a>" in text:  # pairwise: prefer by a hash of the response, whatever the order
+            a, b = (text.split(f"<response_{x}>")[1].split("</response_")[0] for x in "ab")
+            better = "A" if hashlib.sha256(a.encode()).digest() > hashlib.sha256(b.encode()).digest() else "B"
+            return {"choices": [{"message": {"content": f"{better}\nBy rule."}}]}
         names: list[str] = []
         lines = text.splitlines()
         for i, line in enumerate(lines):

@@ -1,4 +1,4 @@
-"""The contract every registered domain meets: one full RLAIF round on tiny models from one command.
+"""The contract every registered domain meets: full RLAIF rounds on tiny models from one command.
 
 Each domain ships ``configs/<domain>/tiny.yaml``; the test points its policy at the tiny random chat
 model (tests/conftest.py) and its judge at the rule-based HTTP endpoint (tests/cli/conftest.py), runs
@@ -35,8 +35,11 @@ def test_one_full_round(domain, tmp_path, tiny_lm_path, rule_judge, cli):
     assert pairs and all(p["margin"] > 0 and p["chosen"] != p["rejected"] for p in pairs)
     assert all(p["provenance"]["chosen"] and p["provenance"]["rejected"] for p in pairs)  # lineage
     assert (rdir / "train" / "model" / "config.json").is_file()  # the updated policy, for the next round
+    # iterative: round 2 samples from the policy that round 1 trained
+    round2 = [json.loads(x) for x in (out / "round_2" / "candidates.jsonl").read_text().splitlines()]
+    assert {c["policy"] for c in round2} == {str(rdir / "train" / "model")}
     metrics = json.loads((out / "metrics.json").read_text())
-    assert [r["round"] for r in metrics["rounds"]] == [0, 1]
+    assert [r["round"] for r in metrics["rounds"]] == [0, 1, 2]
     assert metrics["rounds"][1]["pairs_pairs"] == len(pairs) and "train/loss" in metrics["rounds"][1]
     assert (out / "metrics.png").stat().st_size > 1000 and (out / "config.yaml").is_file()
     assert "metrics per round" in res.stdout
