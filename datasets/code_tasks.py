@@ -44,7 +44,14 @@ DATA_PATH = Path(__file__).with_name("data") / "code_tasks.jsonl"
 SPLITS = ("train", "heldout")
 DIFFICULTIES = ("easy", "medium")
 TASK_FIELDS = (
-    "task_id", "family", "split", "difficulty", "prompt", "canonical_solution", "test", "entry_point",
+    "task_id",
+    "family",
+    "split",
+    "difficulty",
+    "prompt",
+    "canonical_solution",
+    "test",
+    "entry_point",
 )
 _TASK_ID = re.compile(r"^polyrlaif/(?P<family>[a-z_]+)/\d+$")
 
@@ -192,14 +199,16 @@ def load_humaneval(limit: int | None = None) -> list[dict]:
             for name in ("task_id", "prompt", "canonical_solution", "test", "entry_point"):
                 if not isinstance(row.get(name), str):
                     raise InputError(f"{path}:{lineno}:{name}: missing or not a string")
-            rows.append({
-                "task_id": row["task_id"],
-                "family": "humaneval",
-                "split": "test",
-                "difficulty": "unrated",
-                "prompt": row["prompt"],
-                "canonical_solution": row["canonical_solution"],
-                "test": row["test"],
-                "entry_point": row["entry_point"],
-            })
+            rows.append(
+                {
+                    "task_id": row["task_id"],
+                    "family": "humaneval",
+                    "split": "test",
+                    "difficulty": "unrated",
+                    "prompt": row["prompt"],
+                    "canonical_solution": row["canonical_solution"],
+                    "test": row["test"],
+                    "entry_point": row["entry_point"],
+                }
+            )
     return rows
