@@ -6,6 +6,7 @@ Nothing heavy is imported at module level, so ``polyrlaif --help`` never imports
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -33,7 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--domain", required=True)
     e.add_argument("--benchmark", required=True)
     e.add_argument("--model", default=None, help="alias, hub id or local path")
-    e.add_argument("--output", default=None, help="output directory (default runs/eval/<domain>-<benchmark>)")
+    e.add_argument(
+        "--output",
+        default=None,
+        help="output directory (default runs/eval/<domain>-<benchmark>); a path ending in .json gets the "
+        "metrics, and the per-item files go to the directory of the same name without .json",
+    )
+    e.add_argument("--predictions", default=None, help="score these predictions (JSONL) instead of a model's")
+    e.add_argument("--annotations", default=None, help="ground truth file the benchmark reads")
+    e.add_argument("--images", default=None, help="directory the benchmark's image paths are relative to")
     e.add_argument("--limit", type=int, default=None, help="first N problems only")
     e.add_argument("--samples", type=int, default=1, help="samples per problem (pass@k needs k <= samples)")
     e.add_argument("--temperature", type=float, default=0.0)
@@ -100,7 +109,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     domain = get_domain(args.domain)
     evaluator = get_benchmark(domain, args.benchmark)(**_parse_opt(args.opt))
-    out = Path(args.output or f"runs/eval/{args.domain}-{args.benchmark}")
+    target = Path(args.output or f"runs/eval/{args.domain}-{args.benchmark}")
+    out = target.with_suffix("") if target.suffix == ".json" else target
+    files = {"predictions": args.predictions, "annotations": args.annotations, "image_root": args.images}
+    files = {k: v for k, v in files.items() if v is not None}
+    if args.predictions and args.model:
+        raise ValueError("give either --model (generate, then score) or --predictions (score), not both")
+    params = inspect.signature(evaluator.evaluate).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    unsupported = [k for k in files if k not in params and not takes_any]
+    if unsupported:
+        flags = ", ".join("--" + {"image_root": "images"}.get(k, k) for k in unsupported)
+        raise ValueError(f"benchmark {args.benchmark!r} of domain {args.domain!r} does not take {flags}")
     policy = None
     if args.model:
         adapter = load_object(domain.adapter)
@@ -114,10 +134,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         seed=args.seed,
         batch_size=args.batch_size,
+        **files,
     )
     rows = [{"metric": k, "value": v} for k, v in metrics.items()]
     print(markdown_table(rows))
-    print(f"\nwritten: {out / 'metrics.json'}, {out / 'metrics.md'}")
+    written = [out / "metrics.json", out / "metrics.md"]
+    if target.suffix == ".json":
+        from polyrlaif.core.io import atomic_write_json
+
+        atomic_write_json(target, metrics)
+        written.insert(0, target)
+    print(f"\nwritten: {', '.join(map(str, written))}")
     return 0
 
 

@@ -68,10 +68,19 @@ class JudgeConfig:
 
 @dataclass
 class PairsConfig:
-    """Pair building: best against worst, ties dropped."""
+    """Pair building (see :func:`polyrlaif.core.pairs.build_pairs`); ties are always dropped.
+
+    ``strategy``: ``best_worst`` (i-th best against i-th worst) or ``all`` (every pair whose margin
+    qualifies, largest margin first; RLAIF-V). ``length_balance`` applies RLAIF-V's length filter
+    (:func:`polyrlaif.core.pairs.length_balance`) and reports mean lengths before and after.
+    """
 
     min_margin: float = 0.1
     max_pairs_per_prompt: int = 2
+    strategy: str = "best_worst"
+    max_uses_per_candidate: int | None = None
+    length_balance: bool = False
+    length_tolerance: float = 0.02
 
 
 @dataclass

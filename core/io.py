@@ -9,9 +9,11 @@ in flight.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 
 __all__ = [
     "InputError",
+    "atomic_dir",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_jsonl",
@@ -61,6 +64,26 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Build a directory in a hidden sibling and rename it to ``path`` only when the block succeeds.
+
+    A failed block leaves ``path`` as it was (an existing directory there is replaced only on success).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, _umask_mode() | 0o111)  # mkdtemp makes 0700 directories
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

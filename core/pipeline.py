@@ -19,7 +19,7 @@ from typing import Any
 
 from polyrlaif.core.config import TrainConfig, save_config
 from polyrlaif.core.io import StageWriter, atomic_write_jsonl, read_jsonl
-from polyrlaif.core.pairs import build_pairs
+from polyrlaif.core.pairs import build_pairs, length_balance
 from polyrlaif.core.protocols import Domain, DomainComponents, Policy
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair, PromptRecord
 from polyrlaif.core.registry import TRAINERS, get_benchmark, get_domain, load_object
@@ -39,6 +39,9 @@ def setup(cfg: TrainConfig) -> tuple[Domain, DomainComponents, Path]:
     save_config(cfg, out / "config.yaml")
     domain = get_domain(cfg.domain.name)
     components = load_object(domain.build)(cfg)
+    if components.skipped:  # listed and counted, never a silently shorter run
+        atomic_write_jsonl(out / "skipped.jsonl", components.skipped)
+        _log(f"{len(components.skipped)} input records skipped (reasons in {out / 'skipped.jsonl'})")
     return domain, components, out
 
 
@@ -114,7 +117,19 @@ def collect_feedback(
         min_margin=cfg.pairs.min_margin,
         max_pairs_per_prompt=cfg.pairs.max_pairs_per_prompt,
         provenance=lineage,
+        strategy=cfg.pairs.strategy,
+        max_uses_per_candidate=cfg.pairs.max_uses_per_candidate,
     )
+    length_stats: dict[str, Any] = {}
+    if cfg.pairs.length_balance and pairs:
+        # RLAIF-V: a judge that prefers long (or short) answers teaches length, not truth
+        pairs, report = length_balance(pairs, tolerance=cfg.pairs.length_tolerance)
+        length_stats = {f"length/{k}": v for k, v in report.as_dict().items() if isinstance(v, (int, float))}
+        _log(
+            f"length filter: {report.n_before} -> {report.n_after} pairs; mean chosen/rejected words "
+            f"{report.mean_chosen_before:.1f}/{report.mean_rejected_before:.1f} -> "
+            f"{report.mean_chosen_after:.1f}/{report.mean_rejected_after:.1f}"
+        )
     atomic_write_jsonl(pairs_path, [p.to_dict() for p in pairs])
 
     failures = Counter(j.failure.split(":")[0] for js in verdicts.values() for j in js if j.failure)
@@ -123,6 +138,8 @@ def collect_feedback(
         "candidates": len(cands),
         "mean_score": sum(valid) / len(valid) if valid else 0.0,
         **{f"pairs_{k}": v for k, v in pstats.as_dict().items()},
+        "pairs_kept": len(pairs),
+        **length_stats,
         "judge_failures": sum(failures.values()),
     }
     for judge in components.judges:  # e.g. calls, cache hits, and a pairwise judge's disagreement rate
@@ -179,12 +196,18 @@ def run_train(cfg: TrainConfig) -> list[dict[str, Any]]:
     t0 = time.time()
     domain, components, out = setup(cfg)
     trainer = TRAINERS.get(cfg.optim.backend)(cfg.optim, model=cfg.model, seed=cfg.run.seed)
-    model_path = cfg.model.name_or_path
+    model_path = _starting_model(cfg, components)
     history: list[dict[str, Any]] = []
 
     # round 0: the starting policy, so every later round has a "before" to compare with
     policy = _load_policy(cfg, components, model_path)
-    history.append({"round": 0, **evaluate_policy(cfg, domain, components, policy, out / "round_0")})
+    history.append(
+        {
+            "round": 0,
+            **evaluate_policy(cfg, domain, components, policy, out / "round_0"),
+            **({"skipped_records": len(components.skipped)} if components.skipped else {}),
+        }
+    )
 
     for r in range(1, cfg.run.rounds + 1):
         rdir = out / f"round_{r}"
@@ -224,14 +247,23 @@ def _headline_keys(history: list[dict[str, Any]]) -> list[str]:
     counts, then what the round's feedback and update did."""
     skip = ("n_problems", "n_samples", "samples_per_problem", "temperature")
     keys = [k for k in history[0] if k != "round" and not k.endswith(skip)]
-    keys += ["pairs_pairs", "mean_score", "unit_tests_rate", "train/train_loss", "train/rewards/margins"]
+    keys += ["pairs_pairs", "pairs_kept", "mean_score", "unit_tests_rate"]
+    keys += ["train/train_loss", "train/rewards/margins"]
     return [k for k in dict.fromkeys(keys) if any(k in h for h in history)]
+
+
+def _starting_model(cfg: TrainConfig, components: DomainComponents) -> str:
+    """The policy round 1 samples from: the domain's own starting model if it makes one, else the config's."""
+    if components.initial_model:
+        _log(f"starting policy from the domain: {components.initial_model} (model.name_or_path not used)")
+        return components.initial_model
+    return cfg.model.name_or_path
 
 
 def run_feedback(cfg: TrainConfig) -> list[PreferencePair]:
     """Sample, judge and verify, then build pairs, and stop there (round 1 only)."""
     _, components, out = setup(cfg)
-    policy = _load_policy(cfg, components, cfg.model.name_or_path)
+    policy = _load_policy(cfg, components, _starting_model(cfg, components))
     pairs, stats = collect_feedback(cfg, components, policy, 1, out / "round_1")
     _close(policy)
     print_summary("feedback", [{"stat": k, "value": v} for k, v in stats.items()])

@@ -55,12 +55,23 @@ class CausalLMPolicy:
         self.device = pick_device(device)
         if self.device == "cpu":
             set_cpu_threads()
-        self.model, self.tokenizer = load_causal_lm(self.model_path, dtype=dtype, device=self.device)
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise ValueError(f"{self.model_path}: the tokenizer has no chat template")
+        self.model, self.tokenizer = self._load(dtype)
         self.tokenizer.padding_side = "left"
         self.batch_size = batch_size
         self.stats: dict[str, float] = {"sequences": 0, "new_tokens": 0, "seconds": 0.0}
+
+    def _load(self, dtype: str) -> tuple[Any, Any]:
+        """The model and its tokenizer; a subclass loads a processor instead (vision-language)."""
+        model, tokenizer = load_causal_lm(self.model_path, dtype=dtype, device=self.device)
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError(f"{self.model_path}: the tokenizer has no chat template")
+        return model, tokenizer
+
+    def _encode(self, conversations: Sequence[Any]) -> dict[str, Any]:
+        """Render and left-pad one batch into model inputs on the policy's device."""
+        prompts = [self.render(c) for c in conversations]
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return {k: v.to(self.device) for k, v in enc.items()}
 
     def render(self, conversation: list[dict[str, str]] | str) -> str:
         """The prompt text for one conversation (a bare string is a single user turn)."""
@@ -96,13 +107,13 @@ class CausalLMPolicy:
 
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        prompts = [self.render(c) for c in conversations]
-        starts = list(range(0, len(prompts), self.batch_size))
+        convs = list(conversations)
+        starts = list(range(0, len(convs), self.batch_size))
         results: list[list[str]] = []
         for b, start in enumerate(tqdm(starts, desc="generate", unit="batch", disable=len(starts) <= 1)):
             results.extend(
                 self._generate_batch(
-                    prompts[start : start + self.batch_size],
+                    convs[start : start + self.batch_size],
                     n=n,
                     temperature=temperature,
                     top_p=top_p,
@@ -113,13 +124,12 @@ class CausalLMPolicy:
         return results
 
     def _generate_batch(
-        self, prompts: list[str], *, n: int, temperature: float, top_p: float, max_new_tokens: int, seed: int
+        self, convs: list[Any], *, n: int, temperature: float, top_p: float, max_new_tokens: int, seed: int
     ) -> list[list[str]]:
         import torch
 
         sample = temperature > 0
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        enc = {k: v.to(self.device) for k, v in enc.items()}
+        enc = self._encode(convs)
         kwargs: dict[str, Any] = {
             "max_new_tokens": max_new_tokens,
             "pad_token_id": self.tokenizer.pad_token_id,
@@ -140,7 +150,7 @@ class CausalLMPolicy:
         self.stats["new_tokens"] += int(self._count_new_tokens(new))
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
         per = n if sample else 1
-        rows = [texts[i * per : (i + 1) * per] for i in range(len(prompts))]
+        rows = [texts[i * per : (i + 1) * per] for i in range(len(convs))]
         return rows if sample else [r * n for r in rows]
 
     def _count_new_tokens(self, new: Any) -> int:

@@ -119,6 +119,11 @@ class DomainComponents:
         score: folds a candidate's judgments into the scalar the pair builder ranks by.
         context: what the judges see for a candidate, given the verifiers' judgments.
         eval_benchmarks: ``(benchmark name, kwargs)`` run before training and after each round.
+        initial_model: the starting policy when the domain makes its own (e.g. a synthetic world's
+            SFT'd model); overrides ``model.name_or_path`` and is logged. ``None``: use the config's.
+        skipped: input records the domain left out (unreadable media and the like), one dict each
+            with a ``reason``; the run lists them in ``skipped.jsonl`` and counts them in its metrics,
+            so a run is never silently shorter than its input.
     """
 
     adapter: PolicyAdapter
@@ -129,6 +134,8 @@ class DomainComponents:
     score: Callable[[PromptRecord, Candidate, list[Judgment]], float | None]
     context: Callable[[PromptRecord, Candidate, list[Judgment]], dict[str, Any]]
     eval_benchmarks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    initial_model: str | None = None
+    skipped: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

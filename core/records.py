@@ -45,7 +45,7 @@ class Record:
             raise InputError(f"{prefix}{cls.__name__} is missing field(s) {', '.join(map(repr, missing))}")
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         kwargs = {k: v for k, v in row.items() if k in names}
-        if cls is PromptRecord and "media" in kwargs:
+        if "media" in kwargs:
             kwargs["media"] = [MediaRef(**m) if isinstance(m, dict) else m for m in kwargs["media"]]
         return cls(**kwargs)
 
@@ -147,3 +147,4 @@ class PreferencePair(Record):
     chosen_id: str = ""
     rejected_id: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
+    media: list[MediaRef] = field(default_factory=list)  # the prompt's images, for vision-language DPO

@@ -65,6 +65,7 @@ JUDGE_BACKENDS = Registry(
     {
         "transformers": "polyrlaif.core.judges.backends:TransformersBackend",
         "openai": "polyrlaif.core.judges.backends:OpenAIBackend",
+        "transformers_vlm": "polyrlaif.core.judges.vlm_backend:VisionTransformersBackend",
     },
 )
 

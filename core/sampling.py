@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.io import StageWriter
+from polyrlaif.core.media import prompt_conversation
 from polyrlaif.core.protocols import Policy
 from polyrlaif.core.records import Candidate, PromptRecord
 
@@ -69,7 +70,7 @@ class TextSampler:
                     bar.update(len(ids))
                     continue
                 outs = policy.generate(
-                    [p.messages or [{"role": "user", "content": p.text}] for p in batch],
+                    [prompt_conversation(p) for p in batch],
                     n=self.n,
                     temperature=self.temperature,
                     top_p=self.top_p,

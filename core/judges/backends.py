@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from polyrlaif.core.io import InputError
+
 __all__ = [
     "Completion",
     "YesNo",
@@ -23,6 +25,7 @@ __all__ = [
     "TransformersBackend",
     "OpenAIBackend",
     "build_backend",
+    "openai_messages",
     "yes_no_from_top_logprobs",
 ]
 
@@ -183,23 +186,22 @@ class TransformersBackend:
         out: list[Completion] = []
         with self._lock:
             model, tok = self._ensure_loaded()
+            sampling: dict[str, Any] = {"do_sample": False}
+            if temperature > 0:
+                sampling = {"do_sample": True, "temperature": temperature}
+
+            def run(batch: Sequence[Conversation]) -> list[Completion]:
+                enc = self._encode(batch)
+                with torch.no_grad():
+                    gen = model.generate(
+                        **enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **sampling
+                    )
+                new = gen[:, enc["input_ids"].shape[1] :]
+                return [Completion(t) for t in tok.batch_decode(new, skip_special_tokens=True)]
+
             for start in range(0, len(conversations), self.batch_size):
                 batch = conversations[start : start + self.batch_size]
-                try:
-                    enc = self._encode(batch)
-                    sampling = (
-                        {"do_sample": True, "temperature": temperature}
-                        if temperature > 0
-                        else {"do_sample": False}
-                    )
-                    with torch.no_grad():
-                        gen = model.generate(
-                            **enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **sampling
-                        )
-                    new = gen[:, enc["input_ids"].shape[1] :]
-                    out.extend(Completion(t) for t in tok.batch_decode(new, skip_special_tokens=True))
-                except Exception as exc:  # a failed batch is a value for each of its conversations
-                    out.extend(Completion(None, f"model_error: {type(exc).__name__}: {exc}") for _ in batch)
+                out.extend(_isolating(run, batch, lambda err: Completion(None, err)))
         return out
 
     def _variant_ids(self, words: Sequence[str]) -> list[int]:
@@ -240,22 +242,34 @@ class TransformersBackend:
             if not yes_ids or not no_ids:
                 err = f"bad_yes_no_tokens: no distinct token ids for yes {list(yes)} / no {list(no)}"
                 return [YesNo(None, err) for _ in conversations]
+
+            def run(batch: Sequence[Conversation]) -> list[YesNo]:
+                enc = self._encode(batch)
+                mask = enc["attention_mask"]
+                # left padding: positions count real tokens only, as in generate()
+                pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
+                with torch.no_grad():
+                    logits = model(**enc, position_ids=pos).logits[:, -1, :].float()
+                probs = torch.softmax(logits, dim=-1)
+                p_yes = probs[:, yes_ids].sum(-1).tolist()
+                p_no = probs[:, no_ids].sum(-1).tolist()
+                return [_ratio(a, b) for a, b in zip(p_yes, p_no, strict=True)]
+
             for start in range(0, len(conversations), self.batch_size):
                 batch = conversations[start : start + self.batch_size]
-                try:
-                    enc = self._encode(batch)
-                    mask = enc["attention_mask"]
-                    # left padding: positions count real tokens only, as in generate()
-                    pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
-                    with torch.no_grad():
-                        logits = model(**enc, position_ids=pos).logits[:, -1, :].float()
-                    probs = torch.softmax(logits, dim=-1)
-                    p_yes = probs[:, yes_ids].sum(-1).tolist()
-                    p_no = probs[:, no_ids].sum(-1).tolist()
-                    out.extend(_ratio(a, b) for a, b in zip(p_yes, p_no, strict=True))
-                except Exception as exc:
-                    out.extend(YesNo(None, f"model_error: {type(exc).__name__}: {exc}") for _ in batch)
+                out.extend(_isolating(run, batch, lambda err: YesNo(None, err)))
         return out
+
+
+def _isolating(run: Any, batch: Sequence[Any], fail: Any) -> list[Any]:
+    """``run(batch)``; when the batch fails, each conversation alone, so that one bad input (a missing
+    image, an over-long prompt) is a failure value of its own and never of its neighbours."""
+    try:
+        return run(batch)
+    except Exception as exc:  # a failure is a value, never a crash of the run
+        if len(batch) == 1:
+            return [fail(f"model_error: {type(exc).__name__}: {exc}")]
+        return [r for conv in batch for r in _isolating(run, [conv], fail)]
 
 
 class _RequestFailed(Exception):
@@ -376,9 +390,13 @@ class OpenAIBackend:
         """One chat completion per conversation, ``concurrency`` at a time."""
 
         def one(conv: Conversation) -> Completion:
+            try:
+                messages = openai_messages(conv)
+            except InputError as exc:  # e.g. a missing image: this conversation fails, not the call
+                return Completion(None, f"input_error: {exc}")
             payload = {
                 "model": self.model,
-                "messages": conv,
+                "messages": messages,
                 "max_tokens": max_new_tokens,
                 "temperature": temperature,
             }
@@ -403,9 +421,13 @@ class OpenAIBackend:
         """Ask for one token with ``top_logprobs: 20`` and compare the yes and no variants."""
 
         def one(conv: Conversation) -> YesNo:
+            try:
+                messages = openai_messages(conv)
+            except InputError as exc:
+                return YesNo(None, f"input_error: {exc}")
             payload = {
                 "model": self.model,
-                "messages": conv,
+                "messages": messages,
                 "max_tokens": 1,
                 "temperature": 0.0,
                 "logprobs": True,
@@ -422,6 +444,34 @@ class OpenAIBackend:
             return yes_no_from_top_logprobs(top, yes, no)
 
         return self._map(one, conversations)
+
+
+def openai_messages(conv: Conversation) -> list[dict[str, Any]]:
+    """Chat messages in the OpenAI wire format: image parts become base64 ``image_url`` data URIs,
+    which vLLM, llama.cpp and Ollama's OpenAI endpoints accept for vision models."""
+    import base64
+    import mimetypes
+
+    out: list[dict[str, Any]] = []
+    for m in conv:
+        content = m["content"]
+        if isinstance(content, str):
+            out.append(m)
+            continue
+        parts: list[dict[str, Any]] = []
+        for p in content:
+            if p.get("type") == "image":
+                path = p["path"]
+                try:
+                    data = base64.b64encode(open(path, "rb").read()).decode("ascii")
+                except OSError as exc:
+                    raise InputError(f"conversation image {path}: {exc}") from None
+                mime = mimetypes.guess_type(path)[0] or "image/png"
+                parts.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}})
+            else:
+                parts.append(p)
+        out.append({**m, "content": parts})
+    return out
 
 
 def build_backend(cfg: Any) -> JudgeBackend:
@@ -443,6 +493,6 @@ def build_backend(cfg: Any) -> JudgeBackend:
             retries=cfg.retries,
             concurrency=cfg.concurrency,
         )
-    if cfg.backend == "transformers":
+    if cfg.backend in ("transformers", "transformers_vlm"):
         return cls(cfg.model, batch_size=cfg.batch_size)
     return cls(cfg)

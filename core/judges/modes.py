@@ -9,7 +9,10 @@ cache key, so a cached answer is only ever replayed for the very same prompt.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import string
 import textwrap
 from collections import Counter
@@ -21,7 +24,16 @@ from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
 
-__all__ = ["Answer", "BaseJudge", "JudgeStats", "render_context", "snippet", "template_fields"]
+__all__ = [
+    "Answer",
+    "BaseJudge",
+    "JudgeStats",
+    "image_digest",
+    "judge_prompt_key",
+    "render_context",
+    "snippet",
+    "template_fields",
+]
 
 
 @dataclass
@@ -101,6 +113,36 @@ def template_fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+@functools.lru_cache(maxsize=65536)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def image_digest(path: str) -> str:
+    """SHA-256 of an image file's bytes (memoised per path, modification time and size)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return f"missing:{path}"  # the backend then reports the missing file as the failure
+    return _file_digest(path, st.st_mtime_ns, st.st_size)
+
+
+def judge_prompt_key(text: str, images: Sequence[str] = ()) -> str:
+    """The cache key and ``judge_prompt_hash`` of a judge prompt: its text, plus the contents of the
+    images it is shown with (text-only prompts hash exactly as before)."""
+    if not images:
+        return sha256_text(text)
+    return sha256_text(text + "\n" + "\n".join(f"image:{image_digest(p)}" for p in images))
+
+
+def _conversation(text: str, images: Sequence[str]) -> list[dict[str, Any]]:
+    if not images:
+        return [{"role": "user", "content": text}]
+    parts: list[dict[str, Any]] = [{"type": "image", "path": p} for p in images]
+    return [{"role": "user", "content": [*parts, {"type": "text", "text": text}]}]
+
+
 class BaseJudge:
     """Shared machinery of the judge modes; subclasses set ``mode``, ``kind`` and the template slots.
 
@@ -156,19 +198,23 @@ class BaseJudge:
         return f"{self.mode}:{self.backend.name}:{sha256_text(spec)[:12]}"
 
     def _ask(
-        self, texts: Sequence[str], call: Callable[[list[list[dict[str, str]]]], list[dict[str, Any] | str]]
+        self,
+        texts: Sequence[str],
+        call: Callable[[list[list[dict[str, Any]]]], list[dict[str, Any] | str]],
+        images: Sequence[Sequence[str]] | None = None,
     ) -> list[Answer]:
         """Answer each rendered judge prompt from the cache or the backend, in order.
 
         ``call`` maps a batch of conversations to raw answers (a dict) or error strings. Identical
         prompts are asked once. Successful answers are cached batch by batch, so an interrupted run
-        keeps what it paid for.
+        keeps what it paid for. ``images[i]`` are image files the judge sees with prompt i (a
+        multimodal judge); their contents are hashed into the key, so a changed image is asked anew.
         """
         from tqdm.auto import tqdm
 
         judge_id = self.judge_id
-        hashes = [sha256_text(t) for t in texts]
-        unique = dict(zip(hashes, texts, strict=True))
+        hashes = [judge_prompt_key(t, images[i] if images else ()) for i, t in enumerate(texts)]
+        unique = dict(zip(hashes, range(len(texts)), strict=False))
         done: dict[str, Answer] = {}
         if self.cache is not None:
             for h, raw in self.cache.get_many(judge_id, unique).items():
@@ -179,7 +225,7 @@ class BaseJudge:
         with tqdm(total=len(todo), desc=f"judge[{self.mode}]", unit="prompt", disable=off) as bar:
             for start in range(0, len(todo), self.batch_size):
                 chunk = todo[start : start + self.batch_size]
-                convs = [[{"role": "user", "content": unique[h]}] for h in chunk]
+                convs = [_conversation(texts[unique[h]], images[unique[h]] if images else ()) for h in chunk]
                 results = call(convs)
                 self.stats.calls += len(chunk)
                 fresh = {}
@@ -201,15 +247,22 @@ class BaseJudge:
 
         return self._ask(texts, call)
 
-    def _ask_yes_no(self, texts: Sequence[str], *, yes: Sequence[str], no: Sequence[str]) -> list[Answer]:
-        def call(convs: list[list[dict[str, str]]]) -> list[dict[str, Any] | str]:
+    def _ask_yes_no(
+        self,
+        texts: Sequence[str],
+        *,
+        yes: Sequence[str],
+        no: Sequence[str],
+        images: Sequence[Sequence[str]] | None = None,
+    ) -> list[Answer]:
+        def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:
             outs = self.backend.yes_no(convs, yes=yes, no=no)
             return [
                 {"p_yes": o.p_yes, "mass": o.mass} if o.ok else (o.error or "backend_error: no probability")
                 for o in outs
             ]
 
-        return self._ask(texts, call)
+        return self._ask(texts, call, images)
 
     @staticmethod
     def _contexts(n: int, contexts: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:

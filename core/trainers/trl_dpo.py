@@ -22,7 +22,7 @@ from polyrlaif.core.config import ModelConfig, OptimConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
 
-__all__ = ["TRLDPOTrainer", "pairs_to_rows"]
+__all__ = ["TRLDPOTrainer", "has_image_pairs", "pairs_to_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -30,23 +30,56 @@ log = logging.getLogger(__name__)
 _REPORTED = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins")
 
 
+def has_image_pairs(pairs: Sequence[PreferencePair]) -> bool:
+    """True when any pair carries images: then the model is trained as a vision-language model."""
+    return any(m.kind == "image" for p in pairs for m in p.media)
+
+
 def pairs_to_rows(pairs: Sequence[PreferencePair]) -> list[dict[str, Any]]:
     """TRL's conversational preference format: prompt messages, and one assistant turn each side.
 
     A string prompt becomes a single user turn, so every row renders through the chat template the
-    policy samples with.
+    policy samples with. Pairs with images get TRL's vision format: image placeholders in front of
+    the first user turn's text and the loaded images in an ``images`` column.
     """
+    from polyrlaif.core.media import load_image, strip_image_paths, with_images
+
+    vision = has_image_pairs(pairs)
     rows = []
     for p in pairs:
         prompt = [{"role": "user", "content": p.prompt}] if isinstance(p.prompt, str) else list(p.prompt)
+        if not vision:
+            rows.append(
+                {
+                    "prompt": [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt],
+                    "chosen": [{"role": "assistant", "content": p.chosen}],
+                    "rejected": [{"role": "assistant", "content": p.rejected}],
+                }
+            )
+            continue
+        images = [m for m in p.media if m.kind == "image"]
         rows.append(
             {
-                "prompt": [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt],
-                "chosen": [{"role": "assistant", "content": p.chosen}],
-                "rejected": [{"role": "assistant", "content": p.rejected}],
+                "images": [load_image(m.uri, where=f"pair {p.pair_id}") for m in images],
+                "prompt": strip_image_paths(with_images(_as_parts(prompt), images)),
+                "chosen": [{"role": "assistant", "content": [{"type": "text", "text": p.chosen}]}],
+                "rejected": [{"role": "assistant", "content": [{"type": "text", "text": p.rejected}]}],
             }
         )
     return rows
+
+
+def _as_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every turn's content as a list of parts, as vision processors' chat templates expect."""
+    return [
+        {
+            "role": m["role"],
+            "content": [{"type": "text", "text": m["content"]}]
+            if isinstance(m["content"], str)
+            else m["content"],
+        }
+        for m in messages
+    ]
 
 
 class TRLDPOTrainer:
@@ -98,17 +131,25 @@ class TRLDPOTrainer:
             log.warning("training on CPU in float32 (dtype %s ignored)", dtype)
             dtype = torch.float32
         path = resolve_model_path(model_path, self.model_cfg.cache_dir)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
         # float16 weights cannot be trained with the fp16 grad scaler: keep float32 masters there
         load_dtype = torch.float32 if dtype == torch.float16 else dtype
         setup_start = time.perf_counter()
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=load_dtype)
+        if has_image_pairs(pairs):  # TRL's vision path: a processor makes the pixels per batch
+            from transformers import AutoModelForImageTextToText, AutoProcessor
+
+            tokenizer = AutoProcessor.from_pretrained(path)
+            if tokenizer.tokenizer.pad_token is None:
+                tokenizer.tokenizer.pad_token = tokenizer.tokenizer.eos_token
+            model = AutoModelForImageTextToText.from_pretrained(path, dtype=load_dtype)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=load_dtype)
 
         trainer = DPOTrainer(
             model=model,
-            args=self._dpo_config(output_dir, device, dtype),
+            args=self._dpo_config(output_dir, device, dtype, vision=has_image_pairs(pairs)),
             train_dataset=Dataset.from_list(pairs_to_rows(pairs)),
             processing_class=tokenizer,
             peft_config=self._peft_config(),
@@ -139,7 +180,7 @@ class TRLDPOTrainer:
             torch.cuda.empty_cache()
         return result
 
-    def _dpo_config(self, output_dir: Path, device: str, dtype: Any) -> Any:
+    def _dpo_config(self, output_dir: Path, device: str, dtype: Any, *, vision: bool = False) -> Any:
         import torch
         from trl import DPOConfig
 
@@ -169,7 +210,8 @@ class TRLDPOTrainer:
             fp16=dtype == torch.float16,
             **checkpointing,
             # without LoRA the reference log-probs are computed once up front, so no frozen copy is kept
-            precompute_ref_log_probs=not o.lora.enabled,
+            # (TRL processes vision data on the fly and cannot precompute; it keeps a reference copy)
+            precompute_ref_log_probs=not o.lora.enabled and not vision,
             logging_steps=1,
             save_strategy="no",
             report_to="none",

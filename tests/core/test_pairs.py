@@ -50,3 +50,59 @@ def test_pair_ids_are_deterministic():
     a, _ = build_pairs(prompts, cands, scores)
     b, _ = build_pairs(prompts, list(reversed(cands)), scores)
     assert a[0].pair_id == b[0].pair_id
+
+
+def test_all_strategy_rlaif_v_margin_and_cap():
+    # RLAIF-V scores: minus rejected claims. Margin >= 1, at most 2 pairs per prompt, largest margin first.
+    prompts, cands, scores = _setup({"p": [0.0, -1.0, -3.0, 0.0]})
+    pairs, stats = build_pairs(prompts, cands, scores, min_margin=1.0, max_pairs_per_prompt=2, strategy="all")
+    # qualifying: (0,2)=3, (3,2)=3, (0,1)=1, (3,1)=1, (1,2)=2; ties (0,3) never pair
+    assert [(p.chosen_id, p.rejected_id, p.margin) for p in pairs] == [
+        ("p/0", "p/2", 3.0),
+        ("p/3", "p/2", 3.0),
+    ]
+    assert stats.capped == 3 and stats.below_margin == 1  # the tie
+    capped, _ = build_pairs(
+        prompts, cands, scores, min_margin=1.0, max_pairs_per_prompt=5, strategy="all",
+        max_uses_per_candidate=1,
+    )  # fmt: skip
+    used = [c for p in capped for c in (p.chosen_id, p.rejected_id)]
+    assert len(used) == len(set(used)) == 4  # each response in at most one pair
+
+
+def test_pairs_carry_the_prompts_media():
+    from polyrlaif.core.records import MediaRef
+
+    prompts, cands, scores = _setup({"p": [1.0, 0.0]})
+    prompts["p"].media = [MediaRef(kind="image", uri="img/p.png")]
+    [pair], _ = build_pairs(prompts, cands, scores)
+    assert [m.uri for m in pair.media] == ["img/p.png"]
+    back = type(pair).from_dict(pair.to_dict())
+    assert back.media == pair.media
+
+
+def _pairs_with_lengths(lengths):
+    from polyrlaif.core.records import PreferencePair
+
+    return [
+        PreferencePair(
+            pair_id=str(i), prompt_id=str(i), prompt="q", chosen="w " * c, rejected="w " * r, margin=1.0
+        )
+        for i, (c, r) in enumerate(lengths)
+    ]
+
+
+def test_length_balance_removes_the_length_bias():
+    from polyrlaif.core.pairs import length_balance
+
+    # chosen longer on average: 10/5 (ratio 2), 12/4 (3), 6/6 (1), 5/10 (0.5 -> never pushes the bias)
+    pairs = _pairs_with_lengths([(10, 5), (12, 4), (6, 6), (5, 10)])
+    kept, rep = length_balance(pairs, tolerance=0.02)
+    assert rep.direction == "chosen_longer"
+    assert (rep.mean_chosen_before, rep.mean_rejected_before) == (8.25, 6.25)
+    # threshold 1 keeps (6,6),(5,10): gap 2.5; threshold 2 adds (10,5): gap 0 -> best; 3 adds (12,4): gap 2
+    assert rep.threshold == 2.0 and [p.pair_id for p in kept] == ["0", "2", "3"]
+    assert rep.mean_chosen_after == rep.mean_rejected_after == 7.0
+    # already balanced: nothing is dropped and no threshold is chosen
+    same, rep2 = length_balance(_pairs_with_lengths([(5, 6), (6, 5)]))
+    assert len(same) == 2 and rep2.threshold is None and rep2.direction == "balanced"

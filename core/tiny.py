@@ -1,0 +1,159 @@
+"""Tiny models built from configs: for tests, and for synthetic worlds small enough to learn on a CPU.
+
+:func:`build_tiny_vlm` writes a LLaVA-architecture model (a CLIP vision tower, a two-layer projector and
+a Llama decoder) with a word-level tokenizer over the vocabulary of a given corpus, and a
+``LlavaProcessor`` with a chat template. The directory loads with ``AutoModelForImageTextToText`` and
+``AutoProcessor`` like any hub VLM, so everything downstream runs the real code paths.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from polyrlaif.core.io import atomic_dir
+
+__all__ = ["TinyVLMConfig", "build_tiny_vlm", "corpus_words"]
+
+SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>", "<image>", "<|user|>", "<|assistant|>")
+
+# A plain transcript: "<|user|> <image> question <|assistant|> answer</s>". Image parts render as the
+# image token, which the processor expands to one token per vision patch.
+CHAT_TEMPLATE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'assistant' %}<|assistant|> {% else %}<|user|> {% endif %}"
+    "{% if m['content'] is string %}{{ m['content'] }}"
+    "{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<image> {% else %}{{ c['text'] }} {% endif %}"
+    "{% endfor %}{% endif %}"
+    "{% if m['role'] == 'assistant' %}</s>{% endif %} "
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+@dataclass
+class TinyVLMConfig:
+    """Sizes of the tiny VLM. The defaults train in minutes on two CPU cores."""
+
+    image_size: int = 64
+    patch_size: int = 8
+    vision_hidden: int = 64
+    vision_layers: int = 2
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    max_positions: int = 512
+    seed: int = 0
+
+
+def corpus_words(texts: Iterable[str]) -> list[str]:
+    """The sorted, lower-cased word and punctuation vocabulary of ``texts``."""
+    words: set[str] = set()
+    for t in texts:
+        words.update(re.findall(r"\w+|[^\w\s]", t.lower()))
+    return sorted(words)
+
+
+def _tokenizer(words: Iterable[str]):  # noqa: ANN202 - a transformers tokenizer
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(SPECIAL_TOKENS)}
+    for w in words:
+        vocab.setdefault(w, len(vocab))
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tk.normalizer = normalizers.Lowercase()
+    tk.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
+    )
+    tk.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces, and tidies punctuation
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        extra_special_tokens={"image_token": "<image>"},
+    )
+    # the role markers are special, so decoding with skip_special_tokens drops them
+    tok.add_special_tokens({"additional_special_tokens": ["<|user|>", "<|assistant|>"]})
+    return tok
+
+
+def build_tiny_vlm(out_dir: str | Path, words: Iterable[str], cfg: TinyVLMConfig | None = None) -> Path:
+    """Write a randomly initialised tiny LLaVA-style VLM, its tokenizer and processor to ``out_dir``.
+
+    Args:
+        out_dir: target directory, written atomically.
+        words: the vocabulary (see :func:`corpus_words`); the special tokens are added in front.
+        cfg: model sizes and the initialisation seed.
+
+    Returns:
+        ``out_dir``.
+    """
+    import torch
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    cfg = cfg or TinyVLMConfig()
+    tok = _tokenizer(words)
+    size = cfg.image_size
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": size},
+        crop_size={"height": size, "width": size},
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    processor = LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tok,
+        patch_size=cfg.patch_size,
+        vision_feature_select_strategy="default",  # drop CLS: one token per patch
+        num_additional_image_tokens=1,
+        chat_template=CHAT_TEMPLATE,
+    )
+    vision = CLIPVisionConfig(
+        hidden_size=cfg.vision_hidden,
+        intermediate_size=cfg.vision_hidden * 2,
+        num_hidden_layers=cfg.vision_layers,
+        num_attention_heads=max(1, cfg.vision_hidden // 32),
+        image_size=size,
+        patch_size=cfg.patch_size,
+    )
+    text = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=cfg.hidden,
+        intermediate_size=cfg.hidden * 2,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        num_key_value_heads=max(1, cfg.heads // 2),
+        max_position_embeddings=cfg.max_positions,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+    )
+    torch.manual_seed(cfg.seed)
+    model = LlavaForConditionalGeneration(config)
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.generation_config.eos_token_id = tok.eos_token_id
+    with atomic_dir(out_dir) as staging:
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+    return Path(out_dir)

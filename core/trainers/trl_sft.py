@@ -1,0 +1,170 @@
+"""Supervised fine-tuning through TRL's ``SFTTrainer``: how a domain makes a starting policy or a labeler.
+
+Rows are prompt/completion conversations; the loss is on the completion only. Conversations may carry
+images (see :mod:`polyrlaif.core.media`), in which case the model is trained as a vision-language model
+through TRL's vision collator. The result is published like a preference-training checkpoint: a rerun
+finds it finished and trains nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
+
+__all__ = ["SFTExample", "SFTSettings", "sft_train"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SFTExample:
+    """One supervised example: a conversation to answer and the answer to learn."""
+
+    prompt: list[dict[str, Any]]
+    completion: str
+
+
+@dataclass
+class SFTSettings:
+    """Optimiser settings for :func:`sft_train` (full fine-tuning, float32 on CPU)."""
+
+    epochs: float = 3.0
+    lr: float = 2e-4
+    batch_size: int = 8
+    seed: int = 0
+    max_steps: int = -1
+
+
+def _rows(examples: Sequence[SFTExample], vision: bool) -> list[dict[str, Any]]:
+    from polyrlaif.core.media import conversation_image_paths, load_image, strip_image_paths
+
+    rows = []
+    for i, ex in enumerate(examples):
+        if not vision:
+            rows.append(
+                {"prompt": ex.prompt, "completion": [{"role": "assistant", "content": ex.completion}]}
+            )
+            continue
+        images = [load_image(p, where=f"SFT example {i}") for p in conversation_image_paths(ex.prompt)]
+        parts = [
+            {**m, "content": [{"type": "text", "text": m["content"]}]} if isinstance(m["content"], str) else m
+            for m in ex.prompt
+        ]
+        rows.append(
+            {
+                "images": images,
+                "prompt": strip_image_paths(parts),
+                "completion": [{"role": "assistant", "content": [{"type": "text", "text": ex.completion}]}],
+            }
+        )
+    return rows
+
+
+def sft_train(
+    model_path: str,
+    examples: Sequence[SFTExample],
+    output_dir: str | Path,
+    settings: SFTSettings | None = None,
+) -> TrainResult:
+    """Fine-tune ``model_path`` on ``examples``; publish the checkpoint to ``output_dir/model``.
+
+    Returns the earlier result, without training, when ``output_dir/model`` is already finished.
+
+    Raises:
+        ValueError: no examples.
+    """
+    from polyrlaif.core.media import has_images
+
+    output_dir = Path(output_dir)
+    done = finished_result(output_dir)
+    if done is not None:
+        return done
+    if not examples:
+        raise ValueError("no SFT examples")
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from polyrlaif.core.models import resolve_model_path, set_cpu_threads
+
+    s = settings or SFTSettings()
+    set_cpu_threads()
+    path = resolve_model_path(model_path)
+    vision = any(has_images(ex.prompt) for ex in examples)
+    if vision:
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        processing = AutoProcessor.from_pretrained(path)
+        model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32)
+    else:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        processing = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    args = SFTConfig(
+        output_dir=str(output_dir / "trl"),
+        num_train_epochs=s.epochs,
+        max_steps=s.max_steps,
+        learning_rate=s.lr,
+        per_device_train_batch_size=s.batch_size,
+        lr_scheduler_type="cosine",
+        warmup_steps=10,
+        seed=s.seed,
+        data_seed=s.seed,
+        use_cpu=not torch.cuda.is_available(),
+        bf16=False,
+        max_length=None,
+        # TRL turns checkpointing on by default; for the small models SFT'd here it only costs time
+        **(
+            {"activation_checkpointing": False}
+            if "activation_checkpointing" in SFTConfig.__dataclass_fields__
+            else {"gradient_checkpointing": False}
+        ),
+        logging_steps=10,
+        save_strategy="no",
+        report_to="none",
+        dataloader_num_workers=0,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(_rows(examples, vision)),
+        processing_class=processing,
+    )
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    metrics = {
+        "examples": float(len(examples)),
+        "steps": float(trainer.state.global_step),
+        "train_seconds": round(seconds, 3),
+        "loss_first": float(logged[0]["loss"]) if logged else float("nan"),
+        "loss": float(logged[-1]["loss"]) if logged else float("nan"),
+    }
+    if logged and "mean_token_accuracy" in logged[-1]:
+        metrics["mean_token_accuracy"] = float(logged[-1]["mean_token_accuracy"])
+    trained = trainer.model
+
+    def write(staging: Path) -> None:
+        trained.save_pretrained(staging)
+        processing.save_pretrained(staging)
+
+    result = publish_checkpoint(output_dir, write, metrics)
+    trl_dir = output_dir / "trl"
+    if trl_dir.is_dir() and not any(trl_dir.iterdir()):
+        trl_dir.rmdir()
+    log.info(
+        "SFT: %d examples, %.0f s, loss %.3f -> %.3f",
+        len(examples),
+        seconds,
+        metrics["loss_first"],
+        metrics["loss"],
+    )
+    return result
