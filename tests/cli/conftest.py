@@ -29,7 +29,11 @@ class RuleJudgeServer:
 
     @staticmethod
     def reply(body: dict) -> dict:
-        text = body["messages"][-1]["content"]
+        content = body["messages"][-1]["content"]
+        # a vision request carries parts: the text and the images (as data URIs) both feed the hash
+        text = content if isinstance(content, str) else "\n".join(
+            p.get("text") or p.get("image_url", {}).get("url", "") for p in content
+        )
         h = int(hashlib.sha256(text.encode()).hexdigest(), 16)
         if body.get("logprobs"):
             p = 0.05 + 0.9 * ((h % 1000) / 1000)

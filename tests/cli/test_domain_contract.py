@@ -40,7 +40,7 @@ def test_one_full_round(domain, tmp_path, tiny_lm_path, rule_judge, cli):
     assert {c["policy"] for c in round2} == {str(rdir / "train" / "model")}
     metrics = json.loads((out / "metrics.json").read_text())
     assert [r["round"] for r in metrics["rounds"]] == [0, 1, 2]
-    assert metrics["rounds"][1]["pairs_pairs"] == len(pairs) and "train/loss" in metrics["rounds"][1]
+    assert metrics["rounds"][1]["pairs_kept"] == len(pairs) and "train/loss" in metrics["rounds"][1]
     assert (out / "metrics.png").stat().st_size > 1000 and (out / "config.yaml").is_file()
     assert "metrics per round" in res.stdout
     assert judge.requests > 0

@@ -1,0 +1,156 @@
+"""Builds the `vision_hallucination` domain's components for a run (RLAIF-V).
+
+Real data: prompts from ``domain.prompts`` (images under ``domain.image_root``), the policy from
+``model.name_or_path`` and the labeler from the ``judge`` section (``transformers_vlm`` for a local
+multimodal model, ``openai`` for an OpenAI-compatible vision endpoint).
+
+Synthetic world (``domain.synthetic: true``): the world is generated and its two models trained on first
+use (:func:`~polyrlaif.domains.vision_hallucination.world.prepare_world`); the SFT'd policy is the starting
+model and the separately trained labeler gives the claim feedback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.protocols import DomainComponents
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+
+__all__ = ["build_components", "claim_score", "claim_context"]
+
+
+def claim_score(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment]) -> float | None:
+    """RLAIF-V's response score: minus the claims the labeler rejected (``None`` if it failed)."""
+    for j in verdicts:
+        if j.kind == "claims":
+            return j.score
+    return None
+
+
+def claim_context(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment]) -> dict[str, Any]:
+    """The labeler sees the image itself (through the conversation); its text context is the instruction."""
+    return {"instruction": prompt.text}
+
+
+def _extractor(d: Any, cfg: TrainConfig) -> Any:
+    from polyrlaif.domains.vision_hallucination.claims import LLMClaimExtractor, RuleClaimExtractor
+
+    if d.claim_extractor == "rule":
+        return RuleClaimExtractor()
+    if d.claim_extractor == "llm":
+        if not d.claims_llm:
+            raise ValueError(
+                "domain.claims_llm is required with domain.claim_extractor=llm (e.g. openai:MODEL)"
+            )
+        from dataclasses import replace
+
+        from polyrlaif.core.judges.backends import build_backend
+
+        backend, _, model = d.claims_llm.partition(":")
+        if not model:
+            raise ValueError(f"domain.claims_llm must read BACKEND:MODEL, got {d.claims_llm!r}")
+        return LLMClaimExtractor(build_backend(replace(cfg.judge, backend=backend, model=model)))
+    raise ValueError(f"domain.claim_extractor must be 'rule' or 'llm', got {d.claim_extractor!r}")
+
+
+def build_components(cfg: TrainConfig) -> DomainComponents:
+    """Everything the run loop needs for RLAIF-V, configured from ``cfg``."""
+    from polyrlaif.core.judges.backends import build_backend
+    from polyrlaif.core.judges.cache import JudgeCache
+    from polyrlaif.core.sampling import TextSampler
+    from polyrlaif.domains.vision_hallucination.adapter import ADAPTER
+    from polyrlaif.domains.vision_hallucination.data import load_prompts
+    from polyrlaif.domains.vision_hallucination.judge import DivideConquerJudge
+
+    d = cfg.domain
+    initial_model = None
+    if d.synthetic:
+        from polyrlaif.core.judges.vlm_backend import VisionTransformersBackend
+        from polyrlaif.domains.vision_hallucination.world import prepare_world
+
+        if d.labeler not in ("world", "judge"):
+            raise ValueError(f"domain.labeler must be 'world' or 'judge', got {d.labeler!r}")
+        world_dir = d.world_dir or str(Path(cfg.run.output_dir) / "world")
+        world = prepare_world(d, world_dir, labeler=d.labeler == "world")
+        data_dir = world.data_dir
+        image_root = data_dir / "images"
+        loaded = load_prompts(data_dir / "prompts" / "rlaif.jsonl", image_root, on_bad_image=d.on_bad_image)
+        labeler: Any = (
+            VisionTransformersBackend(
+                str(world.labeler), batch_size=cfg.judge.batch_size, device=cfg.model.device
+            )
+            if d.labeler == "world"
+            else build_backend(cfg.judge)
+        )
+        initial_model = str(world.policy)
+        annotations = str(data_dir / "annotations" / f"instances_{d.eval_split}.json")
+        pope = str(data_dir / "pope" / f"{d.eval_split}_adversarial.jsonl")
+    else:
+        if not d.prompts:
+            raise ValueError("domain.prompts is required when domain.synthetic is false")
+        image_root = Path(d.image_root)
+        loaded = load_prompts(d.prompts, image_root, on_bad_image=d.on_bad_image)
+        labeler = build_backend(cfg.judge)
+        annotations, pope = d.annotations, d.pope_questions
+
+    checker = None
+    if d.cascade:
+        from polyrlaif.domains.vision_hallucination.clip_checker import OpenClipChecker
+
+        if d.synthetic and d.clip_model in (None, "world"):
+            from polyrlaif.domains.vision_hallucination.world import prepare_world_checker
+
+            checker = OpenClipChecker.from_dir(prepare_world_checker(d, world_dir))
+        elif not d.clip_model:
+            raise ValueError("domain.cascade needs domain.clip_model (NAME:TAG, hf-hub:..., or a directory)")
+        else:
+            checker = OpenClipChecker.load(d.clip_model)
+    cache = None
+    if cfg.judge.cache:
+        cache = JudgeCache(cfg.judge.cache_path or str(Path(cfg.run.output_dir) / "judge_cache.sqlite"))
+    judge = DivideConquerJudge(
+        labeler,
+        _extractor(d, cfg),
+        threshold=d.labeler_threshold,
+        checker=checker,
+        band=(d.clip_band[0], d.clip_band[1]),
+        cache=cache,
+        batch_size=cfg.judge.batch_size,
+    )
+    bench: dict[str, dict[str, Any]] = {
+        "chair": {
+            "annotations": annotations,
+            "image_root": str(image_root),
+            "instruction": d.caption_instruction,
+        },
+        "pope": {"questions": pope, "image_root": str(image_root)},
+    }
+    evals = []
+    for name in d.eval_benchmarks:
+        opts = bench.get(name, {})
+        if name in bench and not next(iter(opts.values())):
+            raise ValueError(
+                f"benchmark {name!r} needs domain.{'annotations' if name == 'chair' else 'pope_questions'}"
+            )
+        evals.append((name, opts))
+    return DomainComponents(
+        adapter=ADAPTER,
+        sampler=TextSampler(
+            n=cfg.sampling.n,
+            temperature=cfg.sampling.temperature,
+            top_p=cfg.sampling.top_p,
+            max_new_tokens=cfg.sampling.max_new_tokens,
+            batch_size=cfg.sampling.batch_size,
+            seed=cfg.run.seed,
+        ),
+        verifiers=[],
+        judges=[judge],
+        train_prompts=loaded.prompts,
+        score=claim_score,
+        context=claim_context,
+        eval_benchmarks=evals,
+        initial_model=initial_model,
+        skipped=loaded.skipped,
+    )

@@ -1,0 +1,83 @@
+"""Configuration of the `vision_hallucination` domain (the ``domain:`` section of a run config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["VisionHallucinationConfig", "WorldTrainingConfig"]
+
+
+@dataclass
+class WorldTrainingConfig:
+    """How the synthetic world's starting policy and its labeler are made (``synthetic: true``).
+
+    The policy is SFT'd on captions that hallucinate sometimes; the labeler, a separate model trained on
+    disjoint images, answers yes/no questions. Neither ever sees the other's data, and the feedback comes
+    from the labeler, never from the world's ground truth.
+    """
+
+    images: dict[str, int] = field(
+        default_factory=lambda: {"sft": 1200, "labeler": 1200, "rlaif": 96, "test": 100}
+    )
+    hallucination_rate: float = 0.35
+    image_size: int = 64
+    policy_epochs: int = 8
+    labeler_epochs: int = 8
+    lr: float = 2e-3
+    batch_size: int = 32
+    seed: int = 0
+
+
+@dataclass
+class VisionHallucinationConfig:
+    """Options of the vision_hallucination domain (RLAIF-V).
+
+    Attributes:
+        name: always ``vision_hallucination``.
+        prompts: JSONL of ``{"image", "instruction"[, "image_id"]}`` rows to sample on; ``image`` is
+            relative to ``image_root``. Unset with ``synthetic: true``: the world's ``rlaif`` split.
+        image_root: directory the prompts' and benchmarks' image paths are relative to.
+        synthetic: build the synthetic shape world (images, annotations, SFT policy, labeler) under
+            ``world_dir`` on first use; reruns reuse it.
+        world_dir: where the synthetic world lives (default ``<run.output_dir>/world``); several runs
+            may share one.
+        world: sizes and training of the synthetic world.
+        labeler: who answers the claim questions: ``world`` (the synthetic world's trained labeler) or
+            ``judge`` (the model of the ``judge`` section: ``transformers_vlm`` or an ``openai``
+            vision endpoint). Real data always uses ``judge``.
+        claim_extractor: ``rule`` (deterministic splitter and question templates) or ``llm`` (the
+            ``claims_llm`` judge splits and rewrites, RLAIF-V's way; the rule splitter is its fallback).
+        claims_llm: model of the LLM claim extractor (judge-backend syntax ``backend:model``).
+        labeler_threshold: a claim is rejected when the labeler's p(yes) is below this.
+        cascade: check claims with the open_clip checker first and send only uncertain ones to the
+            labeler (``clip_model`` must be set).
+        clip_model: an open_clip model name, or a directory written by the world's CLIP trainer.
+        clip_band: the cheap checker's (low, high) p(yes) band inside which a claim escalates.
+        eval_benchmarks: benchmarks run before training and after every round.
+        eval_split: split of the synthetic world the benchmarks read.
+        annotations: COCO instances JSON for ``chair`` on real data (synthetic: the world's test split).
+        pope_questions: POPE JSONL for ``pope`` on real data (synthetic: the world's adversarial split).
+        on_bad_image: ``error`` (stop, naming the record) or ``skip`` (leave the prompt out, count and
+            list it in ``skipped.jsonl``) for a missing or unreadable image.
+        caption_instruction: what the benchmarks ask for a caption with.
+    """
+
+    name: str = "vision_hallucination"
+    prompts: str | None = None
+    image_root: str = "."
+    synthetic: bool = True
+    world_dir: str | None = None
+    world: WorldTrainingConfig = field(default_factory=WorldTrainingConfig)
+    labeler: str = "world"
+    claim_extractor: str = "rule"
+    claims_llm: str | None = None
+    labeler_threshold: float = 0.5
+    cascade: bool = False
+    clip_model: str | None = None
+    clip_band: list[float] = field(default_factory=lambda: [0.2, 0.8])
+    eval_benchmarks: list[str] = field(default_factory=lambda: ["chair"])
+    eval_split: str = "test"
+    annotations: str | None = None
+    pope_questions: str | None = None
+    on_bad_image: str = "error"
+    caption_instruction: str = "Describe the image."

@@ -1,0 +1,131 @@
+"""The synthetic shape world's models: a hallucinating starting policy and an independent labeler.
+
+Real MLLM weights cannot be downloaded here, so the domain proves learning in a world with exact ground
+truth (:mod:`polyrlaif.datasets.synthetic_vision`):
+
+1. the world's images, annotations, POPE questions and SFT data are generated from a seed;
+2. a tiny LLaVA-style VLM (:func:`polyrlaif.core.tiny.build_tiny_vlm`) is SFT'd on captions of the ``sft``
+   split, a share of which name an object that is not there: the policy learns to hallucinate sometimes;
+3. a second tiny VLM, initialised and trained separately on the disjoint ``labeler`` split, learns to
+   answer yes/no questions about objects. It is the labeler of the divide-and-conquer judge: feedback
+   comes from this model, never from the oracle.
+
+Every step is resumable: a finished step leaves a checkpoint with a ``DONE`` marker and is skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from polyrlaif.core.io import read_jsonl
+from polyrlaif.domains.vision_hallucination.config import VisionHallucinationConfig
+
+__all__ = ["WorldModels", "prepare_world", "prepare_world_checker"]
+
+#: Words the labeler and the claim questions use beyond the world's own texts.
+EXTRA_WORDS = ("yes", "no", "is", "are", "there", "in", "the", "image", "?", "it", "true", "that")
+
+
+@dataclass
+class WorldModels:
+    """Paths of a prepared world."""
+
+    data_dir: Path
+    policy: Path
+    labeler: Path
+
+
+def _log(msg: str) -> None:
+    print(f"[polyrlaif {time.strftime('%H:%M:%S')}] world: {msg}", flush=True)
+
+
+def _conversation(data_dir: Path, image: str, text: str) -> list[dict]:
+    path = str(data_dir / "images" / image)
+    return [{"role": "user", "content": [{"type": "image", "path": path}, {"type": "text", "text": text}]}]
+
+
+def prepare_world(d: VisionHallucinationConfig, root: str | Path, *, labeler: bool = True) -> WorldModels:
+    """Generate the world and train its two models, skipping what an earlier run finished.
+
+    With ``labeler=False`` the labeler is not trained (the run takes its feedback from another model).
+
+    Returns:
+        The data directory and the two checkpoints (``policy``: SFT'd, hallucinating sometimes;
+        ``labeler``: yes/no answers about objects).
+    """
+    from polyrlaif.core.tiny import TinyVLMConfig, build_tiny_vlm, corpus_words
+    from polyrlaif.core.trainers.trl_sft import SFTExample, SFTSettings, sft_train
+    from polyrlaif.datasets.synthetic_vision import WorldConfig, generate_world
+
+    w = d.world
+    root = Path(root)
+    data_dir = root / "data"
+    generate_world(
+        data_dir,
+        WorldConfig(
+            seed=w.seed,
+            image_size=w.image_size,
+            splits=dict(w.images),
+            hallucination_rate=w.hallucination_rate,
+        ),
+    )
+    policy_rows = read_jsonl(data_dir / "sft" / "policy_sft.jsonl")
+    labeler_rows = read_jsonl(data_dir / "sft" / "labeler_labeler.jsonl")
+    texts = [r["prompt"] + " " + r["caption"] for r in policy_rows]
+    texts += [r["question"] + " " + r["answer"] for r in labeler_rows]
+    words = corpus_words([*texts, " ".join(EXTRA_WORDS)])
+
+    models = WorldModels(data_dir, root / "policy" / "model", root / "labeler" / "model")
+    for role, seed in (("policy", w.seed), ("labeler", w.seed + 1))[: 2 if labeler else 1]:
+        base = root / f"{role}_init"
+        if not (base / "config.json").is_file():
+            build_tiny_vlm(base, words, TinyVLMConfig(image_size=w.image_size, seed=seed))
+    settings = SFTSettings(epochs=w.policy_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed)
+    if not (models.policy / "DONE").is_file():
+        _log(f"SFT of the policy on {len(policy_rows)} captions (some hallucinate)")
+    sft_train(
+        str(root / "policy_init"),
+        [SFTExample(_conversation(data_dir, r["image"], r["prompt"]), r["caption"]) for r in policy_rows],
+        root / "policy",
+        settings,
+    )
+    if not labeler:
+        return models
+    if not (models.labeler / "DONE").is_file():
+        _log(f"training the labeler on {len(labeler_rows)} yes/no questions (disjoint images)")
+    sft_train(
+        str(root / "labeler_init"),
+        [SFTExample(_conversation(data_dir, r["image"], r["question"]), r["answer"]) for r in labeler_rows],
+        root / "labeler",
+        SFTSettings(epochs=w.labeler_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed + 1),
+    )
+    return models
+
+
+
+def prepare_world_checker(d: VisionHallucinationConfig, root: str | Path, *, epochs: int = 30) -> Path:
+    """Train the cascade's cheap open_clip checker on the labeler split (once; reruns reuse it).
+
+    Like the labeler, it learns from images the policy never saw, so its verdicts come from a model.
+
+    Returns:
+        The checker directory (:meth:`OpenClipChecker.from_dir` loads it).
+    """
+    from polyrlaif.datasets.synthetic_vision import load_split
+    from polyrlaif.datasets.synthetic_vision_text import claim
+    from polyrlaif.domains.vision_hallucination.clip_checker import CALIBRATION_FILE
+    from polyrlaif.domains.vision_hallucination.clip_train import train_clip_checker
+
+    out = Path(root) / "clip_checker"
+    if (out / CALIBRATION_FILE).is_file():
+        return out
+    data_dir = Path(root) / "data"
+    images, texts = [], []
+    for im in load_split(data_dir, "labeler"):
+        for obj in im.objects:
+            images.append(str(data_dir / "images" / im.image))
+            texts.append(claim(obj.color, obj.category))
+    _log(f"training the open_clip claim checker on {len(texts)} (image, claim) pairs of the labeler split")
+    return train_clip_checker(out, images, texts, epochs=epochs, seed=d.world.seed)

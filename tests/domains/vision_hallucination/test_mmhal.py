@@ -1,0 +1,85 @@
+"""MMHal-style scoring: the core judge layer rates each answer 0-6 against the image content and the
+standard answer; the mean rating and the hallucination rate (ratings below 3) come out, failures counted,
+and a rerun replays from the judge cache."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from polyrlaif.domains.vision_hallucination.benchmarks import MMHalEvaluator
+
+
+@pytest.fixture()
+def rater():
+    """An OpenAI-compatible endpoint whose "model" rates by rule: an answer that names a dog the image
+    content does not list is a hallucination (1), "I cannot tell" is uninformative (3), else 6."""
+    seen = {"requests": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen["requests"] += 1
+            text = body["messages"][-1]["content"]
+            response = text.split("<response>")[1].split("</response>")[0]
+            if "garbled" in response:
+                content = "I will not grade this."
+            elif "dog" in response and "dog" not in text.split("<context>")[1]:
+                content = "faithfulness: 1\nrationale: a dog that is not there."
+            elif "cannot tell" in response:
+                content = "faithfulness: 3\nrationale: not informative."
+            else:
+                content = "faithfulness: 6\nrationale: right."
+            data = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_mmhal_scores_hallucination_rate_and_replay(tmp_path, rater):
+    url, seen = rater
+    rows = [
+        {"image": "a.jpg", "question": "What animal is there?", "gt_answer": "A cat.",
+         "image_content": ["cat", "sofa"], "model_answer": "A dog on a sofa."},
+        {"image": "b.jpg", "question": "What is on the table?", "gt_answer": "A cup.",
+         "image_content": ["cup", "table"], "model_answer": "A cup."},
+        {"image": "c.jpg", "question": "What colour is the car?", "gt_answer": "Red.",
+         "image_content": ["car"], "model_answer": "I cannot tell."},
+        {"image": "d.jpg", "question": "How many?", "gt_answer": "Two.",
+         "image_content": ["dog"], "model_answer": "garbled"},
+    ]  # fmt: skip
+    preds = tmp_path / "mmhal.json"
+    preds.write_text(json.dumps(rows))
+    ev = MMHalEvaluator(judge_backend="openai", judge_model="rater", base_url=url)
+    got = ev.evaluate(None, output_dir=tmp_path / "out", predictions=str(preds))
+    # ratings 1, 6, 3 and one failure: mean 10/3, one of three below 3
+    assert got["mmhal_score"] == pytest.approx(10 / 3)
+    assert got["hallucination_rate"] == pytest.approx(1 / 3)
+    assert got["n_rated"] == 3 and got["judge_failures"] == 1
+    out_rows = [json.loads(x) for x in (tmp_path / "out" / "rows.jsonl").read_text().splitlines()]
+    assert [r["rating"] for r in out_rows] == [1, 6, 3, None] and out_rows[3]["failure"]
+    before = seen["requests"]
+    again = MMHalEvaluator(judge_backend="openai", judge_model="rater", base_url=url)
+    assert again.evaluate(None, output_dir=tmp_path / "out", predictions=str(preds)) == got
+    assert seen["requests"] == before  # replayed from the cache (the unparseable answer too: it is the
+    # model's answer, re-parsed the same way, not a transport failure)
+
+
+def test_mmhal_needs_model_answers(tmp_path):
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([{"image": "a.jpg", "question": "q", "gt_answer": "a"}]))
+    with pytest.raises(ValueError, match="model_answer"):
+        MMHalEvaluator().evaluate(None, output_dir=tmp_path / "o", predictions=str(preds))
