@@ -245,7 +245,8 @@ def run_train(cfg: TrainConfig) -> list[dict[str, Any]]:
 def _headline_keys(history: list[dict[str, Any]]) -> list[str]:
     """The metrics worth a row in the summary and a panel in the PNG: benchmark scores and status
     counts, then what the round's feedback and update did."""
-    skip = ("n_problems", "n_samples", "samples_per_problem", "temperature")
+    skip = ("n_problems", "n_samples", "samples_per_problem", "temperature", "n_images", "/n", "/tp", "/fp")
+    skip += ("/tn", "/fn")
     keys = [k for k in history[0] if k != "round" and not k.endswith(skip)]
     keys += ["pairs_pairs", "pairs_kept", "mean_score", "unit_tests_rate"]
     keys += ["train/train_loss", "train/rewards/margins"]

@@ -39,6 +39,7 @@ class SFTSettings:
     batch_size: int = 8
     seed: int = 0
     max_steps: int = -1
+    freeze: tuple[str, ...] = ()  # parameter-name prefixes left untrained, e.g. ("model.vision_tower",)
 
 
 def _rows(examples: Sequence[SFTExample], vision: bool) -> list[dict[str, Any]]:
@@ -107,6 +108,13 @@ def sft_train(
 
         processing = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    frozen = 0
+    for name, param in model.named_parameters():
+        if any(name.startswith(prefix) for prefix in s.freeze):
+            param.requires_grad_(False)
+            frozen += param.numel()
+    if s.freeze and not frozen:
+        raise ValueError(f"SFT freeze prefixes {list(s.freeze)} match no parameter of {path}")
     args = SFTConfig(
         output_dir=str(output_dir / "trl"),
         num_train_epochs=s.epochs,

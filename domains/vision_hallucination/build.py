@@ -114,6 +114,7 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
         labeler,
         _extractor(d, cfg),
         threshold=d.labeler_threshold,
+        min_claims=d.min_claims,
         checker=checker,
         band=(d.clip_band[0], d.clip_band[1]),
         cache=cache,

@@ -14,6 +14,12 @@ class WorldTrainingConfig:
     The policy is SFT'd on captions that hallucinate sometimes; the labeler, a separate model trained on
     disjoint images, answers yes/no questions. Neither ever sees the other's data, and the feedback comes
     from the labeler, never from the world's ground truth.
+
+    ``policy_qa`` adds the ``sft`` split's yes/no questions to the policy's SFT (so POPE can probe it).
+    ``freeze_vision`` keeps the randomly initialised vision towers fixed: trained from scratch together
+    with the language model, a tiny tower collapses to a constant the model learns to ignore (measured:
+    labeler accuracy at the text-only prior, 0.59), while fixed random patch features keep colour and
+    shape and the projector learns to read them.
     """
 
     images: dict[str, int] = field(
@@ -26,6 +32,8 @@ class WorldTrainingConfig:
     lr: float = 2e-3
     batch_size: int = 32
     seed: int = 0
+    policy_qa: bool = True
+    freeze_vision: bool = True
 
 
 @dataclass
@@ -49,6 +57,7 @@ class VisionHallucinationConfig:
             ``claims_llm`` judge splits and rewrites, RLAIF-V's way; the rule splitter is its fallback).
         claims_llm: model of the LLM claim extractor (judge-backend syntax ``backend:model``).
         labeler_threshold: a claim is rejected when the labeler's p(yes) is below this.
+        min_claims: responses with fewer claims are left unscored (counted as ``no_claims`` failures).
         cascade: check claims with the open_clip checker first and send only uncertain ones to the
             labeler (``clip_model`` must be set).
         clip_model: an open_clip model name, or a directory written by the world's CLIP trainer.
@@ -72,6 +81,7 @@ class VisionHallucinationConfig:
     claim_extractor: str = "rule"
     claims_llm: str | None = None
     labeler_threshold: float = 0.5
+    min_claims: int = 1
     cascade: bool = False
     clip_model: str | None = None
     clip_band: list[float] = field(default_factory=lambda: [0.2, 0.8])

@@ -102,6 +102,8 @@ class DivideConquerJudge(BaseJudge):
         cache: judge cache for the labeler's answers.
         batch_size: questions per labeler call.
         progress: show a progress bar.
+        min_claims: a response with fewer claims is left unscored (``failure`` ``no_claims``), so
+            that an empty or garbled answer, which no labeler can reject, never wins a pair.
     """
 
     mode: ClassVar[str] = "claims"
@@ -122,9 +124,11 @@ class DivideConquerJudge(BaseJudge):
         cache: JudgeCache | None = None,
         batch_size: int = 32,
         progress: bool = True,
+        min_claims: int = 1,
     ) -> None:
         self.extractor = extractor
         self.threshold = threshold
+        self.min_claims = min_claims
         self.checker = checker
         self.band = (float(band[0]), float(band[1]))
         super().__init__(labeler, template=template, cache=cache, batch_size=batch_size, progress=progress)
@@ -137,6 +141,7 @@ class DivideConquerJudge(BaseJudge):
             "extractor": self.extractor.extractor_id,
             "threshold": self.threshold,
             "checker": self.checker.checker_id if self.checker else None,
+            "min_claims": self.min_claims,
             "band": self.band if self.checker else None,
         }
 
@@ -218,6 +223,11 @@ class DivideConquerJudge(BaseJudge):
             failed = [r for r in rows if r.get("p_yes") is None]
             if failed:
                 j.failure = str(failed[0]["failure"])
+                self.stats.fail(j.failure)
+            elif len(rows) < self.min_claims:
+                # a response that makes no checkable claim cannot be scored by counting rejected ones:
+                # scoring it 0 would make saying nothing the best answer (a reward hack)
+                j.failure = f"no_claims: {len(rows)} claim(s) found, {self.min_claims} needed"
                 self.stats.fail(j.failure)
             else:
                 rejected = [r for r in rows if r["p_yes"] < self.threshold]

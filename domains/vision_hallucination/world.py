@@ -22,7 +22,7 @@ from pathlib import Path
 from polyrlaif.core.io import read_jsonl
 from polyrlaif.domains.vision_hallucination.config import VisionHallucinationConfig
 
-__all__ = ["WorldModels", "prepare_world", "prepare_world_checker"]
+__all__ = ["WorldModels", "labeler_report", "prepare_world", "prepare_world_checker"]
 
 #: Words the labeler and the claim questions use beyond the world's own texts.
 EXTRA_WORDS = ("yes", "no", "is", "are", "there", "in", "the", "image", "?", "it", "true", "that")
@@ -72,8 +72,12 @@ def prepare_world(d: VisionHallucinationConfig, root: str | Path, *, labeler: bo
         ),
     )
     policy_rows = read_jsonl(data_dir / "sft" / "policy_sft.jsonl")
+    # the policy is a small general MLLM: it captions (hallucinating sometimes) and answers yes/no
+    # questions about its own SFT images, so POPE can probe it; the labeler never sees these images
+    policy_qa = read_jsonl(data_dir / "sft" / "labeler_sft.jsonl") if w.policy_qa else []
     labeler_rows = read_jsonl(data_dir / "sft" / "labeler_labeler.jsonl")
     texts = [r["prompt"] + " " + r["caption"] for r in policy_rows]
+    texts += [r["question"] + " " + r["answer"] for r in policy_qa]
     texts += [r["question"] + " " + r["answer"] for r in labeler_rows]
     words = corpus_words([*texts, " ".join(EXTRA_WORDS)])
 
@@ -82,15 +86,19 @@ def prepare_world(d: VisionHallucinationConfig, root: str | Path, *, labeler: bo
         base = root / f"{role}_init"
         if not (base / "config.json").is_file():
             build_tiny_vlm(base, words, TinyVLMConfig(image_size=w.image_size, seed=seed))
-    settings = SFTSettings(epochs=w.policy_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed)
-    if not (models.policy / "DONE").is_file():
-        _log(f"SFT of the policy on {len(policy_rows)} captions (some hallucinate)")
-    sft_train(
-        str(root / "policy_init"),
-        [SFTExample(_conversation(data_dir, r["image"], r["prompt"]), r["caption"]) for r in policy_rows],
-        root / "policy",
-        settings,
+    freeze = ("model.vision_tower",) if w.freeze_vision else ()
+    settings = SFTSettings(
+        epochs=w.policy_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed, freeze=freeze
     )
+    if not (models.policy / "DONE").is_file():
+        _log(f"SFT of the policy: {len(policy_rows)} captions (some hallucinate), {len(policy_qa)} yes/no")
+    examples = [
+        SFTExample(_conversation(data_dir, r["image"], r["prompt"]), r["caption"]) for r in policy_rows
+    ]
+    examples += [
+        SFTExample(_conversation(data_dir, r["image"], r["question"]), r["answer"]) for r in policy_qa
+    ]
+    sft_train(str(root / "policy_init"), examples, root / "policy", settings)
     if not labeler:
         return models
     if not (models.labeler / "DONE").is_file():
@@ -99,9 +107,48 @@ def prepare_world(d: VisionHallucinationConfig, root: str | Path, *, labeler: bo
         str(root / "labeler_init"),
         [SFTExample(_conversation(data_dir, r["image"], r["question"]), r["answer"]) for r in labeler_rows],
         root / "labeler",
-        SFTSettings(epochs=w.labeler_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed + 1),
+        SFTSettings(
+            epochs=w.labeler_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed + 1, freeze=freeze
+        ),
+    )
+    report = labeler_report(models, root / "labeler" / "eval.json", split="test")
+    _log(
+        f"labeler on the test split's {report['n']} held-out questions: accuracy {report['accuracy']:.3f} "
+        f"(yes {report['accuracy_yes']:.3f}, no {report['accuracy_no']:.3f})"
     )
     return models
+
+
+def labeler_report(models: WorldModels, out: Path, *, split: str = "test", threshold: float = 0.5) -> dict:
+    """How good the feedback can be: the labeler's accuracy on a held-out split's yes/no questions.
+
+    Written to ``out`` once (a rerun reads it back); the run never uses these answers as feedback.
+    """
+    import json
+
+    from polyrlaif.core.io import atomic_write_json
+    from polyrlaif.core.judges.vlm_backend import VisionTransformersBackend
+
+    if out.is_file():
+        return json.loads(out.read_text())
+    rows = read_jsonl(models.data_dir / "sft" / f"labeler_{split}.jsonl")
+    backend = VisionTransformersBackend(str(models.labeler), batch_size=32)
+    got = backend.yes_no([_conversation(models.data_dir, r["image"], r["question"]) for r in rows])
+    right = {"yes": [0, 0], "no": [0, 0]}
+    for r, g in zip(rows, got, strict=True):
+        said = "yes" if g.p_yes is not None and g.p_yes >= threshold else "no"
+        right[r["answer"]][0] += said == r["answer"]
+        right[r["answer"]][1] += 1
+    report = {
+        "split": split,
+        "n": len(rows),
+        "accuracy": (right["yes"][0] + right["no"][0]) / max(1, len(rows)),
+        "accuracy_yes": right["yes"][0] / max(1, right["yes"][1]),
+        "accuracy_no": right["no"][0] / max(1, right["no"][1]),
+        "failures": sum(g.p_yes is None for g in got),
+    }
+    atomic_write_json(out, report)
+    return report
 
 
 

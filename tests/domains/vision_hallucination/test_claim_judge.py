@@ -100,6 +100,7 @@ def _direct_p_yes(backend, question: str, image: str) -> float:
 
 
 def _judge(backend, **kw) -> DivideConquerJudge:
+    kw.setdefault("min_claims", 0)  # these tests score claim-less responses too; see test_no_claims_*
     return DivideConquerJudge(backend, RuleClaimExtractor(), progress=False, **kw)
 
 
@@ -266,3 +267,14 @@ def test_cascade_settles_confident_claims(vlm_backend, world):
         assert j.score == -sum(r["p_yes"] < 0.5 for r in j.scores["claims"])
     assert out[1].scores["claims"][0]["rejected"] is True  # the green star, settled false by the checker
     assert judge.judge_id != _judge(backend).judge_id  # the checker is part of the judge's identity
+
+
+def test_no_claims_is_a_failure_by_default(vlm_backend, world):
+    """An answer with no checkable claim cannot win a pair by saying nothing: unscored, with a reason."""
+    _, prompts, _ = world
+    judge = DivideConquerJudge(vlm_backend, RuleClaimExtractor(), progress=False)
+    texts = ["", "?? .", "There is a red circle."]
+    cands = [Candidate(candidate_id=f"a/{k}", prompt_id="a", text=t) for k, t in enumerate(texts)]
+    out = judge.judge(prompts, cands)
+    assert [j.score is None for j in out] == [True, True, False]
+    assert out[0].failure.startswith("no_claims:") and judge.stats.failures["no_claims"] == 2
