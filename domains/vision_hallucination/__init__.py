@@ -17,7 +17,7 @@ DOMAIN = Domain(
         "chair": "polyrlaif.domains.vision_hallucination.benchmarks:ChairEvaluator",
         "pope": "polyrlaif.domains.vision_hallucination.benchmarks:PopeEvaluator",
         "amber": "polyrlaif.domains.vision_hallucination.benchmarks:AmberEvaluator",
-        "mmhal": "polyrlaif.domains.vision_hallucination.benchmarks:MMHalEvaluator",
+        "mmhal": "polyrlaif.domains.vision_hallucination.mmhal:MMHalEvaluator",
     },
 )
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from polyrlaif.domains.vision_hallucination.benchmarks import MMHalEvaluator
+from polyrlaif.domains.vision_hallucination.mmhal import MMHalEvaluator
 
 
 @pytest.fixture()

@@ -1,0 +1,126 @@
+"""MMHal-style evaluation: a judge model rates each answer 0-6 against the image content and the
+standard answer (MMHal-Bench's rubric), through the core judge layer."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.io import InputError, read_jsonl
+from polyrlaif.domains.vision_hallucination.benchmarks import Item, VisionBenchmark, _image_root
+
+__all__ = ["MMHAL_CRITERION", "MMHalEvaluator"]
+
+MMHAL_CRITERION = (
+    "faithfulness",
+    "MMHal-Bench's rating of the response against the image content and the standard answer: 6 = very "
+    "informative with good analysis or reasoning, no hallucination; 5 = very informative, no hallucination; "
+    "4 = somewhat informative, no hallucination; 3 = not informative, no hallucination; 2 = very "
+    "informative, with hallucination; 1 = somewhat informative, with hallucination; 0 = not informative, "
+    "with hallucination",
+)
+
+
+class MMHalEvaluator(VisionBenchmark):
+    """MMHal-style judge score: a judge model rates each answer 0-6 given the image content and the
+    standard answer (MMHal-Bench's rubric); reports the mean rating and the hallucination rate
+    (ratings below 3). The rating goes through the core judge layer (cached, failures counted).
+
+    Rows (JSONL or MMHal's JSON list): ``{"image", "question", "gt_answer", "image_content": [...]}``;
+    a predictions file adds ``model_answer``.
+
+    Args:
+        questions: the MMHal rows (``--annotations`` also works).
+        image_root: directory of the images (default ``<questions dir>/../images``).
+        judge_backend: ``openai`` or ``transformers``.
+        judge_model: the judge model.
+        base_url: the OpenAI-compatible endpoint.
+        cache: judge cache file (default ``<output_dir>/judge_cache.sqlite``).
+    """
+
+    name, title = "mmhal", "MMHal"
+
+    def __init__(
+        self,
+        *,
+        questions: str | None = None,
+        image_root: str | None = None,
+        judge_backend: str = "openai",
+        judge_model: str = "gpt-4o-mini",
+        base_url: str = "http://127.0.0.1:8000/v1",
+        cache: str | None = None,
+    ) -> None:
+        self.questions, self.image_root, self.cache = questions, image_root, cache
+        self.judge_backend, self.judge_model, self.base_url = judge_backend, judge_model, base_url
+        self._rows: list[dict[str, Any]] = []
+
+    def _load(self, path: str | None, limit: int | None) -> list[dict[str, Any]]:
+        import json
+
+        if not path:
+            raise ValueError("mmhal needs the questions (--annotations) or --predictions with model_answer")
+        p = Path(path)
+        try:
+            rows = json.loads(p.read_text()) if p.suffix == ".json" else read_jsonl(p)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{p}: {exc}") from None
+        for i, r in enumerate(rows):
+            missing = [f for f in ("image", "question", "gt_answer") if f not in r]
+            if missing:
+                raise InputError(f"{p}: row {i + 1} is missing field(s) {', '.join(map(repr, missing))}")
+        self._rows = rows[: limit or None]
+        return self._rows
+
+    def items(self, annotations: str | None, image_root: str | None, limit: int | None) -> list[Item]:
+        """One request per MMHal question."""
+        src = annotations or self.questions
+        rows = self._load(src, limit)
+        root = _image_root(image_root or self.image_root, str(src))
+        return [(i, str(root / r["image"]), r["question"]) for i, r in enumerate(rows)]
+
+    def read(self, predictions: str, annotations: str | None, limit: int | None) -> dict[Hashable, str]:
+        """MMHal rows that carry ``model_answer``."""
+        rows = self._load(predictions, limit)
+        if any("model_answer" not in r for r in rows):
+            raise InputError(f"{predictions}: every row needs 'model_answer'")
+        return {i: r["model_answer"] for i, r in enumerate(rows)}
+
+    def score(
+        self, answers: dict[Hashable, str], annotations: str | None, output_dir: Path
+    ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """The judge's 0-6 ratings: their mean, the share below 3, and the failures."""
+        from polyrlaif.core.config import JudgeConfig
+        from polyrlaif.core.judges.backends import build_backend
+        from polyrlaif.core.judges.cache import JudgeCache
+        from polyrlaif.core.judges.pointwise import PointwiseJudge, Rubric
+        from polyrlaif.core.records import Candidate, PromptRecord
+
+        rows = [{**r, "model_answer": answers[i]} for i, r in enumerate(self._rows)]
+        cfg = JudgeConfig(backend=self.judge_backend, model=self.judge_model, base_url=self.base_url)
+        rubric = Rubric("mmhal", (MMHAL_CRITERION,), scale_min=0, scale_max=6)
+        cache = JudgeCache(self.cache or output_dir / "judge_cache.sqlite")
+        judge = PointwiseJudge(build_backend(cfg), rubric, cache=cache)
+        prompts = {str(i): PromptRecord(prompt_id=str(i), text=r["question"]) for i, r in enumerate(rows)}
+        cands = [
+            Candidate(candidate_id=str(i), prompt_id=str(i), text=r["model_answer"])
+            for i, r in enumerate(rows)
+        ]
+        contexts = [
+            {
+                "image content": ", ".join(map(str, r.get("image_content", []))) or "(not given)",
+                "standard answer": r["gt_answer"],
+            }
+            for r in rows
+        ]
+        judgments = judge.judge(prompts, cands, contexts)
+        ratings = [j.scores.get("faithfulness") if j.failure is None else None for j in judgments]
+        valid = [float(x) for x in ratings if x is not None]
+        metrics = {
+            "mmhal_score": sum(valid) / len(valid) if valid else float("nan"),
+            "hallucination_rate": sum(x < 3 for x in valid) / len(valid) if valid else float("nan"),
+            "n_rated": float(len(valid)),
+            "judge_failures": float(len(rows) - len(valid)),
+        }
+        out = zip(rows, ratings, judgments, strict=True)
+        return metrics, [{**r, "rating": x, "failure": j.failure} for r, x, j in out]
