@@ -52,6 +52,15 @@ class TextSampler:
         self.max_new_tokens, self.batch_size, self.seed = max_new_tokens, batch_size, seed
         self.postprocess = postprocess
 
+    @classmethod
+    def from_config(cls, cfg: Any, **kwargs: Any) -> TextSampler:
+        """The sampler a run config asks for: its ``sampling`` section and ``run.seed``."""
+        s = cfg.sampling
+        return cls(
+            n=s.n, temperature=s.temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
+            batch_size=s.batch_size, seed=cfg.run.seed, **kwargs,
+        )  # fmt: skip
+
     def sample(
         self, policy: Policy, prompts: Sequence[PromptRecord], *, round_idx: int, out_path: Path
     ) -> list[Candidate]:

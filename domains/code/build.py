@@ -65,14 +65,7 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
     }
     return DomainComponents(
         adapter=ADAPTER,
-        sampler=CodeSampler(
-            n=cfg.sampling.n,
-            temperature=cfg.sampling.temperature,
-            top_p=cfg.sampling.top_p,
-            max_new_tokens=cfg.sampling.max_new_tokens,
-            batch_size=cfg.sampling.batch_size,
-            seed=cfg.run.seed,
-        ),
+        sampler=CodeSampler.from_config(cfg),
         verifiers=[
             CodeTestVerifier(
                 timeout_s=d.timeout_s, workers=d.workers, unsafe_no_isolation=d.unsafe_no_isolation

@@ -138,14 +138,7 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
         evals.append((name, opts))
     return DomainComponents(
         adapter=ADAPTER,
-        sampler=TextSampler(
-            n=cfg.sampling.n,
-            temperature=cfg.sampling.temperature,
-            top_p=cfg.sampling.top_p,
-            max_new_tokens=cfg.sampling.max_new_tokens,
-            batch_size=cfg.sampling.batch_size,
-            seed=cfg.run.seed,
-        ),
+        sampler=TextSampler.from_config(cfg),
         verifiers=[],
         judges=[judge],
         train_prompts=loaded.prompts,
