@@ -101,6 +101,9 @@ class OptimConfig:
     backend: str = "trl"
     loss_type: str = "sigmoid"  # passed through to TRL's DPOConfig
     beta: float = 0.1
+    # weight of an added NLL term on the chosen responses (RPO; TRL's "sft" loss type). 0 = plain DPO.
+    # It keeps the chosen likelihood from falling with the rejected one, which degenerates small models.
+    sft_weight: float = 0.0
     lr: float = 5e-5
     epochs: int = 1
     batch_size: int = 4

@@ -1,10 +1,11 @@
 """A synthetic image world with exact ground truth, for measuring object hallucination.
 
-Images are flat-coloured shapes (:data:`~polyrlaif.datasets.synthetic_vision_draw.CATEGORIES`) on a dark,
-lightly noisy background; every shape pixel has exactly its palette colour and boxes never overlap, so
-the annotations are exact. :func:`generate_world` writes, from one seed, the images and the files that
-real hallucination work reads (COCO instances and captions for CHAIR, POPE questions, AMBER queries),
-plus the SFT data of a policy that hallucinates at a chosen rate and of a yes/no labeler.
+Images are coloured shapes (:data:`~polyrlaif.datasets.synthetic_vision_draw.CATEGORIES`), each category
+with its own surface pattern, on a dark, lightly noisy background; every shape pixel has exactly its
+palette colour or that colour's shade, and boxes never overlap, so the annotations are exact.
+:func:`generate_world` writes, from one seed, the images and the files that real hallucination work
+reads (COCO instances and captions for CHAIR, POPE questions, AMBER queries), plus the SFT data of a
+policy that hallucinates at a chosen rate and of a yes/no labeler.
 
 Layout under ``data_dir`` (``<id>`` is the 1-based image id, zero-padded to 5 digits)::
 
@@ -91,6 +92,9 @@ class WorldConfig:
         labeler_questions: upper bound on yes/no labeler questions per image (half yes, half no).
         pope_questions: POPE questions per image and variant for each label (k yes + k no, as POPE's
             3 + 3; fewer yes when the image has fewer objects, always as many no as yes).
+        texture: give each category its own surface pattern (part of the shape's pixels in a darker
+            shade of its colour; :data:`~polyrlaif.datasets.synthetic_vision_draw.TEXTURES`), so a tiny
+            vision tower can tell categories apart from a patch, as real objects' texture allows.
     """
 
     seed: int = 0
@@ -106,6 +110,7 @@ class WorldConfig:
     category_weights: dict[str, float] = field(default_factory=_default_weights)
     labeler_questions: int = 6
     pope_questions: int = 3
+    texture: bool = True
 
     def size_px(self) -> tuple[int, int]:
         """The shape box side range in pixels (``size_range`` times ``image_size``, rounded)."""
@@ -130,6 +135,7 @@ class WorldConfig:
             "category_weights": {c: float(self.category_weights[c]) for c in CATEGORIES},
             "labeler_questions": int(self.labeler_questions),
             "pope_questions": int(self.pope_questions),
+            "texture": bool(self.texture),
         }
 
     def config_hash(self) -> str:
@@ -305,7 +311,7 @@ def _scenes(cfg: WorldConfig, split: str, images_dir: Path, bar) -> tuple[list[f
         if path.is_file():  # same config hash, so the same bytes: written before a crash
             reused += 1
         else:
-            atomic_write_bytes(path, render_png(rng, objects, cfg.image_size, cfg.noise))
+            atomic_write_bytes(path, render_png(rng, objects, cfg.image_size, cfg.noise, cfg.texture))
         scenes.append(scene)
         bar.update(1)
     return scenes, reused

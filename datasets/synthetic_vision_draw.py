@@ -1,9 +1,10 @@
 """Scenes and pixels of the synthetic vision world: the shape vocabulary, scene sampling and drawing.
 
-A scene is 1-3 objects of distinct categories, each a flat-coloured shape on a dark, lightly noisy
-background. Shapes are drawn without anti-aliasing, so every shape pixel has exactly its palette
-colour, and the boxes they are drawn in never overlap, so the ground truth is exact: the annotation
-of an object is the tight box and the pixel count of its own mask.
+A scene is 1-3 objects of distinct categories, each a coloured shape on a dark, lightly noisy
+background, with its category's surface pattern (:data:`TEXTURES`, drawn in the colour's shade) when
+textures are on. Shapes are drawn without anti-aliasing, so every shape pixel has exactly its palette
+colour or its shade, and the boxes they are drawn in never overlap, so the ground truth is exact: the
+annotation of an object is the tight box and the pixel count of its own mask.
 
 Everything random comes from :class:`random.Random` seeded by the caller; its Mersenne Twister stream
 is the same on every platform and Python version, so a seed fixes the bytes of every image.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import io
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -24,13 +25,16 @@ __all__ = [
     "COLOR_RGB",
     "DEFAULT_COOCCURRENCE",
     "FILLED_CATEGORIES",
+    "SHADE",
     "SYNONYMS",
+    "TEXTURES",
     "SceneObject",
     "draw_shape_mask",
     "measure_object",
     "render_png",
     "sample_categories",
     "sample_scene",
+    "shade_rgb",
 ]
 
 CATEGORIES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "diamond", "ring", "heart")
@@ -261,7 +265,39 @@ def measure_object(obj: SceneObject) -> tuple[list[int], int]:
     return [obj.x + left, obj.y + top, right - left, bottom - top], mask.histogram()[255]
 
 
-def render_png(rng: random.Random, objects: Sequence[SceneObject], image_size: int, noise: int) -> bytes:
+# Surface patterns, one per category, on the absolute pixel grid: (x, y) -> True where the object is
+# drawn in its shade. Periods divide 8, so a pattern looks the same in every 8 px vision patch.
+TEXTURES: dict[str, Callable[[int, int], bool]] = {
+    "circle": lambda x, y: False,
+    "square": lambda x, y: y % 4 < 2,
+    "triangle": lambda x, y: x % 4 < 2,
+    "star": lambda x, y: (x // 2 + y // 2) % 2 == 1,
+    "cross": lambda x, y: (x + y) % 4 < 2,
+    "diamond": lambda x, y: (x - y) % 4 < 2,
+    "ring": lambda x, y: x % 4 == 0 or y % 4 == 0,
+    "heart": lambda x, y: x % 2 == 0 and y % 2 == 0,
+}
+SHADE = 0.55
+
+
+def shade_rgb(color: str) -> tuple[int, int, int]:
+    """The textured pixels' colour: the palette colour at ``SHADE`` brightness (far above the background)."""
+    return tuple(round(v * SHADE) for v in COLOR_RGB[color])  # type: ignore[return-value]
+
+
+def _texture_mask(obj: SceneObject, mask):  # noqa: ANN001, ANN202 - PIL images
+    from PIL import Image
+
+    pat = TEXTURES[obj.category]
+    s = obj.size
+    data = bytes(255 if pat(obj.x + i, obj.y + j) else 0 for j in range(s) for i in range(s))
+    tex = Image.frombytes("L", (s, s), data)
+    return Image.composite(tex, Image.new("L", (s, s), 0), mask)
+
+
+def render_png(
+    rng: random.Random, objects: Sequence[SceneObject], image_size: int, noise: int, texture: bool = False
+) -> bytes:
     """Draw a scene and encode it as PNG (deterministic bytes for a given stream and scene).
 
     Args:
@@ -286,7 +322,10 @@ def render_png(rng: random.Random, objects: Sequence[SceneObject], image_size: i
         pixels[channel::3] = raw.translate(table)
     image = Image.frombytes("RGB", (image_size, image_size), bytes(pixels))
     for obj in objects:
-        image.paste(COLOR_RGB[obj.color], (obj.x, obj.y), draw_shape_mask(obj.category, obj.size))
+        mask = draw_shape_mask(obj.category, obj.size)
+        image.paste(COLOR_RGB[obj.color], (obj.x, obj.y), mask)
+        if texture:
+            image.paste(shade_rgb(obj.color), (obj.x, obj.y), _texture_mask(obj, mask))
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()

@@ -27,6 +27,7 @@ __all__ = [
     "build_backend",
     "openai_messages",
     "yes_no_from_top_logprobs",
+    "yes_no_token_ids",
 ]
 
 Conversation = list[dict[str, str]]
@@ -204,23 +205,6 @@ class TransformersBackend:
                 out.extend(_isolating(run, batch, lambda err: Completion(None, err)))
         return out
 
-    def _variant_ids(self, words: Sequence[str]) -> list[int]:
-        """Ids of the words, with and without a leading space, that are one token each.
-
-        When no variant is a single token (small vocabularies), the first token of each is used.
-        """
-        tok = self._tokenizer
-        single: set[int] = set()
-        first: set[int] = set()
-        for word in words:
-            for variant in (word, " " + word):
-                ids = tok.encode(variant, add_special_tokens=False)
-                if len(ids) == 1:
-                    single.add(ids[0])
-                elif ids:
-                    first.add(ids[0])
-        return sorted(single or first)
-
     def yes_no(
         self,
         conversations: Sequence[Conversation],
@@ -234,14 +218,10 @@ class TransformersBackend:
         out: list[YesNo] = []
         with self._lock:
             model, _ = self._ensure_loaded()
-            yes_ids, no_ids = self._variant_ids(yes), self._variant_ids(no)
-            # a first-token fallback can share pieces (a bare leading space); a shared id says nothing
-            shared = set(yes_ids) & set(no_ids)
-            yes_ids = [i for i in yes_ids if i not in shared]
-            no_ids = [i for i in no_ids if i not in shared]
-            if not yes_ids or not no_ids:
-                err = f"bad_yes_no_tokens: no distinct token ids for yes {list(yes)} / no {list(no)}"
-                return [YesNo(None, err) for _ in conversations]
+            try:
+                yes_ids, no_ids = yes_no_token_ids(self._tokenizer, yes, no)
+            except ValueError as exc:
+                return [YesNo(None, f"bad_yes_no_tokens: {exc}") for _ in conversations]
 
             def run(batch: Sequence[Conversation]) -> list[YesNo]:
                 enc = self._encode(batch)
@@ -259,6 +239,40 @@ class TransformersBackend:
                 batch = conversations[start : start + self.batch_size]
                 out.extend(_isolating(run, batch, lambda err: YesNo(None, err)))
         return out
+
+
+def _variant_ids(tok: Any, words: Sequence[str]) -> list[int]:
+    """Ids of the words, with and without a leading space, that are one token each.
+
+    When no variant is a single token (small vocabularies), the first token of each is used.
+    """
+    single: set[int] = set()
+    first: set[int] = set()
+    for word in words:
+        for variant in (word, " " + word):
+            ids = tok.encode(variant, add_special_tokens=False)
+            if len(ids) == 1:
+                single.add(ids[0])
+            elif ids:
+                first.add(ids[0])
+    return sorted(single or first)
+
+
+def yes_no_token_ids(tok: Any, yes: Sequence[str], no: Sequence[str]) -> tuple[list[int], list[int]]:
+    """The next-token ids read as "yes" and as "no" (what the yes/no mode compares, and what a yes/no
+    trainer fits).
+
+    Raises:
+        ValueError: no distinct ids for one of the two.
+    """
+    yes_ids, no_ids = _variant_ids(tok, yes), _variant_ids(tok, no)
+    # a first-token fallback can share pieces (a bare leading space); a shared id says nothing
+    shared = set(yes_ids) & set(no_ids)
+    yes_ids = [i for i in yes_ids if i not in shared]
+    no_ids = [i for i in no_ids if i not in shared]
+    if not yes_ids or not no_ids:
+        raise ValueError(f"no distinct token ids for yes {list(yes)} / no {list(no)}")
+    return yes_ids, no_ids
 
 
 def _isolating(run: Any, batch: Sequence[Any], fail: Any) -> list[Any]:

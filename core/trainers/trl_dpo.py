@@ -194,7 +194,8 @@ class TRLDPOTrainer:
         )
         return DPOConfig(
             output_dir=str(output_dir / "trl"),
-            loss_type=[o.loss_type],
+            loss_type=[o.loss_type, "sft"] if o.sft_weight > 0 else [o.loss_type],
+            loss_weights=[1.0, o.sft_weight] if o.sft_weight > 0 else None,
             beta=o.beta,
             learning_rate=o.lr,
             num_train_epochs=o.epochs,

@@ -22,7 +22,14 @@ from pathlib import Path
 from polyrlaif.core.io import read_jsonl
 from polyrlaif.domains.vision_hallucination.config import VisionHallucinationConfig
 
-__all__ = ["WorldModels", "labeler_report", "prepare_world", "prepare_world_checker"]
+__all__ = [
+    "N_OBJECT_LABELS",
+    "WorldModels",
+    "labeler_report",
+    "object_labels",
+    "prepare_world",
+    "prepare_world_checker",
+]
 
 #: Words the labeler and the claim questions use beyond the world's own texts.
 EXTRA_WORDS = ("yes", "no", "is", "are", "there", "in", "the", "image", "?", "it", "true", "that")
@@ -57,6 +64,8 @@ def prepare_world(d: VisionHallucinationConfig, root: str | Path, *, labeler: bo
     """
     from polyrlaif.core.tiny import TinyVLMConfig, build_tiny_vlm, corpus_words
     from polyrlaif.core.trainers.trl_sft import SFTExample, SFTSettings, sft_train
+    from polyrlaif.core.trainers.vision_pretrain import VisionPretrainSettings, pretrain_vision_tower
+    from polyrlaif.core.trainers.yes_no import YesNoExample, YesNoSettings, yes_no_train
     from polyrlaif.datasets.synthetic_vision import WorldConfig, generate_world
 
     w = d.world
@@ -69,6 +78,8 @@ def prepare_world(d: VisionHallucinationConfig, root: str | Path, *, labeler: bo
             image_size=w.image_size,
             splits=dict(w.images),
             hallucination_rate=w.hallucination_rate,
+            texture=w.texture,
+            size_range=(float(w.object_size[0]), float(w.object_size[1])),
         ),
     )
     policy_rows = read_jsonl(data_dir / "sft" / "policy_sft.jsonl")
@@ -82,10 +93,29 @@ def prepare_world(d: VisionHallucinationConfig, root: str | Path, *, labeler: bo
     words = corpus_words([*texts, " ".join(EXTRA_WORDS)])
 
     models = WorldModels(data_dir, root / "policy" / "model", root / "labeler" / "model")
-    for role, seed in (("policy", w.seed), ("labeler", w.seed + 1))[: 2 if labeler else 1]:
+    start: dict[str, str] = {}
+    for role, split, seed in (("policy", "sft", w.seed), ("labeler", "labeler", w.seed + 1))[
+        : 2 if labeler else 1
+    ]:
         base = root / f"{role}_init"
         if not (base / "config.json").is_file():
             build_tiny_vlm(base, words, TinyVLMConfig(image_size=w.image_size, seed=seed))
+        start[role] = str(base)
+        if w.vision_pretrain_steps > 0:
+            # like the CLIP tower a real LMM starts from: each model's tower first learns to see on its
+            # own split's images (which objects they show), then stays frozen through SFT
+            images, labels = object_labels(data_dir, split)
+            if not (root / f"{role}_vision" / "model" / "DONE").is_file():
+                _log(f"pretraining the {role}'s vision tower on {len(images)} images of the {split} split")
+            result = pretrain_vision_tower(
+                str(base),
+                images,
+                labels,
+                N_OBJECT_LABELS,
+                root / f"{role}_vision",
+                VisionPretrainSettings(steps=w.vision_pretrain_steps, batch_size=w.batch_size, seed=seed),
+            )
+            start[role] = result.model_path
     freeze = ("model.vision_tower",) if w.freeze_vision else ()
     settings = SFTSettings(
         epochs=w.policy_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed, freeze=freeze
@@ -98,16 +128,20 @@ def prepare_world(d: VisionHallucinationConfig, root: str | Path, *, labeler: bo
     examples += [
         SFTExample(_conversation(data_dir, r["image"], r["question"]), r["answer"]) for r in policy_qa
     ]
-    sft_train(str(root / "policy_init"), examples, root / "policy", settings)
+    sft_train(start["policy"], examples, root / "policy", settings)
     if not labeler:
         return models
     if not (models.labeler / "DONE").is_file():
         _log(f"training the labeler on {len(labeler_rows)} yes/no questions (disjoint images)")
-    sft_train(
-        str(root / "labeler_init"),
-        [SFTExample(_conversation(data_dir, r["image"], r["question"]), r["answer"]) for r in labeler_rows],
+    # fitted on exactly what the judge reads, p(yes) against p(no) (core.trainers.yes_no explains why)
+    yes_no_train(
+        start["labeler"],
+        [
+            YesNoExample(_conversation(data_dir, r["image"], r["question"]), r["answer"] == "yes")
+            for r in labeler_rows
+        ],
         root / "labeler",
-        SFTSettings(
+        YesNoSettings(
             epochs=w.labeler_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed + 1, freeze=freeze
         ),
     )
@@ -117,6 +151,33 @@ def prepare_world(d: VisionHallucinationConfig, root: str | Path, *, labeler: bo
         f"(yes {report['accuracy_yes']:.3f}, no {report['accuracy_no']:.3f})"
     )
     return models
+
+
+N_OBJECT_LABELS = 8 + 7 + 8 * 7
+"""Vision pretraining labels: each shape, each colour, and each (shape, colour) pair."""
+
+
+def object_labels(data_dir: Path, split: str) -> tuple[list[str], list[list[int]]]:
+    """The image paths of a world split and, for each, the indices of what it shows (shapes, colours,
+    and shape-colour pairs, so the tower learns which colour belongs to which shape)."""
+    from polyrlaif.datasets.synthetic_vision import load_split
+    from polyrlaif.datasets.synthetic_vision_draw import CATEGORIES, COLORS
+
+    images, labels = [], []
+    for im in load_split(data_dir, split):
+        ls: set[int] = set()
+        for obj in im.objects:
+            shape, colour = CATEGORIES.index(obj.category), COLORS.index(obj.color)
+            ls.update(
+                (
+                    shape,
+                    len(CATEGORIES) + colour,
+                    len(CATEGORIES) + len(COLORS) + shape * len(COLORS) + colour,
+                )
+            )
+        images.append(str(data_dir / "images" / im.image))
+        labels.append(sorted(ls))
+    return images, labels
 
 
 def labeler_report(models: WorldModels, out: Path, *, split: str = "test", threshold: float = 0.5) -> dict:
@@ -149,7 +210,6 @@ def labeler_report(models: WorldModels, out: Path, *, split: str = "test", thres
     }
     atomic_write_json(out, report)
     return report
-
 
 
 def prepare_world_checker(d: VisionHallucinationConfig, root: str | Path, *, epochs: int = 30) -> Path:

@@ -169,6 +169,30 @@ def test_trl_loss_matches_reference(loss_type, beta, expected, tiny_lm_path, tmp
     assert loss.item() == pytest.approx(expected, rel=1e-5)
 
 
+def test_sft_weight_adds_the_chosen_nll(tiny_lm_path, tmp_path):
+    """optim.sft_weight (RPO) = the DPO loss plus weight x mean NLL over the chosen completion tokens."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOTrainer
+
+    ours = TRLDPOTrainer(
+        OptimConfig(loss_type="sigmoid", beta=0.1, sft_weight=0.5), model=ModelConfig(device="cpu")
+    )
+    args = ours._dpo_config(tmp_path, "cpu", torch.float32)
+    args.precompute_ref_log_probs = True  # the reference log-probs then come from the fixed batch
+    trainer = DPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_lm_path),
+        args=args,
+        train_dataset=Dataset.from_list(pairs_to_rows(PAIRS[:2])),
+        processing_class=AutoTokenizer.from_pretrained(tiny_lm_path),
+    )
+    inputs, per_token = _fixed_batch()
+    loss = trainer.compute_loss(FixedLogProbs(per_token), inputs)
+    dpo = (math.log1p(math.exp(-0.2)) + math.log1p(math.exp(0.15))) / 2  # KNOWN sigmoid, beta 0.1
+    nll = -sum(POLICY_CHOSEN) / sum(LEN_CHOSEN)  # every chosen token carries logp / length
+    assert loss.item() == pytest.approx(dpo + 0.5 * nll, rel=1e-5)
+
+
 def _mean_margin(model_dir: str, pairs) -> float:
     """Mean of log p(chosen) - log p(rejected) over pairs, summed over completion tokens (our own code)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -24,6 +24,7 @@ from polyrlaif.datasets.synthetic_vision_draw import (
     DEFAULT_COOCCURRENCE,
     FILLED_CATEGORIES,
     SYNONYMS,
+    shade_rgb,
 )
 from polyrlaif.datasets.synthetic_vision_text import INSTRUCTIONS
 
@@ -85,19 +86,19 @@ def test_coco_instances_match_the_pixels(world):
         assert 1 <= len(anns) <= 3 and len({a["category_id"] for a in anns}) == len(anns)
         pic = Image.open(world / "images" / im["file_name"]).convert("RGB")
         assert pic.size == (im["width"], im["height"]) == (32, 32)
-        palette = set(COLOR_RGB.values())
+        palette = set(COLOR_RGB.values()) | {shade_rgb(c) for c in COLOR_RGB}
         assert sum(pic.getpixel((x, y)) in palette for x in range(32) for y in range(32)) == sum(
             a["area"] for a in anns
         ), "every shape pixel belongs to an annotated object"
         for a in anns:
             x, y, w, h = a["bbox"]
-            rgb = COLOR_RGB[a["color"]]
-            inside = [(i, j) for i in range(x, x + w) for j in range(y, y + h) if pic.getpixel((i, j)) == rgb]
+            rgb = {COLOR_RGB[a["color"]], shade_rgb(a["color"])}  # textured shapes: colour and its shade
+            inside = [(i, j) for i in range(x, x + w) for j in range(y, y + h) if pic.getpixel((i, j)) in rgb]
             assert len(inside) == a["area"] and a["iscrowd"] == 0
             xs, ys = {i for i, _ in inside}, {j for _, j in inside}
             assert (min(xs), max(xs), min(ys), max(ys)) == (x, x + w - 1, y, y + h - 1), "tight box"
             if CATEGORIES[a["category_id"] - 1] in FILLED_CATEGORIES:
-                assert pic.getpixel((x + w // 2, y + h // 2)) == rgb
+                assert pic.getpixel((x + w // 2, y + h // 2)) in rgb
 
 
 def test_captions_are_truthful_and_complete(world):

@@ -1,0 +1,178 @@
+"""Train a model to answer yes/no questions the way the judges read it: p(yes) against p(no).
+
+The core's yes/no judge mode (:meth:`polyrlaif.core.judges.backends.TransformersBackend.yes_no`) reads
+the next-token distribution after the chat-templated question and compares the mass on "yes" with the
+mass on "no". :func:`yes_no_train` fits exactly that quantity: a two-way cross-entropy over the yes and
+no token ids at the answer position, nothing else. Fitting the full vocabulary instead (plain SFT on
+"yes"/"no" answers) spends the early steps on the answer prior, and a small VLM trained that way from a
+config learned to read its image far more slowly (measured in the synthetic shape world: held-out
+accuracy 0.66 after 2,000 steps, against 0.89 for this loss with the same model, data and optimiser).
+
+Text-only models and image-text models (conversations with image parts) both work; it is the trainer
+to use for verifiers, claim labelers and other yes/no judges that a domain trains itself. The checkpoint
+is published in the layout of :mod:`polyrlaif.core.trainers.base`, so a rerun finds it and skips it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
+
+__all__ = ["YesNoExample", "YesNoSettings", "yes_no_train"]
+
+
+@dataclass
+class YesNoExample:
+    """A question (a conversation; user turns may hold ``{"type": "image", "path": ...}`` parts) and
+    its right answer."""
+
+    prompt: list[dict[str, Any]]
+    answer: bool
+
+
+@dataclass
+class YesNoSettings:
+    """Optimiser settings of :func:`yes_no_train` (AdamW, warm-up then cosine decay, float32)."""
+
+    epochs: float = 10.0
+    lr: float = 3e-4
+    batch_size: int = 32
+    warmup_steps: int = 50
+    seed: int = 0
+    freeze: tuple[str, ...] = ()  # parameter-name prefixes left untrained, e.g. ("model.vision_tower",)
+    yes: tuple[str, ...] = ("Yes", "yes")
+    no: tuple[str, ...] = ("No", "no")
+
+
+def _encoder(path: str, vision: bool) -> tuple[Any, Any, Any]:
+    """The model, what saves with it, and a batch encoder (chat template, generation prompt, left pad)."""
+    import torch
+
+    if vision:
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        from polyrlaif.core.vlm import encode_multimodal
+
+        processor = AutoProcessor.from_pretrained(path)
+        model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32)
+        return model, processor, lambda convs: encode_multimodal(processor, convs, "cpu")
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+
+    def encode(convs: Sequence[Any]) -> dict[str, Any]:
+        texts = [tok.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in convs]
+        side, tok.padding_side = tok.padding_side, "left"
+        try:
+            return dict(tok(texts, return_tensors="pt", padding=True, add_special_tokens=False))
+        finally:
+            tok.padding_side = side
+
+    return model, tok, encode
+
+
+def yes_no_train(
+    model_path: str,
+    examples: Sequence[YesNoExample],
+    output_dir: str | Path,
+    settings: YesNoSettings | None = None,
+) -> TrainResult:
+    """Fine-tune ``model_path`` so that p(yes) / (p(yes) + p(no)) after each prompt matches its answer.
+
+    Returns:
+        The checkpoint (``output_dir/model``) and metrics: final loss, training accuracy over the last
+        10% of steps, steps, seconds. An already finished checkpoint is returned without training.
+
+    Raises:
+        ValueError: no examples, both answers not present, yes/no words without distinct token ids, or
+            freeze prefixes that match nothing; an unreadable image names its example.
+    """
+    done = finished_result(output_dir)
+    if done is not None:
+        return done
+    if not examples:
+        raise ValueError("no yes/no examples")
+    if len({bool(e.answer) for e in examples}) < 2:
+        raise ValueError("yes/no training needs both answers among the examples")
+
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import get_cosine_schedule_with_warmup
+
+    from polyrlaif.core.judges.backends import yes_no_token_ids
+    from polyrlaif.core.media import has_images
+    from polyrlaif.core.models import resolve_model_path, set_cpu_threads
+
+    s = settings or YesNoSettings()
+    set_cpu_threads()
+    path = resolve_model_path(model_path)
+    model, saver, encode = _encoder(path, any(has_images(e.prompt) for e in examples))
+    tok = getattr(saver, "tokenizer", saver)
+    yes_ids, no_ids = yes_no_token_ids(tok, s.yes, s.no)
+    frozen = 0
+    for name, param in model.named_parameters():
+        if any(name.startswith(prefix) for prefix in s.freeze):
+            param.requires_grad_(False)
+            frozen += param.numel()
+    if s.freeze and not frozen:
+        raise ValueError(f"yes/no freeze prefixes {list(s.freeze)} match no parameter of {path}")
+
+    torch.manual_seed(s.seed)
+    gen = torch.Generator().manual_seed(s.seed)
+    per_epoch = math.ceil(len(examples) / s.batch_size)
+    steps = max(1, round(s.epochs * per_epoch))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.0)
+    sched = get_cosine_schedule_with_warmup(opt, min(s.warmup_steps, steps // 10), steps)
+    model.train()
+    start, loss_val, right, seen = time.time(), float("nan"), 0, 0
+    order: list[int] = []
+    bar = tqdm(range(steps), desc="yes/no training", unit="step")
+    for step in bar:
+        if len(order) < s.batch_size:
+            order += torch.randperm(len(examples), generator=gen).tolist()
+        idx, order = order[: s.batch_size], order[s.batch_size :]
+        batch = [examples[i] for i in idx]
+        enc = encode([e.prompt for e in batch])
+        pos = (enc["attention_mask"].long().cumsum(-1) - 1).clamp(min=0)  # as the judge reads it
+        last = model(**enc, position_ids=pos).logits[:, -1, :].float()
+        lp_yes = torch.logsumexp(last[:, yes_ids], dim=-1)
+        lp_no = torch.logsumexp(last[:, no_ids], dim=-1)
+        two = torch.stack([lp_no, lp_yes], dim=-1)
+        target = torch.tensor([int(bool(e.answer)) for e in batch])
+        loss = torch.nn.functional.cross_entropy(two, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        loss_val = float(loss.detach())
+        if step >= steps * 0.9:
+            right += int((two.argmax(-1) == target).sum())
+            seen += len(batch)
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss_val:.4f}")
+    bar.close()
+    model.eval()
+    metrics = {
+        "loss": loss_val,
+        "train_accuracy": right / max(1, seen),
+        "steps": float(steps),
+        "examples": float(len(examples)),
+        "seconds": time.time() - start,
+    }
+
+    def write(staging: Path) -> None:
+        model.save_pretrained(staging)
+        saver.save_pretrained(staging)
+
+    return publish_checkpoint(output_dir, write, metrics)
