@@ -2,6 +2,8 @@
 
 So far: the corpus reader (``corpus``), the sentence encoder (``encoder``), BM25, dense and hybrid
 retrievers with persisted indexes (``retrieval``), the ``search``/``read`` tools an agent calls
-(``tools``) and the QA benchmark over a predictions file (``benchmarks``; metrics in
-:mod:`polyrlaif.evaluation.qa`). The agent loop, rewards and the domain's registration come next.
+(``tools``), the QA benchmark over a predictions file (``benchmarks``; metrics in
+:mod:`polyrlaif.evaluation.qa`), and the agent loop (``agent``, ``actions``): batched multi-turn
+rollouts with PokeeResearch's verification mode and ReSeek's JUDGE action, recorded in full. The
+rewards, GRPO training and the domain's registration come next.
 """
