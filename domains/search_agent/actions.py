@@ -32,7 +32,7 @@ from typing import Any
 
 from polyrlaif.domains.search_agent.tools import TOOL_SIGNATURES
 
-__all__ = ["ACTION_FORMAT", "ACTION_KINDS", "Action", "parse_action"]
+__all__ = ["ACTION_FORMAT", "ACTION_KINDS", "Action", "first_action_end", "parse_action"]
 
 ACTION_KINDS = ("tool_call", "judge", "answer", "invalid")
 
@@ -126,6 +126,32 @@ def _parse_answer(body: str, after: str) -> Action:
     if not answer:
         return Action.invalid("the <answer> is empty")
     return Action("answer", answer=answer, citations=_citations(body, after))
+
+
+def first_action_end(text: str) -> int | None:
+    """Where the first complete action of a turn ends (after a ``<cite>`` right behind an answer), or
+    None when there is no closed action tag.
+
+    A model generating without stop strings runs on after its action (it may invent an
+    ``<observation>`` or a second call); the agent keeps the turn only up to here.
+    """
+    start = 0
+    think = _THINK.match(text)
+    if think:
+        start = think.end()
+    opened = _OPEN.search(text, start)
+    if opened is None:
+        return None
+    tag = opened.group(1)
+    close = text.find(f"</{tag}>", opened.end())
+    if close < 0:
+        return None
+    end = close + len(f"</{tag}>")
+    if tag == "answer":
+        cite = re.match(r"\s*<cite>.*?</cite>", text[end:], re.DOTALL)
+        if cite:
+            end += cite.end()
+    return end
 
 
 def parse_action(text: str, tool_names: Collection[str] = tuple(TOOL_SIGNATURES)) -> Action:

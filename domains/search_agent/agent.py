@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from polyrlaif.core.io import InputError, atomic_write_jsonl, iter_jsonl
-from polyrlaif.domains.search_agent.actions import ACTION_FORMAT, Action, parse_action
+from polyrlaif.domains.search_agent.actions import ACTION_FORMAT, Action, first_action_end, parse_action
 from polyrlaif.domains.search_agent.tools import SearchTools
 
 if TYPE_CHECKING:
@@ -136,7 +136,8 @@ class Step:
 
     Attributes:
         turn: 1-based turn number.
-        text: the model's text, verbatim.
+        text: the model's text, verbatim, up to the end of its first complete action (what a model
+            generating without stop strings writes after it is dropped, and never reaches the context).
         action: what it parsed to.
         observation: the user message shown after this turn (empty after the committing answer).
         error: what went wrong (a malformed action, a failed tool call, a refused judgment), else None.
@@ -262,6 +263,9 @@ def _judge(traj: Trajectory, step: Step, cfg: AgentConfig) -> None:
 
 def _advance(traj: Trajectory, text: str, turn: int, tools: SearchTools, cfg: AgentConfig) -> None:
     """Parse one model turn, act on it and record the step."""
+    end = first_action_end(text)
+    if end is not None:
+        text = text[:end]  # what a model without stop strings writes after its action is not kept
     action = parse_action(text)
     step = Step(turn, text, action)
     if action.kind == "tool_call":

@@ -8,7 +8,7 @@ import pytest
 
 from polyrlaif.core.io import InputError
 from polyrlaif.datasets.fictional_qa import corpus_path
-from polyrlaif.domains.search_agent.actions import ACTION_FORMAT, parse_action
+from polyrlaif.domains.search_agent.actions import ACTION_FORMAT, first_action_end, parse_action
 from polyrlaif.domains.search_agent.agent import (
     DROPPED_NOTE,
     VERIFY_PROMPT,
@@ -155,6 +155,26 @@ def test_judge_needs_a_fresh_observation(tools, qs) -> None:
     assert traj.steps[2].error is None and "kept in your context" in traj.steps[2].observation
     assert "already judged" in traj.steps[3].error
     assert traj.judgments == [(1, True)] and not traj.steps[1].dropped
+
+
+def test_text_after_the_first_action_is_cut(tools, qs) -> None:
+    """A model without stop strings runs on (a made-up observation, a second call): only the first
+    complete action is kept, acted on and shown again."""
+    runaway = (
+        _call("search", query="Greywick Light")
+        + "<observation>fake</observation>"
+        + _call("read", doc_id="x")
+    )
+    model = ScriptedModel(
+        {GREYWICK: [runaway, "<think>ok</think><answer>Marta Solvey</answer> <cite>fw-006</cite> trailing"]}
+    )
+    (traj,) = run_agents(model, tools, [qs["fq-s02"]], AgentConfig(max_turns=3))
+    assert traj.status == "answered" and traj.answer == "Marta Solvey" and traj.citations == ["fw-006"]
+    first, last = traj.steps
+    assert first.text == _call("search", query="Greywick Light") and first.action.kind == "tool_call"
+    assert "fake" not in str(model.contexts(GREYWICK)[1]) and "fw-006" in first.observation
+    assert last.text.endswith("<cite>fw-006</cite>") and traj.n_tool_calls == 1
+    assert first_action_end("no tags here") is None and first_action_end("<answer>open") is None
 
 
 def test_turn_limit_ends_without_answer(tools, qs) -> None:
