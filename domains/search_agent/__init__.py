@@ -6,5 +6,8 @@ retrievers with persisted indexes (``retrieval``), the ``search``/``read`` tools
 :mod:`polyrlaif.evaluation.qa`), and the agent loop (``agent``, ``actions``): batched multi-turn
 rollouts with PokeeResearch's verification mode and ReSeek's JUDGE action, recorded in full; and the
 rewards (``rewards``): EM, F1, format, an LLM answer judge, citation faithfulness, ReSeek's JUDGE
-reward and their weighted combination. GRPO training and the domain's registration come next.
+reward and their weighted combination; and the bridge to online RL (``rollout``): TRL's GRPO
+``rollout_func`` running the agent loop, with the observation tokens masked out of the loss
+(:func:`polyrlaif.core.trainers.trl_grpo.grpo_train`). The domain's registration, its training
+command and the SmolLM2 demo come next.
 """

@@ -1,0 +1,251 @@
+"""Online RL on a causal LM through TRL's ``GRPOTrainer`` (or ``RLOOTrainer``): sample, score, update.
+
+Unlike the preference trainers, nothing is sampled ahead of time: every step TRL draws
+``num_generations`` completions per prompt from the current policy, scores them with the reward
+callables, normalises the rewards within each prompt's group and takes a policy-gradient step.
+
+Rewards are plain callables with TRL's signature, ``(prompts, completions, **columns) ->
+list[float | None]``: every extra dataset column arrives as a keyword argument (one value per
+completion), and ``None`` means "does not apply" (TRL turns it into NaN and leaves it out of that
+reward's mean; a completion every reward skips gets advantage 0). Each reward is logged by TRL under
+its name, ``rewards/<name>/mean``, the name being its key in ``reward_funcs``.
+
+A multi-turn domain passes ``rollout_func`` (GRPO only; TRL's RLOO trainer has none) and generates
+the completions itself, e.g. :func:`polyrlaif.domains.search_agent.rollout.make_rollout_func`.
+The result is published like every other checkpoint
+(:func:`~polyrlaif.core.trainers.base.publish_checkpoint`): a rerun finds it finished and trains nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
+
+__all__ = ["ALGORITHMS", "GRPOSettings", "RewardFunc", "grpo_train"]
+
+log = logging.getLogger(__name__)
+
+#: A reward callable, TRL's signature: one score (or ``None``, "does not apply") per completion.
+RewardFunc = Callable[..., list[float | None]]
+
+ALGORITHMS = ("grpo", "rloo")
+
+#: TRL's per-step values we report (their last value); each reward's mean is added by name.
+_REPORTED = ("loss", "reward", "reward_std", "kl", "completions/mean_length")
+
+
+@dataclass
+class GRPOSettings:
+    """Settings for :func:`grpo_train` (full fine-tuning; float32 on CPU).
+
+    Attributes:
+        algorithm: ``grpo`` (TRL's ``GRPOTrainer``) or ``rloo`` (``RLOOTrainer``, leave-one-out baseline).
+        lr: learning rate.
+        beta: KL coefficient against the starting policy; 0 keeps no reference model.
+        num_generations: completions per prompt (the group); at least 2.
+        batch_size: completions per device per step; a multiple of ``num_generations``.
+        max_steps: optimiser steps.
+        max_prompt_length: prompts longer than this (in tokens, as the chat template renders them) are
+            rejected up front; TRL 1.16 no longer truncates prompts, and cutting a conversation would
+            drop its system message. ``None``: no check.
+        max_completion_length: new tokens per completion (built-in generation only; a ``rollout_func``
+            bounds its own turns).
+        temperature: sampling temperature; TRL also scales the training logits by it.
+        seed: seeds data order, sampling and initialisation.
+        reward_weights: one weight per reward, in ``reward_funcs`` order; ``None``: all 1.
+    """
+
+    algorithm: str = "grpo"
+    lr: float = 1e-6
+    beta: float = 0.0
+    num_generations: int = 4
+    batch_size: int = 8
+    max_steps: int = 100
+    max_prompt_length: int | None = 1024
+    max_completion_length: int = 256
+    temperature: float = 1.0
+    seed: int = 0
+    reward_weights: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"GRPOSettings.algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        if self.num_generations < 2:
+            raise ValueError(f"GRPOSettings.num_generations must be >= 2, got {self.num_generations}")
+        if self.batch_size % self.num_generations:
+            raise ValueError(
+                f"GRPOSettings.batch_size ({self.batch_size}) must be a multiple of "
+                f"num_generations ({self.num_generations})"
+            )
+
+
+def _named(name: str, func: RewardFunc) -> RewardFunc:
+    """``func`` under ``name``, the name TRL logs its mean under (a lambda or partial has none)."""
+
+    def reward(prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+        return func(prompts, completions, **kwargs)
+
+    reward.__name__ = reward.__qualname__ = name
+    return reward
+
+
+def _check_prompts(prompts: Sequence[dict[str, Any]], tokenizer: Any, max_length: int | None) -> None:
+    for i, row in enumerate(prompts):
+        if not isinstance(row, dict) or not isinstance(row.get("prompt"), list):
+            raise ValueError(f"prompt row {i} needs a 'prompt' list of chat messages")
+        if max_length is None:
+            continue
+        text = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+        n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        if n > max_length:
+            raise ValueError(f"prompt row {i} has {n} tokens, over max_prompt_length={max_length}")
+
+
+def _config(settings: GRPOSettings, output_dir: Path, use_cpu: bool) -> Any:
+    from trl import GRPOConfig, RLOOConfig
+
+    s = settings
+    config_cls = GRPOConfig if s.algorithm == "grpo" else RLOOConfig
+    # tiny-to-small models here: checkpointing only costs time. Newer transformers renamed the option.
+    checkpointing = (
+        {"activation_checkpointing": False}
+        if "activation_checkpointing" in config_cls.__dataclass_fields__
+        else {"gradient_checkpointing": False}
+    )
+    return config_cls(
+        output_dir=str(output_dir / "trl"),
+        learning_rate=s.lr,
+        beta=s.beta,
+        num_generations=s.num_generations,
+        per_device_train_batch_size=s.batch_size,
+        max_steps=s.max_steps,
+        max_completion_length=s.max_completion_length,
+        temperature=s.temperature,
+        top_k=0,  # pure temperature sampling: the distribution TRL's loss assumes
+        top_p=1.0,
+        reward_weights=s.reward_weights,
+        seed=s.seed,
+        data_seed=s.seed,
+        use_cpu=use_cpu,
+        bf16=False,  # TRL's default is bf16 autocast; training here is float32
+        **checkpointing,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        dataloader_num_workers=0,
+    )
+
+
+def _summarise(
+    history: list[dict[str, Any]], names: Sequence[str], seconds: float, steps: int
+) -> dict[str, float]:
+    """The last logged value of each reported metric and of each reward's mean, plus steps and timing."""
+    logged = [h for h in history if "loss" in h and "train_loss" not in h]
+    out: dict[str, float] = {"steps": float(steps), "train_seconds": round(seconds, 3)}
+    for key in (*_REPORTED, *(f"rewards/{n}/mean" for n in names)):
+        values = [float(h[key]) for h in logged if key in h]
+        if values:
+            out[key] = values[-1]
+    return out
+
+
+def grpo_train(
+    model_path: str,
+    prompts: Sequence[dict[str, Any]],
+    reward_funcs: dict[str, RewardFunc],
+    output_dir: str | Path,
+    settings: GRPOSettings | None = None,
+    rollout_func: Callable[[list[Any], Any], dict[str, list[Any]]] | None = None,
+) -> TrainResult:
+    """Train ``model_path`` online on ``prompts`` against ``reward_funcs``; publish to ``output_dir/model``.
+
+    Args:
+        model_path: a local model directory or hub id (resolved like every other trainer's).
+        prompts: rows ``{"prompt": [messages...], **columns}``; TRL passes the columns to every reward.
+        reward_funcs: name -> reward callable; the name is what TRL logs the reward's mean under.
+        output_dir: the run's training directory.
+        settings: optimiser and sampling settings; defaults to ``GRPOSettings()``.
+        rollout_func: TRL's custom generation hook ``(prompts, trainer) -> dict`` (GRPO only).
+
+    Returns:
+        The published result; metrics hold the last step's loss, reward, each reward's mean
+        (``rewards/<name>/mean``), steps and seconds. Returns the earlier result, without training,
+        when ``output_dir/model`` is already finished.
+
+    Raises:
+        ValueError: no prompts, no rewards, a malformed or over-long prompt, or ``rollout_func`` with RLOO.
+    """
+    output_dir = Path(output_dir)
+    done = finished_result(output_dir)
+    if done is not None:
+        log.info("%s: finished checkpoint found, not training again", done.model_path)
+        return done
+    s = settings or GRPOSettings()
+    if not prompts:
+        raise ValueError("no prompts to train on")
+    if not reward_funcs:
+        raise ValueError("no reward functions")
+    if s.reward_weights is not None and len(s.reward_weights) != len(reward_funcs):
+        raise ValueError(f"{len(s.reward_weights)} reward weights for {len(reward_funcs)} reward functions")
+    if rollout_func is not None and s.algorithm != "grpo":
+        raise ValueError("rollout_func needs algorithm='grpo': TRL's RLOOTrainer has no rollout hook")
+
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from polyrlaif.core.models import resolve_model_path, set_cpu_threads
+
+    use_cpu = not torch.cuda.is_available()
+    if use_cpu:
+        set_cpu_threads()
+    path = resolve_model_path(model_path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    _check_prompts(prompts, tokenizer, s.max_prompt_length)
+    # float32 on CPU (half-precision CPU training is slow and imprecise); the checkpoint's dtype on CUDA
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32 if use_cpu else "auto")
+
+    names = list(reward_funcs)
+    funcs = [_named(name, f) for name, f in reward_funcs.items()]
+    args = _config(s, output_dir, use_cpu)
+    dataset = Dataset.from_list([dict(row) for row in prompts])
+    if s.algorithm == "grpo":
+        from trl import GRPOTrainer
+
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=funcs,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            rollout_func=rollout_func,
+        )
+    else:
+        from trl import RLOOTrainer
+
+        trainer = RLOOTrainer(
+            model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=tokenizer
+        )
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    metrics = _summarise(trainer.state.log_history, names, seconds, trainer.state.global_step)
+    trained = trainer.model
+
+    def write(staging: Path) -> None:
+        trained.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+
+    result = publish_checkpoint(output_dir, write, metrics)
+    trl_dir = output_dir / "trl"
+    if trl_dir.is_dir() and not any(trl_dir.iterdir()):
+        trl_dir.rmdir()  # TRL's output_dir; nothing is saved there with save_strategy="no"
+    return result

@@ -1,0 +1,209 @@
+"""Multi-turn search-agent rollouts for TRL's GRPO: the agent loop as a ``rollout_func``.
+
+:func:`make_rollout_func` returns the hook ``rollout_func(prompts, trainer)`` that TRL 1.16's
+``GRPOTrainer`` calls instead of its own generation. TRL's sampler has already repeated each prompt
+``num_generations`` times, so the hook returns exactly one rollout per prompt it receives (TRL checks
+one reward per prompt and groups them ``num_generations`` at a time). For each prompt it runs
+:func:`~polyrlaif.domains.search_agent.agent.run_agents` with the trainer's current model, sampling,
+and returns:
+
+* ``prompt_ids``: the initial context (system prompt and question) as the chat template renders it
+  with the generation prompt.
+* ``completion_ids``: everything after it in the rendered whole conversation (each model turn,
+  each observation message), up to the last model turn's end-of-turn token. The observation of a
+  last turn that ended in ``turn_limit`` is left out: the model never acted on it.
+* ``env_mask``: 1 on model-turn tokens (the turn's text and the template's end-of-turn after it),
+  0 on observation messages and the next assistant header. TRL multiplies it into the loss mask.
+* ``logprobs``: each completion token's log-probability under the sampling model (teacher-forced
+  over the returned sequence, logits divided by the temperature as TRL does). TRL 1.16 reads them
+  only for vLLM importance sampling and off-policy masking; masked tokens' values never matter.
+* ``trajectory``: each rollout's :meth:`Trajectory.to_dict`, which TRL forwards to every reward
+  function as the ``trajectory`` keyword (rewards should read the answer there: TRL's ``completions``
+  argument is the decoded completion, observations included).
+
+Approximations: the training sequence is the *re-rendered* conversation, not the sampled token ids.
+A model turn is kept up to its first complete action (see ``Step.text``), and re-tokenising its text
+may split it differently from how it was sampled; the policy gradient is taken on the re-tokenised
+turn. ReSeek's ``judge`` action edits earlier context, which no single token sequence represents, so
+it is refused here.
+
+Example::
+
+    rows = [{"prompt": agent_prompt(q.question, cfg), "answers": list(q.answers)} for q in questions]
+    rollout = make_rollout_func(tools, cfg, max_new_tokens=256, temperature=1.0)
+    grpo_train(policy_path, rows, {"answer_f1": answer_f1}, out_dir, settings, rollout_func=rollout)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from polyrlaif.domains.search_agent.agent import AgentConfig, Trajectory, agent_context, run_agents
+from polyrlaif.domains.search_agent.tools import SearchTools
+
+__all__ = ["RolloutEncoding", "agent_prompt", "encode_trajectory", "make_rollout_func"]
+
+_QUESTION_PREFIX = "Question: "
+
+
+@dataclass(frozen=True)
+class _Asked:
+    id: str
+    question: str
+
+
+@dataclass
+class RolloutEncoding:
+    """One trajectory as TRL trains on it.
+
+    Attributes:
+        prompt_ids: the initial context's tokens.
+        completion_ids: every later token of the rendered conversation.
+        env_mask: per completion token, 1 if the model wrote it, 0 if the environment did.
+    """
+
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    env_mask: list[int]
+
+
+def agent_prompt(question: str, cfg: AgentConfig) -> list[dict[str, str]]:
+    """The prompt column for ``question``: the agent's first context (system prompt and question)."""
+    return agent_context(Trajectory("", question), cfg)
+
+
+def _render(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+def encode_trajectory(tokenizer: Any, traj: Trajectory, cfg: AgentConfig) -> RolloutEncoding:
+    """Tokenise a finished trajectory's conversation into prompt, completion and ``env_mask``.
+
+    Raises:
+        ValueError: the trajectory has no step, or the chat template does not render a conversation
+            as an extension of its prefixes (then no token split of it exists).
+    """
+    if not traj.steps:
+        raise ValueError(f"trajectory {traj.question_id!r} has no model turn")
+    messages = agent_context(traj, cfg)[:-1]  # the last observation was never acted on
+    # Spans of the rendered text the model wrote: from the end of each generation prompt to the end
+    # of the rendered turn. Everything between is the environment's (observation + next header).
+    model_spans: list[tuple[int, int]] = []
+    before = _render(tokenizer, messages[:2], True)
+    prompt_text = before
+    for k in range(len(traj.steps)):
+        after_turn = _render(tokenizer, messages[: 3 + 2 * k], False)
+        if not after_turn.startswith(before):
+            raise ValueError("the chat template does not render a conversation as an extension of its prefix")
+        model_spans.append((len(before), len(after_turn)))
+        if 4 + 2 * k <= len(messages):
+            before = _render(tokenizer, messages[: 4 + 2 * k], True)
+            if not before.startswith(after_turn):
+                raise ValueError("the chat template does not render an observation as an extension")
+    full = after_turn
+    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    if ids[: len(prompt_ids)] != prompt_ids:
+        raise ValueError("the rendered conversation does not start with the prompt's tokens")
+    completion = ids[len(prompt_ids) :]
+    mask = [int(any(a <= start < b for a, b in model_spans)) for start, _ in offsets[len(prompt_ids) :]]
+    eos = tokenizer.eos_token_id
+    if eos in completion:  # end on the last end-of-turn token: TRL reads a sequence without it as clipped
+        end = len(completion) - completion[::-1].index(eos)
+        completion, mask = completion[:end], mask[:end]
+    return RolloutEncoding(prompt_ids, completion, mask)
+
+
+def _sampler(model: Any, tokenizer: Any, max_new_tokens: int, temperature: float) -> Callable:
+    """A :data:`~polyrlaif.domains.search_agent.agent.Generate` sampling from ``model`` as it is now."""
+    import torch
+
+    def generate(conversations: list[list[dict[str, str]]]) -> list[str]:
+        texts = [_render(tokenizer, c, True) for c in conversations]
+        side, tokenizer.padding_side = tokenizer.padding_side, "left"
+        try:
+            batch = tokenizer(texts, add_special_tokens=False, padding=True, return_tensors="pt")
+        finally:
+            tokenizer.padding_side = side
+        batch = batch.to(model.device)
+        with torch.no_grad():
+            out = model.generate(
+                **batch,
+                do_sample=True,
+                temperature=temperature,
+                top_k=0,  # pure temperature sampling, the distribution TRL's loss is written for
+                top_p=1.0,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+
+    return generate
+
+
+def _logprobs(model: Any, enc: RolloutEncoding, temperature: float) -> list[float]:
+    """Teacher-forced log-probability of each completion token, logits scaled as TRL scales them."""
+    import torch
+
+    ids = torch.tensor([enc.prompt_ids + enc.completion_ids], device=model.device)
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0, len(enc.prompt_ids) - 1 : -1].float() / temperature
+        logps = torch.log_softmax(logits, dim=-1).gather(-1, ids[0, len(enc.prompt_ids) :, None])
+    return logps[:, 0].tolist()
+
+
+def make_rollout_func(
+    tools: SearchTools, cfg: AgentConfig, max_new_tokens: int = 256, temperature: float = 1.0
+) -> Callable[[list[Any], Any], dict[str, list[Any]]]:
+    """TRL's ``rollout_func`` running the search agent with the trainer's current model.
+
+    Args:
+        tools: the search and read tools the agent calls.
+        cfg: the agent settings (``judge_action`` is not supported: it edits earlier context).
+        max_new_tokens: tokens per model turn.
+        temperature: sampling temperature; pass the same value as the trainer's ``temperature``.
+
+    Returns:
+        ``rollout_func(prompts, trainer)``: one rollout per prompt, each prompt being
+        :func:`agent_prompt` of a question. See the module docstring for the returned fields.
+
+    Raises:
+        ValueError: (at construction) ``cfg.judge_action``; (per call) a prompt that is not an agent prompt.
+        RuntimeError: (per call) generation failed during a rollout.
+    """
+    if cfg.judge_action:
+        raise ValueError("rollouts for training do not support judge_action: it rewrites earlier context")
+
+    def rollout_func(prompts: list[Any], trainer: Any) -> dict[str, list[Any]]:
+        asked = []
+        for i, prompt in enumerate(prompts):
+            question = prompt[-1]["content"].removeprefix(_QUESTION_PREFIX) if prompt else ""
+            if prompt != agent_prompt(question, cfg):
+                raise ValueError(f"prompt {i} is not an agent prompt (build it with agent_prompt)")
+            asked.append(_Asked(str(i), question))  # position in the batch; dataset columns carry real ids
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        tokenizer = trainer.processing_class
+        was_training = model.training
+        model.eval()
+        try:
+            generate = _sampler(model, tokenizer, max_new_tokens, temperature)
+            trajs = run_agents(generate, tools, asked, cfg)
+            failed = [t for t in trajs if t.status == "error"]
+            if failed:
+                raise RuntimeError(f"rollout generation failed: {failed[0].error}")
+            encs = [encode_trajectory(tokenizer, t, cfg) for t in trajs]
+            logprobs = [_logprobs(model, e, temperature) for e in encs]
+        finally:
+            model.train(was_training)
+        return {
+            "prompt_ids": [e.prompt_ids for e in encs],
+            "completion_ids": [e.completion_ids for e in encs],
+            "logprobs": logprobs,
+            "env_mask": [e.env_mask for e in encs],
+            "trajectory": [t.to_dict() for t in trajs],
+        }
+
+    return rollout_func

@@ -1,0 +1,128 @@
+"""Online RL through TRL: one GRPO (and one RLOO) step on the tiny model, published like every checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from polyrlaif.core.trainers.base import DONE_MARKER
+from polyrlaif.core.trainers.trl_grpo import GRPOSettings, grpo_train
+
+PROMPTS = [
+    {"prompt": [{"role": "user", "content": "Say the word fox."}], "target": "fox"},
+    {"prompt": [{"role": "user", "content": "Write some Python code."}], "target": "def"},
+]
+
+
+def _text(completion) -> str:
+    return completion[-1]["content"] if isinstance(completion, list) else completion
+
+
+def target_rate(prompts, completions, target, **kwargs) -> list[float]:
+    """Fraction of whitespace-separated words containing the row's target (a dataset column)."""
+    out = []
+    for c, t in zip(completions, target, strict=True):
+        words = _text(c).split()
+        out.append(sum(t in w for w in words) / len(words) if words else 0.0)
+    return out
+
+
+def short(prompts, completions, **kwargs) -> list[float]:
+    """Shorter completions score higher."""
+    return [1.0 / (1.0 + len(_text(c))) for c in completions]
+
+
+CODE_SCORES: list[float] = []
+
+
+def code_only(prompts, completions, target, **kwargs) -> list[float | None]:
+    """Applies only to the code prompt; None elsewhere, which TRL must leave out of the mean."""
+    out = [
+        len(_text(c)) / 100.0 + 0.5 if t == "def" else None for c, t in zip(completions, target, strict=True)
+    ]
+    CODE_SCORES.extend(x for x in out if x is not None)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    """One CPU thread: the tiny model gains nothing from more, and the machine is shared."""
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _weights(path: str) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(f"{path}/model.safetensors")
+
+
+SETTINGS = dict(lr=1e-2, num_generations=2, batch_size=4, max_steps=1, max_completion_length=12, seed=0)
+
+
+def test_grpo_step_publishes_logs_each_reward_and_tolerates_none(tiny_lm_path, tmp_path) -> None:
+    rewards = {"target_rate": target_rate, "brevity": short, "code_length": code_only}
+    result = grpo_train(tiny_lm_path, PROMPTS, rewards, tmp_path, GRPOSettings(**SETTINGS))
+
+    assert not result.resumed
+    assert result.model_path == str(tmp_path / "model")
+    assert (tmp_path / "model" / DONE_MARKER).is_file()
+    assert json.loads((tmp_path / "train_metrics.json").read_text()) == result.metrics
+    m = result.metrics
+    assert m["steps"] == 1.0
+    for name in rewards:
+        assert f"rewards/{name}/mean" in m
+    # the None rows are left out, not counted as 0: the mean is over the code prompt's completions only
+    assert len(CODE_SCORES) == 2  # one step: the code prompt's group of two
+    assert m["rewards/code_length/mean"] == pytest.approx(sum(CODE_SCORES) / len(CODE_SCORES), rel=1e-5)
+    assert 0.0 < m["rewards/brevity/mean"] <= 1.0
+    assert m["loss"] == m["loss"]  # not NaN
+
+    before, after = _weights(tiny_lm_path), _weights(result.model_path)
+    assert before.keys() == after.keys()
+    assert any(not (before[k] == after[k]).all() for k in before)
+
+    again = grpo_train(tiny_lm_path, PROMPTS, rewards, tmp_path, GRPOSettings(**SETTINGS))
+    assert again.resumed
+    assert again.metrics == result.metrics
+
+
+def test_rloo_step_publishes(tiny_lm_path, tmp_path) -> None:
+    result = grpo_train(
+        tiny_lm_path, PROMPTS, {"brevity": short}, tmp_path, GRPOSettings(algorithm="rloo", **SETTINGS)
+    )
+    assert (tmp_path / "model" / DONE_MARKER).is_file()
+    assert "rewards/brevity/mean" in result.metrics
+    before, after = _weights(tiny_lm_path), _weights(result.model_path)
+    assert any(not (before[k] == after[k]).all() for k in before)
+
+
+def test_settings_and_inputs_are_checked(tiny_lm_path, tmp_path) -> None:
+    with pytest.raises(ValueError, match="multiple of num_generations"):
+        GRPOSettings(num_generations=3, batch_size=4)
+    with pytest.raises(ValueError, match="algorithm"):
+        GRPOSettings(algorithm="ppo")
+    with pytest.raises(ValueError, match="rollout_func needs algorithm='grpo'"):
+        grpo_train(
+            tiny_lm_path,
+            PROMPTS,
+            {"brevity": short},
+            tmp_path,
+            GRPOSettings(algorithm="rloo", max_steps=1),
+            rollout_func=lambda prompts, trainer: {},
+        )
+    with pytest.raises(ValueError, match="over max_prompt_length=3"):
+        grpo_train(
+            tiny_lm_path,
+            PROMPTS,
+            {"brevity": short},
+            tmp_path,
+            GRPOSettings(max_prompt_length=3, max_steps=1),
+        )
+    assert not (tmp_path / "model").exists()
