@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from polyrlaif.core.config import ModelConfig, OptimConfig
 from polyrlaif.core.io import atomic_write_json
@@ -35,6 +35,7 @@ __all__ = [
     "build_trainer",
     "finished_result",
     "publish_checkpoint",
+    "publish_trained",
 ]
 
 CHECKPOINT_DIR = "model"
@@ -117,3 +118,18 @@ def publish_checkpoint(
         shutil.rmtree(final)  # a checkpoint without DONE: an interrupted earlier publish
     staging.rename(final)
     return TrainResult(model_path=str(final), metrics=metrics)
+
+
+def publish_trained(output_dir: str | Path, model: Any, saver: Any, metrics: dict[str, float]) -> TrainResult:
+    """Publish a trained model with its tokenizer or processor (``saver``), as :func:`publish_checkpoint`
+    does, and remove the empty ``<output_dir>/trl`` folder a TRL trainer leaves when it saves nothing."""
+
+    def write(staging: Path) -> None:
+        model.save_pretrained(staging)
+        saver.save_pretrained(staging)
+
+    result = publish_checkpoint(output_dir, write, metrics)
+    trl_dir = Path(output_dir) / "trl"
+    if trl_dir.is_dir() and not any(trl_dir.iterdir()):
+        trl_dir.rmdir()  # TRL's output_dir; nothing is saved there with save_strategy="no"
+    return result

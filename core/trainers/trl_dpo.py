@@ -20,7 +20,7 @@ from typing import Any
 
 from polyrlaif.core.config import ModelConfig, OptimConfig
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
 
 __all__ = ["TRLDPOTrainer", "has_image_pairs", "pairs_to_rows"]
 
@@ -166,14 +166,7 @@ class TRLDPOTrainer:
         if self.optim.lora.enabled:
             trained = trained.merge_and_unload()
 
-        def write(staging: Path) -> None:
-            trained.save_pretrained(staging)
-            tokenizer.save_pretrained(staging)
-
-        result = publish_checkpoint(output_dir, write, metrics)
-        trl_dir = output_dir / "trl"
-        if trl_dir.is_dir() and not any(trl_dir.iterdir()):
-            trl_dir.rmdir()  # TRL's output_dir; nothing is saved there with save_strategy="no"
+        result = publish_trained(output_dir, trained, tokenizer, metrics)
         trainer = model = None  # drop the references before freeing memory
         gc.collect()
         if device.startswith("cuda"):

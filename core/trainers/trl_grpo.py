@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
 
 __all__ = ["ALGORITHMS", "GRPOSettings", "RewardFunc", "grpo_train"]
 
@@ -238,14 +238,4 @@ def grpo_train(
     trainer.train()
     seconds = time.perf_counter() - start
     metrics = _summarise(trainer.state.log_history, names, seconds, trainer.state.global_step)
-    trained = trainer.model
-
-    def write(staging: Path) -> None:
-        trained.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-
-    result = publish_checkpoint(output_dir, write, metrics)
-    trl_dir = output_dir / "trl"
-    if trl_dir.is_dir() and not any(trl_dir.iterdir()):
-        trl_dir.rmdir()  # TRL's output_dir; nothing is saved there with save_strategy="no"
-    return result
+    return publish_trained(output_dir, trainer.model, tokenizer, metrics)

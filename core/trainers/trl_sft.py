@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
 
 __all__ = ["SFTExample", "SFTSettings", "sft_train"]
 
@@ -158,16 +158,7 @@ def sft_train(
     }
     if logged and "mean_token_accuracy" in logged[-1]:
         metrics["mean_token_accuracy"] = float(logged[-1]["mean_token_accuracy"])
-    trained = trainer.model
-
-    def write(staging: Path) -> None:
-        trained.save_pretrained(staging)
-        processing.save_pretrained(staging)
-
-    result = publish_checkpoint(output_dir, write, metrics)
-    trl_dir = output_dir / "trl"
-    if trl_dir.is_dir() and not any(trl_dir.iterdir()):
-        trl_dir.rmdir()
+    result = publish_trained(output_dir, trainer.model, processing, metrics)
     log.info(
         "SFT: %d examples, %.0f s, loss %.3f -> %.3f",
         len(examples),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
 
 __all__ = ["VisionPretrainSettings", "pretrain_vision_tower", "vision_tower_of"]
 
@@ -157,8 +157,4 @@ def pretrain_vision_tower(
         "seconds": time.time() - start,
     }
 
-    def write(staging: Path) -> None:
-        model.save_pretrained(staging)
-        processor.save_pretrained(staging)
-
-    return publish_checkpoint(output_dir, write, metrics)
+    return publish_trained(output_dir, model, processor, metrics)

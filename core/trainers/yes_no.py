@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
 
 __all__ = ["YesNoExample", "YesNoSettings", "yes_no_train"]
 
@@ -171,8 +171,4 @@ def yes_no_train(
         "seconds": time.time() - start,
     }
 
-    def write(staging: Path) -> None:
-        model.save_pretrained(staging)
-        saver.save_pretrained(staging)
-
-    return publish_checkpoint(output_dir, write, metrics)
+    return publish_trained(output_dir, model, saver, metrics)
