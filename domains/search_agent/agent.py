@@ -23,7 +23,7 @@ after ``max_turns`` turns ends with status ``turn_limit`` and no answer.
 Example::
 
     tools = SearchTools(load_retriever("runs/index"), load_corpus(corpus_path()))
-    gen = policy_generator(CausalLMPolicy("smollm2-135m"), max_new_tokens=256)
+    gen = policy_generator(CausalLMPolicy("smollm2-135m-instruct"), max_new_tokens=256)
     trajs = run_agents(gen, tools, load_questions()[:8], AgentConfig(max_turns=6, verify=True))
     write_trajectories("runs/trajectories.jsonl", trajs)
 """
