@@ -20,7 +20,12 @@ from typing import Any
 
 from polyrlaif.core.config import ModelConfig, OptimConfig
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
+from polyrlaif.core.trainers.base import (
+    TrainResult,
+    finished_result,
+    no_checkpointing,
+    publish_trained,
+)
 
 __all__ = ["TRLDPOTrainer", "has_image_pairs", "pairs_to_rows"]
 
@@ -178,13 +183,6 @@ class TRLDPOTrainer:
         from trl import DPOConfig
 
         o = self.optim
-        # a 135M model fits easily; checkpointing would cost ~30% more compute per step. Newer
-        # transformers renamed the option and warns on the old name, which TRL sets by default.
-        checkpointing = (
-            {"activation_checkpointing": False}
-            if "activation_checkpointing" in DPOConfig.__dataclass_fields__
-            else {"gradient_checkpointing": False}
-        )
         return DPOConfig(
             output_dir=str(output_dir / "trl"),
             loss_type=[o.loss_type, "sft"] if o.sft_weight > 0 else [o.loss_type],
@@ -202,7 +200,7 @@ class TRLDPOTrainer:
             # TRL turns bf16 autocast on by default; only use mixed precision when asked for on a GPU
             bf16=dtype == torch.bfloat16,
             fp16=dtype == torch.float16,
-            **checkpointing,
+            **no_checkpointing(DPOConfig),
             # without LoRA the reference log-probs are computed once up front, so no frozen copy is kept
             # (TRL processes vision data on the fly and cannot precompute; it keeps a reference copy)
             precompute_ref_log_probs=not o.lora.enabled and not vision,

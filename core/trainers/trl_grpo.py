@@ -25,7 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
+from polyrlaif.core.trainers.base import (
+    TrainResult,
+    finished_result,
+    no_checkpointing,
+    publish_trained,
+)
 
 __all__ = ["ALGORITHMS", "GRPOSettings", "RewardFunc", "grpo_train"]
 
@@ -112,12 +117,6 @@ def _config(settings: GRPOSettings, output_dir: Path, use_cpu: bool) -> Any:
 
     s = settings
     config_cls = GRPOConfig if s.algorithm == "grpo" else RLOOConfig
-    # tiny-to-small models here: checkpointing only costs time. Newer transformers renamed the option.
-    checkpointing = (
-        {"activation_checkpointing": False}
-        if "activation_checkpointing" in config_cls.__dataclass_fields__
-        else {"gradient_checkpointing": False}
-    )
     return config_cls(
         output_dir=str(output_dir / "trl"),
         learning_rate=s.lr,
@@ -134,7 +133,7 @@ def _config(settings: GRPOSettings, output_dir: Path, use_cpu: bool) -> Any:
         data_seed=s.seed,
         use_cpu=use_cpu,
         bf16=False,  # TRL's default is bf16 autocast; training here is float32
-        **checkpointing,
+        **no_checkpointing(config_cls),
         logging_steps=1,
         save_strategy="no",
         report_to="none",

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
+from polyrlaif.core.trainers.base import (
+    TrainResult,
+    finished_result,
+    freeze_parameters,
+    no_checkpointing,
+    publish_trained,
+)
 
 __all__ = ["SFTExample", "SFTSettings", "sft_train"]
 
@@ -108,13 +114,7 @@ def sft_train(
 
         processing = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    frozen = 0
-    for name, param in model.named_parameters():
-        if any(name.startswith(prefix) for prefix in s.freeze):
-            param.requires_grad_(False)
-            frozen += param.numel()
-    if s.freeze and not frozen:
-        raise ValueError(f"SFT freeze prefixes {list(s.freeze)} match no parameter of {path}")
+    freeze_parameters(model, s.freeze, f"{path} (SFT)")
     args = SFTConfig(
         output_dir=str(output_dir / "trl"),
         num_train_epochs=s.epochs,
@@ -128,12 +128,7 @@ def sft_train(
         use_cpu=not torch.cuda.is_available(),
         bf16=False,
         max_length=None,
-        # TRL turns checkpointing on by default; for the small models SFT'd here it only costs time
-        **(
-            {"activation_checkpointing": False}
-            if "activation_checkpointing" in SFTConfig.__dataclass_fields__
-            else {"gradient_checkpointing": False}
-        ),
+        **no_checkpointing(SFTConfig),
         logging_steps=10,
         save_strategy="no",
         report_to="none",

@@ -22,7 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
+from polyrlaif.core.trainers.base import (
+    TrainResult,
+    finished_result,
+    freeze_parameters,
+    publish_trained,
+)
 
 __all__ = ["YesNoExample", "YesNoSettings", "yes_no_train"]
 
@@ -119,13 +124,7 @@ def yes_no_train(
     model, saver, encode = _encoder(path, any(has_images(e.prompt) for e in examples))
     tok = getattr(saver, "tokenizer", saver)
     yes_ids, no_ids = yes_no_token_ids(tok, s.yes, s.no)
-    frozen = 0
-    for name, param in model.named_parameters():
-        if any(name.startswith(prefix) for prefix in s.freeze):
-            param.requires_grad_(False)
-            frozen += param.numel()
-    if s.freeze and not frozen:
-        raise ValueError(f"yes/no freeze prefixes {list(s.freeze)} match no parameter of {path}")
+    freeze_parameters(model, s.freeze, f"{path} (yes/no training)")
 
     torch.manual_seed(s.seed)
     gen = torch.Generator().manual_seed(s.seed)
