@@ -45,7 +45,8 @@ def index_dirs(tmp_path_factory, encoder) -> dict[str, Path]:
     """One index of each kind over the packaged corpus, built once. Tests must not modify them."""
     import torch
 
-    from polyrlaif.domains.search_agent.retrieval import KINDS, build_index
+    from polyrlaif.domains.search_agent.index import build_index
+    from polyrlaif.domains.search_agent.retrieval import KINDS
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the autouse fixture is function-scoped; this one runs outside it

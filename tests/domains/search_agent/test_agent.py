@@ -18,7 +18,7 @@ from polyrlaif.domains.search_agent.agent import (
     run_agents,
     write_trajectories,
 )
-from polyrlaif.domains.search_agent.retrieval import load_retriever
+from polyrlaif.domains.search_agent.index import load_retriever
 from polyrlaif.domains.search_agent.tools import SearchTools
 
 

@@ -8,7 +8,7 @@ from polyrlaif.core.trainers.base import DONE_MARKER
 from polyrlaif.core.trainers.trl_grpo import GRPOSettings, grpo_train
 from polyrlaif.datasets.fictional_qa import corpus_path
 from polyrlaif.domains.search_agent.agent import AgentConfig, Trajectory
-from polyrlaif.domains.search_agent.retrieval import load_retriever
+from polyrlaif.domains.search_agent.index import load_retriever
 from polyrlaif.domains.search_agent.rollout import agent_prompt, make_rollout_func
 from polyrlaif.domains.search_agent.tools import SearchTools
 from polyrlaif.evaluation.qa import f1

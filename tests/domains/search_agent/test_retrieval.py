@@ -7,12 +7,12 @@ import itertools
 import numpy as np
 import pytest
 
+from polyrlaif.domains.search_agent.index import load_retriever
 from polyrlaif.domains.search_agent.retrieval import (
     KINDS,
     BM25Retriever,
     DenseRetriever,
     HybridRetriever,
-    load_retriever,
     tokenize,
 )
 

@@ -20,7 +20,7 @@ from polyrlaif.core.judges import JudgeCache, OpenAIBackend
 from polyrlaif.datasets.fictional_qa import corpus_path
 from polyrlaif.domains.search_agent.actions import Action
 from polyrlaif.domains.search_agent.agent import AgentConfig, Step, Trajectory, run_agents
-from polyrlaif.domains.search_agent.retrieval import build_index, load_retriever
+from polyrlaif.domains.search_agent.index import build_index, load_retriever
 from polyrlaif.domains.search_agent.rewards import (
     ANSWER_JUDGE_TEMPLATE,
     ANSWER_JUDGE_TEMPLATE_HASH,
