@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--predictions", default=None, help="score these predictions (JSONL) instead of a model's")
     e.add_argument("--annotations", default=None, help="ground truth file the benchmark reads")
     e.add_argument("--images", default=None, help="directory the benchmark's image paths are relative to")
+    e.add_argument("--corpus", default=None, help="documents (JSONL) an agent benchmark searches")
     e.add_argument("--limit", type=int, default=None, help="first N problems only")
     e.add_argument("--samples", type=int, default=1, help="samples per problem (pass@k needs k <= samples)")
     e.add_argument("--temperature", type=float, default=0.0)
@@ -111,7 +112,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     evaluator = get_benchmark(domain, args.benchmark)(**_parse_opt(args.opt))
     target = Path(args.output or f"runs/eval/{args.domain}-{args.benchmark}")
     out = target.with_suffix("") if target.suffix == ".json" else target
-    files = {"predictions": args.predictions, "annotations": args.annotations, "image_root": args.images}
+    files = {
+        "predictions": args.predictions,
+        "annotations": args.annotations,
+        "image_root": args.images,
+        "corpus": args.corpus,
+    }
     files = {k: v for k, v in files.items() if v is not None}
     if args.predictions and args.model:
         raise ValueError("give either --model (generate, then score) or --predictions (score), not both")

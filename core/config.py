@@ -19,6 +19,7 @@ __all__ = [
     "ModelConfig",
     "OptimConfig",
     "PairsConfig",
+    "RLConfig",
     "RunConfig",
     "SamplingConfig",
     "TrainConfig",
@@ -114,6 +115,25 @@ class OptimConfig:
 
 
 @dataclass
+class RLConfig:
+    """Online RL (``run.mode: online``): TRL's GRPO or RLOO, rewards from the domain's judges and verifiers.
+
+    Each round trains ``max_steps`` optimiser steps from the previous round's policy, then evaluates.
+    The domain names its rewards and their weights (``domain.reward_weights``).
+    """
+
+    algorithm: str = "grpo"  # grpo | rloo
+    lr: float = 1e-6
+    beta: float = 0.0  # KL coefficient against the starting policy; 0 keeps no reference model
+    num_generations: int = 4  # completions per prompt (the group)
+    batch_size: int = 8  # completions per step; a multiple of num_generations
+    max_steps: int = 50  # per round
+    max_prompt_length: int | None = 1024
+    max_completion_length: int = 256  # per completion, or per model turn for a multi-turn domain
+    temperature: float = 1.0
+
+
+@dataclass
 class EvalConfig:
     """Evaluation after every round; the domain chooses the benchmarks."""
 
@@ -123,11 +143,16 @@ class EvalConfig:
     max_new_tokens: int = 256
 
 
+RUN_MODES = ("offline", "online")
+
+
 @dataclass
 class RunConfig:
     """Where and how long."""
 
     output_dir: str = "runs/default"
+    # offline: sample -> judge -> pairs -> preference optimisation (optim); online: GRPO/RLOO (rl)
+    mode: str = "offline"
     rounds: int = 1
     seed: int = 0
     num_prompts: int | None = None  # limit on training prompts per round
@@ -144,6 +169,7 @@ class TrainConfig:
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     pairs: PairsConfig = field(default_factory=PairsConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
@@ -190,7 +216,12 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None)
         raise ValueError(f"{p}: invalid config{f' at field {key!r}' if key else ''}: {exc.msg}") from None
-    return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+    out: TrainConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    if out.run.mode not in RUN_MODES:
+        raise ValueError(
+            f"{p}: invalid config at field 'run.mode': {out.run.mode!r} is not one of {RUN_MODES}"
+        )
+    return out
 
 
 def save_config(cfg: TrainConfig, path: str | Path) -> None:

@@ -192,9 +192,17 @@ def _load_policy(cfg: TrainConfig, components: DomainComponents, model_path: str
 
 
 def run_train(cfg: TrainConfig) -> list[dict[str, Any]]:
-    """Full RLAIF rounds. Returns the per-round history written to ``metrics.json``."""
+    """Full RLAIF rounds. Returns the per-round history written to ``metrics.json``.
+
+    With ``run.mode: online`` the rounds are online RL instead (:func:`polyrlaif.core.online.run_online`).
+    """
+    if cfg.run.mode == "online":
+        from polyrlaif.core.online import run_online
+
+        return run_online(cfg)
     t0 = time.time()
     domain, components, out = setup(cfg)
+    _require_offline(domain, components)
     trainer = TRAINERS.get(cfg.optim.backend)(cfg.optim, model=cfg.model, seed=cfg.run.seed)
     model_path = _starting_model(cfg, components)
     history: list[dict[str, Any]] = []
@@ -263,13 +271,23 @@ def _starting_model(cfg: TrainConfig, components: DomainComponents) -> str:
 
 def run_feedback(cfg: TrainConfig) -> list[PreferencePair]:
     """Sample, judge and verify, then build pairs, and stop there (round 1 only)."""
-    _, components, out = setup(cfg)
+    if cfg.run.mode != "offline":
+        raise ValueError("feedback mines preference pairs offline; it needs run.mode=offline")
+    domain, components, out = setup(cfg)
+    _require_offline(domain, components)
     policy = _load_policy(cfg, components, _starting_model(cfg, components))
     pairs, stats = collect_feedback(cfg, components, policy, 1, out / "round_1")
     _close(policy)
     print_summary("feedback", [{"stat": k, "value": v} for k, v in stats.items()])
     _log(f"pairs written to {out / 'round_1' / 'pairs.jsonl'}")
     return pairs
+
+
+def _require_offline(domain: Domain, components: DomainComponents) -> None:
+    missing = [n for n in ("sampler", "score", "context") if getattr(components, n) is None]
+    if missing:
+        hint = "; it trains online: set run.mode=online" if components.online is not None else ""
+        raise ValueError(f"domain {domain.name!r} has no offline {', '.join(missing)}{hint}")
 
 
 def _close(policy: Policy) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from polyrlaif.core.models import load_causal_lm, pick_device, resolve_model_path, set_cpu_threads
 
-__all__ = ["CausalLMPolicy", "batch_seed"]
+__all__ = ["CAUSAL_LM_ADAPTER", "CausalLMAdapter", "CausalLMPolicy", "batch_seed"]
 
 
 def batch_seed(seed: int, batch_idx: int) -> int:
@@ -181,3 +181,16 @@ class CausalLMPolicy:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class CausalLMAdapter:
+    """The :class:`~polyrlaif.core.protocols.PolicyAdapter` of text domains: any causal LM with a chat
+    template that transformers can load (alias, hub id or local path), as a :class:`CausalLMPolicy`."""
+
+    def load(self, model: str, **kwargs: Any) -> CausalLMPolicy:
+        """Build the policy; ``kwargs`` are :class:`CausalLMPolicy`'s (dtype, device, batch_size, ...)."""
+        return CausalLMPolicy(model, **kwargs)
+
+
+#: The shared instance domains name in their ``Domain.adapter`` (``polyrlaif.core.policy:CAUSAL_LM_ADAPTER``).
+CAUSAL_LM_ADAPTER = CausalLMAdapter()

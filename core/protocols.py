@@ -19,6 +19,7 @@ __all__ = [
     "Domain",
     "DomainComponents",
     "Judge",
+    "OnlineTask",
     "Policy",
     "PolicyAdapter",
     "RewardFn",
@@ -107,6 +108,27 @@ class BenchmarkEvaluator(Protocol):
 
 
 @dataclass
+class OnlineTask:
+    """What a domain trains on online (``run.mode: online``; GRPO or RLOO through TRL).
+
+    Attributes:
+        prompts: TRL dataset rows ``{"prompt": [chat messages], **columns}``; every column reaches every
+            reward as a keyword argument.
+        rewards: name -> reward callable ``(prompts, completions, **columns) -> list[float | None]``
+            (``None``: does not apply). TRL logs each one's mean per step as ``rewards/<name>/mean``.
+        weights: name -> weight of that reward in the total TRL normalises within each group; a
+            reward missing here weighs 1.
+        rollout_func: TRL's ``rollout_func(prompts, trainer)`` for a multi-turn domain that generates
+            its own completions (tool calls, observations masked out of the loss); ``None``: TRL samples.
+    """
+
+    prompts: list[dict[str, Any]]
+    rewards: dict[str, RewardFn]
+    weights: dict[str, float] = field(default_factory=dict)
+    rollout_func: Callable[[list[Any], Any], dict[str, list[Any]]] | None = None
+
+
+@dataclass
 class DomainComponents:
     """What a domain's ``build`` returns for one run: the parts the trainer loop calls.
 
@@ -124,18 +146,23 @@ class DomainComponents:
         skipped: input records the domain left out (unreadable media and the like), one dict each
             with a ``reason``; the run lists them in ``skipped.jsonl`` and counts them in its metrics,
             so a run is never silently shorter than its input.
+        online: the domain's online-RL task (``run.mode: online``); ``None`` if it trains offline only.
+
+    ``sampler``, ``score`` and ``context`` are needed for offline rounds (``run.mode: offline``), and
+    ``online`` for online ones; a domain supplies the parts of the modes it supports.
     """
 
     adapter: PolicyAdapter
-    sampler: Sampler
-    verifiers: list[Verifier]
-    judges: list[Judge]
-    train_prompts: list[PromptRecord]
-    score: Callable[[PromptRecord, Candidate, list[Judgment]], float | None]
-    context: Callable[[PromptRecord, Candidate, list[Judgment]], dict[str, Any]]
+    sampler: Sampler | None = None
+    verifiers: list[Verifier] = field(default_factory=list)
+    judges: list[Judge] = field(default_factory=list)
+    train_prompts: list[PromptRecord] = field(default_factory=list)
+    score: Callable[[PromptRecord, Candidate, list[Judgment]], float | None] | None = None
+    context: Callable[[PromptRecord, Candidate, list[Judgment]], dict[str, Any]] | None = None
     eval_benchmarks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     initial_model: str | None = None
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    online: OnlineTask | None = None
 
 
 @dataclass(frozen=True)

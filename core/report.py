@@ -8,7 +8,7 @@ from typing import Any
 
 from polyrlaif.core.io import atomic_write_bytes, atomic_write_json
 
-__all__ = ["print_summary", "plot_rounds", "write_run_metrics"]
+__all__ = ["print_summary", "plot_rounds", "plot_steps", "write_run_metrics"]
 
 
 def _fmt(v: Any) -> str:
@@ -65,6 +65,53 @@ def plot_rounds(
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_steps(
+    steps: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    keys: Sequence[str],
+    *,
+    title: str = "",
+    boundaries: Sequence[int] = (),
+) -> Path:
+    """Draw metrics against the optimiser step, one panel each (online RL's reward curves).
+
+    Args:
+        steps: one mapping per step with a ``step`` key.
+        path: PNG file to write (atomically).
+        keys: metrics to plot, in panel order; those no step has are left out.
+        title: figure title.
+        boundaries: steps after which a new round began, drawn as dashed lines.
+    """
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in keys if any(isinstance(s.get(k), (int, float)) for s in steps)][:12]
+    ncols = min(3, max(1, len(keys)))
+    nrows = max(1, (len(keys) + ncols - 1) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        xs = [s["step"] for s in steps if isinstance(s.get(key), (int, float))]
+        ax.plot(xs, [s[key] for s in steps if isinstance(s.get(key), (int, float))], marker=".")
+        for b in boundaries:
+            ax.axvline(b + 0.5, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyrlaif.core.io import atomic_write_jsonl
 from polyrlaif.core.trainers.base import (
     TrainResult,
     finished_result,
@@ -32,7 +33,7 @@ from polyrlaif.core.trainers.base import (
     publish_trained,
 )
 
-__all__ = ["ALGORITHMS", "GRPOSettings", "RewardFunc", "grpo_train"]
+__all__ = ["ALGORITHMS", "STEPS_FILE", "GRPOSettings", "RewardFunc", "grpo_train", "read_steps", "step_logs"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 RewardFunc = Callable[..., list[float | None]]
 
 ALGORITHMS = ("grpo", "rloo")
+
+#: Per-step logs (one JSON row per optimiser step), written next to the published checkpoint.
+STEPS_FILE = "steps.jsonl"
 
 #: TRL's per-step values we report (their last value); each reward's mean is added by name.
 _REPORTED = ("loss", "reward", "reward_std", "kl", "completions/mean_length")
@@ -141,11 +145,28 @@ def _config(settings: GRPOSettings, output_dir: Path, use_cpu: bool) -> Any:
     )
 
 
+def step_logs(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-step entries of TRL's ``log_history`` (not the end-of-training summary), numbers only."""
+    return [
+        {k: v for k, v in h.items() if isinstance(v, (int, float))}
+        for h in history
+        if "loss" in h and "train_loss" not in h
+    ]
+
+
+def read_steps(output_dir: str | Path) -> list[dict[str, Any]]:
+    """The per-step logs :func:`grpo_train` wrote into ``output_dir`` (empty if there are none)."""
+    from polyrlaif.core.io import read_jsonl
+
+    path = Path(output_dir) / STEPS_FILE
+    return read_jsonl(path) if path.is_file() else []
+
+
 def _summarise(
     history: list[dict[str, Any]], names: Sequence[str], seconds: float, steps: int
 ) -> dict[str, float]:
     """The last logged value of each reported metric and of each reward's mean, plus steps and timing."""
-    logged = [h for h in history if "loss" in h and "train_loss" not in h]
+    logged = step_logs(history)
     out: dict[str, float] = {"steps": float(steps), "train_seconds": round(seconds, 3)}
     for key in (*_REPORTED, *(f"rewards/{n}/mean" for n in names)):
         values = [float(h[key]) for h in logged if key in h]
@@ -237,4 +258,6 @@ def grpo_train(
     trainer.train()
     seconds = time.perf_counter() - start
     metrics = _summarise(trainer.state.log_history, names, seconds, trainer.state.global_step)
+    # every step's logged values (rewards per reward, loss, KL, lengths), for reward curves
+    atomic_write_jsonl(output_dir / STEPS_FILE, step_logs(trainer.state.log_history))
     return publish_trained(output_dir, trainer.model, tokenizer, metrics)

@@ -6,7 +6,7 @@ DOMAIN = Domain(
     name="code",
     description="Code generation: sandboxed unit tests + CodeUltraFeedback-style rubric judge; pass@k",
     config="polyrlaif.domains.code.config:CodeDomainConfig",
-    adapter="polyrlaif.domains.code.adapter:ADAPTER",
+    adapter="polyrlaif.core.policy:CAUSAL_LM_ADAPTER",
     build="polyrlaif.domains.code.build:build_components",
     benchmarks={
         "humaneval": "polyrlaif.domains.code.benchmarks:HumanEvalEvaluator",

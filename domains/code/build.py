@@ -44,7 +44,7 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
     """Everything the run loop needs for the code domain, configured from ``cfg``."""
     from functools import partial
 
-    from polyrlaif.domains.code.adapter import ADAPTER
+    from polyrlaif.core.policy import CAUSAL_LM_ADAPTER
     from polyrlaif.domains.code.api_usage import ApiUsageVerifier
     from polyrlaif.domains.code.data import load_prompts
     from polyrlaif.domains.code.judge import build_rubric_judge, code_context
@@ -64,7 +64,7 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
         "unsafe_no_isolation": d.unsafe_no_isolation,
     }
     return DomainComponents(
-        adapter=ADAPTER,
+        adapter=CAUSAL_LM_ADAPTER,
         sampler=CodeSampler.from_config(cfg),
         verifiers=[
             CodeTestVerifier(

@@ -1,13 +1,23 @@
-"""The `search_agent` domain: a tool-using research agent (PokeeResearch / ReSeek style).
+"""The `search_agent` domain: a tool-using research agent trained by online RL from AI feedback
+(PokeeResearch / ReSeek).
 
-So far: the corpus reader (``corpus``), the sentence encoder (``encoder``), BM25, dense and hybrid
-retrievers with persisted indexes (``retrieval``), the ``search``/``read`` tools an agent calls
-(``tools``), the QA benchmark over a predictions file (``benchmarks``; metrics in
-:mod:`polyrlaif.evaluation.qa`), and the agent loop (``agent``, ``actions``): batched multi-turn
-rollouts with PokeeResearch's verification mode and ReSeek's JUDGE action, recorded in full; and the
-rewards (``rewards``): EM, F1, format, an LLM answer judge, citation faithfulness, ReSeek's JUDGE
-reward and their weighted combination; and the bridge to online RL (``rollout``): TRL's GRPO
-``rollout_func`` running the agent loop, with the observation tokens masked out of the loss
-(:func:`polyrlaif.core.trainers.trl_grpo.grpo_train`). The domain's registration, its training
-command and the SmolLM2 demo come next.
+The parts: the corpus (``corpus``), the sentence encoder (``encoder``), BM25, dense and hybrid
+retrievers (``retrieval``) with persisted indexes (``index``), the ``search``/``read`` tools
+(``tools``), the questions and tools a run uses (``data``), the agent loop (``agent``, ``actions``)
+with PokeeResearch's verification mode and ReSeek's JUDGE action, the rewards (``rewards``,
+``judges``), GRPO rollouts with observation tokens masked out of the loss (``rollout``), the online
+task the run loop trains on (``online``, ``build``), and the QA benchmark (``benchmarks``).
 """
+
+from polyrlaif.core.protocols import Domain
+
+DOMAIN = Domain(
+    name="search_agent",
+    description="Tool-using research agent (PokeeResearch/ReSeek): search+read tools, GRPO on judged rewards",
+    config="polyrlaif.domains.search_agent.config:SearchAgentConfig",
+    adapter="polyrlaif.core.policy:CAUSAL_LM_ADAPTER",
+    build="polyrlaif.domains.search_agent.build:build_components",
+    benchmarks={"qa": "polyrlaif.domains.search_agent.benchmarks:QAEvaluator"},
+)
+
+__all__ = ["DOMAIN"]

@@ -299,7 +299,12 @@ def _generate_checked(generate: Generate, contexts: list[list[dict[str, str]]]) 
 
 
 def run_agents(
-    generate: Generate, tools: SearchTools, questions: Sequence[Question], cfg: AgentConfig | None = None
+    generate: Generate,
+    tools: SearchTools,
+    questions: Sequence[Question],
+    cfg: AgentConfig | None = None,
+    *,
+    progress: bool = False,
 ) -> list[Trajectory]:
     """Run the agent on every question, all unfinished ones advancing together each turn.
 
@@ -308,14 +313,34 @@ def run_agents(
         tools: the search and read tools.
         questions: objects with ``id`` and ``question`` attributes.
         cfg: the agent settings; defaults to ``AgentConfig()``.
+        progress: show a bar of finished questions (with the turn reached) on stderr.
 
     Returns:
         One finished trajectory per question, in order.
     """
     cfg = cfg or AgentConfig()
     trajs = [Trajectory(q.id, q.question) for q in questions]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(trajs), desc="agent", unit="question")
+    try:
+        _run_turns(generate, tools, trajs, cfg, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return trajs
+
+
+def _run_turns(
+    generate: Generate, tools: SearchTools, trajs: list[Trajectory], cfg: AgentConfig, bar: Any
+) -> None:
     for turn in range(1, cfg.max_turns + 1):
         active = [t for t in trajs if t.status == "running"]
+        if bar is not None:
+            bar.set_postfix(turn=turn, refresh=False)
+            bar.update(len(trajs) - len(active) - bar.n)
         if not active:
             break
         size = cfg.batch_size or len(active)
@@ -335,7 +360,8 @@ def run_agents(
     for t in trajs:
         if t.status == "running":
             t.status = "turn_limit"
-    return trajs
+    if bar is not None:
+        bar.update(len(trajs) - bar.n)
 
 
 def policy_generator(

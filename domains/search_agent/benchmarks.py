@@ -1,24 +1,36 @@
-"""QA benchmark of the `search_agent` domain: SQuAD exact match and F1, citation precision and recall,
-and tool calls per question, over a predictions file.
+"""QA benchmark of the `search_agent` domain: the agent answers with tools, scored the SQuAD way and by
+an LLM judge, with its citations, tool use and JUDGE actions.
 
-``polyrlaif eval --domain search_agent --benchmark qa --predictions P.jsonl --output O.json`` scores
-``P.jsonl`` (rows ``{"question", "prediction", "answers", ...}``, read by
-:func:`polyrlaif.evaluation.qa.load_predictions`) and writes ``metrics.json``, ``metrics.md`` and the
-per-row ``rows.jsonl`` under its output directory (``O/`` for ``--output O.json``), as the other
-domains' evaluators do.
+Two ways in:
 
-Evaluating a model directly (``--model``) needs the search agent loop, which does not exist yet; until
-it does, run the agent elsewhere and score its predictions file.
+* ``polyrlaif eval --domain search_agent --benchmark qa --predictions P.jsonl --output O.json`` scores
+  ``P.jsonl`` (rows ``{"question", "prediction", "answers", ...}``, read by
+  :func:`polyrlaif.evaluation.qa.load_predictions`).
+* ``polyrlaif eval --domain search_agent --benchmark qa --model M --corpus C.jsonl --annotations Q.jsonl``
+  runs the agent first: the corpus is indexed once (cached), the model answers each question of
+  ``Q.jsonl`` (any format of :func:`polyrlaif.datasets.qa_datasets.load_qa`) with ``search`` and
+  ``read``, and its trajectories and predictions are written and scored. Without ``--corpus`` and
+  ``--annotations`` the packaged fictional corpus and questions are used. A rerun reuses the
+  trajectories already written.
+
+Metrics: ``exact_match`` and ``f1`` (fractions in [0, 1]), ``n_questions``; citation precision and
+recall and tool calls per question when the rows carry them; with an agent run, ``answered_rate``
+and, when the agent made JUDGE actions, ``judge_accuracy`` (agreement with the reranker's ideal
+verdict, as ReSeek's reward defines it); with a judge (``--opt judge='{"backend": ...}'``),
+``llm_judge_accuracy`` (the answer judge's JSON verdicts; failures are counted in
+``llm_judge_failures`` and left out of the mean). Per-row results go to ``rows.jsonl``.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from polyrlaif.core.io import atomic_write_jsonl
 from polyrlaif.core.protocols import Policy
-from polyrlaif.evaluation.qa import load_predictions, qa_report
+from polyrlaif.evaluation.qa import QAPrediction, load_predictions, qa_report
 
 __all__ = ["QAEvaluator"]
 
@@ -28,15 +40,50 @@ def _say(name: str, msg: str) -> None:
 
 
 class QAEvaluator:
-    """Open-domain QA scored the SQuAD way, plus the agent's citations and tool use.
+    """Open-domain QA by the search agent (or from a predictions file).
 
-    Metrics (see :class:`polyrlaif.evaluation.qa.QAReport`): ``exact_match`` and ``f1`` (fractions in
-    [0, 1]) and ``n_questions`` always; ``citation_precision``, ``citation_recall`` and
-    ``n_with_citations`` when some rows carry both ``citations`` and ``supporting_ids``;
-    ``tool_calls_per_question`` and ``n_with_tool_calls`` when some rows carry ``tool_calls``.
+    Args:
+        corpus: default corpus for agent runs (``--corpus`` overrides it).
+        annotations: default questions file for agent runs (``--annotations`` overrides it).
+        questions_format: the questions file's format (``auto`` detects it).
+        index_kind: ``bm25``, ``dense`` or ``hybrid``.
+        index_dir: where the index lives; default: a cache directory per corpus and kind.
+        max_turns: model turns per question.
+        verify: PokeeResearch's verification mode.
+        judge_action: allow ReSeek's JUDGE action (its accuracy is then reported).
+        max_observation_chars: tool output cut to this many characters.
+        judge: a :class:`~polyrlaif.core.config.JudgeConfig` as a dict, for ``llm_judge_accuracy``.
+        judge_cache: the judge cache file; default ``<output_dir>/judge_cache.sqlite``.
     """
 
     name, title = "qa", "QA"
+
+    def __init__(
+        self,
+        *,
+        corpus: str | None = None,
+        annotations: str | None = None,
+        questions_format: str = "auto",
+        index_kind: str = "bm25",
+        index_dir: str | None = None,
+        max_turns: int = 4,
+        verify: bool = False,
+        judge_action: bool = False,
+        max_observation_chars: int = 1200,
+        judge: dict[str, Any] | None = None,
+        judge_cache: str | None = None,
+    ) -> None:
+        self.corpus = corpus
+        self.annotations = annotations
+        self.questions_format = questions_format
+        self.index_kind = index_kind
+        self.index_dir = index_dir
+        self.max_turns = max_turns
+        self.verify = verify
+        self.judge_action = judge_action
+        self.max_observation_chars = max_observation_chars
+        self.judge = judge
+        self.judge_cache = judge_cache
 
     def evaluate(
         self,
@@ -50,53 +97,205 @@ class QAEvaluator:
         seed: int = 0,
         batch_size: int = 8,
         predictions: str | None = None,
+        corpus: str | None = None,
+        annotations: str | None = None,
     ) -> dict[str, float]:
-        """Score ``predictions`` and write ``metrics.json``, ``metrics.md`` and ``rows.jsonl`` under
+        """Score the agent's answers (or ``predictions``); write ``metrics.json``, ``metrics.md`` and
+        ``rows.jsonl`` (and, for an agent run, ``trajectories.jsonl`` and ``predictions.jsonl``) under
         ``output_dir``.
 
         Args:
-            policy: must be ``None`` for now (see Raises).
+            policy: the agent's model, or ``None`` to score ``predictions``.
             output_dir: where the results go.
-            limit: score the first ``limit`` rows only.
-            samples: must be 1: a predictions file holds one answer per question.
-            temperature: unused until the agent exists (generation settings).
-            max_new_tokens: unused until the agent exists.
-            seed: unused until the agent exists.
-            batch_size: unused until the agent exists.
-            predictions: the JSONL predictions file.
+            limit: the first ``limit`` questions (or rows) only.
+            samples: must be 1: one answer per question.
+            temperature: sampling temperature of the agent's turns (0: greedy).
+            max_new_tokens: tokens per agent turn.
+            seed: sampling seed.
+            batch_size: conversations per generation call.
+            predictions: the JSONL predictions file (instead of ``policy``).
+            corpus: the corpus the agent searches (overrides the constructor's).
+            annotations: the questions with gold answers (overrides the constructor's).
 
         Returns:
-            The metrics of :meth:`polyrlaif.evaluation.qa.QAReport.metrics`.
+            The metrics (see the module docstring).
 
         Raises:
-            NotImplementedError: a policy was given: the agent-driven evaluation does not exist yet.
-            ValueError: both or neither of a policy and ``predictions``, ``samples != 1`` or ``limit < 1``.
-            InputError: a bad predictions file (naming file, line and field).
+            ValueError: both or neither of a policy and ``predictions``, ``samples != 1``, ``limit < 1``,
+                or a corpus without questions.
+            InputError: a bad predictions, questions or corpus file (naming file, line and field).
         """
         if predictions and policy is not None:
             raise ValueError(f"{self.name}: give a model or predictions, not both")
-        if policy is not None:
-            raise NotImplementedError(
-                f"{self.name}: the agent-driven QA evaluation (--model) needs the search agent, which does "
-                "not exist yet; until it lands, run the agent elsewhere and score its answers with "
-                "--predictions P.jsonl"
-            )
-        if not predictions:
-            raise ValueError(f"{self.name} needs --predictions (a JSONL of question/prediction/answers rows)")
+        if policy is None and not predictions:
+            raise ValueError(f"{self.name} needs --model (run the agent) or --predictions (score a JSONL)")
         if samples != 1:
-            raise ValueError(
-                f"{self.name}: a predictions file holds one answer per question; got samples={samples}"
-            )
+            raise ValueError(f"{self.name}: one answer per question; got samples={samples}")
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
 
         from polyrlaif.evaluation.tables import write_metrics
 
-        rows = load_predictions(predictions)[:limit]
+        output_dir = Path(output_dir)
+        extra: dict[str, float] = {}
+        if policy is not None:
+            rows, extra = self._run_agent(
+                policy,
+                output_dir,
+                corpus=corpus or self.corpus,
+                annotations=annotations or self.annotations,
+                limit=limit,
+                temperature=temperature,
+                max_new_tokens=max_new_tokens,
+                seed=seed,
+                batch_size=batch_size,
+            )
+        else:
+            assert predictions is not None
+            rows = load_predictions(predictions)[:limit]
         report = qa_report(rows)
         metrics = report.metrics()
-        output_dir = Path(output_dir)
-        atomic_write_jsonl(output_dir / "rows.jsonl", report.rows)
+        per_row = [dict(r) for r in report.rows]
+        metrics.update(extra)
+        if self.judge:
+            metrics.update(self._llm_judge(rows, per_row, output_dir))
+        atomic_write_jsonl(output_dir / "rows.jsonl", per_row)
         write_metrics(output_dir, metrics)
         _say(self.title, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
         return metrics
+
+    def _run_agent(
+        self,
+        policy: Policy,
+        output_dir: Path,
+        *,
+        corpus: str | None,
+        annotations: str | None,
+        limit: int | None,
+        temperature: float,
+        max_new_tokens: int,
+        seed: int,
+        batch_size: int,
+    ) -> tuple[list[QAPrediction], dict[str, float]]:
+        from polyrlaif.domains.search_agent.agent import (
+            AgentConfig,
+            policy_generator,
+            read_trajectories,
+            run_agents,
+            write_trajectories,
+        )
+        from polyrlaif.domains.search_agent.data import load_questions_file, open_tools
+
+        if corpus and not annotations:
+            raise ValueError(
+                f"{self.name}: --corpus needs --annotations Q.jsonl, the questions with their gold answers"
+            )
+        questions = load_questions_file(annotations, self.questions_format)[:limit]
+        tools = open_tools(
+            corpus,
+            index_kind=self.index_kind,
+            index_dir=self.index_dir,
+            max_read_chars=self.max_observation_chars,
+        )
+        path = output_dir / "trajectories.jsonl"
+        trajs = read_trajectories(path) if path.is_file() else []
+        if [t.question_id for t in trajs] == [q.id for q in questions]:
+            _say(self.title, f"reusing {len(trajs)} trajectories in {path}")
+        else:
+            cfg = AgentConfig(
+                max_turns=self.max_turns,
+                verify=self.verify,
+                judge_action=self.judge_action,
+                max_observation_chars=self.max_observation_chars,
+                batch_size=batch_size,
+            )
+            generate = policy_generator(
+                policy,  # type: ignore[arg-type]
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                seed=seed,
+            )
+            _say(self.title, f"agent on {len(questions)} questions ({len(tools.documents)} documents)")
+            trajs = run_agents(generate, tools, questions, cfg, progress=True)
+            write_trajectories(path, trajs)
+        rows = [
+            QAPrediction(
+                question=q.question,
+                prediction=t.answer or "",
+                answers=tuple(q.answers),
+                citations=tuple(t.citations),
+                supporting_ids=tuple(q.supporting_ids) or None,
+                tool_calls=t.n_tool_calls,
+                id=q.id,
+            )
+            for q, t in zip(questions, trajs, strict=True)
+        ]
+        atomic_write_jsonl(
+            output_dir / "predictions.jsonl",
+            [
+                {
+                    "id": r.id,
+                    "question": r.question,
+                    "prediction": r.prediction,
+                    "answers": list(r.answers),
+                    "citations": list(r.citations or ()),
+                    **({"supporting_ids": list(r.supporting_ids)} if r.supporting_ids else {}),
+                    "tool_calls": r.tool_calls,
+                    "status": t.status,
+                }
+                for r, t in zip(rows, trajs, strict=True)
+            ],
+        )
+        extra: dict[str, float] = {"answered_rate": sum(t.status == "answered" for t in trajs) / len(trajs)}
+        extra.update(_judge_accuracy(trajs, questions))
+        return rows, extra
+
+    def _llm_judge(
+        self, rows: Sequence[QAPrediction], per_row: list[dict[str, Any]], output_dir: Path
+    ) -> dict[str, float]:
+        """The answer judge's verdicts: ``llm_judge_accuracy`` over the rows it could decide."""
+        from polyrlaif.core.config import JudgeConfig
+        from polyrlaif.core.judges import JudgeCache, build_backend
+        from polyrlaif.domains.search_agent.judges import AnswerVerdictJudge
+
+        cfg = JudgeConfig(**(self.judge or {}))
+        cache = JudgeCache(self.judge_cache or output_dir / "judge_cache.sqlite") if cfg.cache else None
+        judge = AnswerVerdictJudge(build_backend(cfg), cache=cache, max_new_tokens=cfg.max_new_tokens)
+        asked = [i for i, r in enumerate(rows) if r.prediction.strip()]  # no answer: wrong, no call
+        verdicts = judge.verdicts(
+            [
+                {
+                    "question": rows[i].question,
+                    "gold_answers": "\n".join(f"- {a}" for a in rows[i].answers),
+                    "prediction": rows[i].prediction,
+                }
+                for i in asked
+            ]
+        )
+        decided: dict[int, bool | None] = {i: False for i in range(len(rows))}
+        for i, (verdict, reason) in zip(asked, verdicts, strict=True):
+            decided[i] = verdict
+            per_row[i]["llm_judge_reason"] = reason
+        for i, verdict in decided.items():
+            per_row[i]["llm_judge"] = verdict
+        known = [v for v in decided.values() if v is not None]
+        out = {"llm_judge_failures": float(len(rows) - len(known))}
+        if known:
+            out["llm_judge_accuracy"] = sum(known) / len(known)
+        return out
+
+
+def _judge_accuracy(trajs: Sequence[Any], questions: Sequence[Any]) -> dict[str, float]:
+    """Agreement of the agent's JUDGE verdicts with the reranker's ideal ones (ReSeek)."""
+    judged = [(t, q) for t, q in zip(trajs, questions, strict=True) if t.judgments]
+    if not judged:
+        return {}
+    from polyrlaif.domains.search_agent.rewards import JudgeActionReward
+
+    ideal_judge = JudgeActionReward()
+    hits = total = 0
+    for t, q in judged:
+        ideal = ideal_judge.ideal([t.steps[i].observation for i, _ in t.judgments], q)
+        hits += sum(want == got for want, (_, got) in zip(ideal, t.judgments, strict=True))
+        total += len(t.judgments)
+    return {"judge_accuracy": hits / total, "n_judgments": float(total)}

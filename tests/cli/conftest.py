@@ -4,7 +4,8 @@ The endpoint is a real HTTP server; only its "model" is a rule: for a rubric pro
 criterion names the prompt asks for (the line after "using these names:") and grades each by a hash
 of the prompt, so different responses get different, reproducible scores and preference pairs form.
 For a yes/no request (``logprobs``) it answers with top-logprobs from the same hash; for a pairwise
-prompt it prefers the response with the larger hash, in either order (a judge without position bias).
+prompt it prefers the response with the larger hash, in either order (a judge without position bias);
+for an answer-verdict prompt it replies with a JSON verdict, correct for odd hashes.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class RuleJudgeServer:
                     }
                 ]
             }
+        if '{"correct": true or false' in text:  # the search agent's answer judge: a JSON verdict
+            verdict = "true" if h % 2 else "false"
+            return {"choices": [{"message": {"content": f'{{"correct": {verdict}, "reason": "by rule"}}'}}]}
         if "<response_a>" in text:  # pairwise: prefer by a hash of the response, whatever the order
             a, b = (text.split(f"<response_{x}>")[1].split("</response_")[0] for x in "ab")
             better = "A" if hashlib.sha256(a.encode()).digest() > hashlib.sha256(b.encode()).digest() else "B"

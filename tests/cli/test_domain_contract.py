@@ -2,8 +2,9 @@
 
 Each domain ships ``configs/<domain>/tiny.yaml``; the test points its policy at the tiny random chat
 model (tests/conftest.py) and its judge at the rule-based HTTP endpoint (tests/cli/conftest.py), runs
-``polyrlaif train``, checks the artifacts a user relies on, then reruns and checks that the rerun
-resumes: no judge request is repeated.
+``polyrlaif train``, checks the artifacts a user relies on (those of offline preference rounds, or of
+online RL rounds for a domain whose tiny config says ``run.mode: online``), then reruns and checks
+that the rerun resumes: no judge request is repeated.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ import json
 import pytest
 
 from polyrlaif.core.registry import list_domains
+
+
+def _mode(domain: str) -> str:
+    from polyrlaif.core.config import load_config
+
+    return load_config(f"{domain}/tiny").run.mode
 
 
 @pytest.mark.parametrize("domain", list_domains())
@@ -28,6 +35,45 @@ def test_one_full_round(domain, tmp_path, tiny_lm_path, rule_judge, cli):
         f"judge.base_url={url}",
     ]
     res = cli(*args)
+    if _mode(domain) == "online":
+        _check_online(out, res, judge)
+    else:
+        _check_offline(out, res, judge)
+
+    before, finished = judge.requests, _finished_files(out)
+    cli(*args)
+    assert judge.requests == before  # resumed: stages skipped, the judge cache answered
+    assert _finished_files(out) == finished  # no checkpoint retrained, no sample or rollout redrawn
+
+
+def _finished_files(out):
+    names = ("DONE", "candidates.jsonl", "trajectories.jsonl", "steps.jsonl")
+    return {str(p): p.stat().st_mtime_ns for name in names for p in out.rglob(name)}
+
+
+def _check_online(out, res, judge):
+    """GRPO rounds: each trains from the last checkpoint, logs every reward's mean, draws the curves."""
+    metrics = json.loads((out / "metrics.json").read_text())
+    rounds = metrics["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    for r in (1, 2):
+        assert (out / f"round_{r}" / "train" / "model" / "config.json").is_file()
+        steps = [
+            json.loads(x) for x in (out / f"round_{r}" / "train" / "steps.jsonl").read_text().splitlines()
+        ]
+        assert steps and all("reward" in s for s in steps)
+    assert rounds[2]["policy"] == str(out / "round_1" / "train" / "model")  # iterative
+    assert metrics["final_model"] == str(out / "round_2" / "train" / "model")
+    assert any(k.startswith("train/rewards/") and k.endswith("/mean") for k in rounds[1])
+    assert all(k in rounds[0] for k in ("qa/exact_match", "qa/f1"))
+    assert (out / "rewards.png").stat().st_size > 1000 and (out / "metrics.png").stat().st_size > 1000
+    assert "metrics per round" in res.stdout
+    # the random tiny model never commits an answer, so the answer judge is not called here; the LLM-judged
+    # rewards are exercised in tests/domains/search_agent/test_online.py
+
+
+def _check_offline(out, res, judge):
+    """Preference rounds: candidates, judgments and pairs with lineage, then DPO from the last round."""
     rdir = out / "round_1"
     for name in ("candidates.jsonl", "judgments.jsonl", "pairs.jsonl"):
         assert (rdir / name).stat().st_size > 0, name
@@ -44,7 +90,3 @@ def test_one_full_round(domain, tmp_path, tiny_lm_path, rule_judge, cli):
     assert (out / "metrics.png").stat().st_size > 1000 and (out / "config.yaml").is_file()
     assert "metrics per round" in res.stdout
     assert judge.requests > 0
-
-    before = judge.requests
-    cli(*args)
-    assert judge.requests == before  # resumed: stages skipped, the judge cache answered

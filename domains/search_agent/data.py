@@ -1,0 +1,135 @@
+"""The search agent's data: the corpus and its persisted index, the tools over them, the questions.
+
+Defaults are the packaged fictional corpus and questions (:mod:`polyrlaif.datasets.fictional_qa`),
+which no model can answer from memory. An index is built once per corpus content and kind into
+``$POLYRLAIF_CACHE/indexes/<corpus sha256[:16]>-<kind>`` (``~/.cache/polyrlaif`` when unset) unless a
+directory is given, and reused from then on.
+
+Example::
+
+    tools = open_tools(index_kind="bm25")
+    train, held_out = split_questions(load_questions_file(None), holdout=0.3)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.io import InputError
+
+__all__ = [
+    "default_corpus",
+    "default_index_dir",
+    "load_questions_file",
+    "open_tools",
+    "split_questions",
+    "write_questions",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def default_corpus() -> Path:
+    """The packaged fictional corpus."""
+    from polyrlaif.datasets.fictional_qa import corpus_path
+
+    return corpus_path()
+
+
+def default_index_dir(corpus: str | os.PathLike, kind: str) -> Path:
+    """The cache directory of ``corpus``'s ``kind`` index, named by the corpus's content."""
+    from polyrlaif.domains.search_agent.corpus import file_sha256
+
+    root = Path(os.environ.get("POLYRLAIF_CACHE") or "~/.cache/polyrlaif").expanduser()
+    return root / "indexes" / f"{file_sha256(corpus)[:16]}-{kind}"
+
+
+def open_tools(
+    corpus: str | os.PathLike | None = None,
+    *,
+    index_kind: str = "bm25",
+    index_dir: str | os.PathLike | None = None,
+    max_read_chars: int = 4000,
+) -> Any:
+    """``search`` and ``read`` over ``corpus``, building its index first if there is none yet.
+
+    Args:
+        corpus: a JSONL corpus ``{id, title, text}``; default: :func:`default_corpus`.
+        index_kind: ``bm25``, ``dense`` or ``hybrid``.
+        index_dir: where the index lives; default: :func:`default_index_dir`.
+        max_read_chars: characters of a document ``read`` returns.
+
+    Returns:
+        A :class:`~polyrlaif.domains.search_agent.tools.SearchTools`.
+
+    Raises:
+        InputError: a missing or empty corpus, or an index that cannot be built or opened.
+    """
+    from polyrlaif.domains.search_agent.corpus import load_corpus
+    from polyrlaif.domains.search_agent.index import build_index, load_retriever
+    from polyrlaif.domains.search_agent.tools import SearchTools
+
+    corpus = Path(corpus) if corpus is not None else default_corpus()
+    if not corpus.is_file():
+        raise InputError(f"{corpus}: no such corpus file")
+    documents = load_corpus(corpus)  # an empty or malformed corpus fails here, naming file and line
+    index_dir = Path(index_dir) if index_dir is not None else default_index_dir(corpus, index_kind)
+    build_index(corpus, index_dir, kind=index_kind)  # skipped when an up-to-date index is there
+    retriever = load_retriever(index_dir, corpus_path=corpus)
+    return SearchTools(retriever, documents, max_read_chars=max_read_chars)
+
+
+def load_questions_file(path: str | os.PathLike | None, fmt: str = "auto") -> list[Any]:
+    """Questions from ``path`` (any format :func:`polyrlaif.datasets.qa_datasets.load_qa` reads), or
+    the packaged fictional questions when ``path`` is ``None``."""
+    from polyrlaif.datasets.qa_datasets import load_qa
+
+    if path is None:
+        from polyrlaif.datasets.fictional_qa import questions_path
+
+        return list(load_qa(questions_path(), "fictional"))
+    return list(load_qa(path, fmt))
+
+
+def _bucket(question_id: str) -> float:
+    """A stable number in [0, 1) per id: the split does not move when questions are added."""
+    return int(hashlib.sha256(question_id.encode()).hexdigest()[:8], 16) / 16**8
+
+
+def split_questions(questions: Sequence[Any], holdout: float) -> tuple[list[Any], list[Any]]:
+    """``(train, held_out)``: each question held out when its id's hash falls below ``holdout``.
+
+    Raises:
+        ValueError: ``holdout`` outside [0, 1), or a split that leaves either side empty.
+    """
+    if not 0 <= holdout < 1:
+        raise ValueError(f"eval_holdout must be in [0, 1), got {holdout}")
+    held = [q for q in questions if _bucket(q.id) < holdout]
+    train = [q for q in questions if _bucket(q.id) >= holdout]
+    if not train or (holdout > 0 and not held):
+        raise ValueError(
+            f"holding out {holdout:.0%} of {len(questions)} questions leaves {len(train)} to train on and "
+            f"{len(held)} to evaluate; use more questions or another eval_holdout"
+        )
+    return train, held
+
+
+def write_questions(path: str | os.PathLike, questions: Sequence[Any]) -> Path:
+    """Write questions as fictional-format JSONL (``id, question, answers, supporting_ids``), atomically."""
+    from polyrlaif.core.io import atomic_write_jsonl
+
+    rows = [
+        {
+            "id": q.id,
+            "question": q.question,
+            "answers": list(q.answers),
+            "supporting_ids": list(getattr(q, "supporting_ids", ()) or ()),
+        }
+        for q in questions
+    ]
+    return atomic_write_jsonl(path, rows)

@@ -1,0 +1,109 @@
+"""``polyrlaif eval --domain search_agent --benchmark qa``: the agent run (``--model``, ``--corpus``) and the
+LLM-judge accuracy, end to end through the command line, with the tiny model and the rule judge endpoint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+CORPUS = [
+    {"id": "d1", "title": "Quillmoor", "text": "Quillmoor is a river town founded in 1711 by Edda Varn."},
+    {"id": "d2", "title": "Edda Varn", "text": "Edda Varn was a ferry builder from Lowmarsh."},
+    {"id": "d3", "title": "Lowmarsh", "text": "Lowmarsh lies in the fens; its bell tower is from 1802."},
+]
+# NQ-open style rows: no ids, a list of answers
+QUESTIONS = [
+    {"question": "Who founded Quillmoor?", "answer": ["Edda Varn"]},
+    {"question": "When was the Lowmarsh bell tower built?", "answer": ["1802"]},
+]
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _eval(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "polyrlaif.core.cli",
+            "eval",
+            "--domain",
+            "search_agent",
+            "--benchmark",
+            "qa",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_model_runs_the_agent_over_a_corpus_and_a_rerun_reuses_it(tmp_path, tiny_lm_path):
+    corpus, questions = _jsonl(tmp_path / "c.jsonl", CORPUS), _jsonl(tmp_path / "q.jsonl", QUESTIONS)
+    args = [
+        "--model", tiny_lm_path, "--corpus", str(corpus), "--annotations", str(questions),
+        "--max-new-tokens", "8", "--output", str(tmp_path / "O.json"),
+        "--opt", f"index_dir={tmp_path / 'index'}", "--opt", "max_turns=2",
+    ]  # fmt: skip
+    res = _eval(*args)
+    assert res.returncode == 0, res.stderr[-3000:]
+    metrics = json.loads((tmp_path / "O.json").read_text())
+    assert metrics["n_questions"] == 2 and 0.0 <= metrics["f1"] <= 1.0
+    assert metrics["answered_rate"] == 0.0  # the random tiny model never commits an answer in 2 turns
+    assert "tool_calls_per_question" in metrics
+    trajs = [json.loads(x) for x in (tmp_path / "O" / "trajectories.jsonl").read_text().splitlines()]
+    assert [t["question_id"] for t in trajs] == ["nq-1", "nq-2"]
+    assert all(t["status"] == "turn_limit" and len(t["steps"]) == 2 for t in trajs)
+    assert all(s["observation"].startswith("<observation>Error") for t in trajs for s in t["steps"])
+    preds = [json.loads(x) for x in (tmp_path / "O" / "predictions.jsonl").read_text().splitlines()]
+    assert [p["answers"] for p in preds] == [["Edda Varn"], ["1802"]]
+    assert (tmp_path / "index" / "manifest.json").is_file()  # built once, persisted
+
+    before = (tmp_path / "O" / "trajectories.jsonl").stat().st_mtime_ns
+    res = _eval(*args)
+    assert res.returncode == 0 and "reusing 2 trajectories" in res.stderr
+    assert (tmp_path / "O" / "trajectories.jsonl").stat().st_mtime_ns == before
+
+
+def test_corpus_without_questions_and_empty_corpus_are_clear_errors(tmp_path, tiny_lm_path):
+    corpus = _jsonl(tmp_path / "c.jsonl", CORPUS)
+    res = _eval("--model", tiny_lm_path, "--corpus", str(corpus), "--output", str(tmp_path / "O.json"))
+    assert res.returncode == 2 and "--corpus needs --annotations" in res.stderr
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    questions = _jsonl(tmp_path / "q.jsonl", QUESTIONS)
+    res = _eval(
+        "--model", tiny_lm_path, "--corpus", str(empty), "--annotations", str(questions),
+        "--output", str(tmp_path / "O.json"), "--opt", f"index_dir={tmp_path / 'index'}",
+    )  # fmt: skip
+    assert res.returncode == 2 and f"{empty}" in res.stderr and "no documents" in res.stderr
+    assert not (tmp_path / "O.json").exists()
+
+
+def test_llm_judge_accuracy_from_the_answer_judge(tmp_path, rule_judge):
+    url, judge = rule_judge
+    rows = [
+        {"question": "Who founded Quillmoor?", "prediction": "Edda Varn", "answers": ["Edda Varn"]},
+        {"question": "Who founded Quillmoor?", "prediction": "Varn", "answers": ["Edda Varn"]},
+        {"question": "When was the tower built?", "prediction": "1802", "answers": ["1802"]},
+        {"question": "When was the tower built?", "prediction": "", "answers": ["1802"]},
+    ]
+    preds = _jsonl(tmp_path / "p.jsonl", rows)
+    spec = json.dumps({"backend": "openai", "model": "rule-judge", "base_url": url})
+    args = ["--predictions", str(preds), "--output", str(tmp_path / "O.json"), "--opt", f"judge={spec}"]
+    res = _eval(*args)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert judge.requests == 3  # the empty prediction is wrong without a call
+    metrics = json.loads((tmp_path / "O.json").read_text())
+    per_row = [json.loads(x) for x in (tmp_path / "O" / "rows.jsonl").read_text().splitlines()]
+    verdicts = [r["llm_judge"] for r in per_row]
+    assert verdicts[3] is False and all(isinstance(v, bool) for v in verdicts)
+    assert metrics["llm_judge_accuracy"] == sum(verdicts) / 4 and metrics["llm_judge_failures"] == 0
+    assert metrics["exact_match"] == 0.5
+    res = _eval(*args)
+    assert res.returncode == 0 and judge.requests == 3  # the judge cache answered the rerun
