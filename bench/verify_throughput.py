@@ -100,10 +100,14 @@ def main() -> None:
     programs = [build_program(t["prompt"], c, t["test"], t["entry_point"]) for t, c in jobs]
     check, how = anchor_check()
     n = len(programs)
-    print(f"programs: {len(tasks)} canonical + {len(tasks)} stubs = {n}; workers={args.workers}, "
-          f"timeout={args.timeout}s, repeats={args.repeats}")
-    print(f"anchor: {how}, called from ThreadPoolExecutor(max_workers={args.workers}) "
-          "as in evaluate_functional_correctness")
+    print(
+        f"programs: {len(tasks)} canonical + {len(tasks)} stubs = {n}; workers={args.workers}, "
+        f"timeout={args.timeout}s, repeats={args.repeats}"
+    )
+    print(
+        f"anchor: {how}, called from ThreadPoolExecutor(max_workers={args.workers}) "
+        "as in evaluate_functional_correctness"
+    )
 
     rates: dict[str, list[float]] = {"anchor": [], "ours": []}
     verdicts: dict[str, list[bool]] = {}
@@ -122,10 +126,14 @@ def main() -> None:
 
     anchor, ours = statistics.median(rates["anchor"]), statistics.median(rates["ours"])
     agree = sum(a == b for a, b in zip(verdicts["anchor"], verdicts["ours"], strict=True))
-    print(f"anchor: {anchor:7.1f} programs/s (median of {args.repeats}); "
-          f"{summary(verdicts['anchor'], len(tasks))}")
-    print(f"ours:   {ours:7.1f} programs/s (median of {args.repeats}, isolation={mode}); "
-          f"{summary(verdicts['ours'], len(tasks))}")
+    print(
+        f"anchor: {anchor:7.1f} programs/s (median of {args.repeats}); "
+        f"{summary(verdicts['anchor'], len(tasks))}"
+    )
+    print(
+        f"ours:   {ours:7.1f} programs/s (median of {args.repeats}, isolation={mode}); "
+        f"{summary(verdicts['ours'], len(tasks))}"
+    )
     print(f"agreement of verdicts: {agree}/{n} ({100 * agree / n:.1f}%)")
     for i, (a, b) in enumerate(zip(verdicts["anchor"], verdicts["ours"], strict=True)):
         if a != b:

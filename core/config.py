@@ -97,9 +97,11 @@ class LoraConfig:
 
 @dataclass
 class OptimConfig:
-    """Preference optimisation. ``backend`` names an entry of ``polyrlaif.core.registry.TRAINERS``."""
+    """Preference optimisation. ``backend`` names an entry of ``polyrlaif.core.registry.TRAINERS``:
+    ``fast`` (default; :mod:`polyrlaif.core.trainers.fast_dpo`, the same loss and update as TRL's
+    ``DPOTrainer`` for about a third of the time on CPU, see ``docs/benchmarks.md``) or ``trl``."""
 
-    backend: str = "trl"
+    backend: str = "fast"  # our DPO step (text pairs; image pairs go to TRL); "trl": TRL's DPOTrainer
     loss_type: str = "sigmoid"  # passed through to TRL's DPOConfig
     beta: float = 0.1
     # weight of an added NLL term on the chosen responses (RPO; TRL's "sft" loss type). 0 = plain DPO.

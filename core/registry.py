@@ -56,6 +56,7 @@ TRAINERS = Registry(
     "trainer",
     {
         "trl": "polyrlaif.core.trainers.trl_dpo:TRLDPOTrainer",
+        "fast": "polyrlaif.core.trainers.fast_dpo:FastDPOTrainer",
     },
 )
 

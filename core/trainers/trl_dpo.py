@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.config import ModelConfig, OptimConfig
+from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
     TrainResult,
@@ -27,7 +27,7 @@ from polyrlaif.core.trainers.base import (
     publish_trained,
 )
 
-__all__ = ["TRLDPOTrainer", "has_image_pairs", "pairs_to_rows"]
+__all__ = ["TRLDPOTrainer", "has_image_pairs", "pairs_to_rows", "peft_lora_config", "summarise_history"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,31 @@ def _as_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for m in messages
     ]
+
+
+def peft_lora_config(lora: LoraConfig) -> Any:
+    """The peft ``LoraConfig`` both DPO backends build their adapters from.
+
+    Args:
+        lora: our LoRA settings; ``target_modules`` is ``"all-linear"`` or comma-separated module names.
+
+    Returns:
+        A ``peft.LoraConfig`` for a causal LM, or ``None`` when LoRA is disabled.
+    """
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig as PeftLoraConfig
+
+    targets: str | list[str] = lora.target_modules
+    if targets != "all-linear":
+        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    return PeftLoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
 
 
 class TRLDPOTrainer:
@@ -157,14 +182,14 @@ class TRLDPOTrainer:
             args=self._dpo_config(output_dir, device, dtype, vision=has_image_pairs(pairs)),
             train_dataset=Dataset.from_list(pairs_to_rows(pairs)),
             processing_class=tokenizer,
-            peft_config=self._peft_config(),
+            peft_config=peft_lora_config(self.optim.lora),
         )
         # setup includes tokenisation and, without LoRA, the up-front reference log-probs
         start = time.perf_counter()
         setup_seconds = start - setup_start
         trainer.train()
         seconds = time.perf_counter() - start
-        metrics = _summarise(trainer.state.log_history, seconds, trainer.state.global_step, len(pairs))
+        metrics = summarise_history(trainer.state.log_history, seconds, trainer.state.global_step, len(pairs))
         metrics["setup_seconds"] = round(setup_seconds, 3)
 
         trained = trainer.model
@@ -210,26 +235,22 @@ class TRLDPOTrainer:
             dataloader_num_workers=0,
         )
 
-    def _peft_config(self) -> Any:
-        lora = self.optim.lora
-        if not lora.enabled:
-            return None
-        from peft import LoraConfig as PeftLoraConfig
 
-        targets: str | list[str] = lora.target_modules
-        if targets != "all-linear":
-            targets = [t.strip() for t in targets.split(",") if t.strip()]
-        return PeftLoraConfig(
-            r=lora.r,
-            lora_alpha=lora.alpha,
-            lora_dropout=lora.dropout,
-            target_modules=targets,
-            task_type="CAUSAL_LM",
-        )
+def summarise_history(
+    history: list[dict[str, Any]], seconds: float, steps: int, num_pairs: int
+) -> dict[str, float]:
+    """First and last logged value of each reported metric, plus steps and timing.
 
+    Args:
+        history: TRL-shaped log history: one dict per logged step, then one with ``train_loss``.
+        seconds: wall time of the training loop.
+        steps: optimiser steps taken.
+        num_pairs: preference pairs trained on.
 
-def _summarise(history: list[dict[str, Any]], seconds: float, steps: int, num_pairs: int) -> dict[str, float]:
-    """First and last logged value of each reported metric, plus steps and timing."""
+    Returns:
+        ``steps``, ``pairs``, ``train_seconds``, ``seconds_per_step``, ``train_loss``, and for each
+        reported metric its last value and its first as ``<metric>_first``.
+    """
     logged = [h for h in history if "loss" in h and "train_loss" not in h]
     out: dict[str, float] = {
         "steps": float(steps),

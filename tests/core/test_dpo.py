@@ -216,11 +216,15 @@ def _mean_margin(model_dir: str, pairs) -> float:
     return sum(margins) / len(margins)
 
 
+@pytest.mark.parametrize("backend", ["trl", "fast"])
 @pytest.mark.parametrize("lora", [True, False], ids=["lora", "full"])
-def test_trl_trainer_learns_publishes_and_resumes(lora, tiny_lm_path, tmp_path):
+def test_trainer_learns_publishes_and_resumes(backend, lora, tiny_lm_path, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from polyrlaif.core.trainers.fast_dpo import FastDPOTrainer
+
     optim = OptimConfig(
+        backend=backend,
         lr=1e-2 if lora else 1e-3,
         batch_size=4,
         epochs=3,
@@ -228,7 +232,8 @@ def test_trl_trainer_learns_publishes_and_resumes(lora, tiny_lm_path, tmp_path):
         lora=LoraConfig(enabled=lora, r=8, alpha=16, dropout=0.0),
     )
     trainer = build_trainer(optim, model=ModelConfig(device="cpu"), seed=0)
-    assert isinstance(trainer, TRLDPOTrainer) and isinstance(trainer, PreferenceTrainer)
+    assert isinstance(trainer, {"trl": TRLDPOTrainer, "fast": FastDPOTrainer}[backend])
+    assert isinstance(trainer, PreferenceTrainer)
     result = trainer.train(tiny_lm_path, PAIRS, tmp_path / "round0")
 
     m = result.metrics

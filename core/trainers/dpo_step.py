@@ -1,0 +1,342 @@
+"""The functional core of the fast DPO backend: TRL 1.16's batches and loss, computed with less work.
+
+Each function reproduces one piece of TRL's ``DPOTrainer`` exactly, so
+:class:`~polyrlaif.core.trainers.fast_dpo.FastDPOTrainer` can be checked against it step for step:
+
+* :func:`tokenize_pairs` makes the prompt and completion token ids TRL's ``_prepare_dataset`` makes,
+  dropping the rows TRL drops;
+* :func:`collate_pairs` truncates and right-pads them into one batch, chosen rows first, as TRL's
+  preference collator does;
+* :func:`completion_logps` sums the log-probs of each row's completion tokens;
+* :func:`pair_logps` does the same for a batch of pairs, running each prompt through the model once
+  for both of its completions;
+* :func:`reference_logps` does so for every pair under the reference (the model as it is, adapters off);
+* :func:`dpo_loss` is TRL's loss (:func:`polyrlaif.core.losses.preference_loss` plus its ``"sft"``
+  term) and reward metrics.
+
+What makes it fast:
+
+* the reference log-probs are computed once, before the first update, in one no-grad pass (TRL does
+  that only without LoRA; with LoRA it runs the reference forward again on every step);
+* each prompt is run once, not twice: its keys and values are shared by the chosen and the rejected
+  completion (:func:`pair_logps`); prompts are most of the tokens of a typical preference pair;
+* the LM head is applied only at completion positions (the hidden state at ``t`` predicts token
+  ``t + 1``), in chunks of tokens; TRL on CPU projects every position onto the vocabulary;
+* no entropy, mean-logit or top-1 statistics over the full vocabulary, no activation checkpointing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "collate_pairs",
+    "completion_logps",
+    "pair_logps",
+    "dpo_loss",
+    "reference_logps",
+    "tokenize_pairs",
+]
+
+log = logging.getLogger(__name__)
+
+
+def tokenize_pairs(
+    tokenizer: Any, rows: Sequence[dict[str, Any]], max_length: int | None
+) -> list[dict[str, list]]:
+    """Token ids of conversational preference rows, as TRL 1.16's ``DPOTrainer._prepare_dataset`` makes them.
+
+    The prompt is rendered with the generation prompt, each side as the whole conversation (no EOS is
+    appended: the chat template closes the turn). The completion starts where the tokenised prompt and
+    prompt + completion stop agreeing, on both sides. Rows whose prompt alone fills ``max_length`` are
+    dropped, as TRL drops them; truncation of the rest happens in :func:`collate_pairs`.
+
+    Args:
+        tokenizer: a tokenizer with a chat template.
+        rows: ``{"prompt": messages, "chosen": [assistant turn], "rejected": [assistant turn]}`` each.
+        max_length: the longest prompt + completion, in tokens; ``None`` for no limit.
+
+    Returns:
+        ``{"prompt_ids", "chosen_ids", "rejected_ids"}`` per kept row, in order.
+    """
+
+    def ids(messages: list[dict[str, Any]], prompt: bool = False) -> list[int]:
+        enc = tokenizer.apply_chat_template(
+            messages, tools=None, tokenize=True, return_dict=True, add_generation_prompt=prompt
+        )
+        return list(enc["input_ids"])
+
+    out = []
+    for row in rows:
+        prompt_ids = ids(row["prompt"], prompt=True)
+        chosen = ids(row["prompt"] + row["chosen"])
+        rejected = ids(row["prompt"] + row["rejected"])
+        n = min(_common_prefix(prompt_ids, chosen), _common_prefix(prompt_ids, rejected))
+        if max_length is not None and n >= max_length:
+            continue
+        out.append({"prompt_ids": prompt_ids[:n], "chosen_ids": chosen[n:], "rejected_ids": rejected[n:]})
+    if len(out) < len(rows):
+        log.warning(
+            "dropped %d of %d pairs: prompt of max_length tokens or more", len(rows) - len(out), len(rows)
+        )
+    return out
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def collate_pairs(
+    examples: Sequence[dict[str, list]], *, pad_token_id: int, max_length: int | None
+) -> dict[str, torch.Tensor]:
+    """One batch of ``2 * len(examples)`` rows, all chosen sequences first, as TRL's preference collator.
+
+    Each prompt + completion is cut to its first ``max_length`` tokens, then right-padded to the longest.
+
+    Returns:
+        ``input_ids``, ``attention_mask`` and ``completion_mask`` (1 on completion tokens), ``(2B, T)``.
+    """
+    import torch
+
+    seqs = [e["prompt_ids"] + e[side] for side in ("chosen_ids", "rejected_ids") for e in examples]
+    masks = [
+        [0] * len(e["prompt_ids"]) + [1] * len(e[side])
+        for side in ("chosen_ids", "rejected_ids")
+        for e in examples
+    ]
+    if max_length is not None:
+        seqs, masks = [s[:max_length] for s in seqs], [m[:max_length] for m in masks]
+    width = max(len(s) for s in seqs)
+    input_ids = torch.full((len(seqs), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    completion_mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, (s, m) in enumerate(zip(seqs, masks, strict=True)):
+        input_ids[i, : len(s)] = torch.tensor(s)
+        attention_mask[i, : len(s)] = 1
+        completion_mask[i, : len(m)] = torch.tensor(m)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
+
+
+def _logit_transform(config: Any) -> tuple[float, float | None]:
+    """Multiplier and soft cap that some models apply to their logits, as TRL's fused head reads them."""
+    cfg = config.get_text_config()
+    softcap = getattr(cfg, "final_logit_softcapping", None)
+    for name in ("logit_scale", "output_multiplier", "lm_head_multiplier"):
+        if getattr(cfg, name, None) is not None:
+            return float(getattr(cfg, name)), softcap
+    scaling = getattr(cfg, "logits_scaling", None)
+    if scaling is not None:  # Granite and MiniCPM3 divide by it, HyperCLOVA X multiplies
+        return (scaling if cfg.model_type == "hyperclovax" else 1 / scaling), softcap
+    return 1.0, softcap
+
+
+def completion_logps(
+    model: Any, batch: dict[str, torch.Tensor], *, chunk_size: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed log-probabilities of the completion tokens of each row, and how many there are.
+
+    The transformer body runs once over the padded batch; the LM head, the log-softmax and the gather
+    then run only on the hidden states that predict a completion token, ``chunk_size`` tokens at a
+    time, so no ``(tokens, vocab)`` tensor is built for prompt or padding positions.
+
+    Args:
+        model: a causal LM (``transformers`` ``PreTrainedModel``) or a peft model wrapping one.
+        batch: ``input_ids``, ``attention_mask``, ``completion_mask``, shape ``(rows, T)``, right-padded.
+        chunk_size: completion tokens per LM-head chunk; bounds the logits held at once without grad.
+
+    Returns:
+        ``(logps, n_tokens)``, shape ``(rows,)`` each; ``logps`` in float32 (float64 for a float64 model).
+    """
+
+    lm = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wrapper
+    ids = batch["input_ids"].to(lm.get_output_embeddings().weight.device)
+    body = lm.base_model(
+        input_ids=ids, attention_mask=batch["attention_mask"].to(ids.device), use_cache=False
+    )
+    # position t predicts token t + 1: drop the last hidden state and the first label
+    targets_mask = batch["completion_mask"][:, 1:].to(ids.device).bool()
+    states = body.last_hidden_state[:, :-1][targets_mask]
+    targets = ids[:, 1:][targets_mask]
+    rows = targets_mask.nonzero()[:, 0]
+    flat = _head_logps(lm, states, targets, chunk_size)
+    logps = flat.new_zeros(len(ids)).index_add(0, rows, flat)
+    return logps, targets_mask.sum(1)
+
+
+def _head_logps(lm: Any, states: torch.Tensor, targets: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    """Log-probability of each target token from the hidden state that predicts it, in chunks."""
+    import torch
+
+    head = lm.get_output_embeddings()
+    scale, softcap = _logit_transform(lm.config)
+    per_token = []
+    for start in range(0, len(targets), chunk_size):
+        logits = head(states[start : start + chunk_size])
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32)) * scale  # bf16 -> float32
+        if softcap is not None:
+            logits = softcap * torch.tanh(logits / softcap)
+        tgt = targets[start : start + chunk_size, None]
+        per_token.append((logits.gather(1, tgt) - logits.logsumexp(1, keepdim=True))[:, 0])
+    return torch.cat(per_token) if per_token else states.new_zeros(0).float()
+
+
+def pair_logps(
+    model: Any,
+    examples: Sequence[dict[str, list]],
+    *,
+    pad_token_id: int,
+    max_length: int | None,
+    chunk_size: int = 1024,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`completion_logps` of :func:`collate_pairs`'s batch, with each prompt run once.
+
+    The prompts go through the model left-padded, keeping their keys and values; the cache is repeated
+    so the chosen and the rejected completion of a pair both attend to it, and the completions go
+    through right-padded, with positions continuing each prompt. Gradients flow into the prompt through
+    the cache, so the loss and its gradient are those of running each whole sequence separately.
+    Truncation is :func:`collate_pairs`'s: each prompt + completion is cut to ``max_length``.
+
+    Returns:
+        ``(logps, n_tokens)``, shape ``(2 * len(examples),)``, the chosen rows first, as
+        :func:`completion_logps` returns them for :func:`collate_pairs`'s batch.
+    """
+    import torch
+
+    lm = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wrapper
+    device = lm.get_output_embeddings().weight.device
+    b = len(examples)
+    prompts = [e["prompt_ids"] for e in examples]
+    # completions in pair order: row 2i is pair i's chosen, row 2i + 1 its rejected (repeat_interleave)
+    comps = [e[side] for e in examples for side in ("chosen_ids", "rejected_ids")]
+    if max_length is not None:
+        comps = [c[: max(max_length - len(prompts[i // 2]), 0)] for i, c in enumerate(comps)]
+    p_len = max(len(p) for p in prompts)
+    c_len = max(max(len(c) for c in comps), 1)
+    p_ids = torch.full((b, p_len), pad_token_id, dtype=torch.long)
+    p_mask = torch.zeros((b, p_len), dtype=torch.long)
+    for i, p in enumerate(prompts):  # left padding: every prompt ends at the same position
+        p_ids[i, p_len - len(p) :] = torch.tensor(p)
+        p_mask[i, p_len - len(p) :] = 1
+    c_ids = torch.full((2 * b, c_len), pad_token_id, dtype=torch.long)
+    c_mask = torch.zeros((2 * b, c_len), dtype=torch.long)
+    for i, c in enumerate(comps):
+        c_ids[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+        c_mask[i, : len(c)] = 1
+    p_ids, p_mask, c_ids, c_mask = (t.to(device) for t in (p_ids, p_mask, c_ids, c_mask))
+
+    prompt_out = lm.base_model(
+        input_ids=p_ids,
+        attention_mask=p_mask,
+        position_ids=(p_mask.cumsum(1) - 1).clamp(min=0),
+        use_cache=True,
+    )
+    cache = prompt_out.past_key_values
+    cache.batch_repeat_interleave(2)
+    lengths = p_mask.sum(1).repeat_interleave(2)
+    comp_out = lm.base_model(
+        input_ids=c_ids,
+        attention_mask=torch.cat([p_mask.repeat_interleave(2, 0), c_mask], 1),
+        position_ids=lengths[:, None] + torch.arange(c_len, device=device),
+        past_key_values=cache,
+        use_cache=True,
+    )
+    # completion token j is predicted by the state before it: the prompt's last one for j = 0
+    last_prompt = prompt_out.last_hidden_state[:, -1:].repeat_interleave(2, 0)
+    states = torch.cat([last_prompt, comp_out.last_hidden_state[:, :-1]], 1)
+    mask = c_mask.bool()
+    flat = _head_logps(lm, states[mask], c_ids[mask], chunk_size)
+    logps = flat.new_zeros(2 * b).index_add(0, mask.nonzero()[:, 0], flat)
+    order = torch.cat([torch.arange(0, 2 * b, 2), torch.arange(1, 2 * b, 2)]).to(device)  # chosen first
+    return logps[order], mask.sum(1)[order]
+
+
+def reference_logps(
+    model: Any,
+    examples: Sequence[dict[str, list]],
+    *,
+    pad_token_id: int,
+    max_length: int | None,
+    batch_size: int,
+    chunk_size: int = 1024,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Completion log-probs of every pair under ``model`` as it is now (adapters off for a peft model).
+
+    Returns:
+        ``(chosen, rejected)``, float32 on the CPU, shape ``(len(examples),)`` each.
+    """
+    import contextlib
+
+    import torch
+
+    adapters_off = model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()
+    chosen, rejected = [], []
+    with torch.no_grad(), adapters_off:
+        for start in range(0, len(examples), batch_size):
+            logps, _ = pair_logps(
+                model,
+                examples[start : start + batch_size],
+                pad_token_id=pad_token_id,
+                max_length=max_length,
+                chunk_size=chunk_size,
+            )
+            c, r = logps.float().cpu().chunk(2)
+            chosen.append(c)
+            rejected.append(r)
+    return torch.cat(chosen), torch.cat(rejected)
+
+
+def dpo_loss(
+    policy: torch.Tensor,
+    reference: torch.Tensor,
+    n_tokens: torch.Tensor,
+    *,
+    loss_type: str,
+    beta: float,
+    sft_weight: float = 0.0,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """TRL's DPO batch loss, ``[loss_type, "sft"]`` with weights ``[1, sft_weight]``, and its reward metrics.
+
+    Args:
+        policy: completion log-probs under the policy, ``(2B,)``, the chosen half first.
+        reference: the same under the reference.
+        n_tokens: completion token counts, ``(2B,)``: IPO's per-token averaging and the SFT mean.
+        loss_type: one of :data:`polyrlaif.core.losses.LOSS_TYPES`.
+        beta: DPO's beta (IPO's tau).
+        sft_weight: weight of the NLL of the chosen completions, averaged over all their tokens.
+
+    Returns:
+        ``(loss, metrics)``: the scalar loss, and ``rewards/chosen``, ``rewards/rejected``,
+        ``rewards/accuracies``, ``rewards/margins`` as TRL logs them.
+    """
+    from polyrlaif.core.losses import preference_loss
+
+    chosen, rejected = (policy - reference).chunk(2)
+    chosen_len, rejected_len = n_tokens.to(policy.device).chunk(2)
+    loss = preference_loss(
+        chosen,
+        rejected,
+        loss_type=loss_type,
+        beta=beta,
+        chosen_lengths=chosen_len,
+        rejected_lengths=rejected_len,
+    ).mean()
+    if sft_weight > 0:  # TRL's "sft": mean NLL over every chosen completion token in the batch
+        loss = loss + sft_weight * -(policy.chunk(2)[0].sum() / chosen_len.sum().clamp(min=1))
+    c, r = beta * chosen.detach(), beta * rejected.detach()
+    metrics = {
+        "rewards/chosen": c.mean().item(),
+        "rewards/rejected": r.mean().item(),
+        "rewards/accuracies": (c > r).float().mean().item(),
+        "rewards/margins": (c - r).mean().item(),
+    }
+    return loss, metrics

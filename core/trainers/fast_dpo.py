@@ -1,0 +1,258 @@
+"""DPO on a text causal LM in plain PyTorch: TRL's loss and update for less compute; registered as ``fast``.
+
+:class:`FastDPOTrainer` is interchangeable with :class:`~polyrlaif.core.trainers.trl_dpo.TRLDPOTrainer`:
+the same rows (:func:`~polyrlaif.core.trainers.trl_dpo.pairs_to_rows`), tokenised, truncated and padded
+the way TRL 1.16's ``DPOTrainer`` does it, the same loss (:func:`polyrlaif.core.losses.preference_loss`
+plus TRL's ``"sft"`` term), and the optimiser, schedule, clipping and data order its ``Trainer`` uses
+for the ``DPOConfig`` that backend builds. ``tests/core/test_fast_dpo.py`` checks the per-step losses
+and the trained weights against TRL. The batches, log-probs and loss, and what they save over TRL, are
+in :mod:`polyrlaif.core.trainers.dpo_step`; this module is the training loop around them.
+
+Image pairs are not handled here: they go to the TRL backend.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from polyrlaif.core.config import ModelConfig, OptimConfig
+from polyrlaif.core.records import PreferencePair
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
+from polyrlaif.core.trainers.dpo_step import (
+    dpo_loss,
+    pair_logps,
+    reference_logps,
+    tokenize_pairs,
+)
+from polyrlaif.core.trainers.trl_dpo import (
+    TRLDPOTrainer,
+    has_image_pairs,
+    pairs_to_rows,
+    peft_lora_config,
+    summarise_history,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["FastDPOTrainer"]
+
+log = logging.getLogger(__name__)
+
+STEPS_FILE = "steps.jsonl"
+
+
+def _epoch_steps(n: int, batch_size: int, grad_accum: int, seed: int) -> list[list[list[int]]]:
+    """One epoch's optimiser steps, each a list of micro-batches of example indices.
+
+    The order is the one ``Trainer`` draws through accelerate's seedable sampler: a permutation from a
+    generator seeded with ``data_seed + epoch``; the last step of an epoch may have fewer micro-batches.
+    """
+    import torch
+
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    return [batches[i : i + grad_accum] for i in range(0, len(batches), grad_accum)]
+
+
+class FastDPOTrainer:
+    """Preference optimisation with TRL's DPO loss and update in a plain PyTorch loop; registered as ``fast``.
+
+    Writes ``steps.jsonl`` (step, loss, seconds, learning rate, gradient norm, rewards) next to the
+    checkpoint; the metrics are those of the TRL backend.
+
+    Args:
+        optim: loss type, beta, sft weight, learning rate, batch sizes, steps, LoRA settings.
+        model: device and dtype for training (``auto``: float32 on CPU, bfloat16 on CUDA).
+        seed: seeds adapter initialisation and data order.
+    """
+
+    name = "fast"
+    #: completion tokens per LM-head chunk (see :func:`completion_logps`)
+    chunk_size = 1024
+
+    def __init__(self, optim: OptimConfig, *, model: ModelConfig, seed: int = 0) -> None:
+        self.optim = optim
+        self.model_cfg = model
+        self.seed = seed
+        # image pairs go to the TRL backend; LoRA adapters come from its peft_lora_config, so both build
+        # the same ones
+        self._trl = TRLDPOTrainer(optim, model=model, seed=seed)
+
+    def train(self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path) -> TrainResult:
+        """Train on ``pairs`` from ``model_path``; publish the merged checkpoint to ``output_dir/model``.
+
+        Returns the earlier result without training if ``output_dir/model`` is already finished.
+
+        Raises:
+            ValueError: no pairs, or none whose prompt is shorter than ``optim.max_length``.
+        """
+        output_dir = Path(output_dir)
+        done = finished_result(output_dir)
+        if done is not None:
+            log.info("%s: finished checkpoint found, not training again", done.model_path)
+            return done
+        if not pairs:
+            raise ValueError("no preference pairs to train on")
+        if has_image_pairs(pairs):
+            log.info("image pairs: the fast backend is text-only, training with TRL's DPOTrainer instead")
+            return self._trl.train(model_path, pairs, output_dir)
+
+        import torch
+
+        o = self.optim
+        setup_start = time.perf_counter()
+        model, tokenizer, device, amp_dtype = self._load(model_path)
+        examples = tokenize_pairs(tokenizer, pairs_to_rows(pairs), o.max_length)
+        if not examples:
+            raise ValueError(f"every pair's prompt is at least max_length={o.max_length} tokens")
+        # the reference is the starting policy (the base model with the adapters off, for LoRA); its
+        # log-probs never change, so they are computed once instead of on every step
+        model.eval()
+        ref_start = time.perf_counter()
+        with torch.autocast(device.split(":")[0], dtype=amp_dtype, enabled=amp_dtype is not None):
+            ref = reference_logps(
+                model,
+                examples,
+                pad_token_id=tokenizer.pad_token_id,
+                max_length=o.max_length,
+                batch_size=o.batch_size,
+                chunk_size=self.chunk_size,
+            )
+        model.train()
+        start = time.perf_counter()
+        history = self._loop(model, examples, ref, tokenizer.pad_token_id, device, amp_dtype, output_dir)
+        seconds = time.perf_counter() - start
+        metrics = summarise_history(history, seconds, len(history) - 1, len(pairs))
+        metrics["setup_seconds"] = round(start - setup_start, 3)
+        metrics["reference_seconds"] = round(start - ref_start, 3)  # part of the work TRL does per step
+
+        trained = model.merge_and_unload() if o.lora.enabled else model
+        result = publish_trained(output_dir, trained, tokenizer, metrics)
+        model = trained = None  # drop the references before freeing memory
+        gc.collect()
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+        return result
+
+    def _load(self, model_path: str) -> tuple[Any, Any, str, Any]:
+        """Model (with fresh adapters under LoRA), tokenizer, device, and the autocast dtype (or None)."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+        from polyrlaif.core.models import pick_device, pick_dtype, resolve_model_path, set_cpu_threads
+
+        device = pick_device(self.model_cfg.device)
+        dtype = pick_dtype(self.model_cfg.dtype, device)
+        if device == "cpu":
+            set_cpu_threads()
+            if dtype != torch.float32:
+                log.warning("training on CPU in float32 (dtype %s ignored)", dtype)
+                dtype = torch.float32
+        path = resolve_model_path(model_path, self.model_cfg.cache_dir)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        # float16 weights cannot be trained with the fp16 grad scaler: keep float32 masters there
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=torch.float32 if dtype == torch.float16 else dtype
+        )
+        # TRL mirrors the pad token onto the configs; the published checkpoint keeps it
+        model.config.get_text_config().pad_token_id = tokenizer.pad_token_id
+        if model.generation_config is not None:
+            model.generation_config.pad_token_id = tokenizer.pad_token_id
+        set_seed(self.seed)  # as TRL does right before creating the adapters: the same LoRA initialisation
+        peft_config = peft_lora_config(self.optim.lora)
+        if peft_config is not None:
+            from peft import get_peft_model
+
+            model = get_peft_model(model, peft_config)
+        for module in model.modules():  # TRL's disable_dropout (LoRA dropout included)
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        model.to(device)
+        return model, tokenizer, device, (dtype if device != "cpu" and dtype != torch.float32 else None)
+
+    def _loop(
+        self,
+        model: Any,
+        examples: list[dict[str, list]],
+        ref: tuple[torch.Tensor, torch.Tensor],
+        pad_token_id: int,
+        device: str,
+        amp_dtype: Any,
+        output_dir: Path,
+    ) -> list[dict[str, float]]:
+        """The optimiser steps; returns TRL-shaped log history (one row per step, then ``train_loss``)."""
+        import itertools
+
+        import torch
+        from tqdm.auto import tqdm
+        from transformers import get_scheduler
+
+        from polyrlaif.core.io import atomic_write_jsonl
+
+        o = self.optim
+        per_epoch = max(math.ceil(math.ceil(len(examples) / o.batch_size) / o.grad_accum), 1)
+        max_steps = o.max_steps if o.max_steps > 0 else math.ceil(o.epochs * per_epoch)
+        params = [p for p in model.parameters() if p.requires_grad]
+        # what Trainer builds for the TRL backend's DPOConfig: fused AdamW without weight decay, linear
+        # decay to 0 without warm-up, gradients clipped to norm 1
+        opt = torch.optim.AdamW(params, lr=o.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=True)
+        sched = get_scheduler("linear", opt, num_warmup_steps=0, num_training_steps=max_steps)
+        device_type = device.split(":")[0]
+        scaler = torch.amp.GradScaler(device_type, enabled=amp_dtype == torch.float16)
+        autocast = torch.autocast(device_type, dtype=amp_dtype, enabled=amp_dtype is not None)
+        n = len(examples)
+        schedule = (
+            s for e in itertools.count() for s in _epoch_steps(n, o.batch_size, o.grad_accum, self.seed + e)
+        )
+        history: list[dict[str, float]] = []
+        rows: list[dict[str, Any]] = []
+        output_dir.mkdir(parents=True, exist_ok=True)
+        bar = tqdm(total=max_steps, desc="fast dpo", unit="step")
+        for step, micro_batches in zip(range(1, max_steps + 1), schedule, strict=False):
+            t0 = time.perf_counter()
+            logged: dict[str, float] = {}
+            for idx in micro_batches:
+                with autocast:
+                    policy, n_tokens = pair_logps(
+                        model,
+                        [examples[i] for i in idx],
+                        pad_token_id=pad_token_id,
+                        max_length=o.max_length,
+                        chunk_size=self.chunk_size,
+                    )
+                reference = torch.cat([ref[0][idx], ref[1][idx]]).to(policy.device)
+                loss, metrics = dpo_loss(
+                    policy, reference, n_tokens, loss_type=o.loss_type, beta=o.beta, sft_weight=o.sft_weight
+                )
+                # as in Trainer: a micro-batch weighs 1 / this step's micro-batches (fewer at an epoch's end)
+                scaler.scale(loss / len(micro_batches)).backward()
+                for key, value in {"loss": loss.item(), **metrics}.items():
+                    logged[key] = logged.get(key, 0.0) + value / len(micro_batches)
+            scaler.unscale_(opt)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0).item()
+            lr, scale = sched.get_last_lr()[0], scaler.get_scale()
+            scaler.step(opt)
+            scaler.update()
+            if scaler.get_scale() >= scale:  # a step the fp16 scaler skipped does not advance the schedule
+                sched.step()
+            opt.zero_grad(set_to_none=True)
+            history.append(logged)
+            seconds = round(time.perf_counter() - t0, 4)
+            rows.append(
+                {"step": step, "seconds": seconds, "learning_rate": lr, "grad_norm": grad_norm, **logged}
+            )
+            atomic_write_jsonl(output_dir / STEPS_FILE, rows)  # rewritten every step, so progress shows
+            bar.set_postfix(loss=f"{logged['loss']:.4f}")
+            bar.update(1)
+        bar.close()
+        history.append({"train_loss": sum(h["loss"] for h in history) / max(len(history), 1)})
+        return history
