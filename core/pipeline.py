@@ -21,11 +21,11 @@ from polyrlaif.core.config import TrainConfig, save_config
 from polyrlaif.core.io import StageWriter, atomic_write_jsonl, read_jsonl
 from polyrlaif.core.pairs import build_pairs, length_balance
 from polyrlaif.core.protocols import Domain, DomainComponents, Policy
-from polyrlaif.core.records import Candidate, Judgment, PreferencePair, PromptRecord
+from polyrlaif.core.records import Candidate, Judgment, PreferencePair
 from polyrlaif.core.registry import TRAINERS, get_benchmark, get_domain, load_object
 from polyrlaif.core.report import print_summary, write_run_metrics
 
-__all__ = ["run_feedback", "run_train", "collect_feedback", "evaluate_policy", "setup"]
+__all__ = ["run_feedback", "run_train", "collect_feedback", "evaluate_policy", "round_subset", "setup"]
 
 
 def _log(msg: str) -> None:
@@ -45,13 +45,14 @@ def setup(cfg: TrainConfig) -> tuple[Domain, DomainComponents, Path]:
     return domain, components, out
 
 
-def _round_prompts(cfg: TrainConfig, prompts: list[PromptRecord], round_idx: int) -> list[PromptRecord]:
-    """A seeded subset per round when ``run.num_prompts`` is set, so rounds see different prompts."""
+def round_subset(cfg: TrainConfig, items: list[Any], round_idx: int) -> list[Any]:
+    """A seeded subset of ``run.num_prompts`` items per round, in their order, so rounds see different
+    prompts (offline prompt records and online prompt rows alike); all of them when it is unset."""
     k = cfg.run.num_prompts
-    if k is None or k >= len(prompts):
-        return prompts
+    if k is None or k >= len(items):
+        return items
     rng = random.Random(cfg.run.seed * 7919 + round_idx)
-    return sorted(rng.sample(prompts, k), key=lambda p: prompts.index(p))
+    return [items[i] for i in sorted(rng.sample(range(len(items)), k))]
 
 
 def _run_checker(
@@ -76,7 +77,7 @@ def collect_feedback(
     cfg: TrainConfig, components: DomainComponents, policy: Policy, round_idx: int, rdir: Path
 ) -> tuple[list[PreferencePair], dict[str, Any]]:
     """Sample, verify, judge and build pairs for one round. Returns the pairs and the round's stats."""
-    prompts = _round_prompts(cfg, components.train_prompts, round_idx)
+    prompts = round_subset(cfg, components.train_prompts, round_idx)
     by_id = {p.prompt_id: p for p in prompts}
 
     # 1. sample: the newest policy answers every prompt n times, with one set of decoding settings

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.config import TrainConfig, judge_cache_path
 from polyrlaif.core.protocols import DomainComponents, Judge
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
@@ -54,10 +52,7 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
     d = cfg.domain
     judges: list[Judge] = []
     if d.rubric_judge and cfg.judge.backend != "none":
-        cache = cfg.judge.cache_path or str(Path(cfg.run.output_dir) / "judge_cache.sqlite")
-        judges.append(
-            build_rubric_judge(cfg.judge, mode=d.rubric_mode, cache_path=cache if cfg.judge.cache else None)
-        )
+        judges.append(build_rubric_judge(cfg.judge, mode=d.rubric_mode, cache_path=judge_cache_path(cfg)))
     bench_opts = {
         "timeout_s": d.eval_timeout_s,
         "workers": d.workers,

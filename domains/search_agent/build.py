@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.config import TrainConfig, judge_cache_path
 from polyrlaif.core.protocols import DomainComponents
 
 __all__ = ["build_components", "build_rewards"]
@@ -53,8 +53,8 @@ def build_rewards(cfg: TrainConfig, documents: dict[str, Any]) -> dict[str, Any]
         from polyrlaif.core.judges import JudgeCache, build_backend
 
         backend = build_backend(cfg.judge)
-        path = cfg.judge.cache_path or str(Path(cfg.run.output_dir) / "judge_cache.sqlite")
-        cache = JudgeCache(path) if cfg.judge.cache else None
+        path = judge_cache_path(cfg)
+        cache = JudgeCache(path) if path else None
         rewards["answer_judge"] = AnswerJudgeReward(
             backend, cache=cache, max_new_tokens=cfg.judge.max_new_tokens
         )
@@ -153,7 +153,7 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
     }
     if d.eval_llm_judge and cfg.judge.backend != "none":
         bench["judge"] = asdict(cfg.judge)
-        bench["judge_cache"] = cfg.judge.cache_path or str(out / "judge_cache.sqlite")
+        bench["judge_cache"] = judge_cache_path(cfg)
     return DomainComponents(
         adapter=CAUSAL_LM_ADAPTER,
         online=task,

@@ -43,10 +43,10 @@ def default_corpus() -> Path:
 
 def default_index_dir(corpus: str | os.PathLike, kind: str) -> Path:
     """The cache directory of ``corpus``'s ``kind`` index, named by the corpus's content."""
+    from polyrlaif.core.models import cache_root
     from polyrlaif.domains.search_agent.corpus import file_sha256
 
-    root = Path(os.environ.get("POLYRLAIF_CACHE") or "~/.cache/polyrlaif").expanduser()
-    return root / "indexes" / f"{file_sha256(corpus)[:16]}-{kind}"
+    return cache_root() / "indexes" / f"{file_sha256(corpus)[:16]}-{kind}"
 
 
 def open_tools(

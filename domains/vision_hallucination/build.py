@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.config import TrainConfig, judge_cache_path
 from polyrlaif.core.protocols import DomainComponents
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
@@ -107,9 +107,8 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
             raise ValueError("domain.cascade needs domain.clip_model (NAME:TAG, hf-hub:..., or a directory)")
         else:
             checker = OpenClipChecker.load(d.clip_model)
-    cache = None
-    if cfg.judge.cache:
-        cache = JudgeCache(cfg.judge.cache_path or str(Path(cfg.run.output_dir) / "judge_cache.sqlite"))
+    cache_path = judge_cache_path(cfg)
+    cache = JudgeCache(cache_path) if cache_path else None
     judge = DivideConquerJudge(
         labeler,
         _extractor(d, cfg),
