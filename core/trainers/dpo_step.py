@@ -8,8 +8,9 @@ Each function reproduces one piece of TRL's ``DPOTrainer`` exactly, so
 * :func:`collate_pairs` truncates and right-pads them into one batch, chosen rows first, as TRL's
   preference collator does;
 * :func:`completion_logps` sums the log-probs of each row's completion tokens;
-* :func:`pair_logps` does the same for a batch of pairs, running each prompt through the model once
-  for both of its completions;
+* :func:`pair_logps` does the same for a batch of pairs, packed without padding by :func:`pack_pairs`
+  so each prompt goes through the model once for both of its completions (:func:`cached_pair_logps`
+  where the attention kernel takes no dense mask);
 * :func:`reference_logps` does so for every pair under the reference (the model as it is, adapters off);
 * :func:`dpo_loss` is TRL's loss (:func:`polyrlaif.core.losses.preference_loss` plus its ``"sft"``
   term) and reward metrics.
@@ -18,8 +19,10 @@ What makes it fast:
 
 * the reference log-probs are computed once, before the first update, in one no-grad pass (TRL does
   that only without LoRA; with LoRA it runs the reference forward again on every step);
-* each prompt is run once, not twice: its keys and values are shared by the chosen and the rejected
-  completion (:func:`pair_logps`); prompts are most of the tokens of a typical preference pair;
+* each prompt is run once, not twice, and nothing is padding: the pairs are packed end to end as
+  ``prompt, chosen, rejected`` with an attention mask that keeps the rejected completion from seeing
+  the chosen one (:func:`pack_pairs`, :func:`pair_logps`); prompts are most of the tokens of a typical
+  preference pair, and one long row makes bigger matrix products than many padded short ones;
 * the LM head is applied only at completion positions (the hidden state at ``t`` predicts token
   ``t + 1``), in chunks of tokens; TRL on CPU projects every position onto the vocabulary;
 * no entropy, mean-logit or top-1 statistics over the full vocabulary, no activation checkpointing.
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = [
     "collate_pairs",
     "completion_logps",
+    "cached_pair_logps",
+    "pack_pairs",
     "pair_logps",
     "dpo_loss",
     "reference_logps",
@@ -190,6 +195,77 @@ def _head_logps(lm: Any, states: torch.Tensor, targets: torch.Tensor, chunk_size
     return torch.cat(per_token) if per_token else states.new_zeros(0).float()
 
 
+def pack_pairs(
+    examples: Sequence[dict[str, list]], *, pad_token_id: int, max_length: int | None, row_tokens: int = 1024
+) -> dict[str, torch.Tensor]:
+    """Pairs packed without padding, each as ``prompt, chosen, rejected``, in rows of up to ``row_tokens``.
+
+    Pairs are laid end to end in order; a row closes when the next pair would overflow it (a pair longer
+    than ``row_tokens`` gets a row of its own). The attention mask lets each token see its own pair's
+    prompt and the earlier tokens of its own segment: the rejected completion attends to the prompt but
+    not to the chosen one, and both continue the prompt's positions. So each prompt is computed once,
+    only the ends of the shorter rows are padding, and each completion's log-probs are those of its
+    whole sequence run alone. Truncation is :func:`collate_pairs`'s.
+
+    Returns:
+        ``input_ids`` and ``position_ids``, ``(R, L)``; ``attention_mask``, ``(R, 1, L, L)``, True where
+        a query (dim 2) may attend to a key (dim 3); per completion token, ``predictors`` (the flat
+        index into the ``R * L`` positions of the hidden state that predicts it), ``targets`` (the
+        token) and ``rows`` (which of the ``2B`` sequences it is in, chosen first as in
+        :func:`collate_pairs`).
+    """
+    import torch
+
+    b = len(examples)
+    layout: list[list[tuple[int, list[int], list[list[int]]]]] = [[]]
+    sizes = [0]
+    for i, e in enumerate(examples):
+        prompt, comps = e["prompt_ids"], [e["chosen_ids"], e["rejected_ids"]]
+        if max_length is not None:
+            comps = [c[: max(max_length - len(prompt), 0)] for c in comps]
+        size = len(prompt) + len(comps[0]) + len(comps[1])
+        if sizes[-1] and sizes[-1] + size > row_tokens:
+            layout.append([])
+            sizes.append(0)
+        layout[-1].append((i, prompt, comps))
+        sizes[-1] += size
+    width = max(sizes)
+    input_ids = torch.full((len(layout), width), pad_token_id, dtype=torch.long)
+    position_ids = torch.zeros((len(layout), width), dtype=torch.long)
+    # each token's pair (-1: padding) and segment (0: prompt, 1: chosen, 2: rejected)
+    pair = torch.full((len(layout), width), -1, dtype=torch.long)
+    segment = torch.zeros((len(layout), width), dtype=torch.long)
+    predictors: list[int] = []
+    targets: list[int] = []
+    rows: list[int] = []
+    for r, items in enumerate(layout):
+        at = r * width  # flat index of the row's next free position
+        for i, prompt, comps in items:
+            spans = [(0, prompt, 0)] + [(s, c, len(prompt)) for s, c in enumerate(comps, start=1)]
+            last_prompt = at + len(prompt) - 1
+            for s, ids, first_position in spans:
+                cols = slice(at - r * width, at - r * width + len(ids))
+                input_ids[r, cols] = torch.tensor(ids, dtype=torch.long)
+                position_ids[r, cols] = torch.arange(first_position, first_position + len(ids))
+                pair[r, cols], segment[r, cols] = i, s
+                if s:  # completion token j is predicted by the state before it: the prompt's last for j = 0
+                    predictors += [last_prompt, *range(at, at + len(ids) - 1)][: len(ids)]
+                    targets += ids
+                    rows += [i if s == 1 else b + i] * len(ids)
+                at += len(ids)
+    causal = torch.ones(width, width, dtype=torch.bool).tril()
+    same_pair = pair[:, :, None] == pair[:, None, :]
+    seen_segment = (segment[:, None, :] == 0) | (segment[:, :, None] == segment[:, None, :])
+    return {
+        "input_ids": input_ids,
+        "position_ids": position_ids,
+        "attention_mask": (causal & same_pair & seen_segment)[:, None],  # padding sees earlier padding
+        "predictors": torch.tensor(predictors, dtype=torch.long),
+        "targets": torch.tensor(targets, dtype=torch.long),
+        "rows": torch.tensor(rows, dtype=torch.long),
+    }
+
+
 def pair_logps(
     model: Any,
     examples: Sequence[dict[str, list]],
@@ -197,8 +273,74 @@ def pair_logps(
     pad_token_id: int,
     max_length: int | None,
     chunk_size: int = 1024,
+    row_tokens: int = 1024,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`completion_logps` of :func:`collate_pairs`'s batch, with each prompt run once.
+    """:func:`completion_logps` of :func:`collate_pairs`'s batch, with each prompt run once and no padding.
+
+    The pairs are packed by :func:`pack_pairs` and go through the model in one pass with a dense
+    attention mask. Attention kernels that take no such mask (flash attention), and sliding-window
+    models on sequences longer than the window, use :func:`cached_pair_logps` instead. Gradients are
+    those of running each whole sequence separately.
+
+    Returns:
+        ``(logps, n_tokens)``, shape ``(2 * len(examples),)``, the chosen rows first, as
+        :func:`completion_logps` returns them for :func:`collate_pairs`'s batch.
+    """
+    import torch
+
+    lm = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wrapper
+    if not _takes_dense_mask(lm.config, examples):
+        return cached_pair_logps(
+            model, examples, pad_token_id=pad_token_id, max_length=max_length, chunk_size=chunk_size
+        )
+    device = lm.get_output_embeddings().weight.device
+    batch = {
+        k: v.to(device)
+        for k, v in pack_pairs(
+            examples, pad_token_id=pad_token_id, max_length=max_length, row_tokens=row_tokens
+        ).items()
+    }
+    mask = batch["attention_mask"]
+    if lm.config.get_text_config()._attn_implementation == "eager":  # eager adds the mask to the scores
+        dtype = lm.get_output_embeddings().weight.dtype
+        mask = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill(~mask, torch.finfo(dtype).min)
+    body = lm.base_model(
+        input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"], use_cache=False
+    )
+    states = body.last_hidden_state.flatten(0, 1)[batch["predictors"]]
+    flat = _head_logps(lm, states, batch["targets"], chunk_size)
+    rows = batch["rows"]
+    return flat.new_zeros(2 * len(examples)).index_add(0, rows, flat), torch.bincount(
+        rows, minlength=2 * len(examples)
+    )
+
+
+def _takes_dense_mask(config: Any, examples: Sequence[dict[str, list]]) -> bool:
+    """Whether :func:`pack_pairs`'s mask gives the model's own attention for these pairs.
+
+    It does for the ``sdpa`` and ``eager`` kernels, unless a sliding window would cut a sequence (the
+    packed mask has no window).
+    """
+    cfg = config.get_text_config()
+    if cfg._attn_implementation not in ("sdpa", "eager"):
+        return False
+    window = getattr(cfg, "sliding_window", None)
+    if window is None or getattr(cfg, "use_sliding_window", True) is False:
+        return True
+    longest = max(len(e["prompt_ids"]) + max(len(e["chosen_ids"]), len(e["rejected_ids"])) for e in examples)
+    return longest <= window
+
+
+def cached_pair_logps(
+    model: Any,
+    examples: Sequence[dict[str, list]],
+    *,
+    pad_token_id: int,
+    max_length: int | None,
+    chunk_size: int = 1024,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`pair_logps` for attention kernels that take no dense mask (flash attention): padded, with
+    each prompt run once through a shared key-value cache.
 
     The prompts go through the model left-padded, keeping their keys and values; the cache is repeated
     so the chosen and the rejected completion of a pair both attend to it, and the completions go

@@ -20,9 +20,11 @@ from polyrlaif.core.records import MediaRef, PreferencePair
 from polyrlaif.core.trainers import trl_dpo
 from polyrlaif.core.trainers.base import PreferenceTrainer, TrainResult, build_trainer
 from polyrlaif.core.trainers.dpo_step import (
+    cached_pair_logps,
     collate_pairs,
     completion_logps,
     dpo_loss,
+    pack_pairs,
     pair_logps,
     tokenize_pairs,
 )
@@ -118,14 +120,29 @@ def test_completion_logps_match_full_logits(chunk_size, dtype, tiny_lm_path):
         assert (diff / torch.tensor(expected).abs()).max().item() <= 1e-6
 
 
-@pytest.mark.parametrize("max_length", [MAX_LENGTH, None])
-def test_pair_logps_share_the_prompt_and_match_whole_sequences(max_length, tiny_lm_path):
+@pytest.mark.parametrize(
+    ("max_length", "attention", "row_tokens", "fn"),
+    [
+        (MAX_LENGTH, "sdpa", 1024, pair_logps),  # packed, all pairs in one row
+        (None, "sdpa", 1024, pair_logps),
+        (MAX_LENGTH, "sdpa", 60, pair_logps),  # packed, several rows, ends padded
+        (MAX_LENGTH, "eager", 60, pair_logps),  # the mask as additive scores
+        (MAX_LENGTH, "sdpa", None, cached_pair_logps),  # the fallback: a shared key-value cache
+        (None, "sdpa", None, cached_pair_logps),
+    ],
+)
+def test_pair_logps_share_the_prompt_and_match_whole_sequences(
+    max_length, attention, row_tokens, fn, tiny_lm_path
+):
     """Each prompt run once for both completions gives the log-probs and the gradient of running every
     whole sequence on its own (checked against :func:`completion_logps` on the collated batch)."""
     from transformers import AutoModelForCausalLM
 
     tok = _tokenizer(tiny_lm_path)
-    model = AutoModelForCausalLM.from_pretrained(tiny_lm_path, dtype=torch.float64)
+    model = AutoModelForCausalLM.from_pretrained(
+        tiny_lm_path, dtype=torch.float64, attn_implementation=attention
+    )
+    options = {"row_tokens": row_tokens} if row_tokens else {}
     examples = tokenize_pairs(tok, trl_dpo.pairs_to_rows(PAIRS[:5]), MAX_LENGTH)
     weights = torch.linspace(-1.0, 2.0, 10, dtype=torch.float64)  # any weighting of the ten rows
 
@@ -140,14 +157,41 @@ def test_pair_logps_share_the_prompt_and_match_whole_sequences(max_length, tiny_
             model, collate_pairs(examples, pad_token_id=tok.pad_token_id, max_length=max_length)
         )
     )
-    shared = run(lambda: pair_logps(model, examples, pad_token_id=tok.pad_token_id, max_length=max_length))
+    shared = run(lambda: fn(model, examples, pad_token_id=tok.pad_token_id, max_length=max_length, **options))
     assert shared[1].tolist() == full[1].tolist()
     if max_length is not None:
         assert 0 < min(full[1].tolist()) and full[1].tolist() != [len(e["chosen_ids"]) for e in examples] * 2
-    assert (shared[0] - full[0]).abs().max().item() <= 1e-9
+    # eager attention takes its softmax in float32, also in a float64 model
+    tol = 1e-9 if attention == "sdpa" else 1e-7 * full[0].abs().max().item()
+    assert (shared[0] - full[0]).abs().max().item() <= tol
     # RMSNorm computes in float32 even in a float64 model: gradients agree to float32 precision
     for a, b in zip(shared[2], full[2], strict=True):
         assert (a - b).abs().max().item() <= 1e-5 * max(b.abs().max().item(), 1.0)
+
+
+def test_pack_pairs_layout():
+    """Pairs end to end without padding; the rejected completion sees its prompt, not the chosen one;
+    both continue the prompt's positions; a pair that does not fit starts a row; truncation as TRL's."""
+    examples = [
+        {"prompt_ids": [1, 2, 3], "chosen_ids": [4, 5], "rejected_ids": [6]},
+        {"prompt_ids": [7, 8], "chosen_ids": [9], "rejected_ids": [10, 11, 12, 13]},
+    ]
+    one = pack_pairs(examples, pad_token_id=0, max_length=None, row_tokens=13)
+    assert one["input_ids"].tolist() == [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]]
+    assert one["position_ids"].tolist() == [[0, 1, 2, 3, 4, 3, 0, 1, 2, 2, 3, 4, 5]]
+    mask = one["attention_mask"][0, 0]
+    assert mask[5].nonzero().flatten().tolist() == [0, 1, 2, 5]  # rejected 6: its prompt and itself
+    assert mask[10].nonzero().flatten().tolist() == [6, 7, 9, 10]  # rejected 11: not the chosen 9
+    assert one["targets"].tolist() == [4, 5, 6, 9, 10, 11, 12, 13]
+    assert one["predictors"].tolist() == [2, 3, 2, 7, 7, 9, 10, 11]
+    assert one["rows"].tolist() == [0, 0, 2, 1, 3, 3, 3, 3]
+    two = pack_pairs(examples, pad_token_id=0, max_length=None, row_tokens=8)
+    assert two["input_ids"].tolist() == [[1, 2, 3, 4, 5, 6, 0], [7, 8, 9, 10, 11, 12, 13]]
+    assert two["predictors"].tolist() == [2, 3, 2, 8, 8, 10, 11, 12]
+    assert two["attention_mask"][0, 0, 6].tolist() == [False] * 6 + [True]  # padding sees itself
+    cut = pack_pairs(examples, pad_token_id=0, max_length=4, row_tokens=8)
+    assert cut["input_ids"].tolist() == [[1, 2, 3, 4, 6], [7, 8, 9, 10, 11]]
+    assert cut["predictors"].tolist() == [2, 2, 6, 6, 8]
 
 
 def test_dpo_loss_known_values():
