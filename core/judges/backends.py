@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from polyrlaif.core.io import InputError
+from polyrlaif.core.packed_lm import ROW_TOKENS
 
 __all__ = [
     "Completion",
@@ -116,7 +117,12 @@ class TransformersBackend:
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` ...
         batch_size: conversations per forward pass / ``generate`` call.
         cache_dir: where the loader keeps downloaded weights.
+        row_tokens: longest packed row of a yes/no pass (see :meth:`yes_no`).
     """
+
+    #: yes/no passes are packed from the token ids of the text (a backend whose inputs are more than
+    #: text, such as images, sets this false and is padded)
+    packs = True
 
     def __init__(
         self,
@@ -126,12 +132,14 @@ class TransformersBackend:
         device: str = "auto",
         batch_size: int = 8,
         cache_dir: str | None = None,
+        row_tokens: int = ROW_TOKENS,
     ) -> None:
         self.model_name = model
         self.dtype = dtype
         self.device = device
         self.batch_size = batch_size
         self.cache_dir = cache_dir
+        self.row_tokens = row_tokens
         self.name = f"transformers:{model}"
         self._model: Any = None
         self._tokenizer: Any = None
@@ -156,17 +164,20 @@ class TransformersBackend:
             self._model, self._tokenizer = model.eval(), tok
         return self._model, self._tokenizer
 
+    def _texts(self, conversations: Sequence[Conversation]) -> list[str]:
+        """Each conversation chat-templated with the generation prompt (a transcript for base models)."""
+        tok = self._tokenizer
+        if getattr(tok, "chat_template", None):
+            return [
+                tok.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations
+            ]
+        # base models: a plain transcript ending where the assistant speaks
+        return ["".join(f"{m['role']}: {m['content']}\n" for m in c) + "assistant:" for c in conversations]
+
     def _encode(self, conversations: Sequence[Conversation]) -> Any:
         """Chat-template each conversation with the generation prompt; left-pad into one batch."""
         model, tok = self._model, self._tokenizer
-        if getattr(tok, "chat_template", None):
-            texts = [
-                tok.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations
-            ]
-        else:  # base models: a plain transcript ending where the assistant speaks
-            texts = [
-                "".join(f"{m['role']}: {m['content']}\n" for m in c) + "assistant:" for c in conversations
-            ]
+        texts = self._texts(conversations)
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         # left padding, so every row ends at its last prompt token; restored, as the tokenizer may be
@@ -177,6 +188,44 @@ class TransformersBackend:
         finally:
             tok.padding_side = side
         return enc.to(model.device)
+
+    def _last_logits(self, conversations: Sequence[Conversation]) -> Any:
+        """Next-token logits after each chat-templated conversation, ``(len(conversations), vocab)``.
+
+        Conversations that start alike (one task, several responses) are packed without padding, each
+        shared beginning computed once (:mod:`polyrlaif.core.packed_lm`). Attention kernels that take
+        no dense mask, and backends that do not pack (``packs`` false), get one left-padded batch.
+        """
+        import torch
+
+        from polyrlaif.core.packed_lm import (
+            body_states,
+            group_by_prefix,
+            head_logits,
+            pack_prefix_groups,
+            takes_dense_mask,
+        )
+
+        model, tok = self._model, self._tokenizer
+        seqs = tok(self._texts(conversations), add_special_tokens=False)["input_ids"] if self.packs else []
+        with torch.no_grad():
+            if not seqs or not takes_dense_mask(model.config, max(len(s) for s in seqs)):
+                enc = self._encode(conversations)
+                # left padding: positions count real tokens only, as in generate()
+                pos = (enc["attention_mask"].long().cumsum(-1) - 1).clamp(min=0)
+                return model(**enc, position_ids=pos, logits_to_keep=1).logits[:, -1, :].float()
+            groups = group_by_prefix(seqs, max_tokens=self.row_tokens)
+            packed = pack_prefix_groups(
+                [(prefix, [b for _, b in branches]) for prefix, branches in groups],
+                pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else 0,
+                row_tokens=self.row_tokens,
+            )
+            last = [0] * len(seqs)
+            for g, (_, branches) in enumerate(groups):
+                for k, (i, branch) in enumerate(branches):
+                    last[i] = packed.last(g, k, len(branch))
+            states = body_states(model, packed)
+            return head_logits(model, states[torch.tensor(last, device=states.device)]).float()
 
     def complete(
         self, conversations: Sequence[Conversation], *, max_new_tokens: int, temperature: float = 0.0
@@ -212,25 +261,23 @@ class TransformersBackend:
         yes: Sequence[str] = ("Yes", "yes"),
         no: Sequence[str] = ("No", "no"),
     ) -> list[YesNo]:
-        """Read the next-token distribution after the chat-templated prompt and compare yes with no."""
+        """Read the next-token distribution after the chat-templated prompt and compare yes with no.
+
+        Each batch of ``batch_size`` conversations is one forward pass, packed without padding, with
+        the beginnings that consecutive conversations share computed once (:meth:`_last_logits`).
+        """
         import torch
 
         out: list[YesNo] = []
         with self._lock:
-            model, _ = self._ensure_loaded()
+            self._ensure_loaded()
             try:
                 yes_ids, no_ids = yes_no_token_ids(self._tokenizer, yes, no)
             except ValueError as exc:
                 return [YesNo(None, f"bad_yes_no_tokens: {exc}") for _ in conversations]
 
             def run(batch: Sequence[Conversation]) -> list[YesNo]:
-                enc = self._encode(batch)
-                mask = enc["attention_mask"]
-                # left padding: positions count real tokens only, as in generate()
-                pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
-                with torch.no_grad():
-                    logits = model(**enc, position_ids=pos).logits[:, -1, :].float()
-                probs = torch.softmax(logits, dim=-1)
+                probs = torch.softmax(self._last_logits(batch), dim=-1)
                 p_yes = probs[:, yes_ids].sum(-1).tolist()
                 p_no = probs[:, no_ids].sum(-1).tolist()
                 return [_ratio(a, b) for a, b in zip(p_yes, p_no, strict=True)]

@@ -22,6 +22,8 @@ class VisionTransformersBackend(TransformersBackend):
     Args: as :class:`~polyrlaif.core.judges.backends.TransformersBackend`.
     """
 
+    packs = False  # the processor expands each image into patch tokens: padded batches
+
     def __init__(self, model: str, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         self.name = f"transformers_vlm:{model}"

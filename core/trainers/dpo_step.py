@@ -34,6 +34,16 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from polyrlaif.core.packed_lm import (
+    ROW_TOKENS,
+    body_states,
+    common_prefix,
+    head_logits,
+    pack_prefix_groups,
+    takes_dense_mask,
+    unwrap_lm,
+)
+
 if TYPE_CHECKING:
     import torch
 
@@ -81,7 +91,7 @@ def tokenize_pairs(
         prompt_ids = ids(row["prompt"], prompt=True)
         chosen = ids(row["prompt"] + row["chosen"])
         rejected = ids(row["prompt"] + row["rejected"])
-        n = min(_common_prefix(prompt_ids, chosen), _common_prefix(prompt_ids, rejected))
+        n = min(common_prefix(prompt_ids, chosen), common_prefix(prompt_ids, rejected))
         if max_length is not None and n >= max_length:
             continue
         out.append({"prompt_ids": prompt_ids[:n], "chosen_ids": chosen[n:], "rejected_ids": rejected[n:]})
@@ -90,15 +100,6 @@ def tokenize_pairs(
             "dropped %d of %d pairs: prompt of max_length tokens or more", len(rows) - len(out), len(rows)
         )
     return out
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def collate_pairs(
@@ -132,19 +133,6 @@ def collate_pairs(
     return {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
 
 
-def _logit_transform(config: Any) -> tuple[float, float | None]:
-    """Multiplier and soft cap that some models apply to their logits, as TRL's fused head reads them."""
-    cfg = config.get_text_config()
-    softcap = getattr(cfg, "final_logit_softcapping", None)
-    for name in ("logit_scale", "output_multiplier", "lm_head_multiplier"):
-        if getattr(cfg, name, None) is not None:
-            return float(getattr(cfg, name)), softcap
-    scaling = getattr(cfg, "logits_scaling", None)
-    if scaling is not None:  # Granite and MiniCPM3 divide by it, HyperCLOVA X multiplies
-        return (scaling if cfg.model_type == "hyperclovax" else 1 / scaling), softcap
-    return 1.0, softcap
-
-
 def completion_logps(
     model: Any, batch: dict[str, torch.Tensor], *, chunk_size: int = 1024
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,7 +151,7 @@ def completion_logps(
         ``(logps, n_tokens)``, shape ``(rows,)`` each; ``logps`` in float32 (float64 for a float64 model).
     """
 
-    lm = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wrapper
+    lm = unwrap_lm(model)
     ids = batch["input_ids"].to(lm.get_output_embeddings().weight.device)
     body = lm.base_model(
         input_ids=ids, attention_mask=batch["attention_mask"].to(ids.device), use_cache=False
@@ -182,87 +170,56 @@ def _head_logps(lm: Any, states: torch.Tensor, targets: torch.Tensor, chunk_size
     """Log-probability of each target token from the hidden state that predicts it, in chunks."""
     import torch
 
-    head = lm.get_output_embeddings()
-    scale, softcap = _logit_transform(lm.config)
     per_token = []
     for start in range(0, len(targets), chunk_size):
-        logits = head(states[start : start + chunk_size])
-        logits = logits.to(torch.promote_types(logits.dtype, torch.float32)) * scale  # bf16 -> float32
-        if softcap is not None:
-            logits = softcap * torch.tanh(logits / softcap)
+        logits = head_logits(lm, states[start : start + chunk_size])
         tgt = targets[start : start + chunk_size, None]
         per_token.append((logits.gather(1, tgt) - logits.logsumexp(1, keepdim=True))[:, 0])
     return torch.cat(per_token) if per_token else states.new_zeros(0).float()
 
 
 def pack_pairs(
-    examples: Sequence[dict[str, list]], *, pad_token_id: int, max_length: int | None, row_tokens: int = 1024
-) -> dict[str, torch.Tensor]:
+    examples: Sequence[dict[str, list]],
+    *,
+    pad_token_id: int,
+    max_length: int | None,
+    row_tokens: int = ROW_TOKENS,
+) -> dict[str, Any]:
     """Pairs packed without padding, each as ``prompt, chosen, rejected``, in rows of up to ``row_tokens``.
 
-    Pairs are laid end to end in order; a row closes when the next pair would overflow it (a pair longer
-    than ``row_tokens`` gets a row of its own). The attention mask lets each token see its own pair's
-    prompt and the earlier tokens of its own segment: the rejected completion attends to the prompt but
-    not to the chosen one, and both continue the prompt's positions. So each prompt is computed once,
-    only the ends of the shorter rows are padding, and each completion's log-probs are those of its
+    :func:`polyrlaif.core.packed_lm.pack_prefix_groups` with the prompt as the prefix and the two
+    completions as its branches: the rejected completion attends to the prompt but not to the chosen
+    one, and both continue the prompt's positions, so each completion's log-probs are those of its
     whole sequence run alone. Truncation is :func:`collate_pairs`'s.
 
     Returns:
-        ``input_ids`` and ``position_ids``, ``(R, L)``; ``attention_mask``, ``(R, 1, L, L)``, True where
-        a query (dim 2) may attend to a key (dim 3); per completion token, ``predictors`` (the flat
-        index into the ``R * L`` positions of the hidden state that predicts it), ``targets`` (the
-        token) and ``rows`` (which of the ``2B`` sequences it is in, chosen first as in
-        :func:`collate_pairs`).
+        ``packed`` (the :class:`~polyrlaif.core.packed_lm.PackedGroups`) and, per completion token,
+        ``predictors`` (the flat index of the hidden state that predicts it), ``targets`` (the token)
+        and ``rows`` (which of the ``2B`` sequences it is in, chosen first as in :func:`collate_pairs`).
     """
     import torch
 
-    b = len(examples)
-    layout: list[list[tuple[int, list[int], list[list[int]]]]] = [[]]
-    sizes = [0]
-    for i, e in enumerate(examples):
-        prompt, comps = e["prompt_ids"], [e["chosen_ids"], e["rejected_ids"]]
+    groups = []
+    for e in examples:
+        comps = [e["chosen_ids"], e["rejected_ids"]]
         if max_length is not None:
-            comps = [c[: max(max_length - len(prompt), 0)] for c in comps]
-        size = len(prompt) + len(comps[0]) + len(comps[1])
-        if sizes[-1] and sizes[-1] + size > row_tokens:
-            layout.append([])
-            sizes.append(0)
-        layout[-1].append((i, prompt, comps))
-        sizes[-1] += size
-    width = max(sizes)
-    input_ids = torch.full((len(layout), width), pad_token_id, dtype=torch.long)
-    position_ids = torch.zeros((len(layout), width), dtype=torch.long)
-    # each token's pair (-1: padding) and segment (0: prompt, 1: chosen, 2: rejected)
-    pair = torch.full((len(layout), width), -1, dtype=torch.long)
-    segment = torch.zeros((len(layout), width), dtype=torch.long)
+            comps = [c[: max(max_length - len(e["prompt_ids"]), 0)] for c in comps]
+        groups.append((e["prompt_ids"], comps))
+    packed = pack_prefix_groups(groups, pad_token_id=pad_token_id, row_tokens=row_tokens)
     predictors: list[int] = []
     targets: list[int] = []
     rows: list[int] = []
-    for r, items in enumerate(layout):
-        at = r * width  # flat index of the row's next free position
-        for i, prompt, comps in items:
-            spans = [(0, prompt, 0)] + [(s, c, len(prompt)) for s, c in enumerate(comps, start=1)]
-            last_prompt = at + len(prompt) - 1
-            for s, ids, first_position in spans:
-                cols = slice(at - r * width, at - r * width + len(ids))
-                input_ids[r, cols] = torch.tensor(ids, dtype=torch.long)
-                position_ids[r, cols] = torch.arange(first_position, first_position + len(ids))
-                pair[r, cols], segment[r, cols] = i, s
-                if s:  # completion token j is predicted by the state before it: the prompt's last for j = 0
-                    predictors += [last_prompt, *range(at, at + len(ids) - 1)][: len(ids)]
-                    targets += ids
-                    rows += [i if s == 1 else b + i] * len(ids)
-                at += len(ids)
-    causal = torch.ones(width, width, dtype=torch.bool).tril()
-    same_pair = pair[:, :, None] == pair[:, None, :]
-    seen_segment = (segment[:, None, :] == 0) | (segment[:, :, None] == segment[:, None, :])
+    for i, (_, comps) in enumerate(groups):
+        for side, c in enumerate(comps):
+            predictors += packed.predictors(i, side, len(c))
+            targets += c
+            rows += [side * len(examples) + i] * len(c)
+    as_tensor = {"dtype": torch.long}
     return {
-        "input_ids": input_ids,
-        "position_ids": position_ids,
-        "attention_mask": (causal & same_pair & seen_segment)[:, None],  # padding sees earlier padding
-        "predictors": torch.tensor(predictors, dtype=torch.long),
-        "targets": torch.tensor(targets, dtype=torch.long),
-        "rows": torch.tensor(rows, dtype=torch.long),
+        "packed": packed,
+        "predictors": torch.tensor(predictors, **as_tensor),
+        "targets": torch.tensor(targets, **as_tensor),
+        "rows": torch.tensor(rows, **as_tensor),
     }
 
 
@@ -273,7 +230,7 @@ def pair_logps(
     pad_token_id: int,
     max_length: int | None,
     chunk_size: int = 1024,
-    row_tokens: int = 1024,
+    row_tokens: int = ROW_TOKENS,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`completion_logps` of :func:`collate_pairs`'s batch, with each prompt run once and no padding.
 
@@ -288,47 +245,20 @@ def pair_logps(
     """
     import torch
 
-    lm = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wrapper
-    if not _takes_dense_mask(lm.config, examples):
+    lm = unwrap_lm(model)
+    longest = max(len(e["prompt_ids"]) + max(len(e["chosen_ids"]), len(e["rejected_ids"])) for e in examples)
+    if not takes_dense_mask(lm.config, longest):
         return cached_pair_logps(
             model, examples, pad_token_id=pad_token_id, max_length=max_length, chunk_size=chunk_size
         )
-    device = lm.get_output_embeddings().weight.device
-    batch = {
-        k: v.to(device)
-        for k, v in pack_pairs(
-            examples, pad_token_id=pad_token_id, max_length=max_length, row_tokens=row_tokens
-        ).items()
-    }
-    mask = batch["attention_mask"]
-    if lm.config.get_text_config()._attn_implementation == "eager":  # eager adds the mask to the scores
-        dtype = lm.get_output_embeddings().weight.dtype
-        mask = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill(~mask, torch.finfo(dtype).min)
-    body = lm.base_model(
-        input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"], use_cache=False
+    batch = pack_pairs(examples, pad_token_id=pad_token_id, max_length=max_length, row_tokens=row_tokens)
+    states = body_states(lm, batch["packed"])
+    rows = batch["rows"].to(states.device)
+    flat = _head_logps(
+        lm, states[batch["predictors"].to(states.device)], batch["targets"].to(states.device), chunk_size
     )
-    states = body.last_hidden_state.flatten(0, 1)[batch["predictors"]]
-    flat = _head_logps(lm, states, batch["targets"], chunk_size)
-    rows = batch["rows"]
-    return flat.new_zeros(2 * len(examples)).index_add(0, rows, flat), torch.bincount(
-        rows, minlength=2 * len(examples)
-    )
-
-
-def _takes_dense_mask(config: Any, examples: Sequence[dict[str, list]]) -> bool:
-    """Whether :func:`pack_pairs`'s mask gives the model's own attention for these pairs.
-
-    It does for the ``sdpa`` and ``eager`` kernels, unless a sliding window would cut a sequence (the
-    packed mask has no window).
-    """
-    cfg = config.get_text_config()
-    if cfg._attn_implementation not in ("sdpa", "eager"):
-        return False
-    window = getattr(cfg, "sliding_window", None)
-    if window is None or getattr(cfg, "use_sliding_window", True) is False:
-        return True
-    longest = max(len(e["prompt_ids"]) + max(len(e["chosen_ids"]), len(e["rejected_ids"])) for e in examples)
-    return longest <= window
+    n = 2 * len(examples)
+    return flat.new_zeros(n).index_add(0, rows, flat), torch.bincount(rows, minlength=n)
 
 
 def cached_pair_logps(
@@ -354,7 +284,7 @@ def cached_pair_logps(
     """
     import torch
 
-    lm = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wrapper
+    lm = unwrap_lm(model)
     device = lm.get_output_embeddings().weight.device
     b = len(examples)
     prompts = [e["prompt_ids"] for e in examples]

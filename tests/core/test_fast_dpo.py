@@ -177,20 +177,20 @@ def test_pack_pairs_layout():
         {"prompt_ids": [7, 8], "chosen_ids": [9], "rejected_ids": [10, 11, 12, 13]},
     ]
     one = pack_pairs(examples, pad_token_id=0, max_length=None, row_tokens=13)
-    assert one["input_ids"].tolist() == [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]]
-    assert one["position_ids"].tolist() == [[0, 1, 2, 3, 4, 3, 0, 1, 2, 2, 3, 4, 5]]
-    mask = one["attention_mask"][0, 0]
+    assert one["packed"].input_ids.tolist() == [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]]
+    assert one["packed"].position_ids.tolist() == [[0, 1, 2, 3, 4, 3, 0, 1, 2, 2, 3, 4, 5]]
+    mask = one["packed"].attention_mask[0, 0]
     assert mask[5].nonzero().flatten().tolist() == [0, 1, 2, 5]  # rejected 6: its prompt and itself
     assert mask[10].nonzero().flatten().tolist() == [6, 7, 9, 10]  # rejected 11: not the chosen 9
     assert one["targets"].tolist() == [4, 5, 6, 9, 10, 11, 12, 13]
     assert one["predictors"].tolist() == [2, 3, 2, 7, 7, 9, 10, 11]
     assert one["rows"].tolist() == [0, 0, 2, 1, 3, 3, 3, 3]
     two = pack_pairs(examples, pad_token_id=0, max_length=None, row_tokens=8)
-    assert two["input_ids"].tolist() == [[1, 2, 3, 4, 5, 6, 0], [7, 8, 9, 10, 11, 12, 13]]
+    assert two["packed"].input_ids.tolist() == [[1, 2, 3, 4, 5, 6, 0], [7, 8, 9, 10, 11, 12, 13]]
     assert two["predictors"].tolist() == [2, 3, 2, 8, 8, 10, 11, 12]
-    assert two["attention_mask"][0, 0, 6].tolist() == [False] * 6 + [True]  # padding sees itself
+    assert two["packed"].attention_mask[0, 0, 6].tolist() == [False] * 6 + [True]  # padding sees itself
     cut = pack_pairs(examples, pad_token_id=0, max_length=4, row_tokens=8)
-    assert cut["input_ids"].tolist() == [[1, 2, 3, 4, 6], [7, 8, 9, 10, 11]]
+    assert cut["packed"].input_ids.tolist() == [[1, 2, 3, 4, 6], [7, 8, 9, 10, 11]]
     assert cut["predictors"].tolist() == [2, 2, 6, 6, 8]
 
 

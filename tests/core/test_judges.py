@@ -273,3 +273,30 @@ def test_yes_no_probability_is_a_ratio_of_masses():
     y = yes_no_from_top_logprobs(top, ("Yes", "yes"), ("No", "no"))
     assert y.p_yes == pytest.approx(0.75) and y.mass == pytest.approx(0.4)
     assert yes_no_from_top_logprobs(top[2:], ("Yes",), ("No",)).error.startswith("no_yes_no_tokens")
+
+
+@pytest.mark.parametrize(
+    ("attention", "row_tokens", "window"), [("sdpa", 1024, None), ("eager", 160, None), ("sdpa", 1024, 4)]
+)
+def test_yes_no_packs_shared_task_prompts(tiny_lm_path, attention, row_tokens, window):
+    """Judge prompts for one task and several responses are packed with the task computed once (or,
+    where a dense mask does not apply, padded): p(yes) is each prompt's own, run alone."""
+    from transformers import AutoTokenizer
+
+    from polyrlaif.core.judges.backends import yes_no_token_ids
+    from polyrlaif.core.packed_lm import group_by_prefix
+
+    task = "Write a function that returns the sum of two numbers and explain why it is correct. " * 2
+    responses = ("def add(a, b): return a + b", "The answer is 4", "no", "def f(x):\n    pass")
+    convs = [[{"role": "user", "content": f"{task}\nResponse: {r}\nIs it correct?"}] for r in responses]
+    convs.append([{"role": "user", "content": "Is the capital of France Paris?"}])
+    b = TransformersBackend(tiny_lm_path, device="cpu", dtype="float32", batch_size=8, row_tokens=row_tokens)
+    b._ensure_loaded()
+    b._model.set_attn_implementation(attention)
+    b._model.config.sliding_window = window  # Llama has no window; a set one sends yes_no to padding
+    tok = AutoTokenizer.from_pretrained(tiny_lm_path)
+    ids = tok(b._texts(convs), add_special_tokens=False)["input_ids"]
+    assert [len(m) for _, m in group_by_prefix(ids, max_tokens=row_tokens)][0] >= 2
+    yes_ids, no_ids = yes_no_token_ids(tok, ("The",), ("def",))
+    for conv, y in zip(convs, b.yes_no(convs, yes=("The",), no=("def",)), strict=True):
+        assert y.p_yes == pytest.approx(_manual_p_yes(tiny_lm_path, conv, yes_ids, no_ids), abs=1e-5)
