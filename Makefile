@@ -30,6 +30,10 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/verify_throughput.py
+	$(BIN)/python bench/dpo_vs_trl.py --quick
+	$(BIN)/python bench/sampling.py --quick
+	$(BIN)/python bench/judging.py --quick
+	$(BIN)/python bench/dpo_mfu.py --preset smollm2-135m --steps 3 --warmup 1 --pairs 4 --prompt-tokens 104 --completion-tokens 26
 
 clean:
 	rm -rf runs build *.egg-info

@@ -42,7 +42,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import statistics
 import sys
@@ -50,6 +49,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import PeakRSS
 
 RUNS = ("batched", "one_at_a_time", "cached_replay")
 
@@ -110,26 +111,10 @@ def verdict(j: Any) -> tuple[Any, ...]:
     return (j.score, j.scores, j.rationale, j.failure)
 
 
-def _peak_rss() -> Any:
-    """``PeakRSS`` from ``bench/_common.py`` when that file is there (peak memory per run), else ``None``."""
-    import importlib.util
-
-    path = Path(__file__).resolve().with_name("_common.py")
-    if not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("bench_common", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, "PeakRSS", None)
-
-
-def timed(
-    judge: Any, prompts: dict[str, Any], candidates: list[Any], counter: ForwardCounter, peak_cls: Any = None
-) -> dict:
+def timed(judge: Any, prompts: dict[str, Any], candidates: list[Any], counter: ForwardCounter) -> dict:
     """Judge every candidate once; seconds, judgments, forward passes and the judge's own counters."""
     before = counter.count
-    mem = peak_cls() if peak_cls is not None else contextlib.nullcontext()
-    with mem:  # the clock runs inside, so the memory poller's start and stop are not timed
+    with PeakRSS() as mem:  # the clock runs inside, so the memory poller's start and stop are not timed
         start = time.perf_counter()
         out = judge.judge(prompts, candidates)
         seconds = time.perf_counter() - start
@@ -141,14 +126,14 @@ def timed(
         "calls": s.calls,
         "cache_hits": s.cache_hits,
         "failures": sum(s.failures.values()),
-        "peak_mb": getattr(mem, "peak_mb", None),
+        "peak_mb": mem.peak_mb,
     }
 
 
 def run_line(label: str, got: dict) -> str:
     """One per-run line: seconds, judgments/s, model calls (forward hook) and the judge's counters."""
     n = len(got["judgments"])
-    peak = "" if got["peak_mb"] is None else f"  peak +{got['peak_mb']:.0f} MB"
+    peak = f"  peak +{got['peak_mb']:.0f} MB"
     return (
         f"  {label:24s} {got['seconds']:8.3f} s  {n / got['seconds']:9.1f} judgments/s  "
         f"model_calls={got['forwards']} judge_calls={got['calls']} cache_hits={got['cache_hits']} "
@@ -210,14 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     single_backend = TransformersBackend.from_loaded(model, tokenizer, name=name, batch_size=1)
     counter = ForwardCounter(model.get_input_embeddings())  # every forward pass embeds its input
 
-    peak_cls = _peak_rss()
-
     def measure(backend: Any, batch_size: int, cache: Any = None) -> dict:
         """A new judge over ``backend``, timed on every candidate."""
         j = make_judge(
             args.mode, backend, batch_size=batch_size, cache=cache, max_new_tokens=args.max_new_tokens
         )
-        return timed(j, prompts, candidates, counter, peak_cls)
+        return timed(j, prompts, candidates, counter)
 
     with tempfile.TemporaryDirectory() as tmp:
         cache_path = Path(tmp) / "judge_cache.sqlite"

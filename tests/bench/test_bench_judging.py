@@ -12,15 +12,17 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "judging.py"
 
 
-def _bench_module():
+def _bench_module(monkeypatch):
+    # the scripts run as ``python bench/x.py``: bench/ is on sys.path for their ``_common`` import
+    monkeypatch.syspath_prepend(str(BENCH.parent))
     spec = importlib.util.spec_from_file_location("bench_judging", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_judging_bench_runs_and_replays_without_model_calls(tiny_lm_path, capsys):
-    bench = _bench_module()
+def test_judging_bench_runs_and_replays_without_model_calls(tiny_lm_path, capsys, monkeypatch):
+    bench = _bench_module(monkeypatch)
     code = bench.main(["--model", tiny_lm_path, "--items", "4", "--repeats", "1", "--batch-size", "4"])
     out = capsys.readouterr().out
     assert code == 0, out
