@@ -69,6 +69,8 @@ class PackedGroups:
         """Flat indices of the states that predict each of a branch's ``length`` tokens (the state
         before a token predicts it; the prefix's last state predicts the branch's first token)."""
         start = self.branch_start[group][branch]
+        if length and self.prefix_last[group] < 0:
+            raise ValueError(f"group {group} has no prefix: nothing predicts its branches' first tokens")
         return [self.prefix_last[group], *range(start, start + length - 1)][:length]
 
     def last(self, group: int, branch: int, length: int) -> int:

@@ -39,6 +39,9 @@ def test_pack_prefix_groups_layout_with_three_branches():
     assert mask[4].nonzero().flatten().tolist() == [0, 1, 3, 4]  # branch 2 sees its prefix and itself
     assert mask[5].nonzero().flatten().tolist() == [0, 1, 5]
     assert packed.predictors(0, 1, 2) == [1, 3] and packed.last(0, 1, 2) == 4 and packed.last(1, 0, 0) == 6
+    no_prefix = pack_prefix_groups([([], [[1, 2]])], pad_token_id=0)
+    with pytest.raises(ValueError, match="no prefix"):
+        no_prefix.predictors(0, 0, 2)
 
 
 def test_takes_dense_mask():
