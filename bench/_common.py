@@ -16,7 +16,9 @@ __all__ = ["PeakRSS", "matmul_gflops"]
 class PeakRSS:
     """Peak resident set size of this process while the block runs, above the size at its start.
 
-    A background thread polls ``/proc/self/statm`` (Linux only) every ``interval_s`` seconds.
+    A background thread polls ``/proc/self/statm`` (Linux only) every ``interval_s`` seconds. On entry
+    the C heap's free memory is returned to the system, so memory an earlier run freed but kept counts
+    again when this run takes it.
 
     Args:
         interval_s: polling interval in seconds.
@@ -36,6 +38,7 @@ class PeakRSS:
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
     def __enter__(self) -> PeakRSS:
+        _trim_heap()  # give back memory freed by an earlier run, or this run would reuse it unseen
         self._base = self._rss_mb()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -51,6 +54,20 @@ class PeakRSS:
         self._stop.set()
         self._thread.join()
         self.peak_mb = max(self.peak_mb, self._rss_mb() - self._base)
+
+
+def _trim_heap() -> None:
+    """Return the C heap's free memory to the system (glibc ``malloc_trim``; elsewhere nothing)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):  # not glibc
+        pass
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
