@@ -306,9 +306,9 @@ def body_states(model: Any, packed: PackedGroups) -> torch.Tensor:
         mask = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
             ~mask, torch.finfo(dtype).min
         )
-    elif implementation == "sdpa":
+    elif implementation == "sdpa" and getattr(lm, "_can_set_attn_implementation", lambda: False)():
         _register_block_sdpa()
-        implementation = BLOCK_SDPA
+        implementation = BLOCK_SDPA  # models that cannot switch kernels run sdpa on the dense mask
     with _attention_implementation(lm, implementation):
         body = lm.base_model(
             input_ids=packed.input_ids,
