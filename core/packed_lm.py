@@ -15,6 +15,7 @@ batch and :func:`head_logits` applies the LM head (with any logit scale or soft 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -267,6 +268,7 @@ def block_sdpa_attention(
     return torch.cat(rows, 0), None
 
 
+@functools.cache
 def _register_block_sdpa() -> None:
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask

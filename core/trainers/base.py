@@ -17,6 +17,7 @@ metrics) is written into it last, and the directory is then renamed to ``<output
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from typing import Any, Protocol, runtime_checkable
 from polyrlaif.core.config import ModelConfig, OptimConfig
 from polyrlaif.core.io import atomic_write_json
 from polyrlaif.core.records import PreferencePair
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -91,6 +94,7 @@ def finished_result(output_dir: str | Path) -> TrainResult | None:
     if not marker.is_file():
         return None
     info = json.loads(marker.read_text(encoding="utf-8"))
+    log.info("%s: finished checkpoint found, not training again", ckpt)
     return TrainResult(model_path=str(ckpt), metrics=dict(info.get("metrics", {})), resumed=True)
 
 

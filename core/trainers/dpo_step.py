@@ -214,12 +214,11 @@ def pack_pairs(
             predictors += packed.predictors(i, side, len(c))
             targets += c
             rows += [side * len(examples) + i] * len(c)
-    as_tensor = {"dtype": torch.long}
     return {
         "packed": packed,
-        "predictors": torch.tensor(predictors, **as_tensor),
-        "targets": torch.tensor(targets, **as_tensor),
-        "rows": torch.tensor(rows, **as_tensor),
+        "predictors": torch.tensor(predictors, dtype=torch.long),
+        "targets": torch.tensor(targets, dtype=torch.long),
+        "rows": torch.tensor(rows, dtype=torch.long),
     }
 
 
@@ -234,10 +233,11 @@ def pair_logps(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`completion_logps` of :func:`collate_pairs`'s batch, with each prompt run once and no padding.
 
-    The pairs are packed by :func:`pack_pairs` and go through the model in one pass with a dense
-    attention mask. Attention kernels that take no such mask (flash attention), and sliding-window
-    models on sequences longer than the window, use :func:`cached_pair_logps` instead. Gradients are
-    those of running each whole sequence separately.
+    The pairs are packed by :func:`pack_pairs` and go through the model in one pass
+    (:func:`~polyrlaif.core.packed_lm.body_states`: attention block by block). Attention kernels
+    that take no dense mask (flash attention), and sliding-window models on sequences longer than
+    the window, use :func:`cached_pair_logps` instead. Gradients are those of running each whole
+    sequence separately.
 
     Returns:
         ``(logps, n_tokens)``, shape ``(2 * len(examples),)``, the chosen rows first, as

@@ -139,7 +139,6 @@ class TRLDPOTrainer:
         output_dir = Path(output_dir)
         done = finished_result(output_dir)
         if done is not None:
-            log.info("%s: finished checkpoint found, not training again", done.model_path)
             return done
         if not pairs:
             raise ValueError("no preference pairs to train on")

@@ -204,7 +204,6 @@ def grpo_train(
     output_dir = Path(output_dir)
     done = finished_result(output_dir)
     if done is not None:
-        log.info("%s: finished checkpoint found, not training again", done.model_path)
         return done
     s = settings or GRPOSettings()
     if not prompts:

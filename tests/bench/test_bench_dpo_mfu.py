@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def _load_script(monkeypatch):
-    # the scripts run as ``python bench/x.py``: bench/ is on sys.path for their ``_common`` import
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_dpo_mfu", BENCH / "dpo_mfu.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_dpo_mfu_runs_on_the_tiny_preset(monkeypatch, capsys):
-    script = _load_script(monkeypatch)
+def test_dpo_mfu_runs_on_the_tiny_preset(bench_script, capsys):
+    script = bench_script("dpo_mfu")
     argv = ["--preset", "tiny", "--pairs", "2", "--prompt-tokens", "16", "--completion-tokens", "4"]
     assert script.main([*argv, "--steps", "2", "--warmup", "1", "--device", "cpu", "--peak-tflops", "1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -28,8 +15,8 @@ def test_dpo_mfu_runs_on_the_tiny_preset(monkeypatch, capsys):
     assert m and float(m.group(1)) > 0 and float(m.group(3)) > 0
 
 
-def test_step_flops_counts_each_prompt_once(monkeypatch):
-    script = _load_script(monkeypatch)
+def test_step_flops_counts_each_prompt_once(bench_script):
+    script = bench_script("dpo_mfu")
     cfg = {
         "hidden_size": 4,
         "intermediate_size": 8,

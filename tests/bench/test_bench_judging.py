@@ -5,24 +5,11 @@ No timing is asserted: only that every run judged, and that the cached replay ma
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "judging.py"
 
 
-def _bench_module(monkeypatch):
-    # the scripts run as ``python bench/x.py``: bench/ is on sys.path for their ``_common`` import
-    monkeypatch.syspath_prepend(str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("bench_judging", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_judging_bench_runs_and_replays_without_model_calls(tiny_lm_path, capsys, monkeypatch):
-    bench = _bench_module(monkeypatch)
+def test_judging_bench_runs_and_replays_without_model_calls(bench_script, tiny_lm_path, capsys):
+    bench = bench_script("judging")
     code = bench.main(["--model", tiny_lm_path, "--items", "4", "--repeats", "1", "--batch-size", "4"])
     out = capsys.readouterr().out
     assert code == 0, out

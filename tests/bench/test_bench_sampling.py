@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def _load_script(monkeypatch):
-    # the scripts run as ``python bench/x.py``: bench/ is on sys.path for their ``_common`` import
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_sampling", BENCH / "sampling.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_sampling_bench_reports_ratio_and_tokens(tiny_lm_path, monkeypatch, capsys):
-    script = _load_script(monkeypatch)
+def test_sampling_bench_reports_ratio_and_tokens(bench_script, tiny_lm_path, capsys):
+    script = bench_script("sampling")
     argv = ["--model", tiny_lm_path, "--prompts", "2", "--n", "2", "--max-new-tokens", "4", "--repeats", "1"]
     assert script.main([*argv, "--device", "cpu"]) == 0
 

@@ -1,0 +1,25 @@
+"""Load a ``bench/`` script as a module, the way ``python bench/<name>.py`` runs it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture
+def bench_script(monkeypatch):
+    """``bench_script("sampling")`` -> the module of ``bench/sampling.py``."""
+    # the scripts run as ``python bench/x.py``: bench/ is on sys.path for their ``_common`` import
+    monkeypatch.syspath_prepend(str(BENCH))
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
