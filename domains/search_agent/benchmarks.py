@@ -8,7 +8,7 @@ Two ways in:
   :func:`polyrlaif.evaluation.qa.load_predictions`).
 * ``polyrlaif eval --domain search_agent --benchmark qa --model M --corpus C.jsonl --annotations Q.jsonl``
   runs the agent first: the corpus is indexed once (cached), the model answers each question of
-  ``Q.jsonl`` (any format of :func:`polyrlaif.datasets.qa_datasets.load_qa`) with ``search`` and
+  ``Q.jsonl`` (any format of :func:`polyrlaif.datasets.qa.loaders.load_qa`) with ``search`` and
   ``read``, and its trajectories and predictions are written and scored. Without ``--corpus`` and
   ``--annotations`` the packaged fictional corpus and questions are used. A rerun reuses the
   trajectories already written.

@@ -23,7 +23,7 @@ class SearchAgentConfig:
     Attributes:
         name: always ``search_agent``.
         corpus: JSONL corpus ``{id, title, text}``; default: the packaged fictional corpus.
-        questions: training questions (see :func:`polyrlaif.datasets.qa_datasets.load_qa` for the
+        questions: training questions (see :func:`polyrlaif.datasets.qa.loaders.load_qa` for the
             formats); default: the packaged fictional questions.
         questions_format: ``auto`` or one of the loader's formats (``nq``, ``hotpotqa``, ``musique``, ...).
         eval_questions: evaluation questions; default: a held-out share of ``questions``.

@@ -1,6 +1,6 @@
 """The search agent's data: the corpus and its persisted index, the tools over them, the questions.
 
-Defaults are the packaged fictional corpus and questions (:mod:`polyrlaif.datasets.fictional_qa`),
+Defaults are the packaged fictional corpus and questions (:mod:`polyrlaif.datasets.qa.fictional`),
 which no model can answer from memory. An index is built once per corpus content and kind into
 ``$POLYRLAIF_CACHE/indexes/<corpus sha256[:16]>-<kind>`` (``~/.cache/polyrlaif`` when unset) unless a
 directory is given, and reused from then on.
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 def default_corpus() -> Path:
     """The packaged fictional corpus."""
-    from polyrlaif.datasets.fictional_qa import corpus_path
+    from polyrlaif.datasets.qa.fictional import corpus_path
 
     return corpus_path()
 
@@ -85,12 +85,12 @@ def open_tools(
 
 
 def load_questions_file(path: str | os.PathLike | None, fmt: str = "auto") -> list[Any]:
-    """Questions from ``path`` (any format :func:`polyrlaif.datasets.qa_datasets.load_qa` reads), or
+    """Questions from ``path`` (any format :func:`polyrlaif.datasets.qa.loaders.load_qa` reads), or
     the packaged fictional questions when ``path`` is ``None``."""
-    from polyrlaif.datasets.qa_datasets import load_qa
+    from polyrlaif.datasets.qa.loaders import load_qa
 
     if path is None:
-        from polyrlaif.datasets.fictional_qa import questions_path
+        from polyrlaif.datasets.qa.fictional import questions_path
 
         return list(load_qa(questions_path(), "fictional"))
     return list(load_qa(path, fmt))

@@ -1,7 +1,7 @@
 """The synthetic shape world's models: a hallucinating starting policy and an independent labeler.
 
 Real MLLM weights cannot be downloaded here, so the domain proves learning in a world with exact ground
-truth (:mod:`polyrlaif.datasets.synthetic_vision`):
+truth (:mod:`polyrlaif.datasets.shapes`):
 
 1. the world's images, annotations, POPE questions and SFT data are generated from a seed;
 2. a tiny LLaVA-style VLM (:func:`polyrlaif.core.tiny.build_tiny_vlm`) is SFT'd on captions of the ``sft``
@@ -66,7 +66,7 @@ def prepare_world(d: VisionHallucinationConfig, root: str | Path, *, labeler: bo
     from polyrlaif.core.trainers.trl_sft import SFTExample, SFTSettings, sft_train
     from polyrlaif.core.trainers.vision_pretrain import VisionPretrainSettings, pretrain_vision_tower
     from polyrlaif.core.trainers.yes_no import YesNoExample, YesNoSettings, yes_no_train
-    from polyrlaif.datasets.synthetic_vision import WorldConfig, generate_world
+    from polyrlaif.datasets.shapes import WorldConfig, generate_world
 
     w = d.world
     root = Path(root)
@@ -160,8 +160,8 @@ N_OBJECT_LABELS = 8 + 7 + 8 * 7
 def object_labels(data_dir: Path, split: str) -> tuple[list[str], list[list[int]]]:
     """The image paths of a world split and, for each, the indices of what it shows (shapes, colours,
     and shape-colour pairs, so the tower learns which colour belongs to which shape)."""
-    from polyrlaif.datasets.synthetic_vision import load_split
-    from polyrlaif.datasets.synthetic_vision_draw import CATEGORIES, COLORS
+    from polyrlaif.datasets.shapes import load_split
+    from polyrlaif.datasets.shapes.draw import CATEGORIES, COLORS
 
     images, labels = [], []
     for im in load_split(data_dir, split):
@@ -220,8 +220,8 @@ def prepare_world_checker(d: VisionHallucinationConfig, root: str | Path, *, epo
     Returns:
         The checker directory (:meth:`OpenClipChecker.from_dir` loads it).
     """
-    from polyrlaif.datasets.synthetic_vision import load_split
-    from polyrlaif.datasets.synthetic_vision_text import claim
+    from polyrlaif.datasets.shapes import load_split
+    from polyrlaif.datasets.shapes.text import claim
     from polyrlaif.domains.vision_hallucination.clip_checker import CALIBRATION_FILE
     from polyrlaif.domains.vision_hallucination.clip_train import train_clip_checker
 

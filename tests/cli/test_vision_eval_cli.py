@@ -73,7 +73,7 @@ def test_pope_answers_file(tmp_path):
 def test_chair_and_pope_with_a_tiny_vlm(tmp_path):
     """--model instead of --predictions: the policy captions the images first (a tiny random VLM)."""
     from polyrlaif.core.tiny import build_tiny_vlm, corpus_words
-    from polyrlaif.datasets.synthetic_vision import WorldConfig, generate_world
+    from polyrlaif.datasets.shapes import WorldConfig, generate_world
 
     data = tmp_path / "world"
     generate_world(data, WorldConfig(splits={"test": 4}), progress=False)

@@ -200,6 +200,6 @@ def test_load_humaneval_schema(humaneval):
 
 def test_data_file_matches_generator(tasks):
     """The committed data is exactly what the generator produces (it was not hand-edited or stale)."""
-    from polyrlaif.datasets.code_tasks_build import build_rows
+    from polyrlaif.datasets.code_tasks.build import build_rows
 
     assert build_rows() == tasks

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from polyrlaif.datasets.fictional_qa import FictionalQuestion, corpus_path, load_questions
+from polyrlaif.datasets.qa.fictional import FictionalQuestion, corpus_path, load_questions
 from polyrlaif.domains.search_agent.corpus import Document, load_corpus
 
 

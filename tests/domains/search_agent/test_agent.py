@@ -7,7 +7,7 @@ import json
 import pytest
 
 from polyrlaif.core.io import InputError
-from polyrlaif.datasets.fictional_qa import corpus_path
+from polyrlaif.datasets.qa.fictional import corpus_path
 from polyrlaif.domains.search_agent.actions import ACTION_FORMAT, first_action_end, parse_action
 from polyrlaif.domains.search_agent.agent import (
     DROPPED_NOTE,

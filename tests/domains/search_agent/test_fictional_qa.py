@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from polyrlaif.core.io import InputError
-from polyrlaif.datasets.fictional_qa import corpus_path, load_questions, questions_path
+from polyrlaif.datasets.qa.fictional import corpus_path, load_questions, questions_path
 
 
 def test_packaged_files_have_the_advertised_size(documents, questions) -> None:

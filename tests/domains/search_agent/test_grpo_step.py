@@ -6,7 +6,7 @@ import pytest
 
 from polyrlaif.core.trainers.base import DONE_MARKER
 from polyrlaif.core.trainers.trl_grpo import GRPOSettings, grpo_train
-from polyrlaif.datasets.fictional_qa import corpus_path
+from polyrlaif.datasets.qa.fictional import corpus_path
 from polyrlaif.domains.search_agent.agent import AgentConfig, Trajectory
 from polyrlaif.domains.search_agent.index import load_retriever
 from polyrlaif.domains.search_agent.rollout import agent_prompt, make_rollout_func

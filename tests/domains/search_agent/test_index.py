@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from polyrlaif.core.io import InputError
-from polyrlaif.datasets.fictional_qa import corpus_path
+from polyrlaif.datasets.qa.fictional import corpus_path
 from polyrlaif.domains.search_agent.index import build_index, load_retriever, read_manifest
 from polyrlaif.domains.search_agent.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
 

@@ -64,7 +64,7 @@ def test_prompt_rows_carry_the_columns_and_refuse_unanswerable_questions(questio
 
 
 def test_online_task_weights(index_dirs, documents):
-    from polyrlaif.datasets.fictional_qa import corpus_path
+    from polyrlaif.datasets.qa.fictional import corpus_path
     from polyrlaif.domains.search_agent.index import load_retriever
     from polyrlaif.domains.search_agent.tools import SearchTools
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from polyrlaif.core.io import InputError
-from polyrlaif.datasets.fictional_qa import load_questions, questions_path
-from polyrlaif.datasets.qa_datasets import FORMATS, QAQuestion, detect_format, load_qa
+from polyrlaif.datasets.qa.fictional import load_questions, questions_path
+from polyrlaif.datasets.qa.loaders import FORMATS, QAQuestion, detect_format, load_qa
 
 DATA = Path(__file__).with_name("data") / "qa"
 # One small file per format, rows as the datasets ship them (HotpotQA and 2Wiki as one JSON array).
@@ -340,7 +340,7 @@ def test_musique_unanswerable_rows_are_skipped_and_counted(tmp_path: Path, caplo
     first, second = _rows("musique")
     rows = [first, _unanswerable(first, "u1"), _unanswerable(second, "u2"), second]
     path = _jsonl(tmp_path / "musique_full_v1.0_dev.jsonl", rows)
-    with caplog.at_level(logging.INFO, logger="polyrlaif.datasets.qa_datasets"):
+    with caplog.at_level(logging.INFO, logger="polyrlaif.datasets.qa.loaders"):
         assert load_qa(path) == MUSIQUE_OUT
     assert f"{path}: skipped 2 question(s) marked unanswerable" in caplog.messages
     assert load_qa(path, limit=2) == MUSIQUE_OUT

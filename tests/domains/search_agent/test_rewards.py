@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from polyrlaif.core.judges import JudgeCache, OpenAIBackend
-from polyrlaif.datasets.fictional_qa import corpus_path
+from polyrlaif.datasets.qa.fictional import corpus_path
 from polyrlaif.domains.search_agent.actions import Action
 from polyrlaif.domains.search_agent.agent import AgentConfig, Step, Trajectory, run_agents
 from polyrlaif.domains.search_agent.index import build_index, load_retriever

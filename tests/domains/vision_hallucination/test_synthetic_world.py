@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from polyrlaif.core.io import read_jsonl
-from polyrlaif.datasets.synthetic_vision import (
+from polyrlaif.datasets.shapes import (
     POPE_VARIANTS,
     WorldConfig,
     generate_world,
     load_split,
     load_world,
 )
-from polyrlaif.datasets.synthetic_vision_draw import (
+from polyrlaif.datasets.shapes.draw import (
     CATEGORIES,
     COLOR_RGB,
     COLORS,
@@ -26,7 +26,7 @@ from polyrlaif.datasets.synthetic_vision_draw import (
     SYNONYMS,
     shade_rgb,
 )
-from polyrlaif.datasets.synthetic_vision_text import INSTRUCTIONS
+from polyrlaif.datasets.shapes.text import INSTRUCTIONS
 
 # The fixture world: "sft" is large enough to measure the hallucination rate; 0.6 differs from the
 # default, so a generator that ignored the config would fail.

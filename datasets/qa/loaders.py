@@ -2,7 +2,7 @@
 
 :func:`load_qa` reads a question file in any of the common shapes and returns :class:`QAQuestion`
 records, which have the attribute names of
-:class:`~polyrlaif.datasets.fictional_qa.FictionalQuestion` (``id``, ``question``, ``answers``,
+:class:`~polyrlaif.datasets.qa.fictional.FictionalQuestion` (``id``, ``question``, ``answers``,
 ``supporting_ids``), so the search agent, its rewards and its evaluation take either. Files are JSON
 Lines or one JSON array (how HotpotQA and 2WikiMultihopQA ship), optionally gzipped (``*.gz``).
 
@@ -37,7 +37,7 @@ the record's 1-based position in the array.
 
 Example::
 
-    from polyrlaif.datasets.qa_datasets import load_qa
+    from polyrlaif.datasets.qa.loaders import load_qa
 
     questions = load_qa("musique_ans_v1.0_dev.jsonl", limit=500)
     two_hop = [q for q in questions if q.hops == 2]

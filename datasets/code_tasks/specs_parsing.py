@@ -1,6 +1,6 @@
 """Task specs for the ``parsing`` family: reading small text formats such as key-value lists, integer
 ranges, version numbers, query strings, durations, IPv4 addresses and hex colours. Each function returns
-one family's :class:`~polyrlaif.datasets.code_tasks_build.TaskSpec` list; ``code_tasks_build.all_specs``
+one family's :class:`~polyrlaif.datasets.code_tasks.build.TaskSpec` list; ``build.all_specs``
 puts the families in order, and the builder renders and checks them. Calls are argument source text: the
 first ``n_examples`` become docstring examples, so they are short, and the edge cases come after.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from polyrlaif.datasets.code_tasks_build import TaskSpec
+from polyrlaif.datasets.code_tasks.build import TaskSpec
 
 __all__ = ["parsing"]
 

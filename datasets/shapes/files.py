@@ -1,9 +1,9 @@
-"""Rows and documents of the synthetic vision world's files, built from its scenes.
+"""Rows and documents of the shape world's files, built from its scenes.
 
 Pure functions: a list of :class:`Scene` (one split) in, the JSON-ready content of one file out. Each
 image's randomness comes from :func:`image_rng`, one stream per (seed, split, image, purpose), so a file
 never depends on another file, another split or the order things are written in.
-See :mod:`polyrlaif.datasets.synthetic_vision` for the public API and the file format.
+See :mod:`polyrlaif.datasets.shapes` for the public API and the file format.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from polyrlaif.datasets.synthetic_vision_draw import (
+from polyrlaif.datasets.shapes.draw import (
     CATEGORIES,
     DEFAULT_COOCCURRENCE,
     SYNONYMS,
     SceneObject,
     measure_object,
 )
-from polyrlaif.datasets.synthetic_vision_text import (
+from polyrlaif.datasets.shapes.text import (
     CAPTION_TEMPLATES,
     INSTRUCTIONS,
     labeler_questions,

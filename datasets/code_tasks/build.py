@@ -1,17 +1,17 @@
-"""Build ``data/code_tasks.jsonl``: the `code` domain's own programming tasks, in HumanEval's schema.
+"""Build ``code_tasks/code_tasks.jsonl``: the `code` domain's own programming tasks, in HumanEval's schema.
 
 Each task is written once, as a :class:`TaskSpec`: a signature, a one-paragraph description, the
 reference body and a handful of calls. The builder runs the reference body on those calls and writes
 the docstring examples (the first calls) and the ``check(candidate)`` asserts (all calls) from the
 values it returns, so the examples, the tests and the solution cannot disagree. Then every task is
 run once (the reference must pass, a ``pass`` stub must fail) and the train / heldout split is
-assigned, stratified by family. The specs themselves are data and live in the ``code_task_specs_*``
-modules, grouped by theme, one family per function, each family being a few parameterised variations
-on a theme; :func:`all_specs` lists the families in order.
+assigned, stratified by family. The specs themselves are data and live in the ``specs_*`` modules
+beside this one, grouped by theme, one family per function, each family being a few parameterised
+variations on a theme; :func:`all_specs` lists the families in order.
 
 Run it once after editing a spec; the data file is committed::
 
-    python -m polyrlaif.datasets.code_tasks_build
+    python -m polyrlaif.datasets.code_tasks.build
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ __all__ = [
     "render",
 ]
 
-DATA_PATH = Path(__file__).with_name("data") / "code_tasks.jsonl"
+DATA_PATH = Path(__file__).with_name("code_tasks.jsonl")
 HELDOUT_FRACTION = 0.2
 MAX_HUMANEVAL_JACCARD = 0.6  # word-set Jaccard of a prompt against every HumanEval prompt stays below this
 _TYPING_NAMES = ("Dict", "List", "Optional", "Tuple")
@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"wrote {args.output}")
 
 
-# Every family as "<module suffix>:<function>" in datasets/code_task_specs_<suffix>.py. The order fixes the
+# Every family as "<module suffix>:<function>" in datasets/code_tasks/specs_<suffix>.py. The order fixes the
 # row order of the data file; task ids are numbered within a family, so appending a family changes no id.
 FAMILIES = (
     "text:strings",
@@ -250,7 +250,7 @@ def all_specs() -> list[TaskSpec]:
     for ref in FAMILIES:
         # Imported here, not at the top: the spec modules import TaskSpec from this one.
         suffix, name = ref.split(":")
-        module = importlib.import_module(f"polyrlaif.datasets.code_task_specs_{suffix}")
+        module = importlib.import_module(f"polyrlaif.datasets.code_tasks.specs_{suffix}")
         specs += getattr(module, name)()
     return specs
 

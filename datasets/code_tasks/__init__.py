@@ -1,6 +1,6 @@
 """The `code` domain's packaged programming tasks, and HumanEval, in one schema.
 
-``data/code_tasks.jsonl`` holds Python tasks written for this project (see ``code_tasks_build.py``,
+``code_tasks.jsonl`` (beside this file) holds Python tasks written for this project (see ``build.py``,
 which generates it): each a function signature with a docstring and examples, a reference body and a
 ``check(candidate)`` test, exactly as HumanEval lays them out, so one runner serves both. The tasks
 come in families (strings, intervals, bit tricks, small DP, ...), are split into ``train`` and
@@ -40,7 +40,7 @@ __all__ = [
     "read_tasks",
 ]
 
-DATA_PATH = Path(__file__).with_name("data") / "code_tasks.jsonl"
+DATA_PATH = Path(__file__).with_name("code_tasks.jsonl")
 SPLITS = ("train", "heldout")
 DIFFICULTIES = ("easy", "medium")
 TASK_FIELDS = (

@@ -1,4 +1,4 @@
-"""Scenes and pixels of the synthetic vision world: the shape vocabulary, scene sampling and drawing.
+"""Scenes and pixels of the shape world: the shape vocabulary, scene sampling and drawing.
 
 A scene is 1-3 objects of distinct categories, each a coloured shape on a dark, lightly noisy
 background, with its category's surface pattern (:data:`TEXTURES`, drawn in the colour's shade) when
@@ -8,7 +8,7 @@ annotation of an object is the tight box and the pixel count of its own mask.
 
 Everything random comes from :class:`random.Random` seeded by the caller; its Mersenne Twister stream
 is the same on every platform and Python version, so a seed fixes the bytes of every image.
-See :mod:`polyrlaif.datasets.synthetic_vision` for the public API and the file format.
+See :mod:`polyrlaif.datasets.shapes` for the public API and the file format.
 """
 
 from __future__ import annotations

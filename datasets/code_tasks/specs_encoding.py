@@ -1,7 +1,7 @@
 """Task specs for the encoding families: ``ciphers`` (character-by-character transforms such as Caesar
 shifts, ROT13 and Atbash) and ``run_length`` (run-length encoding, decoding and questions about runs of
-equal items). Each function returns one family's :class:`~polyrlaif.datasets.code_tasks_build.TaskSpec`
-list; ``code_tasks_build.all_specs`` puts the families in order, and the builder renders and checks them.
+equal items). Each function returns one family's :class:`~polyrlaif.datasets.code_tasks.build.TaskSpec`
+list; ``build.all_specs`` puts the families in order, and the builder renders and checks them.
 Calls are argument source text: the first ``n_examples`` become docstring examples, so they are short, and
 the edge cases come after.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-from polyrlaif.datasets.code_tasks_build import TaskSpec
+from polyrlaif.datasets.code_tasks.build import TaskSpec
 
 __all__ = ["ciphers", "run_length"]
 

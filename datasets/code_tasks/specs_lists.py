@@ -1,7 +1,7 @@
 """Task specs for the list families: ``list_arithmetic`` (sums, products, averages and running totals of
 numbers) and ``list_ops`` (rearranging lists: rotation, chunking, flattening, interleaving and de-
-duplication). Each function returns one family's :class:`~polyrlaif.datasets.code_tasks_build.TaskSpec`
-list; ``code_tasks_build.all_specs`` puts the families in order, and the builder renders and checks them.
+duplication). Each function returns one family's :class:`~polyrlaif.datasets.code_tasks.build.TaskSpec`
+list; ``build.all_specs`` puts the families in order, and the builder renders and checks them.
 Calls are argument source text: the first ``n_examples`` become docstring examples, so they are short, and
 the edge cases come after.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-from polyrlaif.datasets.code_tasks_build import TaskSpec
+from polyrlaif.datasets.code_tasks.build import TaskSpec
 
 __all__ = ["list_arithmetic", "list_ops"]
 

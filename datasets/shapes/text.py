@@ -1,4 +1,4 @@
-"""Words of the synthetic vision world: captions, yes/no questions, hallucinating captions and POPE picks.
+"""Words of the shape world: captions, yes/no questions, hallucinating captions and POPE picks.
 
 Caption grammar (truthful)::
 
@@ -9,7 +9,7 @@ Caption grammar (truthful)::
 A claim is "There is a <color> <shape>." and the matching question "Is there a <color> <shape> in the
 image?"; the article is "an" before a vowel ("an orange star"). POPE asks "Is there a <shape> in the
 image?". Everything random takes a caller-seeded :class:`random.Random`.
-See :mod:`polyrlaif.datasets.synthetic_vision` for the public API and the file format.
+See :mod:`polyrlaif.datasets.shapes` for the public API and the file format.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from polyrlaif.datasets.synthetic_vision_draw import CATEGORIES, COLORS
+from polyrlaif.datasets.shapes.draw import CATEGORIES, COLORS
 
 __all__ = [
     "CAPTION_TEMPLATES",

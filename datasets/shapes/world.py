@@ -1,6 +1,6 @@
-"""A synthetic image world with exact ground truth, for measuring object hallucination.
+"""The shape world's images: a synthetic world with exact ground truth, for measuring object hallucination.
 
-Images are coloured shapes (:data:`~polyrlaif.datasets.synthetic_vision_draw.CATEGORIES`), each category
+Images are coloured shapes (:data:`~polyrlaif.datasets.shapes.draw.CATEGORIES`), each category
 with its own surface pattern, on a dark, lightly noisy background; every shape pixel has exactly its
 palette colour or that colour's shade, and boxes never overlap, so the annotations are exact.
 :func:`generate_world` writes, from one seed, the images and the files that real hallucination work
@@ -42,14 +42,14 @@ from polyrlaif.core.io import (
     atomic_write_text,
     sha256_text,
 )
-from polyrlaif.datasets import synthetic_vision_files as files
-from polyrlaif.datasets.synthetic_vision_draw import (
+from polyrlaif.datasets.shapes import files
+from polyrlaif.datasets.shapes.draw import (
     CATEGORIES,
     DEFAULT_COOCCURRENCE,
     render_png,
     sample_scene,
 )
-from polyrlaif.datasets.synthetic_vision_text import POPE_VARIANTS
+from polyrlaif.datasets.shapes.text import POPE_VARIANTS
 
 __all__ = [
     "POPE_VARIANTS",
@@ -93,7 +93,7 @@ class WorldConfig:
         pope_questions: POPE questions per image and variant for each label (k yes + k no, as POPE's
             3 + 3; fewer yes when the image has fewer objects, always as many no as yes).
         texture: give each category its own surface pattern (part of the shape's pixels in a darker
-            shade of its colour; :data:`~polyrlaif.datasets.synthetic_vision_draw.TEXTURES`), so a tiny
+            shade of its colour; :data:`~polyrlaif.datasets.shapes.draw.TEXTURES`), so a tiny
             vision tower can tell categories apart from a patch, as real objects' texture allows.
     """
 

@@ -1,12 +1,12 @@
 """A small invented world for testing search agents: a corpus and questions about it.
 
-``data/fictional_corpus.jsonl`` holds 62 short documents (``{"id", "title", "text"}``) about the
-Republic of Veshan and its neighbour Aldmere: places, people, organisations, events, dates and numbers
-that exist nowhere else, so a model can only answer by retrieving. Some documents are deliberate
+``fictional_corpus.jsonl`` (beside this file) holds 62 short documents (``{"id", "title", "text"}``)
+about the Republic of Veshan and its neighbour Aldmere: places, people, organisations, events, dates and
+numbers that exist nowhere else, so a model can only answer by retrieving. Some documents are deliberate
 distractors with near-identical names (Orrindel / Orrindale, Marta Solvey / Marta Solveig, Brassmoor /
 Brassmere Observatory, Vel Marrow / Vel Morrow, ...).
 
-``data/fictional_questions.jsonl`` holds 45 questions
+``fictional_questions.jsonl`` holds 45 questions
 ``{"id", "question", "answers": [...], "supporting_ids": [...]}``: single-hop questions (one
 supporting document) and two-hop questions (two, where the first leads to the second). Answers are
 short (names, years, numbers); the first is canonical and the rest are aliases. Every answer string
@@ -14,7 +14,7 @@ appears verbatim in a supporting document.
 
 Example::
 
-    from polyrlaif.datasets.fictional_qa import corpus_path, load_questions
+    from polyrlaif.datasets.qa.fictional import corpus_path, load_questions
 
     questions = [q for q in load_questions() if q.hops == 1]
 """
@@ -29,7 +29,7 @@ from polyrlaif.core.io import InputError, iter_jsonl
 
 __all__ = ["QUESTION_FIELDS", "FictionalQuestion", "corpus_path", "load_questions", "questions_path"]
 
-_DATA = Path(__file__).with_name("data")
+_DATA = Path(__file__).parent
 QUESTION_FIELDS = ("id", "question", "answers", "supporting_ids")
 
 
