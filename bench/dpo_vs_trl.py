@@ -96,12 +96,12 @@ def pair_tokens(tokenizer: Any, pairs: list[Any]) -> tuple[int, int, int]:
 
 
 def run_ours(model_path: str, pairs: list[Any], steps: int, out: Path) -> dict[str, Any]:
-    from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig
+    from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig, TrainConfig
     from polyrlaif.core.trainers.fast_dpo import FastDPOTrainer
 
     optim = _optim(OptimConfig, LoraConfig, steps)
     with PeakRSS() as mem:
-        result = FastDPOTrainer(optim, model=ModelConfig(dtype="float32"), seed=0).train(
+        result = FastDPOTrainer(TrainConfig(optim=optim, model=ModelConfig(dtype="float32"))).train(
             model_path, pairs, out
         )
     losses = [row["loss"] for row in _read_jsonl(out / "steps.jsonl") if "loss" in row]

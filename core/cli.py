@@ -6,10 +6,10 @@ Nothing heavy is imported at module level, so ``polyrlaif --help`` never imports
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "build_parser"]
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     for verb, text in (
-        ("train", "full RLAIF rounds: sample, verify, judge, pair, optimise, evaluate"),
+        ("train", "train by the recipe of run.mode: preference rounds, online RL, or a pairs file"),
         ("feedback", "sample, verify and judge, then build pairs, and stop there"),
     ):
         s = sub.add_parser(verb, help=text, description=text)
@@ -42,12 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--predictions", default=None, help="score these predictions (JSONL) instead of a model's")
     e.add_argument("--annotations", default=None, help="ground truth file the benchmark reads")
-    e.add_argument("--images", default=None, help="directory the benchmark's image paths are relative to")
+    e.add_argument(
+        "--images", default=None, help="directory the benchmark's image paths are relative to (image_root)"
+    )
     e.add_argument("--corpus", default=None, help="documents (JSONL) an agent benchmark searches")
     e.add_argument("--limit", type=int, default=None, help="first N problems only")
     e.add_argument("--samples", type=int, default=1, help="samples per problem (pass@k needs k <= samples)")
     e.add_argument("--temperature", type=float, default=0.0)
-    e.add_argument("--max-new-tokens", type=int, default=384)
+    e.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="generation budget per completion (default: the benchmark's own: 384 for code, 64 for chair)",
+    )
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--dtype", default="auto")
@@ -57,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="evaluator option, e.g. --opt timeout_s=5 --opt workers=2 (values parsed as JSON when possible)",
+        help="a field of the benchmark's options, e.g. --opt timeout_s=5 --opt workers=2 (values parsed as "
+        "JSON when possible); an unknown name lists the ones the benchmark takes",
     )
 
     v = sub.add_parser("verify", help="run a domain's deterministic verifier over a JSONL file")
@@ -77,17 +85,50 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse_opt(items: list[str]) -> dict:
-    out = {}
+def _parse_opt(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as a dict; a value is parsed as JSON when it is JSON, else kept as text."""
+    out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        if not sep:
+        if not sep or not key:
             raise ValueError(f"--opt expects KEY=VALUE, got {item!r}")
+        if key in out:
+            raise ValueError(f"--opt {key} is given twice")
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
             out[key] = raw
     return out
+
+
+#: ``polyrlaif eval`` file flags -> the benchmark ``Options`` field each fills.
+_FILE_FLAGS = {
+    "predictions": "predictions",
+    "annotations": "annotations",
+    "images": "image_root",
+    "corpus": "corpus",
+}
+
+
+def _eval_options(args: argparse.Namespace, evaluator_cls: Any) -> Any:
+    """The benchmark's ``Options`` from the file flags and ``--opt``; a name it lacks is an error."""
+    from polyrlaif.core.benchmarks import make_options, option_names
+
+    fields = set(option_names(evaluator_cls))
+    given = {flag: getattr(args, flag) for flag in _FILE_FLAGS if getattr(args, flag) is not None}
+    unsupported = [flag for flag in given if _FILE_FLAGS[flag] not in fields]
+    if unsupported:
+        flags = ", ".join(f"--{flag}" for flag in unsupported)
+        raise ValueError(f"benchmark {args.benchmark!r} of domain {args.domain!r} does not take {flags}")
+    values = _parse_opt(args.opt)
+    for flag in given:
+        if _FILE_FLAGS[flag] in values:
+            raise ValueError(f"--{flag} and --opt {_FILE_FLAGS[flag]}=... name the same option; give one")
+    values.update({_FILE_FLAGS[flag]: value for flag, value in given.items()})
+    try:
+        return make_options(evaluator_cls, values, where="--opt")
+    except TypeError as exc:  # a value of the wrong type, met by the options' own checks
+        raise ValueError(f"benchmark {args.benchmark!r}: bad option value: {exc}") from None
 
 
 def _cmd_domains() -> int:
@@ -105,52 +146,40 @@ def _cmd_domains() -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from polyrlaif.core.protocols import EvalRequest
     from polyrlaif.core.registry import get_benchmark, get_domain, load_object
     from polyrlaif.evaluation.tables import markdown_table
 
     domain = get_domain(args.domain)
-    evaluator = get_benchmark(domain, args.benchmark)(**_parse_opt(args.opt))
-    target = Path(args.output or f"runs/eval/{args.domain}-{args.benchmark}")
-    out = target.with_suffix("") if target.suffix == ".json" else target
-    files = {
-        "predictions": args.predictions,
-        "annotations": args.annotations,
-        "image_root": args.images,
-        "corpus": args.corpus,
-    }
-    files = {k: v for k, v in files.items() if v is not None}
+    evaluator_cls = get_benchmark(domain, args.benchmark)
     if args.predictions and args.model:
         raise ValueError("give either --model (generate, then score) or --predictions (score), not both")
-    params = inspect.signature(evaluator.evaluate).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    unsupported = [k for k in files if k not in params and not takes_any]
-    if unsupported:
-        flags = ", ".join("--" + {"image_root": "images"}.get(k, k) for k in unsupported)
-        raise ValueError(f"benchmark {args.benchmark!r} of domain {args.domain!r} does not take {flags}")
-    policy = None
-    if args.model:
-        adapter = load_object(domain.adapter)
-        policy = adapter.load(args.model, dtype=args.dtype, device=args.device, batch_size=args.batch_size)
-    metrics = evaluator.evaluate(
-        policy,
+    options = _eval_options(args, evaluator_cls)
+    target = Path(args.output or f"runs/eval/{args.domain}-{args.benchmark}")
+    out = target.with_suffix("") if target.suffix == ".json" else target
+    request = EvalRequest(
         output_dir=out,
         limit=args.limit,
         samples=args.samples,
         temperature=args.temperature,
-        max_new_tokens=args.max_new_tokens,
+        max_new_tokens=args.max_new_tokens,  # None: the benchmark's own default
         seed=args.seed,
         batch_size=args.batch_size,
-        **files,
+        options=options,
     )
+    policy = None
+    if args.model:
+        adapter = load_object(domain.adapter)
+        policy = adapter.load(args.model, dtype=args.dtype, device=args.device, batch_size=args.batch_size)
+    metrics = evaluator_cls().evaluate(policy, request)
     rows = [{"metric": k, "value": v} for k, v in metrics.items()]
     print(markdown_table(rows))
-    written = [out / "metrics.json", out / "metrics.md"]
     if target.suffix == ".json":
         from polyrlaif.core.io import atomic_write_json
 
         atomic_write_json(target, metrics)
-        written.insert(0, target)
-    print(f"\nwritten: {', '.join(map(str, written))}")
+    written = [p for p in (target, out / "metrics.json", out / "metrics.md") if p.is_file()]
+    print(f"\nwritten: {', '.join(map(str, written)) or '(nothing)'}")
     return 0
 
 
@@ -182,12 +211,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "verify":
             return _cmd_verify(args)
         from polyrlaif.core.config import load_config
-        from polyrlaif.core.pipeline import run_feedback, run_train
+        from polyrlaif.core.log import setup_logging
+        from polyrlaif.core.registry import RECIPES
 
         cfg = load_config(args.config, args.overrides)
+        setup_logging()
         if args.verb == "train":
-            run_train(cfg)
+            RECIPES.get(cfg.run.mode)(cfg)  # the recipe of run.mode: preference, online or pairs
         else:
+            from polyrlaif.core.feedback import run_feedback
+
             run_feedback(cfg)
         return 0
     except KeyError as exc:  # unknown domain / benchmark / backend: the message lists the valid names

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 __all__ = [
+    "DataConfig",
     "EvalConfig",
     "JudgeConfig",
     "LoraConfig",
@@ -35,7 +36,9 @@ class ModelConfig:
     """The policy. ``name_or_path``: a registry alias, a hub id or a local directory."""
 
     name_or_path: str = "smollm2-135m-instruct"
-    dtype: str = "auto"  # auto: float32 on CPU (bf16 CPU matmul speed varies by chip), bfloat16 on GPU
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = (
+        "auto"  # auto: float32 on CPU (bf16 CPU matmul speed varies by chip), bfloat16 on GPU
+    )
     device: str = "auto"
     cache_dir: str | None = None
 
@@ -55,7 +58,7 @@ class SamplingConfig:
 class JudgeConfig:
     """The AI judge. ``backend``: ``transformers``, ``openai`` or ``none`` (verifiers only)."""
 
-    backend: str = "transformers"
+    backend: str = "transformers"  # a JUDGE_BACKENDS name or "none"; checked when the config loads
     model: str = "smollm2-135m-instruct"
     base_url: str = "http://127.0.0.1:8000/v1"
     api_key_env: str = "OPENAI_API_KEY"
@@ -79,7 +82,7 @@ class PairsConfig:
 
     min_margin: float = 0.1
     max_pairs_per_prompt: int = 2
-    strategy: str = "best_worst"
+    strategy: Literal["best_worst", "all"] = "best_worst"
     max_uses_per_candidate: int | None = None
     length_balance: bool = False
     length_tolerance: float = 0.02
@@ -102,8 +105,10 @@ class OptimConfig:
     ``fast`` (default; :mod:`polyrlaif.core.trainers.fast_dpo`, the same loss and update as TRL's
     ``DPOTrainer`` for about a third of the time on CPU, see ``docs/benchmarks.md``) or ``trl``."""
 
-    backend: str = "fast"  # our DPO step (text pairs; image pairs go to TRL); "trl": TRL's DPOTrainer
-    loss_type: str = "sigmoid"  # passed through to TRL's DPOConfig
+    # a TRAINERS name, checked when the config loads: "fast", our DPO step (text pairs; image pairs go
+    # to TRL); "trl": TRL's DPOTrainer
+    backend: str = "fast"
+    loss_type: Literal["sigmoid", "hinge", "ipo"] = "sigmoid"  # TRL's DPOConfig names
     beta: float = 0.1
     # weight of an added NLL term on the chosen responses (RPO; TRL's "sft" loss type). 0 = plain DPO.
     # It keeps the chosen likelihood from falling with the rejected one, which degenerates small models.
@@ -117,6 +122,9 @@ class OptimConfig:
     lora: LoraConfig = field(default_factory=LoraConfig)
 
 
+RLAlgorithm = Literal["grpo", "rloo"]
+
+
 @dataclass
 class RLConfig:
     """Online RL (``run.mode: online``): TRL's GRPO or RLOO, rewards from the domain's judges and verifiers.
@@ -125,7 +133,7 @@ class RLConfig:
     The domain names its rewards and their weights (``domain.reward_weights``).
     """
 
-    algorithm: str = "grpo"  # grpo | rloo
+    algorithm: RLAlgorithm = "grpo"
     lr: float = 1e-6
     beta: float = 0.0  # KL coefficient against the starting policy; 0 keeps no reference model
     num_generations: int = 4  # completions per prompt (the group)
@@ -143,10 +151,18 @@ class EvalConfig:
     limit: int | None = None
     samples: int = 1
     temperature: float = 0.0
-    max_new_tokens: int = 256
+    max_new_tokens: int | None = None  # None: each benchmark's own default
 
 
-RUN_MODES = ("offline", "online")
+@dataclass
+class DataConfig:
+    """Data a run brings besides the domain's own. ``pairs``: the pairs file ``run.mode: pairs`` trains on
+    (our ``pairs.jsonl``, or prompt/chosen/rejected JSONL; see :mod:`polyrlaif.core.pairs_file`)."""
+
+    pairs: str | None = None
+
+
+RunMode = Literal["preference", "online", "pairs"]
 
 
 @dataclass
@@ -154,8 +170,9 @@ class RunConfig:
     """Where and how long."""
 
     output_dir: str = "runs/default"
-    # offline: sample -> judge -> pairs -> preference optimisation (optim); online: GRPO/RLOO (rl)
-    mode: str = "offline"
+    # preference: sample -> judge -> pairs -> preference optimisation (optim); online: GRPO/RLOO (rl);
+    # pairs: preference optimisation on data.pairs. Each is a recipe in polyrlaif.core.recipes.
+    mode: RunMode = "preference"
     rounds: int = 1
     seed: int = 0
     num_prompts: int | None = None  # limit on training prompts per round
@@ -174,6 +191,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     rl: RLConfig = field(default_factory=RLConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    data: DataConfig = field(default_factory=DataConfig)
 
 
 def judge_cache_path(cfg: TrainConfig) -> str | None:
@@ -226,13 +244,65 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         cfg = OmegaConf.merge(schema, raw, cli)
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None)
-        raise ValueError(f"{p}: invalid config{f' at field {key!r}' if key else ''}: {exc.msg}") from None
+        msg = str(exc.msg).splitlines()[0]
+        raise ValueError(f"{p}: invalid config{f' at field {key!r}' if key else ''}: {msg}") from None
     out: TrainConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
-    if out.run.mode not in RUN_MODES:
-        raise ValueError(
-            f"{p}: invalid config at field 'run.mode': {out.run.mode!r} is not one of {RUN_MODES}"
-        )
+    check_config(out, where=str(p))
     return out
+
+
+def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
+    """Checks no type can express, made when the config loads (before any work): ranges, registry names,
+    and fields one mode needs.
+
+    Raises:
+        ValueError: naming the file, the field, the value and what is valid.
+    """
+    from polyrlaif.core.registry import JUDGE_BACKENDS, TRAINERS
+
+    def bad(key: str, value: Any, valid: str) -> ValueError:
+        return ValueError(f"{where}: invalid config at field {key!r}: {value!r}; {valid}")
+
+    minimums = {
+        "sampling.n": (cfg.sampling.n, 1),
+        "sampling.batch_size": (cfg.sampling.batch_size, 1),
+        "sampling.max_new_tokens": (cfg.sampling.max_new_tokens, 1),
+        "run.rounds": (cfg.run.rounds, 0),
+        "optim.batch_size": (cfg.optim.batch_size, 1),
+        "optim.grad_accum": (cfg.optim.grad_accum, 1),
+        "optim.epochs": (cfg.optim.epochs, 1),
+        "rl.num_generations": (cfg.rl.num_generations, 2),
+        "rl.batch_size": (cfg.rl.batch_size, 1),
+        "rl.max_steps": (cfg.rl.max_steps, 1),
+        "eval.samples": (cfg.eval.samples, 1),
+        "judge.retries": (cfg.judge.retries, 0),
+        "judge.concurrency": (cfg.judge.concurrency, 1),
+        "judge.batch_size": (cfg.judge.batch_size, 1),
+    }
+    for key, (value, least) in minimums.items():
+        if value < least:
+            raise bad(key, value, f"must be at least {least}")
+    positive = {"judge.timeout_s": cfg.judge.timeout_s, "optim.lr": cfg.optim.lr, "rl.lr": cfg.rl.lr}
+    for key, value in positive.items():
+        if not value > 0 or value == float("inf"):
+            raise bad(key, value, "must be a finite number above 0")
+    if cfg.run.num_prompts is not None and cfg.run.num_prompts < 1:
+        raise bad("run.num_prompts", cfg.run.num_prompts, "must be at least 1 (or unset: all)")
+    if cfg.rl.batch_size % cfg.rl.num_generations:
+        raise bad(
+            "rl.batch_size",
+            cfg.rl.batch_size,
+            f"must be a multiple of rl.num_generations ({cfg.rl.num_generations})",
+        )
+    # optim.backend names a preference trainer: any registered one but the online-RL algorithms
+    preference = [n for n in TRAINERS.names() if n not in get_args(RLAlgorithm)]
+    if cfg.optim.backend not in preference:
+        raise bad("optim.backend", cfg.optim.backend, f"valid: {', '.join(preference)}")
+    backends = ["none", *JUDGE_BACKENDS.names()]
+    if cfg.judge.backend not in backends:
+        raise bad("judge.backend", cfg.judge.backend, f"valid: {', '.join(backends)}")
+    if cfg.run.mode == "pairs" and not cfg.data.pairs:
+        raise bad("data.pairs", cfg.data.pairs, "run.mode=pairs trains on a pairs file: set data.pairs=FILE")
 
 
 def save_config(cfg: TrainConfig, path: str | Path) -> None:

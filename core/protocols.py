@@ -10,14 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = [
     "BenchmarkEvaluator",
+    "BenchmarkRun",
+    "Direction",
     "Domain",
-    "DomainComponents",
+    "DomainBuild",
+    "EvalRequest",
+    "OfflineFeedback",
+    "PrepStage",
     "Judge",
     "OnlineTask",
     "Policy",
@@ -95,16 +100,72 @@ class Judge(Protocol):
         ...
 
 
+#: Which way a metric should move: lm-eval-harness's ``higher_is_better``, as a word.
+Direction = Literal["higher", "lower"]
+
+
+@dataclass
+class EvalRequest:
+    """One benchmark run, as the run loop or ``polyrlaif eval`` asks for it.
+
+    Attributes:
+        output_dir: where the evaluator writes its per-item files and ``metrics.json``.
+        limit: the first ``limit`` items only; ``None``: all.
+        samples: completions per item.
+        temperature: sampling temperature (0: greedy).
+        max_new_tokens: generation budget; ``None``: the evaluator's own default
+            (:attr:`BenchmarkEvaluator.max_new_tokens`).
+        seed: base sampling seed.
+        batch_size: items per generation call.
+        options: the evaluator's own options, an instance of its ``Options`` dataclass (files such as
+            ``annotations`` or ``corpus`` included); ``None``: its defaults.
+    """
+
+    output_dir: Path
+    limit: int | None = None
+    samples: int = 1
+    temperature: float = 0.0
+    max_new_tokens: int | None = None
+    seed: int = 0
+    batch_size: int = 8
+    options: Any = None
+
+
+@runtime_checkable
 class BenchmarkEvaluator(Protocol):
-    """A benchmark run (``benchmarks.py``): generate with a policy, score, return metrics."""
+    """A benchmark (``benchmarks.py``): generate with a policy (or read predictions), score, return metrics.
+
+    Class attributes, read by the core without running anything:
+        name: the benchmark's registry name.
+        Options: a dataclass of the benchmark's own options; ``polyrlaif eval --opt k=v`` and the
+            ``--annotations``/``--corpus``/... flags fill its fields, a run's ``build`` fills it from the
+            domain config, and unset fields keep the benchmark's defaults.
+        metrics: headline metric -> ``"higher"`` or ``"lower"`` (which way is better). The summary table,
+            ``metrics.png`` and significance tests report exactly these.
+        max_new_tokens: generation budget used when the request leaves it unset.
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type]
+    metrics: ClassVar[Mapping[str, Direction]]
+    max_new_tokens: ClassVar[int]
+
+    def evaluate(self, policy: Policy | None, request: EvalRequest) -> dict[str, float]:
+        """Run the benchmark, write per-item results under ``request.output_dir`` and return metrics."""
+        ...
+
+
+@dataclass
+class BenchmarkRun:
+    """A benchmark a training run evaluates before training and after every round.
+
+    Attributes:
+        name: the benchmark's name in :attr:`Domain.benchmarks`.
+        options: an instance of that evaluator's ``Options`` (``None``: its defaults).
+    """
 
     name: str
-
-    def evaluate(
-        self, policy: Policy, *, output_dir: Path, limit: int | None = None, samples: int = 1, **kwargs: Any
-    ) -> dict[str, float]:
-        """Run the benchmark, write per-item results under ``output_dir`` and return metrics."""
-        ...
+    options: Any = None
 
 
 @dataclass
@@ -128,41 +189,83 @@ class OnlineTask:
     rollout_func: Callable[[list[Any], Any], dict[str, list[Any]]] | None = None
 
 
+#: Folds a candidate's judgments into the scalar the pair builder ranks by (``None``: leave it out).
+ScoreFn = Callable[[PromptRecord, Candidate, list[Judgment]], "float | None"]
+#: What the judges see for a candidate, given the verifiers' judgments.
+ContextFn = Callable[[PromptRecord, Candidate, list[Judgment]], dict[str, Any]]
+
+
 @dataclass
-class DomainComponents:
-    """What a domain's ``build`` returns for one run: the parts the trainer loop calls.
+class OfflineFeedback:
+    """The parts of offline preference rounds (``run.mode: preference``): sample, verify, judge, pair.
 
     Attributes:
-        adapter: builds the policy.
         sampler: makes candidates.
-        verifiers: deterministic checks, run first.
-        judges: AI judges, run second, each seeing ``context(prompt, candidate, verdicts)``.
-        train_prompts: prompts for the sampling stage of every round.
+        prompts: prompts for the sampling stage of every round.
         score: folds a candidate's judgments into the scalar the pair builder ranks by.
         context: what the judges see for a candidate, given the verifiers' judgments.
-        eval_benchmarks: ``(benchmark name, kwargs)`` run before training and after each round.
-        initial_model: the starting policy when the domain makes its own (e.g. a synthetic world's
-            SFT'd model); overrides ``model.name_or_path`` and is logged. ``None``: use the config's.
-        skipped: input records the domain left out (unreadable media and the like), one dict each
-            with a ``reason``; the run lists them in ``skipped.jsonl`` and counts them in its metrics,
-            so a run is never silently shorter than its input.
-        online: the domain's online-RL task (``run.mode: online``); ``None`` if it trains offline only.
-
-    ``sampler``, ``score`` and ``context`` are needed for offline rounds (``run.mode: offline``), and
-    ``online`` for online ones; a domain supplies the parts of the modes it supports.
+        verifiers: deterministic checks, run first.
+        judges: AI judges, run second, each seeing ``context(prompt, candidate, verdicts)``.
     """
 
-    adapter: PolicyAdapter
-    sampler: Sampler | None = None
+    sampler: Sampler
+    prompts: list[PromptRecord]
+    score: ScoreFn
+    context: ContextFn
     verifiers: list[Verifier] = field(default_factory=list)
     judges: list[Judge] = field(default_factory=list)
-    train_prompts: list[PromptRecord] = field(default_factory=list)
-    score: Callable[[PromptRecord, Candidate, list[Judgment]], float | None] | None = None
-    context: Callable[[PromptRecord, Candidate, list[Judgment]], dict[str, Any]] | None = None
-    eval_benchmarks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    initial_model: str | None = None
+
+
+@dataclass
+class DomainBuild:
+    """What a domain's ``build(cfg, prepared)`` returns for one run.
+
+    Attributes:
+        evaluations: benchmarks run before training and after each round.
+        starting_model: the policy round 1 starts from when the domain makes its own (e.g. the SFT'd
+            policy of a preparation stage); ``None``: ``model.name_or_path``.
+        skipped: input records the domain left out (unreadable media and the like), one dict each with
+            a ``reason``; the run lists them in ``skipped.jsonl`` and counts them, so a run is never
+            silently shorter than its input.
+        offline: the parts of preference rounds; ``None`` if the domain has none.
+        online: the online-RL task; ``None`` if the domain trains offline only.
+
+    The policy adapter is not here: it is :attr:`Domain.adapter`, one for training and evaluation.
+    """
+
+    evaluations: list[BenchmarkRun] = field(default_factory=list)
+    starting_model: str | None = None
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    offline: OfflineFeedback | None = None
     online: OnlineTask | None = None
+
+
+@dataclass
+class PrepStage:
+    """A named preparation step a recipe runs, in view, before round 0.
+
+    Building a synthetic world, pretraining a vision tower, SFT of a starting policy, training a labeler,
+    warm-starting an agent. The recipe gives each stage a row in the run's summary with its wall time,
+    skips it when ``<output_dir>/stage.json`` says it finished with the same settings, and stops with
+    the changed keys when the settings differ (see :mod:`polyrlaif.core.stages`).
+
+    Attributes:
+        name: unique within the run, e.g. ``"policy_sft"``.
+        output_dir: the stage's own folder.
+        settings: every value the result depends on (JSON-serialisable); hashed with the hashes of
+            the ``after`` stages, so a change upstream invalidates what was built on it.
+        run: ``(output_dir, prepared) -> outputs``, with ``prepared`` the outputs of the stages before;
+            the outputs (JSON-serialisable, e.g. checkpoint paths) reach ``build`` by stage name.
+        after: stages whose outputs this one reads.
+        description: one line for the log.
+    """
+
+    name: str
+    output_dir: Path
+    settings: dict[str, Any]
+    run: Callable[[Path, Mapping[str, dict[str, Any]]], dict[str, Any]]
+    after: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,8 +276,11 @@ class Domain:
         name: registry name, e.g. ``"code"``.
         description: one line for ``polyrlaif domains``.
         config: the domain's config dataclass (``config.py``).
-        adapter: the domain's :class:`PolicyAdapter` instance (``adapter.py``), used by ``eval --model``.
-        build: ``(TrainConfig) -> DomainComponents``.
+        adapter: the domain's :class:`PolicyAdapter` instance (``adapter.py``): it loads the policy for
+            training rounds and for ``eval --model`` alike.
+        build: ``(TrainConfig, prepared) -> DomainBuild``, with ``prepared`` the outputs of the
+            preparation stages by name. It assembles parts; expensive work belongs in a stage.
+        stages: ``(TrainConfig) -> list[PrepStage]``, the domain's preparation stages, if any.
         benchmarks: benchmark name -> evaluator class.
         verify_file: ``(input, output, **options) -> dict`` for ``polyrlaif verify``, if any.
     """
@@ -186,3 +292,4 @@ class Domain:
     build: str
     benchmarks: Mapping[str, str] = field(default_factory=dict)
     verify_file: str | None = None
+    stages: str | None = None

@@ -13,7 +13,16 @@ from typing import Any
 
 from polyrlaif.core.protocols import Domain
 
-__all__ = ["Registry", "load_object", "list_domains", "get_domain", "TRAINERS", "JUDGE_BACKENDS"]
+__all__ = [
+    "JUDGE_BACKENDS",
+    "RECIPES",
+    "Registry",
+    "TRAINERS",
+    "get_benchmark",
+    "get_domain",
+    "list_domains",
+    "load_object",
+]
 
 ENTRY_POINT_GROUP = "polyrlaif.domains"
 
@@ -51,12 +60,25 @@ class Registry:
         return load_object(self._entries[name])
 
 
-#: Preference-optimisation backends. A domain whose objective TRL lacks registers its own here.
+#: Every trainer, built as ``Cls(cfg)`` (:mod:`polyrlaif.core.trainers.base`). Preference backends are
+#: chosen by ``optim.backend``, online RL by ``rl.algorithm``.
 TRAINERS = Registry(
     "trainer",
     {
         "trl": "polyrlaif.core.trainers.trl_dpo:TRLDPOTrainer",
         "fast": "polyrlaif.core.trainers.fast_dpo:FastDPOTrainer",
+        "grpo": "polyrlaif.core.trainers.trl_grpo:OnlineRLTrainer",
+        "rloo": "polyrlaif.core.trainers.trl_grpo:OnlineRLTrainer",
+    },
+)
+
+#: Training recipes by ``run.mode`` (:mod:`polyrlaif.core.recipes`): ``run(cfg) -> history``.
+RECIPES = Registry(
+    "recipe",
+    {
+        "preference": "polyrlaif.core.recipes.preference:run",
+        "online": "polyrlaif.core.recipes.online:run",
+        "pairs": "polyrlaif.core.recipes.pairs:run",
     },
 )
 

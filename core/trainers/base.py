@@ -1,13 +1,15 @@
-"""The trainer seam: one small protocol, and the checkpoint layout every backend shares.
+"""The trainer seam: one small protocol, one constructor, and the checkpoint layout every backend shares.
 
-A preference trainer takes the path of the current policy, the round's preference pairs and an
-output directory, and returns the path of a full checkpoint the next round samples from. What
-"policy" and "pair" mean is the backend's business: the TRL backend trains a causal LM on text
-pairs; a Diffusion-DPO backend would read image paths from ``chosen``/``rejected`` and train a UNet;
-a speech backend would train a unit LM. A new objective is a new class with the same constructor,
-``(optim, *, model, seed)``, registered by name in :data:`polyrlaif.core.registry.TRAINERS`
-(``TRAINERS.register("diffusion_dpo", "pkg.module:Class")``) and chosen with ``optim.backend``;
-nothing else changes.
+Every trainer, DPO or GRPO/RLOO (and reward models or Diffusion-DPO when they land), is a class
+registered by name in :data:`polyrlaif.core.registry.TRAINERS` and built as ``Cls(cfg)`` from the
+run's :class:`~polyrlaif.core.config.TrainConfig`, whose typed sections it reads directly (``optim``
+or ``rl``, ``model``, ``run.seed``); no settings class copies a config section. ``train`` takes the
+path of the current policy, the round's data (preference pairs, or an
+:class:`~polyrlaif.core.protocols.OnlineTask`) and an output directory, and returns the path of a full
+checkpoint the next round samples from. What "policy" and "pair" mean is the backend's business: the
+DPO backends train a causal LM on text pairs; a Diffusion-DPO backend would read image paths from
+``chosen``/``rejected`` and train a UNet. The ``preference`` and ``pairs`` recipes pick the trainer by
+``optim.backend``, the ``online`` recipe by ``rl.algorithm``.
 
 Every backend publishes its result the same way, so a rerun finds a finished round and skips it:
 the checkpoint is written to ``<output_dir>/model.partial``, a ``DONE`` marker (JSON, holding the
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from polyrlaif.core.config import ModelConfig, OptimConfig
+from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.io import atomic_write_json
 from polyrlaif.core.records import PreferencePair
 
@@ -34,6 +36,7 @@ __all__ = [
     "CHECKPOINT_DIR",
     "DONE_MARKER",
     "PreferenceTrainer",
+    "Trainer",
     "TrainResult",
     "build_trainer",
     "finished_result",
@@ -64,27 +67,39 @@ class TrainResult:
 
 
 @runtime_checkable
-class PreferenceTrainer(Protocol):
-    """A preference-optimisation backend. Construct as ``Cls(optim, *, model, seed)``."""
+class Trainer(Protocol):
+    """A training backend. Construct as ``Cls(cfg)`` with the run's ``TrainConfig``."""
 
-    def train(self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path) -> TrainResult:
-        """Train from ``model_path`` on ``pairs``; write the checkpoint under ``output_dir``.
+    def train(self, model_path: str, data: Any, output_dir: Path, *, seed: int | None = None) -> TrainResult:
+        """Train from ``model_path`` on ``data``; write the checkpoint under ``output_dir``.
 
-        Must return at once, without training, when ``output_dir`` already holds a finished
-        checkpoint (see :func:`finished_result`).
+        ``seed`` overrides ``run.seed`` (e.g. a fresh one per online round). Must return at once,
+        without training, when ``output_dir`` already holds a finished checkpoint
+        (see :func:`finished_result`).
         """
         ...
 
 
-def build_trainer(optim: OptimConfig, *, model: ModelConfig, seed: int = 0) -> PreferenceTrainer:
-    """Instantiate the backend named by ``optim.backend`` from the trainer registry.
+@runtime_checkable
+class PreferenceTrainer(Trainer, Protocol):
+    """A trainer whose ``data`` is a sequence of :class:`~polyrlaif.core.records.PreferencePair`."""
+
+    def train(
+        self, model_path: str, data: Sequence[PreferencePair], output_dir: Path, *, seed: int | None = None
+    ) -> TrainResult:
+        """Train on preference pairs (see :meth:`Trainer.train`)."""
+        ...
+
+
+def build_trainer(cfg: TrainConfig, name: str | None = None) -> Trainer:
+    """Instantiate the trainer ``name`` (default ``optim.backend``) from the registry as ``Cls(cfg)``.
 
     Raises:
-        KeyError: listing the registered backends when the name is unknown.
+        KeyError: listing the registered trainers when the name is unknown.
     """
     from polyrlaif.core.registry import TRAINERS
 
-    return TRAINERS.get(optim.backend)(optim, model=model, seed=seed)
+    return TRAINERS.get(name or cfg.optim.backend)(cfg)
 
 
 def finished_result(output_dir: str | Path) -> TrainResult | None:

@@ -14,6 +14,7 @@ Image pairs are not handled here: they go to the TRL backend.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import math
 import time
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polyrlaif.core.config import ModelConfig, OptimConfig
+from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
 from polyrlaif.core.trainers.dpo_step import (
@@ -68,24 +69,26 @@ class FastDPOTrainer:
     checkpoint; the metrics are those of the TRL backend.
 
     Args:
-        optim: loss type, beta, sft weight, learning rate, batch sizes, steps, LoRA settings.
-        model: device and dtype for training (``auto``: float32 on CPU, bfloat16 on CUDA).
-        seed: seeds adapter initialisation and data order.
+        cfg: the run's config; reads ``optim`` (loss type, beta, sft weight, learning rate, batch sizes,
+            steps, LoRA), ``model`` (device and dtype; ``auto``: float32 on CPU, bfloat16 on CUDA) and
+            ``run.seed`` (adapter initialisation and data order).
     """
 
     name = "fast"
     #: completion tokens per LM-head chunk (see :func:`completion_logps`)
     chunk_size = 1024
 
-    def __init__(self, optim: OptimConfig, *, model: ModelConfig, seed: int = 0) -> None:
-        self.optim = optim
-        self.model_cfg = model
-        self.seed = seed
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.optim = cfg.optim
+        self.model_cfg = cfg.model
+        self.seed = cfg.run.seed
         # image pairs go to the TRL backend; LoRA adapters come from its peft_lora_config, so both build
         # the same ones
-        self._trl = TRLDPOTrainer(optim, model=model, seed=seed)
+        self._trl = TRLDPOTrainer(cfg)
 
-    def train(self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path) -> TrainResult:
+    def train(
+        self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path, *, seed: int | None = None
+    ) -> TrainResult:
         """Train on ``pairs`` from ``model_path``; publish the merged checkpoint to ``output_dir/model``.
 
         Returns the earlier result without training if ``output_dir/model`` is already finished.
@@ -94,6 +97,8 @@ class FastDPOTrainer:
             ValueError: no pairs, or none whose prompt is shorter than ``optim.max_length``.
         """
         output_dir = Path(output_dir)
+        if seed is not None:
+            self.seed = seed  # this call's adapter initialisation and data order
         done = finished_result(output_dir)
         if done is not None:
             return done
@@ -101,7 +106,7 @@ class FastDPOTrainer:
             raise ValueError("no preference pairs to train on")
         if has_image_pairs(pairs):
             log.info("image pairs: the fast backend is text-only, training with TRL's DPOTrainer instead")
-            return self._trl.train(model_path, pairs, output_dir)
+            return self._trl.train(model_path, pairs, output_dir, seed=self.seed)
 
         import torch
 
@@ -195,8 +200,6 @@ class FastDPOTrainer:
         from tqdm.auto import tqdm
         from transformers import get_scheduler
 
-        from polyrlaif.core.io import atomic_write_jsonl
-
         o = self.optim
         per_epoch = max(math.ceil(math.ceil(len(examples) / o.batch_size) / o.grad_accum), 1)
         max_steps = o.max_steps if o.max_steps > 0 else math.ceil(o.epochs * per_epoch)
@@ -213,8 +216,10 @@ class FastDPOTrainer:
             s for e in itertools.count() for s in _epoch_steps(n, o.batch_size, o.grad_accum, self.seed + e)
         )
         history: list[dict[str, float]] = []
-        rows: list[dict[str, Any]] = []
+        # one line appended per step (progress shows as it trains), published whole at the end
         output_dir.mkdir(parents=True, exist_ok=True)
+        partial = output_dir / f"{STEPS_FILE}.partial"
+        steps_file = partial.open("w", encoding="utf-8")
         bar = tqdm(total=max_steps, desc="fast dpo", unit="step")
         for step, micro_batches in zip(range(1, max_steps + 1), schedule, strict=False):
             t0 = time.perf_counter()
@@ -246,12 +251,13 @@ class FastDPOTrainer:
             opt.zero_grad(set_to_none=True)
             history.append(logged)
             seconds = round(time.perf_counter() - t0, 4)
-            rows.append(
-                {"step": step, "seconds": seconds, "learning_rate": lr, "grad_norm": grad_norm, **logged}
-            )
-            atomic_write_jsonl(output_dir / STEPS_FILE, rows)  # rewritten every step, so progress shows
+            row = {"step": step, "seconds": seconds, "learning_rate": lr, "grad_norm": grad_norm, **logged}
+            steps_file.write(json.dumps(row) + "\n")
+            steps_file.flush()
             bar.set_postfix(loss=f"{logged['loss']:.4f}")
             bar.update(1)
         bar.close()
+        steps_file.close()
+        partial.replace(output_dir / STEPS_FILE)
         history.append({"train_loss": sum(h["loss"] for h in history) / max(len(history), 1)})
         return history

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig
+from polyrlaif.core.config import LoraConfig, TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
     TrainResult,
@@ -116,19 +116,21 @@ class TRLDPOTrainer:
     """Preference optimisation with TRL's ``DPOTrainer``; registered as ``"trl"``.
 
     Args:
-        optim: loss type, beta, learning rate, batch sizes, steps, LoRA settings.
-        model: device and dtype for training (``auto``: float32 on CPU, bfloat16 on CUDA).
-        seed: seeds adapter initialisation and data order.
+        cfg: the run's config; reads ``optim`` (loss type, beta, learning rate, batch sizes, steps, LoRA),
+            ``model`` (device and dtype; ``auto``: float32 on CPU, bfloat16 on CUDA) and ``run.seed``
+            (adapter initialisation and data order).
     """
 
     name = "trl"
 
-    def __init__(self, optim: OptimConfig, *, model: ModelConfig, seed: int = 0) -> None:
-        self.optim = optim
-        self.model_cfg = model
-        self.seed = seed
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.optim = cfg.optim
+        self.model_cfg = cfg.model
+        self.seed = cfg.run.seed
 
-    def train(self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path) -> TrainResult:
+    def train(
+        self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path, *, seed: int | None = None
+    ) -> TrainResult:
         """Train on ``pairs`` from ``model_path``; publish the merged checkpoint to ``output_dir/model``.
 
         Returns the earlier result without training if ``output_dir/model`` is already finished.
@@ -137,6 +139,8 @@ class TRLDPOTrainer:
             ValueError: no pairs.
         """
         output_dir = Path(output_dir)
+        if seed is not None:
+            self.seed = seed  # this call's adapter initialisation and data order
         done = finished_result(output_dir)
         if done is not None:
             return done

@@ -21,10 +21,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyrlaif.core.config import ModelConfig, RLConfig, TrainConfig
 from polyrlaif.core.io import atomic_write_jsonl
 from polyrlaif.core.trainers.base import (
     TrainResult,
@@ -33,7 +33,16 @@ from polyrlaif.core.trainers.base import (
     publish_trained,
 )
 
-__all__ = ["ALGORITHMS", "STEPS_FILE", "GRPOSettings", "RewardFunc", "grpo_train", "read_steps", "step_logs"]
+__all__ = [
+    "ALGORITHMS",
+    "STEPS_FILE",
+    "OnlineRLTrainer",
+    "RewardFunc",
+    "check_rl",
+    "grpo_train",
+    "read_steps",
+    "step_logs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,49 +58,20 @@ STEPS_FILE = "steps.jsonl"
 _REPORTED = ("loss", "reward", "reward_std", "kl", "completions/mean_length")
 
 
-@dataclass
-class GRPOSettings:
-    """Settings for :func:`grpo_train` (full fine-tuning; float32 on CPU).
+def check_rl(rl: RLConfig) -> None:
+    """The constraints TRL puts on the group settings, checked before any model loads.
 
-    Attributes:
-        algorithm: ``grpo`` (TRL's ``GRPOTrainer``) or ``rloo`` (``RLOOTrainer``, leave-one-out baseline).
-        lr: learning rate.
-        beta: KL coefficient against the starting policy; 0 keeps no reference model.
-        num_generations: completions per prompt (the group); at least 2.
-        batch_size: completions per device per step; a multiple of ``num_generations``.
-        max_steps: optimiser steps.
-        max_prompt_length: prompts longer than this (in tokens, as the chat template renders them) are
-            rejected up front; TRL 1.16 no longer truncates prompts, and cutting a conversation would
-            drop its system message. ``None``: no check.
-        max_completion_length: new tokens per completion (built-in generation only; a ``rollout_func``
-            bounds its own turns).
-        temperature: sampling temperature; TRL also scales the training logits by it.
-        seed: seeds data order, sampling and initialisation.
-        reward_weights: one weight per reward, in ``reward_funcs`` order; ``None``: all 1.
+    Raises:
+        ValueError: naming the ``rl.*`` field.
     """
-
-    algorithm: str = "grpo"
-    lr: float = 1e-6
-    beta: float = 0.0
-    num_generations: int = 4
-    batch_size: int = 8
-    max_steps: int = 100
-    max_prompt_length: int | None = 1024
-    max_completion_length: int = 256
-    temperature: float = 1.0
-    seed: int = 0
-    reward_weights: list[float] | None = None
-
-    def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"GRPOSettings.algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
-        if self.num_generations < 2:
-            raise ValueError(f"GRPOSettings.num_generations must be >= 2, got {self.num_generations}")
-        if self.batch_size % self.num_generations:
-            raise ValueError(
-                f"GRPOSettings.batch_size ({self.batch_size}) must be a multiple of "
-                f"num_generations ({self.num_generations})"
-            )
+    if rl.algorithm not in ALGORITHMS:
+        raise ValueError(f"rl.algorithm must be one of {ALGORITHMS}, got {rl.algorithm!r}")
+    if rl.num_generations < 2:
+        raise ValueError(f"rl.num_generations must be >= 2, got {rl.num_generations}")
+    if rl.batch_size % rl.num_generations:
+        raise ValueError(
+            f"rl.batch_size ({rl.batch_size}) must be a multiple of rl.num_generations ({rl.num_generations})"
+        )
 
 
 def _named(name: str, func: RewardFunc) -> RewardFunc:
@@ -116,10 +96,11 @@ def _check_prompts(prompts: Sequence[dict[str, Any]], tokenizer: Any, max_length
             raise ValueError(f"prompt row {i} has {n} tokens, over max_prompt_length={max_length}")
 
 
-def _config(settings: GRPOSettings, output_dir: Path, use_cpu: bool) -> Any:
+def _config(
+    s: RLConfig, output_dir: Path, use_cpu: bool, seed: int, reward_weights: list[float] | None
+) -> Any:
     from trl import GRPOConfig, RLOOConfig
 
-    s = settings
     config_cls = GRPOConfig if s.algorithm == "grpo" else RLOOConfig
     return config_cls(
         output_dir=str(output_dir / "trl"),
@@ -132,9 +113,9 @@ def _config(settings: GRPOSettings, output_dir: Path, use_cpu: bool) -> Any:
         temperature=s.temperature,
         top_k=0,  # pure temperature sampling: the distribution TRL's loss assumes
         top_p=1.0,
-        reward_weights=s.reward_weights,
-        seed=s.seed,
-        data_seed=s.seed,
+        reward_weights=reward_weights,
+        seed=seed,
+        data_seed=seed,
         use_cpu=use_cpu,
         bf16=False,  # TRL's default is bf16 autocast; training here is float32
         **no_checkpointing(config_cls),
@@ -180,7 +161,11 @@ def grpo_train(
     prompts: Sequence[dict[str, Any]],
     reward_funcs: dict[str, RewardFunc],
     output_dir: str | Path,
-    settings: GRPOSettings | None = None,
+    rl: RLConfig | None = None,
+    *,
+    model: ModelConfig | None = None,
+    seed: int = 0,
+    reward_weights: list[float] | None = None,
     rollout_func: Callable[[list[Any], Any], dict[str, list[Any]]] | None = None,
 ) -> TrainResult:
     """Train ``model_path`` online on ``prompts`` against ``reward_funcs``; publish to ``output_dir/model``.
@@ -190,7 +175,12 @@ def grpo_train(
         prompts: rows ``{"prompt": [messages...], **columns}``; TRL passes the columns to every reward.
         reward_funcs: name -> reward callable; the name is what TRL logs the reward's mean under.
         output_dir: the run's training directory.
-        settings: optimiser and sampling settings; defaults to ``GRPOSettings()``.
+        rl: the ``rl`` config section (algorithm, lr, beta, group and batch sizes, steps, lengths,
+            temperature); default ``RLConfig()``.
+        model: the ``model`` section: device (``auto``: CUDA when present), dtype (``auto``: float32 on
+            CPU, the checkpoint's on CUDA) and cache folder; default ``ModelConfig()``.
+        seed: seeds data order, sampling and initialisation.
+        reward_weights: one weight per reward, in ``reward_funcs`` order; ``None``: all 1.
         rollout_func: TRL's custom generation hook ``(prompts, trainer) -> dict`` (GRPO only).
 
     Returns:
@@ -199,19 +189,22 @@ def grpo_train(
         when ``output_dir/model`` is already finished.
 
     Raises:
-        ValueError: no prompts, no rewards, a malformed or over-long prompt, or ``rollout_func`` with RLOO.
+        ValueError: no prompts, no rewards, a malformed or over-long prompt, invalid group settings, or
+            ``rollout_func`` with RLOO.
     """
     output_dir = Path(output_dir)
     done = finished_result(output_dir)
     if done is not None:
         return done
-    s = settings or GRPOSettings()
+    s = rl or RLConfig()
+    m = model or ModelConfig()
+    check_rl(s)
     if not prompts:
         raise ValueError("no prompts to train on")
     if not reward_funcs:
         raise ValueError("no reward functions")
-    if s.reward_weights is not None and len(s.reward_weights) != len(reward_funcs):
-        raise ValueError(f"{len(s.reward_weights)} reward weights for {len(reward_funcs)} reward functions")
+    if reward_weights is not None and len(reward_weights) != len(reward_funcs):
+        raise ValueError(f"{len(reward_weights)} reward weights for {len(reward_funcs)} reward functions")
     if rollout_func is not None and s.algorithm != "grpo":
         raise ValueError("rollout_func needs algorithm='grpo': TRL's RLOOTrainer has no rollout hook")
 
@@ -219,28 +212,36 @@ def grpo_train(
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from polyrlaif.core.models import resolve_model_path, set_cpu_threads
+    from polyrlaif.core.models import pick_device, pick_dtype, resolve_model_path, set_cpu_threads
 
-    use_cpu = not torch.cuda.is_available()
+    device = pick_device(m.device)
+    use_cpu = device == "cpu"
     if use_cpu:
         set_cpu_threads()
-    path = resolve_model_path(model_path)
+    path = resolve_model_path(model_path, m.cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     _check_prompts(prompts, tokenizer, s.max_prompt_length)
-    # float32 on CPU (half-precision CPU training is slow and imprecise); the checkpoint's dtype on CUDA
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32 if use_cpu else "auto")
+    # float32 on CPU (half-precision CPU training is slow and imprecise); model.dtype (auto: the
+    # checkpoint's) on CUDA
+    if use_cpu:
+        dtype: Any = torch.float32
+        if m.dtype not in ("auto", "float32"):
+            log.warning("training on CPU in float32 (model.dtype=%s ignored)", m.dtype)
+    else:
+        dtype = "auto" if m.dtype == "auto" else pick_dtype(m.dtype, device)
+    policy = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
 
     names = list(reward_funcs)
     funcs = [_named(name, f) for name, f in reward_funcs.items()]
-    args = _config(s, output_dir, use_cpu)
+    args = _config(s, output_dir, use_cpu, seed, reward_weights)
     dataset = Dataset.from_list([dict(row) for row in prompts])
     if s.algorithm == "grpo":
         from trl import GRPOTrainer
 
         trainer = GRPOTrainer(
-            model=model,
+            model=policy,
             reward_funcs=funcs,
             args=args,
             train_dataset=dataset,
@@ -251,7 +252,7 @@ def grpo_train(
         from trl import RLOOTrainer
 
         trainer = RLOOTrainer(
-            model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=tokenizer
+            model=policy, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=tokenizer
         )
     start = time.perf_counter()
     trainer.train()
@@ -260,3 +261,41 @@ def grpo_train(
     # every step's logged values (rewards per reward, loss, KL, lengths), for reward curves
     atomic_write_jsonl(output_dir / STEPS_FILE, step_logs(trainer.state.log_history))
     return publish_trained(output_dir, trainer.model, tokenizer, metrics)
+
+
+class OnlineRLTrainer:
+    """GRPO or RLOO (``rl.algorithm``) through TRL; registered as ``grpo`` and ``rloo``.
+
+    ``train``'s data is the round's :class:`~polyrlaif.core.protocols.OnlineTask`: its prompt rows,
+    rewards, weights and optional ``rollout_func``.
+
+    Args:
+        cfg: the run's config; reads ``rl``, ``model`` (device, dtype, cache) and ``run.seed``.
+    """
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        check_rl(cfg.rl)
+        self.rl, self.model_cfg, self.seed = cfg.rl, cfg.model, cfg.run.seed
+
+    def train(self, model_path: str, data: Any, output_dir: Path, *, seed: int | None = None) -> TrainResult:
+        """Train on the task's prompts against its rewards (see :func:`grpo_train`).
+
+        Raises:
+            ValueError: a weight names a reward the task does not have, and as :func:`grpo_train`.
+        """
+        unknown = sorted(set(data.weights) - set(data.rewards))
+        if unknown:
+            raise ValueError(
+                f"reward weights for unknown reward(s) {unknown}; the task has {sorted(data.rewards)}"
+            )
+        return grpo_train(
+            model_path,
+            data.prompts,
+            data.rewards,
+            output_dir,
+            self.rl,
+            model=self.model_cfg,
+            seed=self.seed if seed is None else seed,
+            reward_weights=[float(data.weights.get(name, 1.0)) for name in data.rewards],
+            rollout_func=data.rollout_func,
+        )

@@ -6,8 +6,8 @@ DOMAIN = Domain(
     name="code",
     description="Code generation: sandboxed unit tests + CodeUltraFeedback-style rubric judge; pass@k",
     config="polyrlaif.domains.code.config:CodeDomainConfig",
-    adapter="polyrlaif.core.policy:CAUSAL_LM_ADAPTER",
-    build="polyrlaif.domains.code.build:build_components",
+    adapter="polyrlaif.domains.code.adapter:ADAPTER",
+    build="polyrlaif.domains.code.build:build",
     benchmarks={
         "humaneval": "polyrlaif.domains.code.benchmarks:HumanEvalEvaluator",
         "heldout": "polyrlaif.domains.code.benchmarks:HeldoutEvaluator",

@@ -20,17 +20,20 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from polyrlaif.core.benchmarks import resolve_max_new_tokens, resolve_options
 from polyrlaif.core.io import InputError, StageWriter
-from polyrlaif.core.protocols import Policy
+from polyrlaif.core.protocols import Direction, EvalRequest, Policy
 from polyrlaif.domains.code.prompts import build_messages, build_program, extract_code
 
 __all__ = [
     "DEFAULT_SAMPLING_TEMPERATURE",
     "NOT_EXECUTED",
     "CodeBenchmark",
+    "CodeOptions",
     "HeldoutEvaluator",
     "HumanEvalEvaluator",
     "sample_id",
@@ -69,68 +72,68 @@ def _open_stage(
     return stage
 
 
-class CodeBenchmark:
-    """Shared machinery of the code benchmarks; a subclass only says which problems to load.
+@dataclass
+class CodeOptions:
+    """Options of the code benchmarks (``--opt k=v``; a run's ``build`` sets them from ``domain.*``).
 
-    Args:
+    Attributes:
         timeout_s: wall-clock limit per program.
         workers: sandbox worker processes.
         unsafe_no_isolation: run programs without the sandbox's isolation (only where the kernel
             refuses it); see :mod:`polyrlaif.domains.code.sandbox`.
-        ks: the k of the reported pass@k; those above ``samples`` are skipped.
+        ks: the k of the reported pass@k (any sequence; kept sorted and unique); those above
+            ``samples`` are skipped.
     """
 
-    name = "code"
+    timeout_s: float = 10.0
+    workers: int = 2
+    unsafe_no_isolation: bool = False
+    ks: tuple[int, ...] = (1, 10, 100)
 
-    def __init__(
-        self,
-        *,
-        timeout_s: float = 10.0,
-        workers: int = 2,
-        unsafe_no_isolation: bool = False,
-        ks: Sequence[int] = (1, 10, 100),
-    ) -> None:
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
-        if not ks or any(int(k) < 1 for k in ks):
-            raise ValueError(f"ks must be positive integers, got {list(ks)}")
-        self.timeout_s = float(timeout_s)
-        self.workers = int(workers)
-        self.unsafe_no_isolation = bool(unsafe_no_isolation)
-        self.ks = sorted({int(k) for k in ks})
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if not self.ks or any(int(k) < 1 for k in self.ks):
+            raise ValueError(f"ks must be positive integers, got {list(self.ks)}")
+        self.ks = tuple(sorted({int(k) for k in self.ks}))
+
+
+class CodeBenchmark:
+    """Shared machinery of the code benchmarks; a subclass only says which problems to load.
+
+    Its options are :class:`CodeOptions` (``CodeBenchmark.Options``).
+    """
+
+    name: ClassVar[str] = "code"
+    Options: ClassVar[type[CodeOptions]] = CodeOptions
+    metrics: ClassVar[dict[str, Direction]] = {
+        "pass@1": "higher",
+        "pass@10": "higher",
+        "pass@100": "higher",
+        "executability": "higher",
+    }
+    max_new_tokens: ClassVar[int] = 384
 
     def load_problems(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The benchmark's problems in HumanEval's schema; the first ``limit`` only, if given."""
         raise NotImplementedError
 
-    def evaluate(
-        self,
-        policy: Policy | None,
-        *,
-        output_dir: Path,
-        limit: int | None = None,
-        samples: int = 1,
-        temperature: float = 0.0,
-        max_new_tokens: int = 384,
-        seed: int = 0,
-        batch_size: int = 8,
-    ) -> dict[str, float]:
+    def evaluate(self, policy: Policy | None, request: EvalRequest) -> dict[str, float]:
         """Generate, execute and score; write ``generations.jsonl``, ``samples.jsonl`` and the metrics.
 
         Args:
             policy: the model to evaluate. ``None`` scores each problem's ``canonical_solution``
                 instead: a check of the data and the sandbox, which should give pass@1 = 1.
-            output_dir: where the artifacts go; reusing it resumes an interrupted run.
-            limit: evaluate the first ``limit`` problems only.
-            samples: completions per problem; pass@k is reported for every k in ``ks`` up to it.
-                With ``samples > 1`` at ``temperature == 0`` all samples would be equal, so
-                :data:`DEFAULT_SAMPLING_TEMPERATURE` is used instead, and a message says so.
-            temperature: sampling temperature; 0 is greedy decoding.
-            max_new_tokens: generation budget per completion.
-            seed: base seed; batch ``b`` of problems is sampled with ``seed * 1_000_003 + b``.
-            batch_size: problems per generation call and per resumable batch.
+            request: ``output_dir`` (reusing it resumes an interrupted run); ``limit`` (the first
+                problems only); ``samples`` (completions per problem; pass@k is reported for every k
+                in ``ks`` up to it; with ``samples > 1`` at ``temperature == 0`` all samples would be
+                equal, so :data:`DEFAULT_SAMPLING_TEMPERATURE` is used instead, and a message says
+                so); ``temperature`` (0 is greedy); ``max_new_tokens`` (per completion; ``None``:
+                :attr:`max_new_tokens`); ``seed`` (batch ``b`` of problems is sampled with
+                ``seed * 1_000_003 + b``); ``batch_size`` (problems per generation call and per
+                resumable batch); ``options``: a :class:`CodeOptions` (``None``: the defaults).
 
         Returns:
             ``pass@k`` for each k in ``ks`` with ``k <= samples``, averaged over problems;
@@ -146,6 +149,13 @@ class CodeBenchmark:
             InputError: when a problem lacks a field, or ``output_dir`` holds generations made with
                 other settings.
         """
+        opts: CodeOptions = resolve_options(self, request.options)
+        samples, temperature, batch_size, limit = (
+            request.samples,
+            request.temperature,
+            request.batch_size,
+            request.limit,
+        )
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
         if batch_size < 1:
@@ -161,21 +171,21 @@ class CodeBenchmark:
             if missing:
                 raise InputError(f"{self.name} problem {i} ({p.get('task_id', '?')}): missing {missing}")
 
-        output_dir = Path(output_dir)
+        output_dir = Path(request.output_dir)
         settings = {
             "policy": "reference" if policy is None else policy.model_id,
             "samples": samples,
             "temperature": temperature,
-            "max_new_tokens": max_new_tokens,
-            "seed": seed,
+            "max_new_tokens": resolve_max_new_tokens(self, request.max_new_tokens),
+            "seed": request.seed,
         }
         responses = self._generate(policy, problems, output_dir, settings, batch_size)
-        results = self._execute(problems, responses, output_dir, samples, reference=policy is None)
-        metrics = self._metrics(problems, results, samples, temperature)
+        results = self._execute(problems, responses, output_dir, samples, opts, reference=policy is None)
+        metrics = self._metrics(problems, results, samples, temperature, opts)
 
         from polyrlaif.evaluation.tables import write_metrics
 
-        run_info = {**settings, "benchmark": self.name, "timeout_s": self.timeout_s}
+        run_info = {**settings, "benchmark": self.name, "timeout_s": float(opts.timeout_s)}
         write_metrics(output_dir, {**metrics, "settings": run_info})
         return metrics
 
@@ -251,6 +261,7 @@ class CodeBenchmark:
         responses: dict[str, list[str]],
         output_dir: Path,
         samples: int,
+        opts: CodeOptions,
         *,
         reference: bool,
     ) -> dict[str, dict[str, Any]]:
@@ -268,12 +279,15 @@ class CodeBenchmark:
                 for j, text in enumerate(responses[p["task_id"]][:samples]):
                     if sample_id(p["task_id"], j) not in done:
                         todo.append((p, j, text if reference else extract_code(text)))
-            chunk = max(16, 4 * self.workers)
+            workers = int(opts.workers)
+            chunk = max(16, 4 * workers)
             bar = tqdm(
                 total=len(order), initial=len(order) - len(todo), desc=f"{self.name} execute", unit="prog"
             )
             with Sandbox(
-                workers=self.workers, timeout_s=self.timeout_s, unsafe_no_isolation=self.unsafe_no_isolation
+                workers=workers,
+                timeout_s=float(opts.timeout_s),
+                unsafe_no_isolation=bool(opts.unsafe_no_isolation),
             ) as sandbox:
                 for start in range(0, len(todo), chunk):
                     part = todo[start : start + chunk]
@@ -308,6 +322,7 @@ class CodeBenchmark:
         results: dict[str, dict[str, Any]],
         samples: int,
         temperature: float,
+        opts: CodeOptions,
     ) -> dict[str, float]:
         from polyrlaif.domains.code.sandbox import STATUSES
         from polyrlaif.evaluation.passk import mean_pass_at_k
@@ -317,7 +332,7 @@ class CodeBenchmark:
             (samples, sum(bool(results[sample_id(p["task_id"], j)]["passed"]) for j in range(samples)))
             for p in problems
         ]
-        metrics: dict[str, float] = {f"pass@{k}": mean_pass_at_k(counts, k) for k in self.ks if k <= samples}
+        metrics: dict[str, float] = {f"pass@{k}": mean_pass_at_k(counts, k) for k in opts.ks if k <= samples}
         statuses = Counter(r["status"] for r in rows)
         metrics["executability"] = sum(n for s, n in statuses.items() if s not in NOT_EXECUTED) / len(rows)
         metrics["n_problems"] = len(problems)

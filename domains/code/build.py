@@ -1,12 +1,15 @@
-"""Builds the `code` domain's components for a run: sampler, verifiers, judge, scoring, benchmarks."""
+"""Builds the `code` domain's parts for a run: sampler, verifiers, judge, scoring, benchmarks."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from polyrlaif.core.config import TrainConfig, judge_cache_path
-from polyrlaif.core.protocols import DomainComponents, Judge
+from polyrlaif.core.protocols import BenchmarkRun, DomainBuild, Judge, OfflineFeedback
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
-__all__ = ["build_components", "score_candidate"]
+__all__ = ["build", "score_candidate"]
 
 
 def score_candidate(
@@ -38,11 +41,14 @@ def score_candidate(
     return score
 
 
-def build_components(cfg: TrainConfig) -> DomainComponents:
-    """Everything the run loop needs for the code domain, configured from ``cfg``."""
+def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
+    """Everything the recipes need for the code domain, configured from ``cfg`` (it has no preparation
+    stages, so ``prepared`` is empty)."""
     from functools import partial
 
-    from polyrlaif.core.policy import CAUSAL_LM_ADAPTER
+    from polyrlaif.core.benchmarks import make_options
+    from polyrlaif.core.registry import get_benchmark
+    from polyrlaif.domains.code import DOMAIN
     from polyrlaif.domains.code.api_usage import ApiUsageVerifier
     from polyrlaif.domains.code.data import load_prompts
     from polyrlaif.domains.code.judge import build_rubric_judge, code_context
@@ -58,9 +64,13 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
         "workers": d.workers,
         "unsafe_no_isolation": d.unsafe_no_isolation,
     }
-    return DomainComponents(
-        adapter=CAUSAL_LM_ADAPTER,
+    feedback = OfflineFeedback(
         sampler=CodeSampler.from_config(cfg),
+        prompts=load_prompts(d.split, d.families),
+        score=partial(
+            score_candidate, test_weight=d.test_weight, judge_weight=d.judge_weight, api_penalty=d.api_penalty
+        ),
+        context=code_context,
         verifiers=[
             CodeTestVerifier(
                 timeout_s=d.timeout_s, workers=d.workers, unsafe_no_isolation=d.unsafe_no_isolation
@@ -68,10 +78,9 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
             ApiUsageVerifier(),
         ],
         judges=judges,
-        train_prompts=load_prompts(d.split, d.families),
-        score=partial(
-            score_candidate, test_weight=d.test_weight, judge_weight=d.judge_weight, api_penalty=d.api_penalty
-        ),
-        context=code_context,
-        eval_benchmarks=[(name, dict(bench_opts)) for name in d.eval_benchmarks],
     )
+    evaluations = [
+        BenchmarkRun(name, make_options(get_benchmark(DOMAIN, name), bench_opts, where="domain config"))
+        for name in d.eval_benchmarks
+    ]
+    return DomainBuild(evaluations=evaluations, offline=feedback)

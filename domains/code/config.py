@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 __all__ = ["CodeDomainConfig"]
 
@@ -39,6 +40,6 @@ class CodeDomainConfig:
     judge_weight: float = 0.5
     api_penalty: float = 0.25
     rubric_judge: bool = True
-    rubric_mode: str = "pointwise"
+    rubric_mode: Literal["pointwise", "yesno", "pairwise"] = "pointwise"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["heldout"])
     eval_timeout_s: float = 10.0

@@ -15,8 +15,9 @@ DOMAIN = Domain(
     name="search_agent",
     description="Tool-using research agent (PokeeResearch/ReSeek): search+read tools, GRPO on judged rewards",
     config="polyrlaif.domains.search_agent.config:SearchAgentConfig",
-    adapter="polyrlaif.core.policy:CAUSAL_LM_ADAPTER",
-    build="polyrlaif.domains.search_agent.build:build_components",
+    adapter="polyrlaif.domains.search_agent.adapter:ADAPTER",
+    build="polyrlaif.domains.search_agent.build:build",
+    stages="polyrlaif.domains.search_agent.build:stages",
     benchmarks={"qa": "polyrlaif.domains.search_agent.benchmarks:QAEvaluator"},
 )
 

@@ -25,26 +25,30 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from polyrlaif.core.benchmarks import resolve_max_new_tokens, resolve_options
 from polyrlaif.core.io import atomic_write_jsonl
-from polyrlaif.core.protocols import Policy
+from polyrlaif.core.protocols import Direction, EvalRequest, Policy
 from polyrlaif.evaluation.qa import QAPrediction, load_predictions, qa_report
 
-__all__ = ["QAEvaluator"]
+__all__ = ["QAEvaluator", "QAOptions"]
 
 
 def _say(name: str, msg: str) -> None:
     print(f"[polyrlaif {name}] {msg}", file=sys.stderr, flush=True)
 
 
-class QAEvaluator:
-    """Open-domain QA by the search agent (or from a predictions file).
+@dataclass
+class QAOptions:
+    """Options of the QA benchmark (``--opt k=v``, ``--predictions``, ``--corpus``, ``--annotations``).
 
-    Args:
-        corpus: default corpus for agent runs (``--corpus`` overrides it).
-        annotations: default questions file for agent runs (``--annotations`` overrides it).
+    Attributes:
+        predictions: score this JSONL predictions file instead of running the agent.
+        corpus: the corpus the agent searches (default: the packaged fictional corpus).
+        annotations: the questions with gold answers (default: the packaged fictional questions).
         questions_format: the questions file's format (``auto`` detects it).
         index_kind: ``bm25``, ``dense`` or ``hybrid``.
         index_dir: where the index lives; default: a cache directory per corpus and kind.
@@ -56,66 +60,49 @@ class QAEvaluator:
         judge_cache: the judge cache file; default ``<output_dir>/judge_cache.sqlite``.
     """
 
-    name, title = "qa", "QA"
+    predictions: str | None = None
+    corpus: str | None = None
+    annotations: str | None = None
+    questions_format: str = "auto"
+    index_kind: str = "bm25"
+    index_dir: str | None = None
+    max_turns: int = 4
+    verify: bool = False
+    judge_action: bool = False
+    max_observation_chars: int = 1200
+    judge: dict[str, Any] | None = None
+    judge_cache: str | None = None
 
-    def __init__(
-        self,
-        *,
-        corpus: str | None = None,
-        annotations: str | None = None,
-        questions_format: str = "auto",
-        index_kind: str = "bm25",
-        index_dir: str | None = None,
-        max_turns: int = 4,
-        verify: bool = False,
-        judge_action: bool = False,
-        max_observation_chars: int = 1200,
-        judge: dict[str, Any] | None = None,
-        judge_cache: str | None = None,
-    ) -> None:
-        self.corpus = corpus
-        self.annotations = annotations
-        self.questions_format = questions_format
-        self.index_kind = index_kind
-        self.index_dir = index_dir
-        self.max_turns = max_turns
-        self.verify = verify
-        self.judge_action = judge_action
-        self.max_observation_chars = max_observation_chars
-        self.judge = judge
-        self.judge_cache = judge_cache
 
-    def evaluate(
-        self,
-        policy: Policy | None,
-        *,
-        output_dir: Path,
-        limit: int | None = None,
-        samples: int = 1,
-        temperature: float = 0.0,
-        max_new_tokens: int = 256,
-        seed: int = 0,
-        batch_size: int = 8,
-        predictions: str | None = None,
-        corpus: str | None = None,
-        annotations: str | None = None,
-    ) -> dict[str, float]:
-        """Score the agent's answers (or ``predictions``); write ``metrics.json``, ``metrics.md`` and
-        ``rows.jsonl`` (and, for an agent run, ``trajectories.jsonl`` and ``predictions.jsonl``) under
-        ``output_dir``.
+class QAEvaluator:
+    """Open-domain QA by the search agent (or from a predictions file). Options: :class:`QAOptions`."""
+
+    name: ClassVar[str] = "qa"
+    title: ClassVar[str] = "QA"
+    Options: ClassVar[type[QAOptions]] = QAOptions
+    metrics: ClassVar[dict[str, Direction]] = {
+        "exact_match": "higher",
+        "f1": "higher",
+        "citation_precision": "higher",
+        "citation_recall": "higher",
+        "answered_rate": "higher",
+        "judge_accuracy": "higher",
+        "llm_judge_accuracy": "higher",
+    }
+    max_new_tokens: ClassVar[int] = 256
+
+    def evaluate(self, policy: Policy | None, request: EvalRequest) -> dict[str, float]:
+        """Score the agent's answers (or ``options.predictions``); write ``metrics.json``, ``metrics.md``
+        and ``rows.jsonl`` (and, for an agent run, ``trajectories.jsonl`` and ``predictions.jsonl``)
+        under ``request.output_dir``.
 
         Args:
-            policy: the agent's model, or ``None`` to score ``predictions``.
-            output_dir: where the results go.
-            limit: the first ``limit`` questions (or rows) only.
-            samples: must be 1: one answer per question.
-            temperature: sampling temperature of the agent's turns (0: greedy).
-            max_new_tokens: tokens per agent turn.
-            seed: sampling seed.
-            batch_size: conversations per generation call.
-            predictions: the JSONL predictions file (instead of ``policy``).
-            corpus: the corpus the agent searches (overrides the constructor's).
-            annotations: the questions with gold answers (overrides the constructor's).
+            policy: the agent's model, or ``None`` to score ``options.predictions``.
+            request: ``output_dir``; ``limit`` (the first questions or rows only); ``samples`` (must be
+                1: one answer per question); ``temperature`` of the agent's turns (0: greedy);
+                ``max_new_tokens`` per agent turn (``None``: :attr:`max_new_tokens`); ``seed``;
+                ``batch_size`` (conversations per generation call); ``options``: a :class:`QAOptions`
+                (``None``: its defaults).
 
         Returns:
             The metrics (see the module docstring).
@@ -125,6 +112,8 @@ class QAEvaluator:
                 or a corpus without questions.
             InputError: a bad predictions, questions or corpus file (naming file, line and field).
         """
+        opts: QAOptions = resolve_options(self, request.options)
+        predictions, samples, limit = opts.predictions, request.samples, request.limit
         if predictions and policy is not None:
             raise ValueError(f"{self.name}: give a model or predictions, not both")
         if policy is None and not predictions:
@@ -136,19 +125,18 @@ class QAEvaluator:
 
         from polyrlaif.evaluation.tables import write_metrics
 
-        output_dir = Path(output_dir)
+        output_dir = Path(request.output_dir)
         extra: dict[str, float] = {}
         if policy is not None:
             rows, extra = self._run_agent(
                 policy,
                 output_dir,
-                corpus=corpus or self.corpus,
-                annotations=annotations or self.annotations,
+                opts,
                 limit=limit,
-                temperature=temperature,
-                max_new_tokens=max_new_tokens,
-                seed=seed,
-                batch_size=batch_size,
+                temperature=request.temperature,
+                max_new_tokens=resolve_max_new_tokens(self, request.max_new_tokens),
+                seed=request.seed,
+                batch_size=request.batch_size,
             )
         else:
             assert predictions is not None
@@ -157,8 +145,8 @@ class QAEvaluator:
         metrics = report.metrics()
         per_row = [dict(r) for r in report.rows]
         metrics.update(extra)
-        if self.judge:
-            metrics.update(self._llm_judge(rows, per_row, output_dir))
+        if opts.judge:
+            metrics.update(self._llm_judge(rows, per_row, output_dir, opts))
         atomic_write_jsonl(output_dir / "rows.jsonl", per_row)
         write_metrics(output_dir, metrics)
         _say(self.title, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -168,9 +156,8 @@ class QAEvaluator:
         self,
         policy: Policy,
         output_dir: Path,
+        opts: QAOptions,
         *,
-        corpus: str | None,
-        annotations: str | None,
         limit: int | None,
         temperature: float,
         max_new_tokens: int,
@@ -186,16 +173,17 @@ class QAEvaluator:
         )
         from polyrlaif.domains.search_agent.data import load_questions_file, open_tools
 
+        corpus, annotations = opts.corpus, opts.annotations
         if corpus and not annotations:
             raise ValueError(
                 f"{self.name}: --corpus needs --annotations Q.jsonl, the questions with their gold answers"
             )
-        questions = load_questions_file(annotations, self.questions_format)[:limit]
+        questions = load_questions_file(annotations, opts.questions_format)[:limit]
         tools = open_tools(
             corpus,
-            index_kind=self.index_kind,
-            index_dir=self.index_dir,
-            max_read_chars=self.max_observation_chars,
+            index_kind=opts.index_kind,
+            index_dir=opts.index_dir,
+            max_read_chars=opts.max_observation_chars,
         )
         path = output_dir / "trajectories.jsonl"
         trajs = read_trajectories(path) if path.is_file() else []
@@ -203,10 +191,10 @@ class QAEvaluator:
             _say(self.title, f"reusing {len(trajs)} trajectories in {path}")
         else:
             cfg = AgentConfig(
-                max_turns=self.max_turns,
-                verify=self.verify,
-                judge_action=self.judge_action,
-                max_observation_chars=self.max_observation_chars,
+                max_turns=opts.max_turns,
+                verify=opts.verify,
+                judge_action=opts.judge_action,
+                max_observation_chars=opts.max_observation_chars,
                 batch_size=batch_size,
             )
             generate = policy_generator(
@@ -251,15 +239,15 @@ class QAEvaluator:
         return rows, extra
 
     def _llm_judge(
-        self, rows: Sequence[QAPrediction], per_row: list[dict[str, Any]], output_dir: Path
+        self, rows: Sequence[QAPrediction], per_row: list[dict[str, Any]], output_dir: Path, opts: QAOptions
     ) -> dict[str, float]:
         """The answer judge's verdicts: ``llm_judge_accuracy`` over the rows it could decide."""
         from polyrlaif.core.config import JudgeConfig
         from polyrlaif.core.judges import JudgeCache, build_backend
         from polyrlaif.domains.search_agent.judges import AnswerVerdictJudge
 
-        cfg = JudgeConfig(**(self.judge or {}))
-        cache = JudgeCache(self.judge_cache or output_dir / "judge_cache.sqlite") if cfg.cache else None
+        cfg = JudgeConfig(**(opts.judge or {}))
+        cache = JudgeCache(opts.judge_cache or output_dir / "judge_cache.sqlite") if cfg.cache else None
         judge = AnswerVerdictJudge(build_backend(cfg), cache=cache, max_new_tokens=cfg.max_new_tokens)
         asked = [i for i, r in enumerate(rows) if r.prediction.strip()]  # no answer: wrong, no call
         verdicts = judge.verdicts(

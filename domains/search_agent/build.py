@@ -9,20 +9,20 @@ for ``llm_judge_accuracy``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.config import TrainConfig, judge_cache_path
-from polyrlaif.core.protocols import DomainComponents
+from polyrlaif.core.log import get_logger
+from polyrlaif.core.protocols import BenchmarkRun, DomainBuild, PrepStage
 
-__all__ = ["build_components", "build_rewards"]
+__all__ = ["build", "build_rewards", "stages"]
+
+log = get_logger(__name__)
 
 _JUDGED = ("answer_judge", "citation_faithfulness")
-
-
-def _log(msg: str) -> None:
-    print(f"[polyrlaif search_agent] {msg}", flush=True)
 
 
 def build_rewards(cfg: TrainConfig, documents: dict[str, Any]) -> dict[str, Any]:
@@ -74,68 +74,111 @@ def _hops(questions: list[Any], max_hops: int | None) -> list[Any]:
     return kept
 
 
-def _warm_start(cfg: TrainConfig, train: list[Any], tools: Any, agent_cfg: Any) -> str:
-    """SFT on the scripted expert's episodes (resumable: a finished checkpoint is reused)."""
-    from polyrlaif.core.trainers.trl_sft import SFTSettings, sft_train
-    from polyrlaif.domains.search_agent.agent import write_trajectories
-    from polyrlaif.domains.search_agent.expert import expert_examples
-
-    d, out = cfg.domain, Path(cfg.run.output_dir) / "warm_start"
-    examples, trajs = expert_examples(train, tools, agent_cfg)
-    write_trajectories(out / "expert_trajectories.jsonl", trajs)
-    _log(f"warm start: SFT on {len(examples)} expert turns from {len(trajs)} training questions")
-    settings = SFTSettings(
-        epochs=d.warm_start_epochs, lr=d.warm_start_lr, batch_size=cfg.optim.batch_size, seed=cfg.run.seed
-    )
-    return sft_train(cfg.model.name_or_path, examples, out, settings).model_path
-
-
-def build_components(cfg: TrainConfig) -> DomainComponents:
-    """Everything the run loop needs for the search agent, configured from ``cfg``."""
-    from polyrlaif.core.policy import CAUSAL_LM_ADAPTER
-    from polyrlaif.domains.search_agent.agent import AgentConfig
+def _data(cfg: TrainConfig) -> tuple[Path, Any, list[Any], list[Any]]:
+    """The corpus, the tools over it, and the training and evaluation questions (a stable split)."""
     from polyrlaif.domains.search_agent.data import (
         default_corpus,
         load_questions_file,
         open_tools,
         split_questions,
-        write_questions,
     )
-    from polyrlaif.domains.search_agent.online import build_online_task
 
     d = cfg.domain
-    out = Path(cfg.run.output_dir)
     corpus = Path(d.corpus) if d.corpus else default_corpus()
     tools = open_tools(
         corpus, index_kind=d.index_kind, index_dir=d.index_dir, max_read_chars=d.max_observation_chars
     )
     questions = _hops(load_questions_file(d.questions, d.questions_format), d.max_hops)
     if d.eval_questions:
-        train, held_out = (
+        return (
+            corpus,
+            tools,
             questions,
             _hops(load_questions_file(d.eval_questions, d.questions_format), d.max_hops),
         )
-    else:
-        train, held_out = split_questions(questions, d.eval_holdout)
+    train, held_out = split_questions(questions, d.eval_holdout)
+    return corpus, tools, train, held_out
+
+
+def _agent(cfg: TrainConfig) -> Any:
+    """The training rollouts' agent settings: no JUDGE action (it rewrites earlier context, which no
+    token sequence holds)."""
+    from polyrlaif.domains.search_agent.agent import AgentConfig
+
+    d = cfg.domain
+    return AgentConfig(max_turns=d.max_turns, verify=d.verify, max_observation_chars=d.max_observation_chars)
+
+
+def stages(cfg: TrainConfig) -> list[PrepStage]:
+    """The preparation stage: with ``domain.warm_start``, SFT of ``model.name_or_path`` on the scripted
+    expert's episodes over the training questions (``<output_dir>/warm_start``)."""
+    d = cfg.domain
+    if not d.warm_start:
+        return []
+
+    def warm_start(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        from polyrlaif.core.trainers.trl_sft import SFTSettings, sft_train
+        from polyrlaif.domains.search_agent.agent import write_trajectories
+        from polyrlaif.domains.search_agent.expert import expert_examples
+
+        _, tools, train, _ = _data(cfg)
+        examples, trajs = expert_examples(train, tools, _agent(cfg))
+        write_trajectories(out / "expert_trajectories.jsonl", trajs)
+        log.info(f"SFT on {len(examples)} expert turns from {len(trajs)} training questions")
+        settings = SFTSettings(
+            epochs=d.warm_start_epochs, lr=d.warm_start_lr, batch_size=cfg.optim.batch_size, seed=cfg.run.seed
+        )
+        return {"model": sft_train(cfg.model.name_or_path, examples, out, settings).model_path}
+
+    settings = {
+        "model": cfg.model.name_or_path,
+        "epochs": d.warm_start_epochs,
+        "lr": d.warm_start_lr,
+        "batch_size": cfg.optim.batch_size,
+        "seed": cfg.run.seed,
+        "corpus": d.corpus,
+        "questions": d.questions,
+        "eval_questions": d.eval_questions,
+        "eval_holdout": d.eval_holdout,
+        "max_hops": d.max_hops,
+        "agent": [d.max_turns, d.verify, d.max_observation_chars, d.index_kind],
+    }
+    return [
+        PrepStage(
+            name="warm_start",
+            output_dir=Path(cfg.run.output_dir) / "warm_start",
+            settings=settings,
+            run=warm_start,
+            description="SFT on the scripted expert's episodes",
+        )
+    ]
+
+
+def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
+    """Everything the online recipe needs for the search agent, configured from ``cfg``; the starting
+    policy is the ``warm_start`` stage's model when that stage ran."""
+    from polyrlaif.core.benchmarks import make_options
+    from polyrlaif.core.registry import get_benchmark
+    from polyrlaif.domains.search_agent import DOMAIN
+    from polyrlaif.domains.search_agent.data import write_questions
+    from polyrlaif.domains.search_agent.online import build_online_task
+
+    d = cfg.domain
+    out = Path(cfg.run.output_dir)
+    corpus, tools, train, held_out = _data(cfg)
     # the split is an artifact of the run: the benchmark reads it back, and a reader can see it
     write_questions(out / "train_questions.jsonl", train)
     eval_file = write_questions(out / "eval_questions.jsonl", held_out) if held_out else None
-    _log(
+    log.info(
         f"{len(tools.documents)} documents ({d.index_kind} index); {len(train)} training questions, "
         f"{len(held_out)} evaluation questions"
     )
-
-    # training rollouts: no JUDGE action (it rewrites earlier context, which no token sequence holds)
-    train_agent = AgentConfig(
-        max_turns=d.max_turns, verify=d.verify, max_observation_chars=d.max_observation_chars
-    )
-    initial_model = _warm_start(cfg, train, tools, train_agent) if d.warm_start else None
     rewards = build_rewards(cfg, tools.documents)
     weights = {name: float(d.reward_weights.get(name, 0.0)) for name in rewards}
     task = build_online_task(
         train,
         tools,
-        train_agent,
+        _agent(cfg),
         rewards,
         weights,
         max_new_tokens=cfg.rl.max_completion_length,
@@ -154,9 +197,12 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
     if d.eval_llm_judge and cfg.judge.backend != "none":
         bench["judge"] = asdict(cfg.judge)
         bench["judge_cache"] = judge_cache_path(cfg)
-    return DomainComponents(
-        adapter=CAUSAL_LM_ADAPTER,
+    evaluations = [
+        BenchmarkRun(name, make_options(get_benchmark(DOMAIN, name), bench, where="domain config"))
+        for name in d.eval_benchmarks
+    ]
+    return DomainBuild(
+        evaluations=evaluations if eval_file else [],
+        starting_model=prepared.get("warm_start", {}).get("model"),
         online=task,
-        initial_model=initial_model,
-        eval_benchmarks=[(name, dict(bench)) for name in d.eval_benchmarks] if eval_file else [],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 __all__ = ["DEFAULT_REWARD_WEIGHTS", "SearchAgentConfig"]
 
@@ -53,11 +54,13 @@ class SearchAgentConfig:
     name: str = "search_agent"
     corpus: str | None = None
     questions: str | None = None
-    questions_format: str = "auto"
+    questions_format: Literal[
+        "auto", "fictional", "nq", "hotpotqa", "2wiki", "musique", "bamboogle", "flashrag"
+    ] = "auto"
     eval_questions: str | None = None
     max_hops: int | None = None
     eval_holdout: float = 0.3
-    index_kind: str = "bm25"
+    index_kind: Literal["bm25", "dense", "hybrid"] = "bm25"
     index_dir: str | None = None
     max_turns: int = 4
     verify: bool = False

@@ -10,7 +10,7 @@ score rollouts too, with the same prompts and cache.
 Example::
 
     task = build_online_task(questions, tools, agent_cfg, rewards, weights, max_new_tokens=192)
-    grpo_train(policy, task.prompts, task.rewards, "runs/x", settings, rollout_func=task.rollout_func)
+    grpo_train(policy, task.prompts, task.rewards, "runs/x", RLConfig(), rollout_func=task.rollout_func)
 """
 
 from __future__ import annotations

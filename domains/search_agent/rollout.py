@@ -31,7 +31,7 @@ Example::
 
     rows = [{"prompt": agent_prompt(q.question, cfg), "answers": list(q.answers)} for q in questions]
     rollout = make_rollout_func(tools, cfg, max_new_tokens=256, temperature=1.0)
-    grpo_train(policy_path, rows, {"answer_f1": answer_f1}, out_dir, settings, rollout_func=rollout)
+    grpo_train(policy_path, rows, {"answer_f1": answer_f1}, out_dir, RLConfig(), rollout_func=rollout)
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ DOMAIN = Domain(
     description="Image LMMs (RLAIF-V): claim-level feedback, iterative DPO; CHAIR, POPE, AMBER, MMHal",
     config="polyrlaif.domains.vision_hallucination.config:VisionHallucinationConfig",
     adapter="polyrlaif.domains.vision_hallucination.adapter:ADAPTER",
-    build="polyrlaif.domains.vision_hallucination.build:build_components",
+    build="polyrlaif.domains.vision_hallucination.build:build",
+    stages="polyrlaif.domains.vision_hallucination.world:stages",
     benchmarks={
         "chair": "polyrlaif.domains.vision_hallucination.benchmarks:ChairEvaluator",
         "pope": "polyrlaif.domains.vision_hallucination.benchmarks:PopeEvaluator",

@@ -1,29 +1,37 @@
 """Hallucination benchmarks of the `vision_hallucination` domain: CHAIR, POPE and AMBER (MMHal-style in
 :mod:`~polyrlaif.domains.vision_hallucination.mmhal`).
 
-Each evaluator either scores a predictions file (``--predictions``) or, given a policy (``--model``), asks
-it first: every (image, question) is answered once, greedily by default, in fixed batches appended to
-``generations.jsonl`` (a :class:`~polyrlaif.core.io.StageWriter`), so an interrupted evaluation resumes
-where it stopped. The metrics come from :mod:`polyrlaif.evaluation.hallucination`; every evaluator writes
-``metrics.json``, ``metrics.md`` and per-item rows under its output directory.
+Each evaluator either scores a predictions file (the ``predictions`` option, ``--predictions``) or, given
+a policy (``--model``), asks it first: every (image, question) is answered once, greedily by default, in
+fixed batches appended to ``generations.jsonl`` (a :class:`~polyrlaif.core.io.StageWriter`), so an
+interrupted evaluation resumes where it stopped. The metrics come from
+:mod:`polyrlaif.evaluation.hallucination`; every evaluator writes ``metrics.json``, ``metrics.md`` and
+per-item rows under its output directory.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from polyrlaif.core.benchmarks import resolve_max_new_tokens, resolve_options
 from polyrlaif.core.io import InputError, StageWriter, atomic_write_jsonl
-from polyrlaif.core.protocols import Policy
+from polyrlaif.core.protocols import Direction, EvalRequest, Policy
 
 __all__ = [
     "AmberEvaluator",
+    "AmberOptions",
     "ChairEvaluator",
+    "ChairOptions",
     "PopeEvaluator",
+    "PopeOptions",
     "VisionBenchmark",
+    "VisionOptions",
     "answer_all",
+    "image_root_for",
 ]
 
 POPE_SUFFIX = " Answer yes or no."
@@ -33,8 +41,10 @@ def _say(name: str, msg: str) -> None:
     print(f"[polyrlaif {name}] {msg}", file=sys.stderr, flush=True)
 
 
-def _image_root(image_root: str | None, anchor: str | Path) -> Path:
-    """The given root, else ``<dir of anchor>/../images`` (the synthetic world's layout)."""
+def image_root_for(image_root: str | None, anchor: str | Path) -> Path:
+    """Where a benchmark's image paths are relative to: ``image_root`` if given, else
+    ``<dir of anchor>/../images`` (the synthetic world's layout), ``anchor`` being its questions or
+    annotations file."""
     return Path(image_root) if image_root else Path(anchor).resolve().parent.parent / "images"
 
 
@@ -108,64 +118,97 @@ def _write(output_dir: Path, title: str, metrics: dict[str, float], rows: list[d
 Item = tuple[Hashable, str, str]  # (key, image path, text the policy is asked)
 
 
-class VisionBenchmark:
-    """The flow every vision benchmark shares: answers from ``--predictions`` or from the policy (resumably,
-    through :func:`answer_all`), then :meth:`score`; writes ``rows.jsonl`` and the metrics.
+@dataclass
+class VisionOptions:
+    """The files every vision benchmark takes (``--predictions``, ``--annotations``, ``--images``).
 
-    Subclasses say which items to ask (:meth:`items`), how to read a predictions file (:meth:`read`) and
-    how to score answers (:meth:`score`); all three get the resolved annotations path.
+    Attributes:
+        predictions: score this predictions file instead of asking a policy.
+        annotations: the ground truth the benchmark reads (its format is the benchmark's).
+        image_root: directory of the images (default ``<annotations dir>/../images``, the synthetic
+            world's layout; see :func:`image_root_for`).
     """
 
-    name = "vision"
-    title = "vision"
+    predictions: str | None = None
+    annotations: str | None = None
+    image_root: str | None = None
 
-    def items(self, annotations: str | None, image_root: str | None, limit: int | None) -> list[Item]:
+
+class VisionBenchmark:
+    """The flow every vision benchmark shares: answers from ``predictions`` or from the policy (resumably,
+    through :func:`answer_all`), then :meth:`score`; writes ``rows.jsonl`` and the metrics.
+
+    Subclasses declare their ``Options`` (a :class:`VisionOptions` subclass), ``metrics`` and ``name``, and
+    say which items to ask (:meth:`items`), how to read a predictions file (:meth:`read`) and how to score
+    answers (:meth:`score`); all three get the resolved options.
+    """
+
+    name: ClassVar[str] = "vision"
+    title: ClassVar[str] = "vision"
+    Options: ClassVar[type[VisionOptions]] = VisionOptions
+    metrics: ClassVar[dict[str, Direction]] = {}
+    max_new_tokens: ClassVar[int] = 64
+
+    def items(self, opts: Any, limit: int | None) -> list[Item]:
         """What the policy is asked."""
         raise NotImplementedError
 
-    def read(self, predictions: str, annotations: str | None, limit: int | None) -> dict[Hashable, str]:
-        """Answers from a predictions file, by key."""
+    def read(self, opts: Any, limit: int | None) -> dict[Hashable, str]:
+        """Answers from the predictions file ``opts.predictions``, by key."""
         raise NotImplementedError
 
     def score(
-        self, answers: dict[Hashable, str], annotations: str | None, output_dir: Path
+        self, answers: dict[Hashable, str], opts: Any, output_dir: Path
     ) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """Metrics and per-item rows."""
         raise NotImplementedError
 
-    def evaluate(
-        self,
-        policy: Policy | None,
-        *,
-        output_dir: Path,
-        limit: int | None = None,
-        samples: int = 1,
-        temperature: float = 0.0,
-        max_new_tokens: int = 64,
-        seed: int = 0,
-        batch_size: int = 8,
-        predictions: str | None = None,
-        annotations: str | None = None,
-        image_root: str | None = None,
-    ) -> dict[str, float]:
-        """Read or generate the answers, score them and write the results under ``output_dir``."""
-        output_dir = Path(output_dir)
-        if predictions and policy is not None:
+    def evaluate(self, policy: Policy | None, request: EvalRequest) -> dict[str, float]:
+        """Read or generate the answers, score them and write the results under ``request.output_dir``.
+
+        Args:
+            policy: the model to ask, or ``None`` to score ``options.predictions``.
+            request: the run; ``max_new_tokens`` ``None`` means :attr:`max_new_tokens`, ``options`` an
+                instance of this benchmark's ``Options`` (``None``: its defaults). ``samples`` is not
+                used: every item is answered once.
+
+        Raises:
+            ValueError: both or neither of a policy and ``options.predictions``.
+        """
+        opts = resolve_options(self, request.options)
+        output_dir = Path(request.output_dir)
+        if opts.predictions and policy is not None:
             raise ValueError(f"{self.name}: give a model or predictions, not both")
-        if predictions:
-            answers = self.read(predictions, annotations, limit)
+        if opts.predictions:
+            answers = self.read(opts, request.limit)
         elif policy is not None:
-            items = self.items(annotations, image_root, limit)
+            items = self.items(opts, request.limit)
             got = answer_all(
-                policy, items, output_dir / "generations.jsonl", max_new_tokens=max_new_tokens,
-                temperature=temperature, seed=seed, batch_size=batch_size, desc=f"{self.name} answers",
+                policy, items, output_dir / "generations.jsonl",
+                max_new_tokens=resolve_max_new_tokens(self, request.max_new_tokens),
+                temperature=request.temperature, seed=request.seed, batch_size=request.batch_size,
+                desc=f"{self.name} answers",
             )  # fmt: skip
             answers = {key: got[key] for key, _, _ in items}
         else:
             raise ValueError(f"{self.name} needs --model or --predictions")
-        metrics, rows = self.score(answers, annotations, output_dir)
+        metrics, rows = self.score(answers, opts, output_dir)
         _write(output_dir, self.title, metrics, rows)
         return metrics
+
+
+@dataclass
+class ChairOptions(VisionOptions):
+    """CHAIR's options.
+
+    Attributes:
+        annotations: COCO instances JSON (required).
+        captions: COCO captions JSON whose objects join the ground truth.
+        instruction: what the policy is asked.
+    """
+
+    captions: str | None = None
+    instruction: str = "Describe the image."
 
 
 class ChairEvaluator(VisionBenchmark):
@@ -173,61 +216,48 @@ class ChairEvaluator(VisionBenchmark):
     instance annotations (plus captions when given), objects matched by
     :class:`~polyrlaif.evaluation.hallucination.vocab.ObjectVocab` (COCO synonyms, or the categories'
     own ``synonyms``). Also ``mean_words`` and ``mean_objects``, where a collapse of the captions shows.
-
-    Args:
-        annotations: COCO instances JSON (``--annotations``).
-        captions: COCO captions JSON whose objects join the ground truth.
-        image_root: directory of the images (default ``<annotations dir>/../images``).
-        instruction: what the policy is asked.
+    Options: :class:`ChairOptions`.
     """
 
     name, title = "chair", "CHAIR"
+    Options = ChairOptions
+    metrics = {"chair_s": "lower", "chair_i": "lower", "recall": "higher"}
 
-    def __init__(
-        self,
-        *,
-        annotations: str | None = None,
-        captions: str | None = None,
-        image_root: str | None = None,
-        instruction: str = "Describe the image.",
-    ) -> None:
-        self.annotations, self.captions = annotations, captions
-        self.image_root, self.instruction = image_root, instruction
-
-    def _annotations(self, annotations: str | None) -> str:
-        path = annotations or self.annotations
-        if not path:
+    @staticmethod
+    def _annotations(opts: ChairOptions) -> str:
+        if not opts.annotations:
             raise ValueError("chair needs --annotations (a COCO instances JSON)")
-        return path
+        return opts.annotations
 
-    def items(self, annotations: str | None, image_root: str | None, limit: int | None) -> list[Item]:
+    def items(self, opts: ChairOptions, limit: int | None) -> list[Item]:
         """One caption request per image of the instances file."""
         import json
 
-        path = self._annotations(annotations)
+        path = self._annotations(opts)
         try:
             images = json.loads(Path(path).read_text())["images"][: limit or None]
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"{path}: not a COCO instances file with 'images': {exc}") from None
-        root = _image_root(image_root or self.image_root, path)
-        return [(im["id"], str(root / im["file_name"]), self.instruction) for im in images]
+        root = image_root_for(opts.image_root, path)
+        return [(im["id"], str(root / im["file_name"]), opts.instruction) for im in images]
 
-    def read(self, predictions: str, annotations: str | None, limit: int | None) -> dict[Hashable, str]:
+    def read(self, opts: ChairOptions, limit: int | None) -> dict[Hashable, str]:
         """``{"image_id", "caption"}`` rows."""
         from polyrlaif.evaluation.hallucination.loaders import load_chair_predictions
 
-        return dict(list(load_chair_predictions(predictions).items())[: limit or None])
+        assert opts.predictions is not None
+        return dict(list(load_chair_predictions(opts.predictions).items())[: limit or None])
 
     def score(
-        self, answers: dict[Hashable, str], annotations: str | None, output_dir: Path
+        self, answers: dict[Hashable, str], opts: ChairOptions, output_dir: Path
     ) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """CHAIR over the captions; the captions are also written as ``predictions.jsonl``."""
         from polyrlaif.evaluation.hallucination.chair import chair_scores
         from polyrlaif.evaluation.hallucination.loaders import load_coco_captions, load_coco_instances
         from polyrlaif.evaluation.hallucination.vocab import ObjectVocab
 
-        instances = load_coco_instances(self._annotations(annotations))
-        captions = load_coco_captions(self.captions) if self.captions else None
+        instances = load_coco_instances(self._annotations(opts))
+        captions = load_coco_captions(opts.captions) if opts.captions else None
         vocab = ObjectVocab.from_categories(instances.categories)
         result = chair_scores(answers, instances.objects, vocab, captions)
         metrics = result.metrics()
@@ -238,27 +268,38 @@ class ChairEvaluator(VisionBenchmark):
         return metrics, result.to_dict()["rows"]
 
 
-class PopeEvaluator(VisionBenchmark):
-    """POPE: yes/no object probing; accuracy, precision, recall, F1 and yes-ratio, per split and overall.
-    As POPE's own script, only an explicit "no" is a no; ``unparsed`` counts answers with no yes/no word.
+@dataclass
+class PopeOptions(VisionOptions):
+    """POPE's options.
 
-    Args:
-        questions: one POPE JSONL, or several (e.g. the random, popular and adversarial files);
-            ``--annotations`` names one instead.
+    Attributes:
+        annotations: one POPE questions JSONL; when given it is used instead of ``questions``.
+        questions: one POPE JSONL, or several (e.g. the random, popular and adversarial files).
         image_root: directory of the images (default ``<questions dir>/../images``).
     """
 
+    questions: str | list[str] | None = None
+
+
+class PopeEvaluator(VisionBenchmark):
+    """POPE: yes/no object probing; accuracy, precision, recall, F1 and yes-ratio, per split and overall.
+    As POPE's own script, only an explicit "no" is a no; ``unparsed`` counts answers with no yes/no word.
+    With several question files, ``<split>/accuracy`` and ``<split>/f1`` too. Options: :class:`PopeOptions`.
+    """
+
     name, title = "pope", "POPE"
+    Options = PopeOptions
+    metrics = {"accuracy": "higher", "f1": "higher"}
 
-    def __init__(self, *, questions: str | list[str] | None = None, image_root: str | None = None) -> None:
-        self.questions = [questions] if isinstance(questions, str) else list(questions or [])
-        self.image_root = image_root
+    def __init__(self) -> None:
         self._asked: list[dict[str, Any]] = []
+        self._files: list[str] = []
 
-    def _questions(self, annotations: str | None, limit: int | None) -> list[dict[str, Any]]:
+    def _questions(self, opts: PopeOptions, limit: int | None) -> list[dict[str, Any]]:
         from polyrlaif.evaluation.hallucination.loaders import load_pope_questions
 
-        files = [annotations] if annotations else self.questions
+        questions = [opts.questions] if isinstance(opts.questions, str) else list(opts.questions or [])
+        files = [opts.annotations] if opts.annotations else questions
         if not files:
             raise ValueError("pope needs questions (--annotations POPE.jsonl, or the questions option)")
         out = []
@@ -271,25 +312,26 @@ class PopeEvaluator(VisionBenchmark):
         self._asked, self._files = out, files
         return out
 
-    def items(self, annotations: str | None, image_root: str | None, limit: int | None) -> list[Item]:
+    def items(self, opts: PopeOptions, limit: int | None) -> list[Item]:
         """One question per row, with the instruction to answer yes or no."""
-        questions = self._questions(annotations, limit)
-        root = _image_root(image_root or self.image_root, self._files[0])
+        questions = self._questions(opts, limit)
+        root = image_root_for(opts.image_root, self._files[0])
         return [(q["question_id"], str(root / q["image"]), q["text"] + POPE_SUFFIX) for q in questions]
 
-    def read(self, predictions: str, annotations: str | None, limit: int | None) -> dict[Hashable, str]:
+    def read(self, opts: PopeOptions, limit: int | None) -> dict[Hashable, str]:
         """``{"question_id", "answer"}`` rows (or LLaVA's ``"text"``); one file may cover several splits."""
         from polyrlaif.evaluation.hallucination.loaders import load_pope_answers
 
-        questions = self._questions(annotations, None)
-        answers = load_pope_answers(predictions)
+        assert opts.predictions is not None
+        questions = self._questions(opts, None)
+        answers = load_pope_answers(opts.predictions)
         if limit:
             self._asked = [q for q in questions if q["question_id"] in answers][:limit]
         asked = {q["question_id"] for q in self._asked}
         return {k: v for k, v in answers.items() if k in asked}
 
     def score(
-        self, answers: dict[Hashable, str], annotations: str | None, output_dir: Path
+        self, answers: dict[Hashable, str], opts: PopeOptions, output_dir: Path
     ) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """POPE metrics overall, plus accuracy and F1 per split when there are several."""
         from polyrlaif.evaluation.hallucination.pope import attach_answers, pope_scores
@@ -303,47 +345,61 @@ class PopeEvaluator(VisionBenchmark):
         return metrics, rows
 
 
-class AmberEvaluator(VisionBenchmark):
-    """AMBER's generative metrics (CHAIR, Cover, Hal) and, for discriminative queries, accuracy and F1.
+@dataclass
+class AmberOptions(VisionOptions):
+    """AMBER's options.
 
-    Args:
-        queries: AMBER query JSON (``[{"id", "image", "query"}]``), for ``--model``.
-        annotations: AMBER annotation JSON (``--annotations`` also works).
+    Attributes:
+        annotations: AMBER annotation JSON (required).
+        queries: AMBER query JSON (``[{"id", "image", "query"}]``), for a policy run.
         image_root: directory of the images (default ``<queries dir>/../images``).
     """
 
+    queries: str | None = None
+
+
+class AmberEvaluator(VisionBenchmark):
+    """AMBER's generative metrics (CHAIR, Cover, Hal, Cog) and, for discriminative queries, accuracy and
+    F1, and the AMBER score when both kinds were asked. Options: :class:`AmberOptions`.
+    """
+
     name, title = "amber", "AMBER"
+    Options = AmberOptions
+    metrics = {
+        "chair": "lower",
+        "cover": "higher",
+        "hal": "lower",
+        "cog": "lower",
+        "acc": "higher",
+        "f1": "higher",
+        "amber_score": "higher",
+    }
 
-    def __init__(
-        self, *, queries: str | None = None, annotations: str | None = None, image_root: str | None = None
-    ) -> None:
-        self.queries, self.annotations, self.image_root = queries, annotations, image_root
-
-    def items(self, annotations: str | None, image_root: str | None, limit: int | None) -> list[Item]:
+    def items(self, opts: AmberOptions, limit: int | None) -> list[Item]:
         """One request per AMBER query."""
         from polyrlaif.evaluation.hallucination.loaders import load_amber_queries
 
-        if not self.queries:
+        if not opts.queries:
             raise ValueError("amber with --model needs the queries option (AMBER query JSON)")
-        queries = load_amber_queries(self.queries)[: limit or None]
-        root = _image_root(image_root or self.image_root, self.queries)
+        queries = load_amber_queries(opts.queries)[: limit or None]
+        root = image_root_for(opts.image_root, opts.queries)
         return [(q["id"], str(root / q["image"]), q["query"]) for q in queries]
 
-    def read(self, predictions: str, annotations: str | None, limit: int | None) -> dict[Hashable, str]:
+    def read(self, opts: AmberOptions, limit: int | None) -> dict[Hashable, str]:
         """AMBER responses (``[{"id", "response"}]``, JSON or JSONL)."""
         from polyrlaif.evaluation.hallucination.loaders import load_amber_responses
 
-        return dict(list(load_amber_responses(predictions).items())[: limit or None])
+        assert opts.predictions is not None
+        return dict(list(load_amber_responses(opts.predictions).items())[: limit or None])
 
     def score(
-        self, answers: dict[Hashable, str], annotations: str | None, output_dir: Path
+        self, answers: dict[Hashable, str], opts: AmberOptions, output_dir: Path
     ) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """AMBER's metrics against its annotation file."""
         from polyrlaif.evaluation.hallucination.amber import amber_scores
         from polyrlaif.evaluation.hallucination.loaders import load_amber_annotations
 
-        path = annotations or self.annotations
-        if not path:
+        if not opts.annotations:
             raise ValueError("amber needs --annotations (AMBER annotation JSON)")
-        result = amber_scores(answers, load_amber_annotations(path))
+        result = amber_scores(answers, load_amber_annotations(opts.annotations))
         return result.metrics(), [{"id": k, "response": v} for k, v in answers.items()]

@@ -4,21 +4,22 @@ Real data: prompts from ``domain.prompts`` (images under ``domain.image_root``),
 ``model.name_or_path`` and the labeler from the ``judge`` section (``transformers_vlm`` for a local
 multimodal model, ``openai`` for an OpenAI-compatible vision endpoint).
 
-Synthetic world (``domain.synthetic: true``): the world is generated and its two models trained on first
-use (:func:`~polyrlaif.domains.vision_hallucination.world.prepare_world`); the SFT'd policy is the starting
-model and the separately trained labeler gives the claim feedback.
+Synthetic world (``domain.synthetic: true``): the world is generated and its models trained by the
+preparation stages of :mod:`~polyrlaif.domains.vision_hallucination.world`, which the recipe runs before
+``build``; the SFT'd policy is the starting model and the separately trained labeler gives the feedback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.config import TrainConfig, judge_cache_path
-from polyrlaif.core.protocols import DomainComponents
+from polyrlaif.core.protocols import BenchmarkRun, DomainBuild, OfflineFeedback
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
-__all__ = ["build_components", "claim_score", "claim_context"]
+__all__ = ["build", "claim_score", "claim_context"]
 
 
 def claim_score(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment]) -> float | None:
@@ -55,36 +56,34 @@ def _extractor(d: Any, cfg: TrainConfig) -> Any:
     raise ValueError(f"domain.claim_extractor must be 'rule' or 'llm', got {d.claim_extractor!r}")
 
 
-def build_components(cfg: TrainConfig) -> DomainComponents:
-    """Everything the run loop needs for RLAIF-V, configured from ``cfg``."""
+def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
+    """Everything the preference recipe needs for RLAIF-V, configured from ``cfg``; with a synthetic world,
+    the data, starting policy, labeler and checker are the outputs of the world's stages."""
+    from polyrlaif.core.benchmarks import make_options
     from polyrlaif.core.judges.backends import build_backend
     from polyrlaif.core.judges.cache import JudgeCache
+    from polyrlaif.core.registry import get_benchmark
     from polyrlaif.core.sampling import TextSampler
-    from polyrlaif.domains.vision_hallucination.adapter import ADAPTER
+    from polyrlaif.domains.vision_hallucination import DOMAIN
     from polyrlaif.domains.vision_hallucination.data import load_prompts
     from polyrlaif.domains.vision_hallucination.judge import DivideConquerJudge
 
     d = cfg.domain
-    initial_model = None
+    starting_model = None
     if d.synthetic:
         from polyrlaif.core.judges.vlm_backend import VisionTransformersBackend
-        from polyrlaif.domains.vision_hallucination.world import prepare_world
 
-        if d.labeler not in ("world", "judge"):
-            raise ValueError(f"domain.labeler must be 'world' or 'judge', got {d.labeler!r}")
-        world_dir = d.world_dir or str(Path(cfg.run.output_dir) / "world")
-        world = prepare_world(d, world_dir, labeler=d.labeler == "world")
-        data_dir = world.data_dir
+        data_dir = Path(prepared["world"]["data_dir"])
         image_root = data_dir / "images"
         loaded = load_prompts(data_dir / "prompts" / "rlaif.jsonl", image_root, on_bad_image=d.on_bad_image)
         labeler: Any = (
             VisionTransformersBackend(
-                str(world.labeler), batch_size=cfg.judge.batch_size, device=cfg.model.device
+                prepared["labeler"]["model"], batch_size=cfg.judge.batch_size, device=cfg.model.device
             )
             if d.labeler == "world"
             else build_backend(cfg.judge)
         )
-        initial_model = str(world.policy)
+        starting_model = prepared["policy_sft"]["model"]
         annotations = str(data_dir / "annotations" / f"instances_{d.eval_split}.json")
         pope = str(data_dir / "pope" / f"{d.eval_split}_adversarial.jsonl")
     else:
@@ -99,16 +98,13 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
     if d.cascade:
         from polyrlaif.domains.vision_hallucination.clip_checker import OpenClipChecker
 
-        if d.synthetic and d.clip_model in (None, "world"):
-            from polyrlaif.domains.vision_hallucination.world import prepare_world_checker
-
-            checker = OpenClipChecker.from_dir(prepare_world_checker(d, world_dir))
-        elif not d.clip_model:
+        if "clip_checker" in prepared:
+            checker = OpenClipChecker.from_dir(prepared["clip_checker"]["dir"])
+        elif not d.clip_model or d.clip_model == "world":
             raise ValueError("domain.cascade needs domain.clip_model (NAME:TAG, hf-hub:..., or a directory)")
         else:
             checker = OpenClipChecker.load(d.clip_model)
     cache_path = judge_cache_path(cfg)
-    cache = JudgeCache(cache_path) if cache_path else None
     judge = DivideConquerJudge(
         labeler,
         _extractor(d, cfg),
@@ -116,7 +112,7 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
         min_claims=d.min_claims,
         checker=checker,
         band=(d.clip_band[0], d.clip_band[1]),
-        cache=cache,
+        cache=JudgeCache(cache_path) if cache_path else None,
         batch_size=cfg.judge.batch_size,
     )
     bench: dict[str, dict[str, Any]] = {
@@ -127,23 +123,23 @@ def build_components(cfg: TrainConfig) -> DomainComponents:
         },
         "pope": {"questions": pope, "image_root": str(image_root)},
     }
-    evals = []
+    evaluations = []
     for name in d.eval_benchmarks:
         opts = bench.get(name, {})
         if name in bench and not next(iter(opts.values())):
             raise ValueError(
                 f"benchmark {name!r} needs domain.{'annotations' if name == 'chair' else 'pope_questions'}"
             )
-        evals.append((name, opts))
-    return DomainComponents(
-        adapter=ADAPTER,
+        evaluations.append(
+            BenchmarkRun(name, make_options(get_benchmark(DOMAIN, name), opts, where="domain config"))
+        )
+    feedback = OfflineFeedback(
         sampler=TextSampler.from_config(cfg),
-        verifiers=[],
-        judges=[judge],
-        train_prompts=loaded.prompts,
+        prompts=loaded.prompts,
         score=claim_score,
         context=claim_context,
-        eval_benchmarks=evals,
-        initial_model=initial_model,
-        skipped=loaded.skipped,
+        judges=[judge],
+    )
+    return DomainBuild(
+        evaluations=evaluations, starting_model=starting_model, skipped=loaded.skipped, offline=feedback
     )

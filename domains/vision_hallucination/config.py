@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 __all__ = ["VisionHallucinationConfig", "WorldTrainingConfig"]
 
@@ -86,8 +87,8 @@ class VisionHallucinationConfig:
     synthetic: bool = True
     world_dir: str | None = None
     world: WorldTrainingConfig = field(default_factory=WorldTrainingConfig)
-    labeler: str = "world"
-    claim_extractor: str = "rule"
+    labeler: Literal["world", "judge"] = "world"
+    claim_extractor: Literal["rule", "llm"] = "rule"
     claims_llm: str | None = None
     labeler_threshold: float = 0.5
     min_claims: int = 1
@@ -98,5 +99,5 @@ class VisionHallucinationConfig:
     eval_split: str = "test"
     annotations: str | None = None
     pope_questions: str | None = None
-    on_bad_image: str = "error"
+    on_bad_image: Literal["error", "skip"] = "error"
     caption_instruction: str = "Describe the image."

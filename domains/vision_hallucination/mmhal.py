@@ -4,13 +4,19 @@ standard answer (MMHal-Bench's rubric), through the core judge layer."""
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.io import InputError, read_jsonl
-from polyrlaif.domains.vision_hallucination.benchmarks import Item, VisionBenchmark, _image_root
+from polyrlaif.domains.vision_hallucination.benchmarks import (
+    Item,
+    VisionBenchmark,
+    VisionOptions,
+    image_root_for,
+)
 
-__all__ = ["MMHAL_CRITERION", "MMHalEvaluator"]
+__all__ = ["MMHAL_CRITERION", "MMHalEvaluator", "MMHalOptions"]
 
 MMHAL_CRITERION = (
     "faithfulness",
@@ -22,16 +28,13 @@ MMHAL_CRITERION = (
 )
 
 
-class MMHalEvaluator(VisionBenchmark):
-    """MMHal-style judge score: a judge model rates each answer 0-6 given the image content and the
-    standard answer (MMHal-Bench's rubric); reports the mean rating and the hallucination rate
-    (ratings below 3). The rating goes through the core judge layer (cached, failures counted).
+@dataclass
+class MMHalOptions(VisionOptions):
+    """MMHal's options.
 
-    Rows (JSONL or MMHal's JSON list): ``{"image", "question", "gt_answer", "image_content": [...]}``;
-    a predictions file adds ``model_answer``.
-
-    Args:
-        questions: the MMHal rows (``--annotations`` also works).
+    Attributes:
+        annotations: the MMHal rows; when given they are used instead of ``questions``.
+        questions: the MMHal rows.
         image_root: directory of the images (default ``<questions dir>/../images``).
         judge_backend: ``openai`` or ``transformers``.
         judge_model: the judge model.
@@ -39,20 +42,27 @@ class MMHalEvaluator(VisionBenchmark):
         cache: judge cache file (default ``<output_dir>/judge_cache.sqlite``).
     """
 
-    name, title = "mmhal", "MMHal"
+    questions: str | None = None
+    judge_backend: str = "openai"
+    judge_model: str = "gpt-4o-mini"
+    base_url: str = "http://127.0.0.1:8000/v1"
+    cache: str | None = None
 
-    def __init__(
-        self,
-        *,
-        questions: str | None = None,
-        image_root: str | None = None,
-        judge_backend: str = "openai",
-        judge_model: str = "gpt-4o-mini",
-        base_url: str = "http://127.0.0.1:8000/v1",
-        cache: str | None = None,
-    ) -> None:
-        self.questions, self.image_root, self.cache = questions, image_root, cache
-        self.judge_backend, self.judge_model, self.base_url = judge_backend, judge_model, base_url
+
+class MMHalEvaluator(VisionBenchmark):
+    """MMHal-style judge score: a judge model rates each answer 0-6 given the image content and the
+    standard answer (MMHal-Bench's rubric); reports the mean rating and the hallucination rate
+    (ratings below 3). The rating goes through the core judge layer (cached, failures counted).
+
+    Rows (JSONL or MMHal's JSON list): ``{"image", "question", "gt_answer", "image_content": [...]}``;
+    a predictions file adds ``model_answer``. Options: :class:`MMHalOptions`.
+    """
+
+    name, title = "mmhal", "MMHal"
+    Options = MMHalOptions
+    metrics = {"mmhal_score": "higher", "hallucination_rate": "lower"}
+
+    def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
 
     def _load(self, path: str | None, limit: int | None) -> list[dict[str, Any]]:
@@ -72,22 +82,22 @@ class MMHalEvaluator(VisionBenchmark):
         self._rows = rows[: limit or None]
         return self._rows
 
-    def items(self, annotations: str | None, image_root: str | None, limit: int | None) -> list[Item]:
+    def items(self, opts: MMHalOptions, limit: int | None) -> list[Item]:
         """One request per MMHal question."""
-        src = annotations or self.questions
+        src = opts.annotations or opts.questions
         rows = self._load(src, limit)
-        root = _image_root(image_root or self.image_root, str(src))
+        root = image_root_for(opts.image_root, str(src))
         return [(i, str(root / r["image"]), r["question"]) for i, r in enumerate(rows)]
 
-    def read(self, predictions: str, annotations: str | None, limit: int | None) -> dict[Hashable, str]:
+    def read(self, opts: MMHalOptions, limit: int | None) -> dict[Hashable, str]:
         """MMHal rows that carry ``model_answer``."""
-        rows = self._load(predictions, limit)
+        rows = self._load(opts.predictions, limit)
         if any("model_answer" not in r for r in rows):
-            raise InputError(f"{predictions}: every row needs 'model_answer'")
+            raise InputError(f"{opts.predictions}: every row needs 'model_answer'")
         return {i: r["model_answer"] for i, r in enumerate(rows)}
 
     def score(
-        self, answers: dict[Hashable, str], annotations: str | None, output_dir: Path
+        self, answers: dict[Hashable, str], opts: MMHalOptions, output_dir: Path
     ) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """The judge's 0-6 ratings: their mean, the share below 3, and the failures."""
         from polyrlaif.core.config import JudgeConfig
@@ -97,9 +107,9 @@ class MMHalEvaluator(VisionBenchmark):
         from polyrlaif.core.records import Candidate, PromptRecord
 
         rows = [{**r, "model_answer": answers[i]} for i, r in enumerate(self._rows)]
-        cfg = JudgeConfig(backend=self.judge_backend, model=self.judge_model, base_url=self.base_url)
+        cfg = JudgeConfig(backend=opts.judge_backend, model=opts.judge_model, base_url=opts.base_url)
         rubric = Rubric("mmhal", (MMHAL_CRITERION,), scale_min=0, scale_max=6)
-        cache = JudgeCache(self.cache or output_dir / "judge_cache.sqlite")
+        cache = JudgeCache(opts.cache or output_dir / "judge_cache.sqlite")
         judge = PointwiseJudge(build_backend(cfg), rubric, cache=cache)
         prompts = {str(i): PromptRecord(prompt_id=str(i), text=r["question"]) for i, r in enumerate(rows)}
         cands = [

@@ -46,12 +46,13 @@ def test_packaged_config_by_name_and_save_roundtrip(tmp_path):
 
 
 def test_run_mode_is_checked_and_each_mode_needs_its_parts(tmp_path):
-    from polyrlaif.core.pipeline import run_feedback, run_train
+    from polyrlaif.core.feedback import run_feedback
+    from polyrlaif.core.registry import RECIPES
 
     with pytest.raises(ValueError, match=r"field 'run.mode'.*'sideways'"):
         load_config("code/tiny", ["run.mode=sideways"])
     online_code = load_config("code/tiny", ["run.mode=online", f"run.output_dir={tmp_path / 'a'}"])
-    with pytest.raises(ValueError, match="'code' has no online RL task; train it with run.mode=offline"):
-        run_train(online_code)
-    with pytest.raises(ValueError, match="needs run.mode=offline"):
+    with pytest.raises(ValueError, match="'code' has no online RL task; train it with run.mode=preference"):
+        RECIPES.get("online")(online_code)
+    with pytest.raises(ValueError, match="needs run.mode=preference"):
         run_feedback(online_code)

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig
+from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 from polyrlaif.core.losses import preference_loss
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
@@ -176,7 +176,9 @@ def test_sft_weight_adds_the_chosen_nll(tiny_lm_path, tmp_path):
     from trl import DPOTrainer
 
     ours = TRLDPOTrainer(
-        OptimConfig(loss_type="sigmoid", beta=0.1, sft_weight=0.5), model=ModelConfig(device="cpu")
+        TrainConfig(
+            optim=OptimConfig(loss_type="sigmoid", beta=0.1, sft_weight=0.5), model=ModelConfig(device="cpu")
+        )
     )
     args = ours._dpo_config(tmp_path, "cpu", torch.float32)
     args.precompute_ref_log_probs = True  # the reference log-probs then come from the fixed batch
@@ -231,7 +233,7 @@ def test_trainer_learns_publishes_and_resumes(backend, lora, tiny_lm_path, tmp_p
         max_length=128,
         lora=LoraConfig(enabled=lora, r=8, alpha=16, dropout=0.0),
     )
-    trainer = build_trainer(optim, model=ModelConfig(device="cpu"), seed=0)
+    trainer = build_trainer(TrainConfig(optim=optim, model=ModelConfig(device="cpu"), run=RunConfig(seed=0)))
     assert isinstance(trainer, {"trl": TRLDPOTrainer, "fast": FastDPOTrainer}[backend])
     assert isinstance(trainer, PreferenceTrainer)
     result = trainer.train(tiny_lm_path, PAIRS, tmp_path / "round0")
@@ -253,13 +255,15 @@ def test_trainer_learns_publishes_and_resumes(backend, lora, tiny_lm_path, tmp_p
     assert _mean_margin(str(ckpt), PAIRS) > _mean_margin(tiny_lm_path, PAIRS) + 0.1
 
     stamp = (ckpt / "model.safetensors").stat().st_mtime_ns
-    again = build_trainer(optim, model=ModelConfig(device="cpu")).train(tiny_lm_path, [], tmp_path / "round0")
+    again = build_trainer(TrainConfig(optim=optim, model=ModelConfig(device="cpu"))).train(
+        tiny_lm_path, [], tmp_path / "round0"
+    )
     assert again.resumed and again.metrics == m and again.model_path == str(ckpt)
     assert (ckpt / "model.safetensors").stat().st_mtime_ns == stamp
 
 
 def test_no_pairs_is_an_error(tiny_lm_path, tmp_path):
-    trainer = TRLDPOTrainer(OptimConfig(), model=ModelConfig(device="cpu"))
+    trainer = TRLDPOTrainer(TrainConfig(model=ModelConfig(device="cpu")))
     with pytest.raises(ValueError, match="no preference pairs"):
         trainer.train(tiny_lm_path, [], tmp_path)
 
@@ -277,4 +281,4 @@ def test_unfinished_checkpoint_is_not_a_result(tmp_path):
 
 def test_unknown_backend_lists_registered_ones():
     with pytest.raises(KeyError, match="trl"):
-        build_trainer(OptimConfig(backend="nope"), model=ModelConfig())
+        build_trainer(TrainConfig(optim=OptimConfig(backend="nope")))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig
+from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 from polyrlaif.core.losses import LOSS_TYPES
 from polyrlaif.core.records import MediaRef, PreferencePair
 from polyrlaif.core.trainers import trl_dpo
@@ -63,7 +63,9 @@ def test_tokenisation_and_batches_match_trl(tiny_lm_path, tmp_path):
     from trl import DPOTrainer
 
     tok = _tokenizer(tiny_lm_path)
-    backend = trl_dpo.TRLDPOTrainer(OptimConfig(max_length=MAX_LENGTH), model=ModelConfig(device="cpu"))
+    backend = trl_dpo.TRLDPOTrainer(
+        TrainConfig(optim=OptimConfig(max_length=MAX_LENGTH), model=ModelConfig(device="cpu"))
+    )
     trainer = DPOTrainer(
         model=AutoModelForCausalLM.from_pretrained(tiny_lm_path),
         args=backend._dpo_config(tmp_path, "cpu", torch.float32),
@@ -217,6 +219,10 @@ def test_dpo_loss_known_values():
     )
 
 
+def _cfg(optim: OptimConfig, seed: int = 0) -> TrainConfig:
+    return TrainConfig(optim=optim, model=ModelConfig(device="cpu"), run=RunConfig(seed=seed))
+
+
 def _optim(loss_type: str, sft_weight: float, lora: bool, **kw) -> OptimConfig:
     # 6 kept pairs in micro-batches of 2 and 2 per step: 2 steps per epoch, the second with one
     # micro-batch; step 3 starts a second epoch with a new order
@@ -252,12 +258,8 @@ def test_steps_match_trl(loss_type, sft_weight, lora, tiny_lm_path, tmp_path, mo
 
     monkeypatch.setattr(trl_dpo, "summarise_history", keep_history)
     optim = _optim(loss_type, sft_weight, lora)
-    theirs = trl_dpo.TRLDPOTrainer(optim, model=ModelConfig(device="cpu"), seed=3).train(
-        tiny_lm_path, PAIRS, tmp_path / "trl"
-    )
-    ours = FastDPOTrainer(optim, model=ModelConfig(device="cpu"), seed=3).train(
-        tiny_lm_path, PAIRS, tmp_path / "fast"
-    )
+    theirs = trl_dpo.TRLDPOTrainer(_cfg(optim, seed=3)).train(tiny_lm_path, PAIRS, tmp_path / "trl")
+    ours = FastDPOTrainer(_cfg(optim, seed=3)).train(tiny_lm_path, PAIRS, tmp_path / "fast")
     trl_steps = [h for h in logged["history"] if "loss" in h and "train_loss" not in h]
     steps = [json.loads(line) for line in (tmp_path / "fast" / "steps.jsonl").read_text().splitlines()]
 
@@ -289,16 +291,14 @@ def test_steps_match_trl(loss_type, sft_weight, lora, tiny_lm_path, tmp_path, mo
 
 
 def test_finished_run_is_not_trained_again(tiny_lm_path, tmp_path):
-    trainer = build_trainer(_optim("sigmoid", 0.0, True, backend="fast"), model=ModelConfig(device="cpu"))
+    trainer = build_trainer(_cfg(_optim("sigmoid", 0.0, True, backend="fast")))
     assert isinstance(trainer, FastDPOTrainer) and isinstance(trainer, PreferenceTrainer)
     first = trainer.train(tiny_lm_path, PAIRS, tmp_path)
     assert not first.resumed and first.metrics["steps"] == 3
     weights = Path(first.model_path) / "model.safetensors"
     stamp = weights.stat().st_mtime_ns
 
-    again = FastDPOTrainer(_optim("sigmoid", 0.0, True), model=ModelConfig(device="cpu")).train(
-        tiny_lm_path, [], tmp_path
-    )
+    again = FastDPOTrainer(_cfg(_optim("sigmoid", 0.0, True))).train(tiny_lm_path, [], tmp_path)
     assert again.resumed and again.metrics == first.metrics and again.model_path == first.model_path
     assert weights.stat().st_mtime_ns == stamp
 
@@ -306,7 +306,7 @@ def test_finished_run_is_not_trained_again(tiny_lm_path, tmp_path):
 def test_image_pairs_are_trained_by_trl(tmp_path, monkeypatch):
     calls = []
 
-    def fake_train(self, model_path, pairs, output_dir):
+    def fake_train(self, model_path, pairs, output_dir, *, seed=None):
         calls.append((model_path, list(pairs), output_dir))
         return TrainResult(model_path="from-trl")
 
@@ -320,7 +320,7 @@ def test_image_pairs_are_trained_by_trl(tmp_path, monkeypatch):
         media=[MediaRef(kind="image", uri=str(tmp_path / "cat.png"))],
     )
     optim = OptimConfig(backend="fast")
-    result = FastDPOTrainer(optim, model=ModelConfig(device="cpu")).train("no-model-needed", [pair], tmp_path)
+    result = FastDPOTrainer(_cfg(optim)).train("no-model-needed", [pair], tmp_path)
     assert result.model_path == "from-trl"
     assert calls == [("no-model-needed", [pair], tmp_path)]
     assert not (tmp_path / "steps.jsonl").exists()

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from polyrlaif.core.trainers.base import DONE_MARKER
-from polyrlaif.core.trainers.trl_grpo import GRPOSettings, grpo_train
+from polyrlaif.core.config import ModelConfig, RLConfig, RunConfig, TrainConfig
+from polyrlaif.core.protocols import OnlineTask
+from polyrlaif.core.trainers.base import DONE_MARKER, build_trainer
+from polyrlaif.core.trainers.trl_grpo import check_rl, grpo_train
 
 PROMPTS = [
     {"prompt": [{"role": "user", "content": "Say the word fox."}], "target": "fox"},
@@ -63,12 +65,12 @@ def _weights(path: str) -> dict:
     return load_file(f"{path}/model.safetensors")
 
 
-SETTINGS = dict(lr=1e-2, num_generations=2, batch_size=4, max_steps=1, max_completion_length=12, seed=0)
+SETTINGS = dict(lr=1e-2, num_generations=2, batch_size=4, max_steps=1, max_completion_length=12)
 
 
 def test_grpo_step_publishes_logs_each_reward_and_tolerates_none(tiny_lm_path, tmp_path) -> None:
     rewards = {"target_rate": target_rate, "brevity": short, "code_length": code_only}
-    result = grpo_train(tiny_lm_path, PROMPTS, rewards, tmp_path, GRPOSettings(**SETTINGS))
+    result = grpo_train(tiny_lm_path, PROMPTS, rewards, tmp_path, RLConfig(**SETTINGS), seed=0)
 
     assert not result.resumed
     assert result.model_path == str(tmp_path / "model")
@@ -88,15 +90,17 @@ def test_grpo_step_publishes_logs_each_reward_and_tolerates_none(tiny_lm_path, t
     assert before.keys() == after.keys()
     assert any(not (before[k] == after[k]).all() for k in before)
 
-    again = grpo_train(tiny_lm_path, PROMPTS, rewards, tmp_path, GRPOSettings(**SETTINGS))
+    again = grpo_train(tiny_lm_path, PROMPTS, rewards, tmp_path, RLConfig(**SETTINGS), seed=0)
     assert again.resumed
     assert again.metrics == result.metrics
 
 
 def test_rloo_step_publishes(tiny_lm_path, tmp_path) -> None:
-    result = grpo_train(
-        tiny_lm_path, PROMPTS, {"brevity": short}, tmp_path, GRPOSettings(algorithm="rloo", **SETTINGS)
+    # through the registry, as the online recipe builds it: one constructor, the typed config sections
+    cfg = TrainConfig(
+        rl=RLConfig(algorithm="rloo", **SETTINGS), model=ModelConfig(device="cpu"), run=RunConfig()
     )
+    result = build_trainer(cfg, "rloo").train(tiny_lm_path, OnlineTask(PROMPTS, {"brevity": short}), tmp_path)
     assert (tmp_path / "model" / DONE_MARKER).is_file()
     assert "rewards/brevity/mean" in result.metrics
     before, after = _weights(tiny_lm_path), _weights(result.model_path)
@@ -104,17 +108,21 @@ def test_rloo_step_publishes(tiny_lm_path, tmp_path) -> None:
 
 
 def test_settings_and_inputs_are_checked(tiny_lm_path, tmp_path) -> None:
-    with pytest.raises(ValueError, match="multiple of num_generations"):
-        GRPOSettings(num_generations=3, batch_size=4)
-    with pytest.raises(ValueError, match="algorithm"):
-        GRPOSettings(algorithm="ppo")
+    with pytest.raises(ValueError, match=r"rl.batch_size \(4\) must be a multiple of rl.num_generations"):
+        check_rl(RLConfig(num_generations=3, batch_size=4))
+    with pytest.raises(ValueError, match="rl.algorithm"):
+        check_rl(RLConfig(algorithm="ppo"))
+    with pytest.raises(ValueError, match="unknown reward"):
+        build_trainer(TrainConfig(), "grpo").train(
+            tiny_lm_path, OnlineTask(PROMPTS, {"brevity": short}, weights={"brevty": 1.0}), tmp_path
+        )
     with pytest.raises(ValueError, match="rollout_func needs algorithm='grpo'"):
         grpo_train(
             tiny_lm_path,
             PROMPTS,
             {"brevity": short},
             tmp_path,
-            GRPOSettings(algorithm="rloo", max_steps=1),
+            RLConfig(algorithm="rloo", max_steps=1),
             rollout_func=lambda prompts, trainer: {},
         )
     with pytest.raises(ValueError, match="over max_prompt_length=3"):
@@ -123,6 +131,6 @@ def test_settings_and_inputs_are_checked(tiny_lm_path, tmp_path) -> None:
             PROMPTS,
             {"brevity": short},
             tmp_path,
-            GRPOSettings(max_prompt_length=3, max_steps=1),
+            RLConfig(max_prompt_length=3, max_steps=1),
         )
     assert not (tmp_path / "model").exists()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pytest
 
 from polyrlaif.core.io import InputError, read_jsonl
-from polyrlaif.core.protocols import BenchmarkEvaluator, Policy
+from polyrlaif.core.protocols import BenchmarkEvaluator, EvalRequest, Policy
 from polyrlaif.domains.code.benchmarks import HeldoutEvaluator, HumanEvalEvaluator
 
 
@@ -86,6 +86,7 @@ def test_protocols_are_satisfied() -> None:
     assert isinstance(ScriptedPolicy(problems, {}), Policy)
     for cls in (HumanEvalEvaluator, HeldoutEvaluator):
         ev: BenchmarkEvaluator = cls()
+        assert isinstance(ev, BenchmarkEvaluator)
         assert ev.name in ("humaneval", "heldout")
 
 
@@ -95,7 +96,8 @@ def test_pass_at_1_and_executability_are_the_known_fractions(tmp_path) -> None:
     script = {ids[0]: [correct], ids[1]: [wrong], ids[2]: [correct], ids[3]: [syntax_error]}
     policy = ScriptedPolicy(problems, script)
     out = tmp_path / "eval"
-    metrics = HumanEvalEvaluator(timeout_s=10).evaluate(policy, output_dir=out, limit=4, batch_size=3)
+    opts = HumanEvalEvaluator.Options(timeout_s=10)
+    metrics = HumanEvalEvaluator().evaluate(policy, EvalRequest(out, limit=4, batch_size=3, options=opts))
 
     assert metrics["pass@1"] == pytest.approx(0.5)
     assert "pass@10" not in metrics  # k above the number of samples is not reported
@@ -114,6 +116,7 @@ def test_pass_at_1_and_executability_are_the_known_fractions(tmp_path) -> None:
     assert "Here is" not in rows[0]["completion"]
     gens = read_jsonl(out / "generations.jsonl")
     assert [g["task_id"] for g in gens] == ids and gens[0]["responses"] == [correct(problems[0])]
+    assert gens[0]["settings"]["max_new_tokens"] == HumanEvalEvaluator.max_new_tokens == 384  # unset: default
 
     saved = json.loads((out / "metrics.json").read_text())
     assert {k: saved[k] for k in metrics} == metrics
@@ -128,8 +131,10 @@ def test_pass_at_k_with_several_samples(tmp_path, capsys) -> None:
     ids = [p["task_id"] for p in problems]
     script = {ids[0]: [correct, wrong, wrong, wrong], ids[1]: [correct]}
     policy = ScriptedPolicy(problems, script)
-    ev = HumanEvalEvaluator(ks=(1, 2, 10))
-    metrics = ev.evaluate(policy, output_dir=tmp_path, limit=2, samples=4, temperature=0.0)
+    opts = HumanEvalEvaluator.Options(ks=(1, 2, 10))
+    metrics = HumanEvalEvaluator().evaluate(
+        policy, EvalRequest(tmp_path, limit=2, samples=4, temperature=0.0, options=opts)
+    )
 
     # task 0: n=4, c=1; task 1: n=4, c=4
     assert metrics["pass@1"] == pytest.approx((0.25 + 1.0) / 2)
@@ -149,31 +154,32 @@ def test_resume_skips_finished_problems(tmp_path) -> None:
 
     dying = FailingAfter(problems, script)
     with pytest.raises(RuntimeError, match="killed"):
-        ev.evaluate(dying, output_dir=tmp_path, limit=4, batch_size=2)
+        ev.evaluate(dying, EvalRequest(tmp_path, limit=4, batch_size=2))
     assert [r["task_id"] for r in read_jsonl(tmp_path / "generations.jsonl.partial")] == ids[:2]
 
     policy = ScriptedPolicy(problems, script)
-    first = ev.evaluate(policy, output_dir=tmp_path, limit=4, batch_size=2)
+    first = ev.evaluate(policy, EvalRequest(tmp_path, limit=4, batch_size=2))
     assert [c[0] for c in policy.calls] == ids[2:4]  # only the batch that was lost
     assert first["pass@1"] == pytest.approx(0.5)
 
     again = ScriptedPolicy(problems, script)
-    assert ev.evaluate(again, output_dir=tmp_path, limit=4, batch_size=2) == first
+    assert ev.evaluate(again, EvalRequest(tmp_path, limit=4, batch_size=2)) == first
     assert again.calls == []  # nothing regenerated
 
-    more = ev.evaluate(again, output_dir=tmp_path, limit=5, batch_size=2)
+    more = ev.evaluate(again, EvalRequest(tmp_path, limit=5, batch_size=2))
     assert [c[0] for c in again.calls] == [ids[4]]  # a larger limit adds only the new problem
     assert more["pass@1"] == pytest.approx(3 / 5) and more["n_problems"] == 5
     assert len(read_jsonl(tmp_path / "samples.jsonl")) == 5
 
     with pytest.raises(InputError, match="settings"):
-        ev.evaluate(ScriptedPolicy(problems, script, model_id="other"), output_dir=tmp_path, limit=4)
+        ev.evaluate(ScriptedPolicy(problems, script, model_id="other"), EvalRequest(tmp_path, limit=4))
 
 
 def test_timeout_is_not_executed(tmp_path) -> None:
     problems = _humaneval(1)
     policy = ScriptedPolicy(problems, {problems[0]["task_id"]: [infinite_loop]})
-    metrics = HumanEvalEvaluator(timeout_s=1.0).evaluate(policy, output_dir=tmp_path, limit=1)
+    opts = HumanEvalEvaluator.Options(timeout_s=1.0)
+    metrics = HumanEvalEvaluator().evaluate(policy, EvalRequest(tmp_path, limit=1, options=opts))
     assert metrics["status/timeout"] == 1
     assert metrics["pass@1"] == 0.0 and metrics["executability"] == 0.0
 
@@ -181,24 +187,33 @@ def test_timeout_is_not_executed(tmp_path) -> None:
 @pytest.mark.parametrize("cls", [HumanEvalEvaluator, HeldoutEvaluator])
 def test_reference_solutions_pass(cls, tmp_path) -> None:
     """Without a policy the reference solutions are scored: a check of data, programs and sandbox."""
-    metrics = cls().evaluate(None, output_dir=tmp_path, limit=3)
+    metrics = cls().evaluate(None, EvalRequest(tmp_path, limit=3))
     assert metrics["pass@1"] == 1.0 and metrics["n_problems"] == 3
     assert json.loads((tmp_path / "metrics.json").read_text())["settings"]["policy"] == "reference"
 
 
 def test_bad_arguments(tmp_path) -> None:
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        HumanEvalEvaluator.Options(workers=0)
+    with pytest.raises(ValueError, match="timeout_s must be > 0"):
+        HumanEvalEvaluator.Options(timeout_s=0)
+    with pytest.raises(ValueError, match="ks must be positive"):
+        HumanEvalEvaluator.Options(ks=(0, 1))
     with pytest.raises(ValueError):
-        HumanEvalEvaluator(workers=0)
-    with pytest.raises(ValueError):
-        HumanEvalEvaluator().evaluate(None, output_dir=tmp_path, samples=0)
+        HumanEvalEvaluator().evaluate(None, EvalRequest(tmp_path, samples=0))
+    from polyrlaif.domains.search_agent.benchmarks import QAEvaluator
+
+    with pytest.raises(TypeError, match="CodeOptions"):  # another benchmark's options are refused
+        HumanEvalEvaluator().evaluate(None, EvalRequest(tmp_path, options=QAEvaluator.Options()))
 
 
 def test_tiny_random_lm_end_to_end(tiny_lm_path, tmp_path) -> None:
     from polyrlaif.core.policy import CausalLMPolicy
 
     policy = CausalLMPolicy(tiny_lm_path, device="cpu", batch_size=2)
-    metrics = HumanEvalEvaluator(timeout_s=10).evaluate(
-        policy, output_dir=tmp_path, limit=2, max_new_tokens=8, batch_size=2
+    opts = HumanEvalEvaluator.Options(timeout_s=10)
+    metrics = HumanEvalEvaluator().evaluate(
+        policy, EvalRequest(tmp_path, limit=2, max_new_tokens=8, batch_size=2, options=opts)
     )
     rows = read_jsonl(tmp_path / "samples.jsonl")
     assert metrics["pass@1"] == 0.0 and metrics["n_problems"] == 2 and len(rows) == 2

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from polyrlaif.core.config import RLConfig
 from polyrlaif.core.trainers.base import DONE_MARKER
-from polyrlaif.core.trainers.trl_grpo import GRPOSettings, grpo_train
+from polyrlaif.core.trainers.trl_grpo import grpo_train
 from polyrlaif.datasets.qa.fictional import corpus_path
 from polyrlaif.domains.search_agent.agent import AgentConfig, Trajectory
 from polyrlaif.domains.search_agent.index import load_retriever
@@ -44,7 +45,7 @@ def test_grpo_step_through_agent_rollouts(tiny_lm_path, tmp_path, index_dirs, do
         seen.append((prompts, out))
         return out
 
-    settings = GRPOSettings(lr=1e-2, num_generations=2, batch_size=4, max_steps=1, max_prompt_length=None)
+    settings = RLConfig(lr=1e-2, num_generations=2, batch_size=4, max_steps=1, max_prompt_length=None)
     result = grpo_train(
         tiny_lm_path,
         rows,

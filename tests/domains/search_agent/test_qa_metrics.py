@@ -260,7 +260,9 @@ def test_eval_cli_names_a_bad_line_and_writes_nothing(tmp_path: Path, capsys) ->
 
 
 def test_bad_arguments(tmp_path: Path) -> None:
+    from polyrlaif.core.protocols import EvalRequest
     from polyrlaif.domains.search_agent.benchmarks import QAEvaluator
 
+    opts = QAEvaluator.Options(predictions="p.jsonl")
     with pytest.raises(ValueError, match="samples=4"):
-        QAEvaluator().evaluate(None, output_dir=tmp_path / "o", samples=4, predictions="p.jsonl")
+        QAEvaluator().evaluate(None, EvalRequest(tmp_path / "o", samples=4, options=opts))

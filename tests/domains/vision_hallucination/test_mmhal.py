@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from polyrlaif.core.protocols import EvalRequest
 from polyrlaif.domains.vision_hallucination.mmhal import MMHalEvaluator
 
 
@@ -63,8 +64,10 @@ def test_mmhal_scores_hallucination_rate_and_replay(tmp_path, rater):
     ]  # fmt: skip
     preds = tmp_path / "mmhal.json"
     preds.write_text(json.dumps(rows))
-    ev = MMHalEvaluator(judge_backend="openai", judge_model="rater", base_url=url)
-    got = ev.evaluate(None, output_dir=tmp_path / "out", predictions=str(preds))
+    opts = MMHalEvaluator.Options(
+        predictions=str(preds), judge_backend="openai", judge_model="rater", base_url=url
+    )
+    got = MMHalEvaluator().evaluate(None, EvalRequest(tmp_path / "out", options=opts))
     # ratings 1, 6, 3 and one failure: mean 10/3, one of three below 3
     assert got["mmhal_score"] == pytest.approx(10 / 3)
     assert got["hallucination_rate"] == pytest.approx(1 / 3)
@@ -72,8 +75,7 @@ def test_mmhal_scores_hallucination_rate_and_replay(tmp_path, rater):
     out_rows = [json.loads(x) for x in (tmp_path / "out" / "rows.jsonl").read_text().splitlines()]
     assert [r["rating"] for r in out_rows] == [1, 6, 3, None] and out_rows[3]["failure"]
     before = seen["requests"]
-    again = MMHalEvaluator(judge_backend="openai", judge_model="rater", base_url=url)
-    assert again.evaluate(None, output_dir=tmp_path / "out", predictions=str(preds)) == got
+    assert MMHalEvaluator().evaluate(None, EvalRequest(tmp_path / "out", options=opts)) == got
     assert seen["requests"] == before  # replayed from the cache (the unparseable answer too: it is the
     # model's answer, re-parsed the same way, not a transport failure)
 
@@ -82,4 +84,5 @@ def test_mmhal_needs_model_answers(tmp_path):
     preds = tmp_path / "p.json"
     preds.write_text(json.dumps([{"image": "a.jpg", "question": "q", "gt_answer": "a"}]))
     with pytest.raises(ValueError, match="model_answer"):
-        MMHalEvaluator().evaluate(None, output_dir=tmp_path / "o", predictions=str(preds))
+        opts = MMHalEvaluator.Options(predictions=str(preds))
+        MMHalEvaluator().evaluate(None, EvalRequest(tmp_path / "o", options=opts))

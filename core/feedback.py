@@ -1,0 +1,147 @@
+"""Offline feedback for one round: sample -> verify -> judge (with the domain's context) -> score -> pairs.
+
+Used by the ``preference`` recipe every round and by ``polyrlaif feedback``. Every stage writes its
+artifact under the round's folder atomically and skips work that an interrupted run already finished.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.io import StageWriter, atomic_write_jsonl
+from polyrlaif.core.log import get_logger
+from polyrlaif.core.pairs import build_pairs, length_balance
+from polyrlaif.core.protocols import OfflineFeedback, Policy
+from polyrlaif.core.records import Candidate, Judgment, PreferencePair
+from polyrlaif.core.run import counters, round_subset
+
+__all__ = ["FEEDBACK_KEYS", "collect_feedback", "run_feedback"]
+
+log = get_logger(__name__)
+
+#: What the feedback stage reports per round that is worth a row in the summary.
+FEEDBACK_KEYS = ("pairs_pairs", "pairs_kept", "mean_score")
+
+
+def _run_checker(
+    stage: StageWriter, name: str, cands: list[Candidate], fn: Any, *, whole: bool = False
+) -> list[Judgment]:
+    """Run one verifier or judge over the candidates it has not yet covered, and record its judgments.
+
+    With ``whole=True`` (judges) an unfinished checker sees every candidate again, since a pairwise
+    judge must rank each prompt's full group; its cache replays what an earlier run already paid for.
+    """
+    done = stage.finished_keys
+    todo = [c for c in cands if f"{name}|{c.candidate_id}" not in done]
+    if todo:
+        log.info(f"{name}: {len(todo)} candidates")
+        judgments = fn(cands if whole else todo)
+        rows = [{"key": f"{name}|{j.candidate_id}", **j.to_dict()} for j in judgments]
+        stage.append([r for r in rows if r["key"] not in done])
+    return [Judgment.from_dict(r) for r in stage.rows() if r["key"].startswith(f"{name}|")]
+
+
+def collect_feedback(
+    cfg: TrainConfig, feedback: OfflineFeedback, policy: Policy, round_idx: int, rdir: Path
+) -> tuple[list[PreferencePair], dict[str, Any]]:
+    """Sample, verify, judge and build pairs for one round. Returns the pairs and the round's stats
+    (``<verifier>_rate`` for each verifier among them)."""
+    prompts = round_subset(cfg, feedback.prompts, round_idx)
+    by_id = {p.prompt_id: p for p in prompts}
+
+    # 1. sample: the newest policy answers every prompt n times, with one set of decoding settings
+    cands = feedback.sampler.sample(policy, prompts, round_idx=round_idx, out_path=rdir / "candidates.jsonl")
+
+    # 2. verify, then judge: judges see the verifiers' results through the domain's context hook
+    stage = StageWriter(rdir / "judgments.jsonl", key="key")
+    verdicts: dict[str, list[Judgment]] = defaultdict(list)
+    for v in feedback.verifiers:
+        for j in _run_checker(stage, v.name, cands, lambda cs, v=v: v.verify(by_id, cs)):
+            verdicts[j.candidate_id].append(j)
+    for judge in feedback.judges:
+
+        def run_judge(cs: list[Candidate], judge: Any = judge) -> list[Judgment]:
+            ctx = [feedback.context(by_id[c.prompt_id], c, verdicts[c.candidate_id]) for c in cs]
+            return judge.judge(by_id, cs, ctx)
+
+        for j in _run_checker(stage, judge.judge_id, cands, run_judge, whole=True):
+            verdicts[j.candidate_id].append(j)
+    if not stage.done:
+        stage.finish()
+
+    # 3. score and pair: failures (None) are counted, never silently turned into zeros
+    scores = {c.candidate_id: feedback.score(by_id[c.prompt_id], c, verdicts[c.candidate_id]) for c in cands}
+    lineage = {
+        cid: {j.judge_id: {"score": j.score, "hash": j.judge_prompt_hash} for j in js}
+        for cid, js in verdicts.items()
+    }
+    pairs_path = rdir / "pairs.jsonl"
+    pairs, pstats = build_pairs(
+        by_id,
+        cands,
+        scores,
+        min_margin=cfg.pairs.min_margin,
+        max_pairs_per_prompt=cfg.pairs.max_pairs_per_prompt,
+        provenance=lineage,
+        strategy=cfg.pairs.strategy,
+        max_uses_per_candidate=cfg.pairs.max_uses_per_candidate,
+    )
+    length_stats: dict[str, Any] = {}
+    if cfg.pairs.length_balance and pairs:
+        # RLAIF-V: a judge that prefers long (or short) answers teaches length, not truth
+        pairs, report = length_balance(pairs, tolerance=cfg.pairs.length_tolerance)
+        length_stats = {f"length/{k}": v for k, v in report.as_dict().items() if isinstance(v, (int, float))}
+        log.info(
+            f"length filter: {report.n_before} -> {report.n_after} pairs; mean chosen/rejected words "
+            f"{report.mean_chosen_before:.1f}/{report.mean_rejected_before:.1f} -> "
+            f"{report.mean_chosen_after:.1f}/{report.mean_rejected_after:.1f}"
+        )
+    atomic_write_jsonl(pairs_path, [p.to_dict() for p in pairs])
+
+    failures = Counter(j.failure.split(":")[0] for js in verdicts.values() for j in js if j.failure)
+    valid = [s for s in scores.values() if s is not None]
+    stats: dict[str, Any] = {
+        "candidates": len(cands),
+        "mean_score": sum(valid) / len(valid) if valid else 0.0,
+        **{f"pairs_{k}": v for k, v in pstats.as_dict().items()},
+        "pairs_kept": len(pairs),
+        **length_stats,
+        "judge_failures": sum(failures.values()),
+    }
+    # e.g. calls, cache hits, and a pairwise judge's disagreement rate
+    stats.update(counters({judge.judge_id.split(":")[0]: judge for judge in feedback.judges}))
+    for v in feedback.verifiers:
+        got = [
+            j.score for js in verdicts.values() for j in js if j.judge_id == v.name and j.score is not None
+        ]
+        stats[f"{v.name}_rate"] = sum(got) / len(got) if got else 0.0
+    log.info(
+        f"round {round_idx}: {len(pairs)} pairs from {len(cands)} candidates; failures: {dict(failures) or 0}"
+    )
+    return pairs, stats
+
+
+def run_feedback(cfg: TrainConfig) -> list[PreferencePair]:
+    """``polyrlaif feedback``: prepare, then sample, verify, judge and build the pairs of round 1, and stop.
+
+    The pairs land in ``<output_dir>/round_1/pairs.jsonl``, ready for ``run.mode=pairs data.pairs=...``.
+    """
+    from polyrlaif.core import run as kit
+    from polyrlaif.core.report import print_summary
+
+    if cfg.run.mode != "preference":
+        raise ValueError("feedback mines preference pairs offline; it needs run.mode=preference")
+    run = kit.setup(cfg)
+    prepared = kit.prepare(run)
+    built = kit.build(run, prepared)
+    if built.offline is None:
+        raise ValueError(f"domain {run.domain.name!r} has no offline feedback (sampler, judges, score)")
+    policy = kit.load_policy(run, kit.starting_model(run, built))
+    pairs, stats = collect_feedback(cfg, built.offline, policy, 1, run.out / "round_1")
+    kit.close_policy(policy)
+    print_summary("feedback", [{"stat": k, "value": v} for k, v in stats.items()])
+    log.info(f"pairs written to {run.out / 'round_1' / 'pairs.jsonl'}")
+    return pairs

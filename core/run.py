@@ -1,0 +1,237 @@
+"""The run kit: the public steps every recipe is written in (see :mod:`polyrlaif.core.recipes`).
+
+A recipe reads top to bottom::
+
+    run = setup(cfg)                   # the domain, the output folder, config.yaml
+    prepared = prepare(run)            # preparation stages, in view, resumable
+    built = build(run, prepared)       # the domain's parts for this run
+    policy = load_policy(run, starting_model(run, built))
+    history = [{"round": 0, **evaluate_policy(run, built, policy, run.out / "round_0")}]
+    ...                                # the recipe's own rounds
+    finish(run, built, history, keys)  # metrics.json, metrics.png, summary table, summary.txt
+
+Nothing here knows a domain, a benchmark or a metric by name: headline metrics are those the
+evaluators declare (:func:`polyrlaif.core.benchmarks.declared_metrics`) plus the recipe's own.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.benchmarks import declared_metrics
+from polyrlaif.core.config import TrainConfig, save_config
+from polyrlaif.core.io import atomic_write_jsonl, atomic_write_text
+from polyrlaif.core.log import get_logger
+from polyrlaif.core.protocols import Domain, DomainBuild, EvalRequest, Policy, PolicyAdapter
+from polyrlaif.core.registry import get_benchmark, get_domain, load_object
+from polyrlaif.core.report import print_summary, write_run_metrics
+from polyrlaif.core.stages import StageReport, run_stages
+
+__all__ = [
+    "Run",
+    "build",
+    "close_policy",
+    "counters",
+    "evaluate_policy",
+    "finish",
+    "headline_keys",
+    "load_policy",
+    "prepare",
+    "record_round",
+    "round_subset",
+    "setup",
+    "starting_model",
+]
+
+log = get_logger("polyrlaif.run")
+
+
+@dataclass
+class Run:
+    """One training run: its config, domain, output folder and what its preparation stages did."""
+
+    cfg: TrainConfig
+    domain: Domain
+    out: Path
+    adapter: PolicyAdapter
+    started: float = field(default_factory=time.time)
+    stages: list[StageReport] = field(default_factory=list)
+
+
+def setup(cfg: TrainConfig) -> Run:
+    """Resolve the domain and its adapter, create the output folder and write ``config.yaml``."""
+    out = Path(cfg.run.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    domain = get_domain(cfg.domain.name)
+    save_config(cfg, out / "config.yaml")
+    return Run(cfg=cfg, domain=domain, out=out, adapter=load_object(domain.adapter))
+
+
+def prepare(run: Run) -> dict[str, dict[str, Any]]:
+    """Run the domain's preparation stages (worlds, pretraining, warm starts); outputs by stage name."""
+    if not run.domain.stages:
+        return {}
+    stages = load_object(run.domain.stages)(run.cfg)
+    if not stages:
+        return {}
+    log.info(f"{len(stages)} preparation stage(s): {', '.join(s.name for s in stages)}")
+    outputs, run.stages = run_stages(stages)
+    return outputs
+
+
+def build(run: Run, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
+    """The domain's parts for this run; lists the input records it skipped in ``skipped.jsonl``."""
+    built: DomainBuild = load_object(run.domain.build)(run.cfg, prepared)
+    if built.skipped:  # listed and counted, never a silently shorter run
+        atomic_write_jsonl(run.out / "skipped.jsonl", built.skipped)
+        log.info(f"{len(built.skipped)} input records skipped (reasons in {run.out / 'skipped.jsonl'})")
+    return built
+
+
+def round_subset(cfg: TrainConfig, items: list[Any], round_idx: int) -> list[Any]:
+    """A seeded subset of ``run.num_prompts`` items per round, in their order, so rounds see different
+    prompts (offline prompt records and online prompt rows alike); all of them when it is unset."""
+    k = cfg.run.num_prompts
+    if k is None or k >= len(items):
+        return items
+    rng = random.Random(cfg.run.seed * 7919 + round_idx)
+    return [items[i] for i in sorted(rng.sample(range(len(items)), k))]
+
+
+def starting_model(run: Run, built: DomainBuild) -> str:
+    """The policy round 1 starts from: the domain's own if it makes one (a stage's SFT'd model), else
+    ``model.name_or_path``."""
+    if built.starting_model:
+        log.info(f"starting policy from the domain: {built.starting_model} (model.name_or_path not used)")
+        return built.starting_model
+    return run.cfg.model.name_or_path
+
+
+def load_policy(run: Run, model_path: str) -> Policy:
+    """Load ``model_path`` through the domain's adapter with the run's device, dtype and cache."""
+    m = run.cfg.model
+    return run.adapter.load(
+        model_path,
+        dtype=m.dtype,
+        device=m.device,
+        cache_dir=m.cache_dir,
+        batch_size=run.cfg.sampling.batch_size,
+    )
+
+
+def close_policy(policy: Policy | None) -> None:
+    """Free a policy's memory (a policy without ``close`` is left to the garbage collector)."""
+    close = getattr(policy, "close", None)
+    if callable(close):
+        close()
+
+
+def evaluate_policy(run: Run, built: DomainBuild, policy: Policy, rdir: Path) -> dict[str, float]:
+    """Run the build's benchmarks on ``policy``; metrics come back prefixed with the benchmark name."""
+    e = run.cfg.eval
+    metrics: dict[str, float] = {}
+    for bench in built.evaluations:
+        evaluator = get_benchmark(run.domain, bench.name)()
+        log.info(f"evaluating {policy.model_id} on {bench.name}")
+        request = EvalRequest(
+            output_dir=rdir / f"eval_{bench.name}",
+            limit=e.limit,
+            samples=e.samples,
+            temperature=e.temperature,
+            max_new_tokens=e.max_new_tokens,
+            seed=run.cfg.run.seed,
+            batch_size=run.cfg.sampling.batch_size,
+            options=bench.options,
+        )
+        got = evaluator.evaluate(policy, request)
+        metrics.update({f"{bench.name}/{k}": v for k, v in got.items() if isinstance(v, (int, float))})
+    return metrics
+
+
+def directions(run: Run, built: DomainBuild) -> dict[str, str]:
+    """Headline benchmark metric (prefixed) -> ``higher`` or ``lower``, as the evaluators declare them."""
+    out: dict[str, str] = {}
+    for bench in built.evaluations:
+        for k, d in declared_metrics(get_benchmark(run.domain, bench.name)).items():
+            out[f"{bench.name}/{k}"] = d
+    return out
+
+
+def headline_keys(
+    run: Run, built: DomainBuild, history: Sequence[Mapping[str, Any]], recipe_keys: Sequence[str] = ()
+) -> list[str]:
+    """The metrics worth a row in the summary and a panel in the PNG: the benchmarks' declared headline
+    metrics, then the recipe's own (what the round's feedback and update did), those any round has."""
+    keys = [*directions(run, built), *recipe_keys]
+    return [k for k in dict.fromkeys(keys) if any(k in h for h in history)]
+
+
+def counters(named: Mapping[str, Any], prefix: str = "judge") -> dict[str, float]:
+    """Numeric counters of judges or rewards that keep them (``.stats.as_dict()``: calls, cache hits,
+    failures, disagreement), as ``<prefix>/<name>/<counter>``."""
+    out: dict[str, float] = {}
+    for name, obj in named.items():
+        stats = getattr(obj, "stats", None)
+        as_dict = getattr(stats, "as_dict", None)
+        if callable(as_dict):
+            out.update(
+                {f"{prefix}/{name}/{k}": v for k, v in as_dict().items() if isinstance(v, (int, float))}
+            )
+    return out
+
+
+def record_round(run: Run, built: DomainBuild, history: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Rewrite ``metrics.json`` and ``metrics.png`` after a round, so an interrupted run shows progress."""
+    write_run_metrics(run.out, history, {"directions": directions(run, built)}, keys=keys)
+
+
+def finish(
+    run: Run,
+    built: DomainBuild,
+    history: list[dict[str, Any]],
+    keys: Sequence[str],
+    *,
+    final_model: str,
+    pictures: Sequence[str] = ("metrics.png",),
+) -> str:
+    """Write ``metrics.json``, ``metrics.png`` and ``summary.txt`` and print the summary tables.
+
+    The first table has a row per preparation stage (what ran, what was skipped, wall times), the
+    second a row per headline metric and a column per round (round 0 = before training).
+    """
+    seconds = round(time.time() - run.started, 1)
+    extra = {
+        "final_model": final_model,
+        "seconds": seconds,
+        "directions": directions(run, built),
+        "stages": [vars(s) for s in run.stages],
+    }
+    write_run_metrics(run.out, history, extra, keys=keys)
+    text = ""
+    if run.stages:
+        rows = [
+            {"stage": s.name, "status": s.status, "seconds": s.seconds, "built in (s)": s.built_seconds}
+            for s in run.stages
+        ]
+        text += print_summary(f"{run.domain.name}: preparation stages", rows)
+    dirs = directions(run, built)
+    rows = [
+        {
+            "metric": k
+            + {"higher": " (higher is better)", "lower": " (lower is better)"}.get(dirs.get(k, ""), ""),
+            **{f"round {h['round']}": h.get(k, "") for h in history},
+        }
+        for k in keys
+    ]
+    text += print_summary(f"{run.domain.name}: metrics per round (round 0 = before training)", rows)
+    atomic_write_text(run.out / "summary.txt", text)
+    log.info(
+        f"done in {seconds:.0f}s; outputs in {run.out} "
+        f"({', '.join(['metrics.json', *pictures])}, summary.txt)"
+    )
+    return text

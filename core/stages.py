@@ -1,0 +1,145 @@
+"""Preparation stages: named, hashed, resumable steps a recipe runs in view before round 0.
+
+A domain declares its stages (:class:`~polyrlaif.core.protocols.PrepStage`): build a synthetic world,
+pretrain a tower, SFT a starting policy, train a labeler, warm-start an agent. :func:`run_stages` runs
+them in order. Each stage writes ``stage.json`` into its own folder when it finishes, holding the hash
+of its settings (and of the stages it reads), its outputs and its wall time, so a rerun
+
+- skips a stage whose ``stage.json`` has the same hash,
+- stops before any work when the hash differs, naming the stage, its folder and the changed keys,
+- runs a stage that never finished (the trainers inside resume from their own checkpoints).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.io import atomic_write_json, sha256_text
+from polyrlaif.core.log import get_logger
+from polyrlaif.core.protocols import PrepStage
+
+__all__ = ["STAGE_FILE", "StageReport", "run_stages", "settings_hash", "stage_plan"]
+
+log = get_logger(__name__)
+
+STAGE_FILE = "stage.json"
+
+
+@dataclass
+class StageReport:
+    """How one stage went: ``status`` is ``ran`` or ``skipped``; ``seconds`` is this run's wall time
+    (``built_seconds``: the time it took when it was built)."""
+
+    name: str
+    status: str
+    seconds: float
+    built_seconds: float
+    output_dir: str
+
+
+def settings_hash(settings: Mapping[str, Any], upstream: Mapping[str, str]) -> str:
+    """The hash a stage is keyed by: its settings and the hashes of the stages it reads."""
+    blob = json.dumps({"settings": settings, "after": dict(upstream)}, sort_keys=True, default=str)
+    return sha256_text(blob)
+
+
+def _changed(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k, "<unset>"), new.get(k, "<unset>")
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            keys += _changed(a, b, f"{prefix}{k}.")
+        elif json.dumps(a, default=str) != json.dumps(b, default=str):
+            keys.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return keys
+
+
+def _check_order(stages: Sequence[PrepStage]) -> None:
+    seen: set[str] = set()
+    for s in stages:
+        if s.name in seen:
+            raise ValueError(f"two preparation stages are named {s.name!r}")
+        missing = [a for a in s.after if a not in seen]
+        if missing:
+            raise ValueError(f"stage {s.name!r} reads {missing}, which do not run before it")
+        seen.add(s.name)
+
+
+def stage_plan(stages: Sequence[PrepStage]) -> dict[str, str]:
+    """Check every stage against what is on disk, before any work; returns name -> hash.
+
+    Raises:
+        ValueError: duplicate names, a stage reading one that runs later, or a finished stage whose
+            settings changed (naming the stage, its folder, the changed keys and what to do).
+    """
+    _check_order(stages)
+    hashes: dict[str, str] = {}
+    for s in stages:
+        hashes[s.name] = settings_hash(s.settings, {a: hashes[a] for a in s.after})
+        record = _read(s)
+        if record is not None and record.get("hash") != hashes[s.name]:
+            diff = _changed(record.get("settings", {}), s.settings)
+            diff += [f"(stage {a} changed)" for a in s.after if record.get("after", {}).get(a) != hashes[a]]
+            raise ValueError(
+                f"preparation stage {s.name!r} in {s.output_dir} was built with other settings: "
+                f"{'; '.join(diff) or 'unknown change'}. Delete {s.output_dir} to rebuild it (and the stages "
+                "after it), or point the run at another folder"
+            )
+    return hashes
+
+
+def _read(stage: PrepStage) -> dict[str, Any] | None:
+    path = Path(stage.output_dir) / STAGE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: unreadable stage record ({exc}); delete it to rebuild the stage") from None
+
+
+def run_stages(stages: Sequence[PrepStage]) -> tuple[dict[str, dict[str, Any]], list[StageReport]]:
+    """Run the stages in order, skipping finished ones.
+
+    Returns:
+        The outputs by stage name (what ``build`` receives) and one report per stage.
+
+    Raises:
+        ValueError: as :func:`stage_plan`, before any stage runs.
+    """
+    hashes = stage_plan(stages)
+    outputs: dict[str, dict[str, Any]] = {}
+    reports: list[StageReport] = []
+    for i, s in enumerate(stages, 1):
+        out = Path(s.output_dir)
+        record = _read(s)
+        t0 = time.perf_counter()
+        if record is not None:
+            log.info(f"[{i}/{len(stages)}] {s.name}: finished earlier, skipped ({out})")
+            outputs[s.name] = dict(record.get("outputs", {}))
+            reports.append(StageReport(s.name, "skipped", 0.0, float(record.get("seconds", 0.0)), str(out)))
+            continue
+        log.info(f"[{i}/{len(stages)}] {s.name}: {s.description or 'running'} -> {out}")
+        out.mkdir(parents=True, exist_ok=True)
+        result = dict(s.run(out, dict(outputs)) or {})
+        seconds = round(time.perf_counter() - t0, 1)
+        atomic_write_json(
+            out / STAGE_FILE,
+            {
+                "name": s.name,
+                "hash": hashes[s.name],
+                "settings": s.settings,
+                "after": {a: hashes[a] for a in s.after},
+                "outputs": result,
+                "seconds": seconds,
+            },
+        )
+        log.info(f"[{i}/{len(stages)}] {s.name}: done in {seconds:.0f}s")
+        outputs[s.name] = result
+        reports.append(StageReport(s.name, "ran", seconds, seconds, str(out)))
+    return outputs, reports
