@@ -203,6 +203,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``polyrlaif`` console script."""
     args = build_parser().parse_args(argv)
+    from polyrlaif.core.log import setup_logging
+
+    setup_logging()
     try:
         if args.verb == "domains":
             return _cmd_domains()
@@ -211,11 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "verify":
             return _cmd_verify(args)
         from polyrlaif.core.config import load_config
-        from polyrlaif.core.log import setup_logging
         from polyrlaif.core.registry import RECIPES
 
         cfg = load_config(args.config, args.overrides)
-        setup_logging()
         if args.verb == "train":
             RECIPES.get(cfg.run.mode)(cfg)  # the recipe of run.mode: preference, online or pairs
         else:

@@ -16,11 +16,26 @@ ROOT = "polyrlaif"
 _FORMAT = "[polyrlaif %(asctime)s] %(stage)s%(message)s"
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is at the time of the record (it may be replaced, as by pytest)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001
+        pass
+
+
 class _StageFilter(logging.Filter):
-    """Adds ``stage``: the logger's last name part (``polyrlaif.core.recipes.online`` -> ``online: ``)."""
+    """Adds ``stage``, the module's name under the package: ``polyrlaif.domains.code.build`` ->
+    ``code.build: ``, ``polyrlaif.core.trainers.fast_dpo`` -> ``trainers.fast_dpo: ``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        name = record.name.rsplit(".", 1)[-1]
+        name = record.name.removeprefix(f"{ROOT}.")
+        for part in ("core.", "domains."):
+            name = name.removeprefix(part)
         record.stage = "" if name in (ROOT, "__main__") else f"{name}: "
         return True
 
@@ -39,7 +54,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     if any(getattr(h, "_polyrlaif", False) for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(logging.Formatter(_FORMAT, datefmt="%H:%M:%S"))
     handler.addFilter(_StageFilter())
     handler._polyrlaif = True  # type: ignore[attr-defined]

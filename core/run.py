@@ -27,10 +27,10 @@ from polyrlaif.core.benchmarks import declared_metrics
 from polyrlaif.core.config import TrainConfig, save_config
 from polyrlaif.core.io import atomic_write_jsonl, atomic_write_text
 from polyrlaif.core.log import get_logger
-from polyrlaif.core.protocols import Domain, DomainBuild, EvalRequest, Policy, PolicyAdapter
+from polyrlaif.core.protocols import Domain, DomainBuild, EvalRequest, Policy, PolicyAdapter, PrepStage
 from polyrlaif.core.registry import get_benchmark, get_domain, load_object
 from polyrlaif.core.report import print_summary, write_run_metrics
-from polyrlaif.core.stages import StageReport, run_stages
+from polyrlaif.core.stages import StageReport, run_stages, stage_plan
 
 __all__ = [
     "Run",
@@ -48,7 +48,7 @@ __all__ = [
     "starting_model",
 ]
 
-log = get_logger("polyrlaif.run")
+log = get_logger(__name__)
 
 
 @dataclass
@@ -60,27 +60,29 @@ class Run:
     out: Path
     adapter: PolicyAdapter
     started: float = field(default_factory=time.time)
+    plan: list[PrepStage] = field(default_factory=list)
     stages: list[StageReport] = field(default_factory=list)
 
 
 def setup(cfg: TrainConfig) -> Run:
-    """Resolve the domain and its adapter, create the output folder and write ``config.yaml``."""
+    """Resolve the domain, its adapter and its preparation stages; check the stages against what is on
+    disk (a finished stage built with other settings stops the run here, before any work); then create
+    the output folder and write ``config.yaml``."""
+    domain = get_domain(cfg.domain.name)
+    plan = list(load_object(domain.stages)(cfg)) if domain.stages else []
+    stage_plan(plan)
     out = Path(cfg.run.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    domain = get_domain(cfg.domain.name)
     save_config(cfg, out / "config.yaml")
-    return Run(cfg=cfg, domain=domain, out=out, adapter=load_object(domain.adapter))
+    return Run(cfg=cfg, domain=domain, out=out, adapter=load_object(domain.adapter), plan=plan)
 
 
 def prepare(run: Run) -> dict[str, dict[str, Any]]:
     """Run the domain's preparation stages (worlds, pretraining, warm starts); outputs by stage name."""
-    if not run.domain.stages:
+    if not run.plan:
         return {}
-    stages = load_object(run.domain.stages)(run.cfg)
-    if not stages:
-        return {}
-    log.info(f"{len(stages)} preparation stage(s): {', '.join(s.name for s in stages)}")
-    outputs, run.stages = run_stages(stages)
+    log.info(f"{len(run.plan)} preparation stage(s): {', '.join(s.name for s in run.plan)}")
+    outputs, run.stages = run_stages(run.plan)
     return outputs
 
 

@@ -24,7 +24,7 @@ from polyrlaif.core.trainers.base import build_trainer
 
 __all__ = ["run"]
 
-log = get_logger("polyrlaif.online")
+log = get_logger(__name__)
 
 #: What TRL logs per step that is worth a curve besides each reward's mean.
 CURVES = ("reward", "reward_std", "kl", "completions/mean_length")

@@ -22,7 +22,7 @@ from polyrlaif.core.trainers.base import build_trainer
 
 __all__ = ["run"]
 
-log = get_logger("polyrlaif.pairs")
+log = get_logger(__name__)
 
 #: What the update reports that is worth a row in the summary.
 TRAIN_KEYS = ("pairs_kept", "train/train_loss", "train/rewards/margins", "train/rewards/accuracies")

@@ -22,7 +22,7 @@ from polyrlaif.core.trainers.base import build_trainer
 
 __all__ = ["run"]
 
-log = get_logger("polyrlaif.preference")
+log = get_logger(__name__)
 
 #: What a round's update reports that is worth a row in the summary.
 TRAIN_KEYS = ("train/train_loss", "train/rewards/margins")

@@ -17,7 +17,6 @@ every generation, and a rerun with other settings is refused rather than silentl
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any, ClassVar
 
 from polyrlaif.core.benchmarks import resolve_max_new_tokens, resolve_options
 from polyrlaif.core.io import InputError, StageWriter
+from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Direction, EvalRequest, Policy
 from polyrlaif.domains.code.prompts import build_messages, build_program, extract_code
 
@@ -38,6 +38,8 @@ __all__ = [
     "HumanEvalEvaluator",
     "sample_id",
 ]
+
+log = get_logger(__name__)
 
 #: Sandbox statuses of a program that did not run through its tests to a verdict: it raised an
 #: exception other than a failed test assertion (a syntax error included), ran out of time or
@@ -56,7 +58,7 @@ def sample_id(task_id: str, j: int) -> str:
 
 
 def _say(name: str, msg: str) -> None:
-    print(f"[polyrlaif {name}] {msg}", file=sys.stderr, flush=True)
+    log.info(f"{name}: {msg}")
 
 
 def _open_stage(

@@ -23,7 +23,6 @@ verdict, as ReSeek's reward defines it); with a judge (``--opt judge='{"backend"
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +30,17 @@ from typing import Any, ClassVar
 
 from polyrlaif.core.benchmarks import resolve_max_new_tokens, resolve_options
 from polyrlaif.core.io import atomic_write_jsonl
+from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Direction, EvalRequest, Policy
 from polyrlaif.evaluation.qa import QAPrediction, load_predictions, qa_report
 
 __all__ = ["QAEvaluator", "QAOptions"]
 
+log = get_logger(__name__)
+
 
 def _say(name: str, msg: str) -> None:
-    print(f"[polyrlaif {name}] {msg}", file=sys.stderr, flush=True)
+    log.info(f"{name}: {msg}")
 
 
 @dataclass

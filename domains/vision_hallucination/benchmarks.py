@@ -11,7 +11,6 @@ per-item rows under its output directory.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, ClassVar
 
 from polyrlaif.core.benchmarks import resolve_max_new_tokens, resolve_options
 from polyrlaif.core.io import InputError, StageWriter, atomic_write_jsonl
+from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Direction, EvalRequest, Policy
 
 __all__ = [
@@ -34,11 +34,13 @@ __all__ = [
     "image_root_for",
 ]
 
+log = get_logger(__name__)
+
 POPE_SUFFIX = " Answer yes or no."
 
 
 def _say(name: str, msg: str) -> None:
-    print(f"[polyrlaif {name}] {msg}", file=sys.stderr, flush=True)
+    log.info(f"{name}: {msg}")
 
 
 def image_root_for(image_root: str | None, anchor: str | Path) -> Path:

@@ -40,10 +40,20 @@ def test_one_full_round(domain, tmp_path, tiny_lm_path, rule_judge, cli):
     else:
         _check_offline(out, res, judge)
 
+    stages = json.loads((out / "metrics.json").read_text())["stages"]
+    if stages:  # preparation stages run in view: named in the log and in a summary table with wall times
+        assert all(s["status"] == "ran" for s in stages)
+        assert "preparation stages" in res.stdout
+        assert all(f"{s['name']}: " in res.stdout for s in stages)
+
     before, finished = judge.requests, _finished_files(out)
-    cli(*args)
+    again = cli(*args)
     assert judge.requests == before  # resumed: stages skipped, the judge cache answered
     assert _finished_files(out) == finished  # no checkpoint retrained, no sample or rollout redrawn
+    rerun = json.loads((out / "metrics.json").read_text())["stages"]
+    assert [s["name"] for s in rerun] == [s["name"] for s in stages]
+    assert all(s["status"] == "skipped" for s in rerun)
+    assert all(f"{s['name']}: finished earlier, skipped" in again.stdout for s in stages)
 
 
 def _finished_files(out):

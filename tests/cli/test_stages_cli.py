@@ -1,0 +1,26 @@
+"""Preparation stages from the command line: a changed world setting stops the run before any work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_changed_stage_settings_stop_the_run_and_leave_the_config(tmp_path, cli):
+    out = tmp_path / "run"
+    args = ["train", "--config", "vision_hallucination/tiny", f"run.output_dir={out}"]
+    args += ["domain.labeler=world", "run.rounds=0"]  # the world's own labeler; stages and round 0 only
+    first = cli(*args)
+    assert "preparation stages" in first.stdout
+    saved = (out / "config.yaml").read_text()
+
+    res = subprocess.run(
+        [sys.executable, "-m", "polyrlaif.core.cli", *args, "domain.world.policy_epochs=2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 2
+    assert "preparation stage 'policy_sft'" in res.stderr and "epochs: 1.0 -> 2.0" in res.stderr
+    assert str(out / "world" / "policy") in res.stderr
+    assert (out / "config.yaml").read_text() == saved  # the config still describes what is on disk
