@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from polyrlaif.core.benchmarks import declared_metrics
 from polyrlaif.core.config import TrainConfig, save_config
@@ -43,12 +43,15 @@ __all__ = [
     "load_policy",
     "prepare",
     "record_round",
+    "require",
     "round_subset",
     "setup",
     "starting_model",
 ]
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -93,6 +96,17 @@ def build(run: Run, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
         atomic_write_jsonl(run.out / "skipped.jsonl", built.skipped)
         log.info(f"{len(built.skipped)} input records skipped (reasons in {run.out / 'skipped.jsonl'})")
     return built
+
+
+def require(run: Run, part: T | None, what: str) -> T:
+    """``part`` of the build, which this recipe needs; a clear error naming the domain when it is missing.
+
+    Raises:
+        ValueError: ``part`` is ``None``; the message says which of ``run.mode``'s parts the domain has.
+    """
+    if part is None:
+        raise ValueError(f"domain {run.domain.name!r} has no {what}, which run.mode={run.cfg.run.mode} needs")
+    return part
 
 
 def round_subset(cfg: TrainConfig, items: list[Any], round_idx: int) -> list[Any]:

@@ -35,13 +35,8 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
     from polyrlaif.core.trainers.trl_grpo import read_steps
 
     run = kit.setup(cfg)
-    prepared = kit.prepare(run)
-    built = kit.build(run, prepared)
-    task = built.online
-    if task is None:
-        raise ValueError(
-            f"domain {run.domain.name!r} has no online RL task; train it with run.mode=preference"
-        )
+    built = kit.build(run, kit.prepare(run))  # the preparation stages run first, in view
+    task = kit.require(run, built.online, "online RL task (prompt rows and rewards)")
     if not task.prompts:
         raise ValueError(f"domain {run.domain.name!r} supplied no prompts for online RL")
     trainer = build_trainer(cfg, cfg.rl.algorithm)

@@ -35,8 +35,7 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
     pairs = load_pairs_file(cfg.data.pairs)  # every row checked before any model loads
     log.info(f"{len(pairs)} pairs from {cfg.data.pairs}")
     run = kit.setup(cfg)
-    prepared = kit.prepare(run)
-    built = kit.build(run, prepared)
+    built = kit.build(run, kit.prepare(run))  # the domain's stages (e.g. its starting policy), in view
     trainer = build_trainer(cfg)  # optim.backend
     model_path = kit.starting_model(run, built)
 

@@ -31,12 +31,8 @@ TRAIN_KEYS = ("train/train_loss", "train/rewards/margins")
 def run(cfg: TrainConfig) -> list[dict[str, Any]]:
     """Preference rounds. Returns the per-round history written to ``metrics.json``."""
     run = kit.setup(cfg)
-    prepared = kit.prepare(run)
-    built = kit.build(run, prepared)
-    feedback = built.offline
-    if feedback is None:
-        hint = "; it trains online: set run.mode=online" if built.online is not None else ""
-        raise ValueError(f"domain {run.domain.name!r} has no offline feedback (sampler, judges, score){hint}")
+    built = kit.build(run, kit.prepare(run))  # the preparation stages run first, in view
+    feedback = kit.require(run, built.offline, "offline feedback (sampler, verifiers, judges, score)")
     trainer = build_trainer(cfg)  # optim.backend
     keys = (*FEEDBACK_KEYS, *(f"{v.name}_rate" for v in feedback.verifiers), *TRAIN_KEYS)
     model_path = kit.starting_model(run, built)
