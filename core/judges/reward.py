@@ -3,7 +3,8 @@
 TRL settled on the reward-function interface ``fn(prompts, completions, **columns) -> list[float | None]``
 (dataset columns arrive as keyword lists). :class:`RewardFnJudge` runs such a function as a judge for
 offline pair mining; :func:`judge_as_reward_fn` turns any judge into such a function for online RL,
-where repeated prompts (a GRPO group) become one prompt, so a pairwise judge ranks within the group.
+where repeated prompts (a GRPO group) become one prompt, so a pairwise judge ranks within the group;
+:func:`row_reward` turns a per-sample reward ``fn(row) -> float | None`` into such a function.
 """
 
 from __future__ import annotations
@@ -20,10 +21,21 @@ from polyrlaif.core.judges.modes import JudgeStats
 from polyrlaif.core.protocols import Judge, RewardFn
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
-__all__ = ["RewardFnJudge", "as_judge", "judge_as_reward_fn"]
+__all__ = ["RewardFnJudge", "as_judge", "judge_as_reward_fn", "row_reward"]
 
 #: Keyword arguments TRL adds that are not dataset columns.
-_TRL_EXTRAS = frozenset({"trainer_state", "completion_ids", "log_extra", "log_metric", "prompt_ids"})
+_TRL_EXTRAS = frozenset(
+    {"trainer_state", "completion_ids", "log_extra", "log_metric", "prompt_ids", "environments"}
+)
+
+
+def _per_sample(columns: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """The dataset columns among TRL's reward keywords: one value per completion, TRL's extras left out."""
+    return {
+        k: v
+        for k, v in columns.items()
+        if k not in _TRL_EXTRAS and isinstance(v, (list, tuple)) and len(v) == n
+    }
 
 
 def _accepted(fn: Callable[..., Any], names: Sequence[str]) -> list[str]:
@@ -155,12 +167,7 @@ def judge_as_reward_fn(judge: Judge, *, context_keys: Sequence[str] = ()) -> Rew
     """
 
     def reward_fn(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        n = len(completions)
-        cols = {
-            k: v
-            for k, v in columns.items()
-            if k not in _TRL_EXTRAS and isinstance(v, (list, tuple)) and len(v) == n
-        }
+        cols = _per_sample(columns, len(completions))
         records: dict[str, PromptRecord] = {}
         cands, ctxs = [], []
         for i, (p, c) in enumerate(zip(prompts, completions, strict=True)):
@@ -176,4 +183,39 @@ def judge_as_reward_fn(judge: Judge, *, context_keys: Sequence[str] = ()) -> Rew
 
     reward_fn.__name__ = re.sub(r"\W+", "_", judge.judge_id).strip("_")
     reward_fn.judge = judge  # type: ignore[attr-defined]
+    return reward_fn
+
+
+def row_reward(fn: Callable[[dict[str, Any]], float | None], name: str, *, stats: Any = None) -> RewardFn:
+    """A per-sample reward behind TRL's reward signature ``(prompts, completions, **columns)``.
+
+    ``fn`` is called once per completion, in order, with that completion's row: its value of every
+    dataset column, plus ``prompt`` and ``completion``. TRL's keywords that are not dataset columns
+    (``trainer_state``, ``completion_ids``, ``log_metric``, ...) are left out. ``fn`` returns the
+    reward, or ``None`` when it does not apply; an exception it raises propagates.
+
+    Args:
+        fn: ``fn(row) -> float | None``.
+        name: the returned callable's ``__name__`` (TRL logs the reward under it).
+        stats: counters to expose as the callable's ``stats`` (e.g. a judge's
+            :class:`~polyrlaif.core.judges.JudgeStats`), so a run can log them; ``None``: no ``stats``.
+
+    Example::
+
+        def exact(row):
+            return float(row["completion"].strip() in row["answers"])
+
+        rewards = {"exact": row_reward(exact, "exact")}  # for GRPO, with an ``answers`` column
+    """
+
+    def reward_fn(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        cols = _per_sample(columns, len(completions))
+        return [
+            fn({**{k: v[i] for k, v in cols.items()}, "prompt": p, "completion": c})
+            for i, (p, c) in enumerate(zip(prompts, completions, strict=True))
+        ]
+
+    reward_fn.__name__ = reward_fn.__qualname__ = name
+    if stats is not None:
+        reward_fn.stats = stats  # type: ignore[attr-defined]
     return reward_fn

@@ -4,9 +4,11 @@
 The parts: the corpus (``corpus``), the sentence encoder (``encoder``), BM25, dense and hybrid
 retrievers (``retrieval``) with persisted indexes (``index``), the ``search``/``read`` tools
 (``tools``), the questions and tools a run uses (``data``), the agent loop (``agent``, ``actions``)
-with PokeeResearch's verification mode and ReSeek's JUDGE action, the rewards (``rewards``,
-``judges``), GRPO rollouts with observation tokens masked out of the loss (``rollout``), the online
-task the run loop trains on (``online``, ``build``), and the QA benchmark (``benchmarks``).
+with PokeeResearch's verification mode and ReSeek's JUDGE action, the texts the agent and its judges
+are shown (``prompts``), the rewards (``verifier``: EM, F1, format; ``judge``: the LLM-judged ones;
+``rewards``: ReSeek's JUDGE reward and the weighted combination), the sampler: GRPO rollouts with
+observation tokens masked out of the loss (``sampler``), the online task the run loop trains on
+(``online``, ``build``), the expert warm start (``expert``), and the QA benchmark (``benchmarks``).
 """
 
 from polyrlaif.core.protocols import Domain

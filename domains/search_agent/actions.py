@@ -1,6 +1,7 @@
 """Parse one turn of a search agent's text into the single action it takes.
 
-The model writes exactly one action per turn, as a tag (see :data:`ACTION_FORMAT`):
+The model writes exactly one action per turn, as a tag (the model is reminded of them by
+:data:`~polyrlaif.domains.search_agent.prompts.ACTION_FORMAT`):
 
 * ``<tool_call>{"name": "search", "arguments": {"query": "...", "k": 5}}</tool_call>``, or
   ``<tool_call>{"name": "read", "arguments": {"doc_id": "fw-006"}}</tool_call>``;
@@ -32,17 +33,9 @@ from typing import Any
 
 from polyrlaif.domains.search_agent.tools import TOOL_SIGNATURES
 
-__all__ = ["ACTION_FORMAT", "ACTION_KINDS", "Action", "first_action_end", "parse_action"]
+__all__ = ["ACTION_KINDS", "Action", "first_action_end", "parse_action"]
 
 ACTION_KINDS = ("tool_call", "judge", "answer", "invalid")
-
-#: The one-line reminder shown to the model after a malformed action.
-ACTION_FORMAT = (
-    'Write exactly one action: <tool_call>{"name": "search", "arguments": {"query": "..."}}</tool_call>, '
-    '<tool_call>{"name": "read", "arguments": {"doc_id": "..."}}</tool_call>, '
-    "<judge>useful</judge> / <judge>not useful</judge> (when judging is enabled), or "
-    "<answer>your answer</answer><cite>doc-id, doc-id</cite>."
-)
 
 _OPEN = re.compile(r"<(tool_call|judge|answer)>")
 _THINK = re.compile(r"\s*<think>(.*?)</think>", re.DOTALL)

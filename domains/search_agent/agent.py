@@ -1,6 +1,7 @@
 """The search agent loop (PokeeResearch + ReSeek): batched multi-turn rollouts with tools.
 
-Text protocol (the model sees it in :data:`SYSTEM_PROMPT`; parsing lives in
+Text protocol (the model sees it in the system prompt; every text the model is shown lives in
+:mod:`~polyrlaif.domains.search_agent.prompts`, the parsing in
 :mod:`~polyrlaif.domains.search_agent.actions`). Each turn the model writes one action, optionally
 after a ``<think>...</think>`` block:
 
@@ -9,10 +10,10 @@ after a ``<think>...</think>`` block:
   (cut to ``max_observation_chars``). A tool error comes back the same way, starting ``Error:``.
 * ``<judge>useful</judge>`` / ``<judge>not useful</judge>`` (ReSeek's JUDGE, when ``judge_action``):
   a verdict on the latest tool observation. One judged not useful is replaced, in every later
-  context, by :data:`DROPPED_NOTE`; a placeholder rather than a deletion, so user and assistant turns
+  context, by ``DROPPED_NOTE``; a placeholder rather than a deletion, so user and assistant turns
   keep alternating as strict chat templates require. The trajectory keeps it, marked ``dropped``.
 * ``<answer>text</answer><cite>doc-id, doc-id</cite>``: the final answer. With ``verify``
-  (PokeeResearch), the first answer is only a draft: the model is shown :data:`VERIFY_PROMPT` with
+  (PokeeResearch), the first answer is only a draft: the model is shown ``VERIFY_PROMPT`` with
   its draft and may research further; its next answer commits.
 
 Anything else gets an error observation with the expected format, never an exception. All unfinished
@@ -38,18 +39,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from polyrlaif.core.io import InputError, atomic_write_jsonl, iter_jsonl
-from polyrlaif.domains.search_agent.actions import ACTION_FORMAT, Action, first_action_end, parse_action
+from polyrlaif.domains.search_agent.actions import Action, first_action_end, parse_action
+from polyrlaif.domains.search_agent.prompts import ACTION_FORMAT, DROPPED_NOTE, VERIFY_PROMPT, agent_prompt
 from polyrlaif.domains.search_agent.tools import SearchTools
 
 if TYPE_CHECKING:
     from polyrlaif.core.policy import CausalLMPolicy
 
 __all__ = [
-    "DROPPED_NOTE",
-    "JUDGE_PROMPT",
     "STATUSES",
-    "SYSTEM_PROMPT",
-    "VERIFY_PROMPT",
     "AgentConfig",
     "Generate",
     "Step",
@@ -58,7 +56,6 @@ __all__ = [
     "policy_generator",
     "read_trajectories",
     "run_agents",
-    "system_prompt",
     "write_trajectories",
 ]
 
@@ -66,32 +63,6 @@ __all__ = [
 Generate = Callable[[list[list[dict[str, str]]]], list[str]]
 
 STATUSES = ("answered", "turn_limit", "error")
-
-SYSTEM_PROMPT = """You are a research agent. Answer the question using only evidence you find in a \
-document collection with the tools below. Write exactly one action per turn; you may think first \
-inside <think>...</think>.
-
-Actions:
-<tool_call>{"name": "search", "arguments": {"query": "words to search for", "k": 5}}</tool_call>
-  Search the collection; the results list document ids, titles and snippets.
-<tool_call>{"name": "read", "arguments": {"doc_id": "a document id"}}</tool_call>
-  Read one document.
-<answer>short final answer</answer><cite>doc-id, doc-id</cite>
-  Answer, citing the ids of the documents that support the answer.
-
-Tool results come back inside <observation>...</observation>."""
-
-JUDGE_PROMPT = """
-<judge>useful</judge> or <judge>not useful</judge>
-  Judge the latest observation. One judged not useful is removed from your context."""
-
-VERIFY_PROMPT = """Before you commit, verify your draft answer against the evidence you gathered.
-Draft answer: {answer}
-Cited documents: {citations}
-Check that the cited documents state the answer and that it answers the question. Then either give \
-the final answer with <answer>...</answer><cite>...</cite>, or keep researching with <tool_call>."""
-
-DROPPED_NOTE = "<observation>[removed: you judged this observation not useful]</observation>"
 
 
 @dataclass
@@ -141,7 +112,7 @@ class Step:
         action: what it parsed to.
         observation: the user message shown after this turn (empty after the committing answer).
         error: what went wrong (a malformed action, a failed tool call, a refused judgment), else None.
-        dropped: judged not useful; later contexts show :data:`DROPPED_NOTE` instead.
+        dropped: judged not useful; later contexts show ``prompts.DROPPED_NOTE`` instead.
     """
 
     turn: int
@@ -211,17 +182,9 @@ class Trajectory:
             raise InputError(f"{prefix}malformed trajectory field ({type(exc).__name__}: {exc})") from None
 
 
-def system_prompt(cfg: AgentConfig) -> str:
-    """The system message for ``cfg`` (the judge action is described only when enabled)."""
-    return SYSTEM_PROMPT + (JUDGE_PROMPT if cfg.judge_action else "")
-
-
 def agent_context(traj: Trajectory, cfg: AgentConfig) -> list[dict[str, str]]:
     """The conversation the model sees next: system, question, then each turn and its observation."""
-    messages = [
-        {"role": "system", "content": system_prompt(cfg)},
-        {"role": "user", "content": f"Question: {traj.question}"},
-    ]
+    messages = agent_prompt(traj.question, cfg)
     for step in traj.steps:
         messages.append({"role": "assistant", "content": step.text})
         messages.append({"role": "user", "content": DROPPED_NOTE if step.dropped else step.observation})

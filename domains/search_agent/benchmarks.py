@@ -246,7 +246,7 @@ class QAEvaluator:
         """The answer judge's verdicts: ``llm_judge_accuracy`` over the rows it could decide."""
         from polyrlaif.core.config import JudgeConfig
         from polyrlaif.core.judges import JudgeCache, build_backend
-        from polyrlaif.domains.search_agent.judges import AnswerVerdictJudge
+        from polyrlaif.domains.search_agent.judge import AnswerVerdictJudge
 
         cfg = JudgeConfig(**(opts.judge or {}))
         cache = JudgeCache(opts.judge_cache or output_dir / "judge_cache.sqlite") if cfg.cache else None

@@ -1,7 +1,8 @@
 """Builds the `search_agent` domain's components for a run: the online task, its rewards, the benchmark.
 
 The domain trains online (``run.mode: online``): GRPO rollouts are whole agent episodes (search, read,
-answer with citations), scored by the rewards of :mod:`~polyrlaif.domains.search_agent.rewards`,
+answer with citations), scored by the verifiers' and judges' trajectory rewards
+(:mod:`~polyrlaif.domains.search_agent.verifier`, :mod:`~polyrlaif.domains.search_agent.judge`),
 weighted by ``domain.reward_weights``. The LLM-judged rewards (answer correctness, citation
 faithfulness) use the run's judge (``judge.*``) and its cache, the same judge the QA benchmark uses
 for ``llm_judge_accuracy``.
@@ -32,13 +33,8 @@ def build_rewards(cfg: TrainConfig, documents: dict[str, Any]) -> dict[str, Any]
     Raises:
         ValueError: a weight names no reward, or an LLM-judged reward is weighted without a judge.
     """
-    from polyrlaif.domains.search_agent.rewards import (
-        AnswerJudgeReward,
-        CitationFaithfulnessReward,
-        ExactMatchReward,
-        F1Reward,
-        FormatReward,
-    )
+    from polyrlaif.domains.search_agent.judge import AnswerJudgeReward, CitationFaithfulnessReward
+    from polyrlaif.domains.search_agent.verifier import ExactMatchReward, F1Reward, FormatReward
 
     rewards: dict[str, Any] = {"exact_match": ExactMatchReward(), "f1": F1Reward(), "format": FormatReward()}
     weights = cfg.domain.reward_weights

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from polyrlaif.domains.search_agent.agent import AgentConfig, Trajectory, agent_context, run_agents
+from polyrlaif.domains.search_agent.prompts import QUESTION_PREFIX
 from polyrlaif.domains.search_agent.tools import SearchTools
 
 __all__ = ["expert_examples", "expert_turns"]
@@ -83,7 +84,7 @@ def expert_examples(
     def generate(conversations: list[list[dict[str, str]]]) -> list[str]:
         out = []
         for conv in conversations:
-            question = conv[1]["content"].removeprefix("Question: ")
+            question = conv[1]["content"].removeprefix(QUESTION_PREFIX)
             out.append(by_question[question][sum(m["role"] == "assistant" for m in conv)])
         return out
 

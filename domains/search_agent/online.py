@@ -2,9 +2,10 @@
 
 TRL calls a reward as ``reward(prompts, completions, **columns)``, one value per completion. Here the
 columns are the prompt rows' ``question_id``, ``question``, ``answers`` and ``supporting_ids``, plus
-``trajectory`` that :func:`~polyrlaif.domains.search_agent.rollout.make_rollout_func` adds per rollout.
-:func:`trl_reward` rebuilds each :class:`Trajectory` and its question and calls a trajectory reward of
-:mod:`~polyrlaif.domains.search_agent.rewards` on them, so the judges that score evaluation answers
+``trajectory`` that :func:`~polyrlaif.domains.search_agent.sampler.make_rollout_func` adds per rollout.
+:func:`trl_reward` rebuilds each :class:`Trajectory` and its question and calls a trajectory reward
+(:mod:`~polyrlaif.domains.search_agent.verifier`, :mod:`~polyrlaif.domains.search_agent.judge`,
+:mod:`~polyrlaif.domains.search_agent.rewards`) on them, so the judges that score evaluation answers
 score rollouts too, with the same prompts and cache.
 
 Example::
@@ -19,14 +20,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from polyrlaif.core.judges.reward import row_reward
 from polyrlaif.core.protocols import OnlineTask, RewardFn
 from polyrlaif.domains.search_agent.agent import AgentConfig, Trajectory
-from polyrlaif.domains.search_agent.rollout import agent_prompt, make_rollout_func
+from polyrlaif.domains.search_agent.prompts import agent_prompt
+from polyrlaif.domains.search_agent.sampler import make_rollout_func
 from polyrlaif.domains.search_agent.tools import SearchTools
 
 __all__ = ["TrajectoryReward", "build_online_task", "prompt_rows", "trl_reward"]
 
-#: A reward of :mod:`~polyrlaif.domains.search_agent.rewards`: ``(trajectory, example) -> float | None``.
+#: A trajectory reward (see the module `rewards`): ``(trajectory, example) -> float | None``.
 TrajectoryReward = Callable[[Trajectory, Any], "float | None"]
 
 
@@ -61,7 +64,8 @@ def prompt_rows(questions: Sequence[Any], cfg: AgentConfig) -> list[dict[str, An
 
 
 def trl_reward(reward: TrajectoryReward, name: str | None = None) -> RewardFn:
-    """Wrap a trajectory reward in TRL's reward signature.
+    """Wrap a trajectory reward in TRL's reward signature (through the core
+    :func:`~polyrlaif.core.judges.reward.row_reward`).
 
     The returned callable exposes the wrapped reward's ``stats`` (judge calls, cache hits, failures),
     if it has any, so the run can log them.
@@ -70,31 +74,25 @@ def trl_reward(reward: TrajectoryReward, name: str | None = None) -> RewardFn:
         ValueError: (per call) the ``trajectory`` column is missing: the rollouts did not come from the
             search agent's ``rollout_func``.
     """
+    label = name or getattr(reward, "name", type(reward).__name__)
 
-    def reward_fn(prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
-        trajs = columns.get("trajectory")
-        if trajs is None:
+    def score(row: dict[str, Any]) -> float | None:
+        traj = row.get("trajectory")
+        if traj is None:
             raise ValueError(
-                f"reward {reward_fn.__name__!r} needs the 'trajectory' column that the search agent's "
-                "rollout_func returns"
+                f"reward {label!r} needs the 'trajectory' column that the search agent's rollout_func returns"
             )
-        out: list[float | None] = []
-        for i, row in enumerate(trajs):
-            traj = row if isinstance(row, Trajectory) else Trajectory.from_dict(row, f"rollout {i}")
-            example = _Example(
-                id=columns["question_id"][i],
-                question=columns["question"][i],
-                answers=tuple(columns["answers"][i]),
-                supporting_ids=tuple(columns.get("supporting_ids", [()] * len(trajs))[i] or ()),
-            )
-            out.append(reward(traj, example))
-        return out
+        if not isinstance(traj, Trajectory):
+            traj = Trajectory.from_dict(traj, f"rollout of {row.get('question_id')!r}")
+        example = _Example(
+            id=row["question_id"],
+            question=row["question"],
+            answers=tuple(row["answers"]),
+            supporting_ids=tuple(row.get("supporting_ids") or ()),
+        )
+        return reward(traj, example)
 
-    reward_fn.__name__ = reward_fn.__qualname__ = name or getattr(reward, "name", type(reward).__name__)
-    stats = getattr(reward, "stats", None)
-    if stats is not None:
-        reward_fn.stats = stats  # type: ignore[attr-defined]
-    return reward_fn
+    return row_reward(score, label, stats=getattr(reward, "stats", None))
 
 
 def build_online_task(

@@ -1,20 +1,17 @@
-"""Rewards for search-agent trajectories (PokeeResearch / ReSeek).
+"""Rewards for search-agent trajectories (PokeeResearch / ReSeek): the reward interface, ReSeek's JUDGE
+reward, and the weighted combination of rewards.
 
 Every reward is a callable ``reward(trajectory, example) -> float | None``; ``example`` is any object
-with ``question``, ``answers`` and optionally ``supporting_ids`` (e.g. a ``FictionalQuestion``).
-``None`` means the reward does not apply, or its judge could not decide; judge failures are counted
-by reason in the reward's ``stats`` (a :class:`~polyrlaif.core.judges.JudgeStats`).
+with ``question``, ``answers`` and optionally ``supporting_ids`` (a :class:`QAExample`, e.g. a
+``FictionalQuestion``). ``None`` means the reward does not apply, or its judge could not decide; judge
+failures are counted by reason in the reward's ``stats`` (a :class:`~polyrlaif.core.judges.JudgeStats`).
 
-* :class:`ExactMatchReward`, :class:`F1Reward`: SQuAD EM / token F1, best over the gold answers.
-* :class:`FormatReward`: did the agent follow the action protocol and finish properly.
-* :class:`AnswerJudgeReward`: an LLM judge's JSON verdict ``{"correct": ..., "reason": ...}``.
-* :class:`CitationFaithfulnessReward`: the fraction of cited documents an LLM judge finds supportive.
-* :class:`JudgeActionReward`: ReSeek's reward for ``<judge>`` actions, against a MiniLM reranker.
-* :class:`CombinedReward`: a weighted sum, renormalised over the components that apply.
-
-The LLM judges (:mod:`polyrlaif.domains.search_agent.judges`, and the core
-:class:`~polyrlaif.core.judges.YesNoJudge`) are core judge modes, so they use any core backend and the
-core :class:`~polyrlaif.core.judges.JudgeCache`, keyed by ``(judge_id, sha256 of the rendered prompt)``.
+* The deterministic rewards (EM, F1, format) are the domain's verifiers:
+  :mod:`~polyrlaif.domains.search_agent.verifier`.
+* The LLM-judged rewards (answer correctness, citation faithfulness) are its judges:
+  :mod:`~polyrlaif.domains.search_agent.judge`.
+* Here: :class:`JudgeActionReward`, ReSeek's reward for ``<judge>`` actions against a MiniLM
+  reranker, and :class:`CombinedReward`, a weighted sum renormalised over the components that apply.
 """
 
 from __future__ import annotations
@@ -24,40 +21,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from polyrlaif.core.io import sha256_text
-from polyrlaif.core.judges import JudgeBackend, JudgeCache, JudgeStats, YesNoJudge
-from polyrlaif.core.records import Candidate, PromptRecord
-from polyrlaif.domains.search_agent.agent import Trajectory
-from polyrlaif.domains.search_agent.corpus import Document
-from polyrlaif.domains.search_agent.judges import (
-    ANSWER_JUDGE_TEMPLATE,
-    ANSWER_JUDGE_TEMPLATE_HASH,
-    CITATION_JUDGE_TEMPLATE,
-    CITATION_JUDGE_TEMPLATE_HASH,
-    AnswerVerdictJudge,
-    parse_verdict,
-)
-from polyrlaif.evaluation.qa import exact_match, f1, normalize_answer
+from polyrlaif.evaluation.qa import normalize_answer
 
 if TYPE_CHECKING:
+    from polyrlaif.domains.search_agent.agent import Trajectory
     from polyrlaif.domains.search_agent.encoder import TextEncoder
 
-__all__ = [
-    "ANSWER_JUDGE_TEMPLATE",
-    "ANSWER_JUDGE_TEMPLATE_HASH",
-    "CITATION_JUDGE_TEMPLATE",
-    "CITATION_JUDGE_TEMPLATE_HASH",
-    "AnswerJudgeReward",
-    "AnswerVerdictJudge",
-    "CitationFaithfulnessReward",
-    "CombinedReward",
-    "ExactMatchReward",
-    "F1Reward",
-    "FormatReward",
-    "JudgeActionReward",
-    "QAExample",
-    "parse_verdict",
-]
+__all__ = ["CombinedReward", "JudgeActionReward", "QAExample"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,174 +37,6 @@ class QAExample(Protocol):
 
     question: str
     answers: Sequence[str]
-
-
-class ExactMatchReward:
-    """SQuAD exact match of the committed answer, best over the gold answers; 0.0 without an answer."""
-
-    name = "exact_match"
-
-    def __call__(self, trajectory: Trajectory, example: QAExample) -> float | None:
-        """The reward for one trajectory."""
-        return exact_match(trajectory.answer, list(example.answers)) if trajectory.answer else 0.0
-
-
-class F1Reward:
-    """SQuAD token F1 of the committed answer, best over the gold answers; 0.0 without an answer."""
-
-    name = "f1"
-
-    def __call__(self, trajectory: Trajectory, example: QAExample) -> float | None:
-        """The reward for one trajectory."""
-        return f1(trajectory.answer, list(example.answers)) if trajectory.answer else 0.0
-
-
-class FormatReward:
-    """Adherence to the action protocol.
-
-    * 0.0 when the run did not end with an answer (status ``turn_limit`` or ``error``).
-    * Otherwise a base of 1.0 when the answer cites at least one document, ``uncited_credit`` when not,
-    * times the fraction of turns that parsed as a valid action (malformed turns lose credit; a
-      *valid* call the tools rejected, e.g. an unknown doc id, is a search mistake, not a format one),
-    * times ``over_budget_credit`` when ``max_tool_calls`` is set and the agent made more tool calls.
-
-    Args:
-        uncited_credit: base credit of a well-formed answer without citations.
-        max_tool_calls: a tool-call budget (``None``: only the turn limit applies).
-        over_budget_credit: factor applied when the budget is exceeded.
-    """
-
-    name = "format"
-
-    def __init__(
-        self,
-        *,
-        uncited_credit: float = 0.5,
-        max_tool_calls: int | None = None,
-        over_budget_credit: float = 0.5,
-    ) -> None:
-        self.uncited_credit = uncited_credit
-        self.max_tool_calls = max_tool_calls
-        self.over_budget_credit = over_budget_credit
-
-    def __call__(self, trajectory: Trajectory, example: QAExample | None = None) -> float | None:
-        """The reward for one trajectory (``example`` is not needed)."""
-        if trajectory.status != "answered" or not trajectory.answer or not trajectory.steps:
-            return 0.0
-        score = 1.0 if trajectory.citations else self.uncited_credit
-        valid = sum(step.action.kind != "invalid" for step in trajectory.steps)
-        score *= valid / len(trajectory.steps)
-        if self.max_tool_calls is not None and trajectory.n_tool_calls > self.max_tool_calls:
-            score *= self.over_budget_credit
-        return score
-
-
-class AnswerJudgeReward:
-    """1.0 / 0.0 from an LLM judge's JSON verdict on the answer against the gold answers.
-
-    0.0 without an answer (no call is made); ``None`` when the judge's reply cannot be parsed or the
-    backend failed, counted in :attr:`stats`. Replies are cached per ``(judge_id, prompt)``.
-
-    Args:
-        backend: any core judge backend (generation mode is used).
-        cache: optional core judge cache.
-        template: judge prompt (default :data:`ANSWER_JUDGE_TEMPLATE`).
-        max_new_tokens: room for the verdict.
-    """
-
-    name = "answer_judge"
-
-    def __init__(
-        self,
-        backend: JudgeBackend,
-        *,
-        cache: JudgeCache | None = None,
-        template: str | None = None,
-        max_new_tokens: int = 96,
-    ) -> None:
-        self.judge = AnswerVerdictJudge(
-            backend, template=template, cache=cache, max_new_tokens=max_new_tokens
-        )
-        self.template_hash = sha256_text(self.judge.template)[:12]
-        self.last_reason = ""
-
-    @property
-    def stats(self) -> JudgeStats:
-        """The judge's counters (calls, cache hits, failures by reason)."""
-        return self.judge.stats
-
-    def __call__(self, trajectory: Trajectory, example: QAExample) -> float | None:
-        """The reward for one trajectory."""
-        if not trajectory.answer:
-            return 0.0
-        row = {
-            "question": example.question,
-            "gold_answers": "\n".join(f"- {a}" for a in example.answers),
-            "prediction": trajectory.answer,
-        }
-        verdict, self.last_reason = self.judge.verdicts([row])[0]
-        return None if verdict is None else float(verdict)
-
-
-class CitationFaithfulnessReward:
-    """The fraction of cited documents a yes/no LLM judge finds supportive of the answer.
-
-    Each cited id known to ``documents`` is judged with the core :class:`YesNoJudge` (P(yes) read from
-    the next token; supportive when ``p_yes >= threshold``); an unknown id counts as unsupported
-    without a call. ``None`` when there is no answer or no citation, or when a judge call fails
-    (a partial fraction would hide the failure; it is counted in :attr:`stats`).
-
-    Args:
-        backend: any core judge backend offering ``yes_no``.
-        documents: the corpus, by id.
-        cache: optional core judge cache.
-        threshold: P(yes) at or above which a document counts as supportive.
-        template: judge prompt with ``{prompt}`` (question), ``{response}`` (answer), ``{context}``.
-    """
-
-    name = "citation_faithfulness"
-
-    def __init__(
-        self,
-        backend: JudgeBackend,
-        documents: Mapping[str, Document],
-        *,
-        cache: JudgeCache | None = None,
-        threshold: float = 0.5,
-        template: str = CITATION_JUDGE_TEMPLATE,
-    ) -> None:
-        self.documents = documents
-        self.threshold = threshold
-        self.judge = YesNoJudge(backend, template=template, cache=cache, progress=False)
-        self.template_hash = sha256_text(template)[:12]
-
-    @property
-    def stats(self) -> JudgeStats:
-        """The judge's counters (calls, cache hits, failures by reason)."""
-        return self.judge.stats
-
-    def __call__(self, trajectory: Trajectory, example: QAExample) -> float | None:
-        """The reward for one trajectory."""
-        if not trajectory.answer or not trajectory.citations:
-            return None
-        known = [d for d in trajectory.citations if d in self.documents]
-        prompt = PromptRecord(prompt_id=trajectory.question_id, text=example.question)
-        cands = [
-            Candidate(
-                candidate_id=f"{trajectory.question_id}/{d}",
-                prompt_id=prompt.prompt_id,
-                text=trajectory.answer,
-            )
-            for d in known
-        ]
-        contexts = [
-            {"id": d, "title": self.documents[d].title, "text": self.documents[d].text} for d in known
-        ]
-        judgments = self.judge.judge({prompt.prompt_id: prompt}, cands, contexts) if cands else []
-        if any(j.score is None for j in judgments):
-            return None
-        supported = sum(j.score >= self.threshold for j in judgments)
-        return supported / len(trajectory.citations)
 
 
 _OBSERVATION = re.compile(r"^\s*<observation>(.*)</observation>\s*$", re.DOTALL)

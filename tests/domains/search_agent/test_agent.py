@@ -8,10 +8,8 @@ import pytest
 
 from polyrlaif.core.io import InputError
 from polyrlaif.datasets.qa.fictional import corpus_path
-from polyrlaif.domains.search_agent.actions import ACTION_FORMAT, first_action_end, parse_action
+from polyrlaif.domains.search_agent.actions import first_action_end, parse_action
 from polyrlaif.domains.search_agent.agent import (
-    DROPPED_NOTE,
-    VERIFY_PROMPT,
     AgentConfig,
     policy_generator,
     read_trajectories,
@@ -19,6 +17,7 @@ from polyrlaif.domains.search_agent.agent import (
     write_trajectories,
 )
 from polyrlaif.domains.search_agent.index import load_retriever
+from polyrlaif.domains.search_agent.prompts import ACTION_FORMAT, DROPPED_NOTE, VERIFY_PROMPT
 from polyrlaif.domains.search_agent.tools import SearchTools
 
 

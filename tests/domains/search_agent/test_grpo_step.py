@@ -10,7 +10,8 @@ from polyrlaif.core.trainers.trl_grpo import grpo_train
 from polyrlaif.datasets.qa.fictional import corpus_path
 from polyrlaif.domains.search_agent.agent import AgentConfig, Trajectory
 from polyrlaif.domains.search_agent.index import load_retriever
-from polyrlaif.domains.search_agent.rollout import agent_prompt, make_rollout_func
+from polyrlaif.domains.search_agent.prompts import agent_prompt
+from polyrlaif.domains.search_agent.sampler import make_rollout_func
 from polyrlaif.domains.search_agent.tools import SearchTools
 from polyrlaif.evaluation.qa import f1
 

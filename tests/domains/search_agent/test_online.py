@@ -9,8 +9,8 @@ from polyrlaif.domains.search_agent.actions import Action
 from polyrlaif.domains.search_agent.agent import AgentConfig, Step, Trajectory
 from polyrlaif.domains.search_agent.data import split_questions
 from polyrlaif.domains.search_agent.online import build_online_task, prompt_rows, trl_reward
-from polyrlaif.domains.search_agent.rewards import ExactMatchReward, F1Reward, FormatReward
-from polyrlaif.domains.search_agent.rollout import agent_prompt
+from polyrlaif.domains.search_agent.prompts import agent_prompt
+from polyrlaif.domains.search_agent.verifier import ExactMatchReward, F1Reward, FormatReward
 
 
 def _answered(answer: str, cites: list[str]) -> Trajectory:

@@ -185,7 +185,7 @@ def test_packaged_fictional_questions_load_as_qa_questions() -> None:
 
 def test_a_qa_question_scores_like_a_fictional_question() -> None:
     from polyrlaif.domains.search_agent.agent import Trajectory
-    from polyrlaif.domains.search_agent.rewards import ExactMatchReward
+    from polyrlaif.domains.search_agent.verifier import ExactMatchReward
 
     question = load_qa(DATA / FILES["nq"])[1]
     assert question.hops == 0 and MUSIQUE_OUT[0].hops == 2

@@ -21,19 +21,11 @@ from polyrlaif.datasets.qa.fictional import corpus_path
 from polyrlaif.domains.search_agent.actions import Action
 from polyrlaif.domains.search_agent.agent import AgentConfig, Step, Trajectory, run_agents
 from polyrlaif.domains.search_agent.index import build_index, load_retriever
-from polyrlaif.domains.search_agent.rewards import (
-    ANSWER_JUDGE_TEMPLATE,
-    ANSWER_JUDGE_TEMPLATE_HASH,
-    AnswerJudgeReward,
-    CitationFaithfulnessReward,
-    CombinedReward,
-    ExactMatchReward,
-    F1Reward,
-    FormatReward,
-    JudgeActionReward,
-    parse_verdict,
-)
+from polyrlaif.domains.search_agent.judge import AnswerJudgeReward, CitationFaithfulnessReward, parse_verdict
+from polyrlaif.domains.search_agent.prompts import ANSWER_JUDGE_TEMPLATE, ANSWER_JUDGE_TEMPLATE_HASH
+from polyrlaif.domains.search_agent.rewards import CombinedReward, JudgeActionReward
 from polyrlaif.domains.search_agent.tools import SearchTools
+from polyrlaif.domains.search_agent.verifier import ExactMatchReward, F1Reward, FormatReward
 
 
 def _tag(text: str, name: str) -> str:

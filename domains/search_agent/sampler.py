@@ -1,4 +1,8 @@
-"""Multi-turn search-agent rollouts for TRL's GRPO: the agent loop as a ``rollout_func``.
+"""The search agent's sampler: multi-turn agent rollouts, the agent loop as TRL's GRPO ``rollout_func``.
+
+This domain trains online, so its sampler is the rollout: it turns the GRPO prompts (each
+:func:`~polyrlaif.domains.search_agent.prompts.agent_prompt` of a question) into completions, whole
+agent episodes, with the trainer's current model.
 
 :func:`make_rollout_func` returns the hook ``rollout_func(prompts, trainer)`` that TRL 1.16's
 ``GRPOTrainer`` calls instead of its own generation. TRL's sampler has already repeated each prompt
@@ -41,11 +45,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyrlaif.domains.search_agent.agent import AgentConfig, Trajectory, agent_context, run_agents
+from polyrlaif.domains.search_agent.prompts import QUESTION_PREFIX, agent_prompt
 from polyrlaif.domains.search_agent.tools import SearchTools
 
-__all__ = ["RolloutEncoding", "agent_prompt", "encode_trajectory", "make_rollout_func"]
-
-_QUESTION_PREFIX = "Question: "
+__all__ = ["RolloutEncoding", "encode_trajectory", "make_rollout_func"]
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,6 @@ class RolloutEncoding:
     prompt_ids: list[int]
     completion_ids: list[int]
     env_mask: list[int]
-
-
-def agent_prompt(question: str, cfg: AgentConfig) -> list[dict[str, str]]:
-    """The prompt column for ``question``: the agent's first context (system prompt and question)."""
-    return agent_context(Trajectory("", question), cfg)
 
 
 def _render(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool) -> str:
@@ -180,7 +178,7 @@ def make_rollout_func(
     def rollout_func(prompts: list[Any], trainer: Any) -> dict[str, list[Any]]:
         asked = []
         for i, prompt in enumerate(prompts):
-            question = prompt[-1]["content"].removeprefix(_QUESTION_PREFIX) if prompt else ""
+            question = prompt[-1]["content"].removeprefix(QUESTION_PREFIX) if prompt else ""
             if prompt != agent_prompt(question, cfg):
                 raise ValueError(f"prompt {i} is not an agent prompt (build it with agent_prompt)")
             asked.append(_Asked(str(i), question))  # position in the batch; dataset columns carry real ids
