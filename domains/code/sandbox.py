@@ -40,6 +40,7 @@ private temp dir, a scrubbed environment and a process-group kill, which a daemo
 from __future__ import annotations
 
 import json
+import math
 import os
 import selectors
 import struct
@@ -226,9 +227,7 @@ class Sandbox:
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-        self.n_workers, self.timeout_s = workers, float(timeout_s)
+        self.n_workers, self.timeout_s = workers, _check_timeout(timeout_s)
         self.unsafe_no_isolation = unsafe_no_isolation
         self.start_timeout_s = start_timeout_s
         self._config = {
@@ -307,7 +306,7 @@ class Sandbox:
         """
         from tqdm.auto import tqdm
 
-        timeout = float(timeout_s or self.timeout_s)
+        timeout = self.timeout_s if timeout_s is None else _check_timeout(timeout_s)
         results: list[SandboxResult | None] = [None] * len(programs)
         label = progress if isinstance(progress, str) else "sandbox"
         with self._lock, tqdm(total=len(programs), desc=label, unit="prog", disable=not progress) as bar:
@@ -358,6 +357,13 @@ class Sandbox:
             return  # one worker fewer; with none left, run() reports sandbox_error for the rest
         self._workers.append(new)
         sel.register(new.rfd, selectors.EVENT_READ, new)
+
+
+def _check_timeout(timeout_s: float) -> float:
+    """``timeout_s`` as a float, if it is a finite number of seconds above 0 (nan and inf are not)."""
+    if not isinstance(timeout_s, int | float) or not math.isfinite(timeout_s) or timeout_s <= 0:
+        raise ValueError(f"timeout_s must be a finite number of seconds above 0, got {timeout_s!r}")
+    return float(timeout_s)
 
 
 def _to_result(frame: dict, job: int | None) -> SandboxResult:

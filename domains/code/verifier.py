@@ -6,8 +6,11 @@ Both build HumanEval's program layout with :func:`~polyrlaif.domains.code.prompt
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.io import InputError, atomic_write_jsonl, iter_jsonl
@@ -15,11 +18,50 @@ from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 from polyrlaif.domains.code.prompts import build_program
 from polyrlaif.domains.code.sandbox import STATUSES, Sandbox, SandboxResult
 
-__all__ = ["CodeTestVerifier", "verify_file", "REQUIRED_FIELDS"]
+__all__ = ["CodeTestVerifier", "verify_file", "task_program", "check_run_settings", "REQUIRED_FIELDS"]
 
 #: Fields every row of a ``verify`` input file must have (the HumanEval schema).
 REQUIRED_FIELDS = ("task_id", "prompt", "completion", "test", "entry_point")
 _TASK_META = ("prompt", "test", "entry_point")
+#: The prompt ends inside a function (its last line is indented, or a ``def`` line): a stub to close.
+_OPEN_STUB = re.compile(r"(^[ \t]+\S.*|^def .*:[ \t]*)\n*\Z", re.MULTILINE)
+
+
+def task_program(prompt: str, completion: str, test: str, entry_point: str) -> str:
+    """HumanEval's program layout (:func:`~.prompts.build_program`) for any row.
+
+    ``build_program`` closes the prompt's stub with an indented ``pass`` whenever the completion
+    restates the function. A prompt that is empty, or holds only imports and helpers, has no stub to
+    close, and that ``pass`` would be an IndentationError: such rows get the prompt, the completion
+    and the tests as they are.
+    """
+    if _OPEN_STUB.search(prompt):
+        return build_program(prompt, completion, test, entry_point)
+    body = completion if completion.endswith("\n") else completion + "\n"
+    return f"{prompt}{body}\n{test}\n\ncheck({entry_point})\n"
+
+
+def check_run_settings(timeout: float, output: str | os.PathLike | None = None) -> None:
+    """Refuse settings that could only fail after the programs ran.
+
+    Raises:
+        ValueError: ``timeout`` is not a finite number of seconds above 0.
+        InputError: ``output`` is a directory, or lies under a file or an unwritable directory.
+    """
+    if not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout <= 0:
+        raise ValueError(f"timeout must be a finite number of seconds above 0 (--timeout), got {timeout!r}")
+    if output is None:
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise InputError(f"output {path}: is a directory; name a file to write (--output)")
+    parent = path.parent  # missing directories are created at write time: check the nearest that exists
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"output {path}: {parent} is not a directory (--output)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"output {path}: directory {parent} is not writable (--output)")
 
 
 class CodeTestVerifier:
@@ -77,7 +119,7 @@ class CodeTestVerifier:
             if not isinstance(code, str):
                 code = cand.text
             meta = prompt.meta
-            programs.append(build_program(meta["prompt"], code, meta["test"], meta["entry_point"]))
+            programs.append(task_program(meta["prompt"], code, meta["test"], meta["entry_point"]))
             slots.append(i)
         if programs:
             for i, result in zip(slots, self.sandbox().run(programs, progress="unit tests"), strict=True):
@@ -139,16 +181,19 @@ def verify_file(
         Counts per status, plus ``total``.
 
     Raises:
-        InputError: a malformed line, a missing field or a non-string field, naming ``file:line``.
+        InputError: a malformed line, a missing field or a non-string field, naming ``file:line``;
+            an ``output`` that is a directory or cannot be written. Checked before any program runs.
+        ValueError: ``timeout`` is not a finite number above 0.
         IsolationUnavailable: the kernel refuses namespaces and ``unsafe_no_isolation`` is False.
     """
+    check_run_settings(timeout, output)
     rows, programs = [], []
     for lineno, row in iter_jsonl(input, required=REQUIRED_FIELDS):
         bad = [f for f in REQUIRED_FIELDS[1:] if not isinstance(row[f], str)]
         if bad:
             raise InputError(f"{input}:{lineno}: field(s) {', '.join(map(repr, bad))} must be strings")
         rows.append(row)
-        programs.append(build_program(row["prompt"], row["completion"], row["test"], row["entry_point"]))
+        programs.append(task_program(row["prompt"], row["completion"], row["test"], row["entry_point"]))
     results: list[SandboxResult] = []
     if programs:
         with Sandbox(workers=workers, timeout_s=timeout, unsafe_no_isolation=unsafe_no_isolation) as sandbox:
