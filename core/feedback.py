@@ -16,14 +16,35 @@ from polyrlaif.core.log import get_logger
 from polyrlaif.core.pairs import build_pairs, length_balance
 from polyrlaif.core.protocols import OfflineFeedback, Policy
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair
-from polyrlaif.core.run import counters, round_subset
+from polyrlaif.core.run import counters, reset_counters, round_subset
 
 __all__ = ["FEEDBACK_KEYS", "collect_feedback", "run_feedback"]
 
 log = get_logger(__name__)
 
 #: What the feedback stage reports per round that is worth a row in the summary.
-FEEDBACK_KEYS = ("pairs_pairs", "pairs_kept", "mean_score")
+FEEDBACK_KEYS = ("pairs_pairs", "pairs_kept", "mean_score", "candidates_held_back")
+
+
+#: Failure reasons that mean the judge could not be reached at all (the text before the first ``:``).
+UNREACHABLE = frozenset({"connection", "timeout"})
+
+
+def _stop_on_outage(
+    cfg: TrainConfig, feedback: OfflineFeedback, verdicts: dict[str, list[Judgment]], round_idx: int
+) -> None:
+    """Stop the run when a judge answered nothing this round because it could not be reached."""
+    for judge in feedback.judges:
+        got = [j for js in verdicts.values() for j in js if j.judge_id == judge.judge_id]
+        reasons = Counter((j.failure or "").split(":", 1)[0] for j in got)
+        if got and set(reasons) <= UNREACHABLE:
+            example = next(j.failure for j in got)
+            raise RuntimeError(
+                f"round {round_idx}: all {len(got)} judgments of {judge.judge_id} failed ({dict(reasons)}), "
+                f"e.g. {example}. Start the judge endpoint (judge.base_url={cfg.judge.base_url}, "
+                f"judge.model={cfg.judge.model}) or point judge.backend/judge.base_url at a running one, "
+                "then rerun the same command: finished stages are kept and the failed judgments are retried"
+            )
 
 
 def _run_checker(
@@ -45,10 +66,31 @@ def _run_checker(
 
 
 def collect_feedback(
-    cfg: TrainConfig, feedback: OfflineFeedback, policy: Policy, round_idx: int, rdir: Path
+    cfg: TrainConfig,
+    feedback: OfflineFeedback,
+    policy: Policy,
+    round_idx: int,
+    rdir: Path,
+    *,
+    retry_failures: bool = True,
 ) -> tuple[list[PreferencePair], dict[str, Any]]:
     """Sample, verify, judge and build pairs for one round. Returns the pairs and the round's stats
-    (``<verifier>_rate`` for each verifier among them)."""
+    (``<verifier>_rate`` for each verifier, ``candidates_held_back``, this round's judge counters).
+
+    A candidate with a failed required judgment (a verifier that could not run, a judge that did not
+    answer) enters no pair: it is held back and counted, never scored as if the judge had said 0. Every
+    verifier and judge is required unless it says ``required = False`` (an advisory check whose failure
+    the domain's score already accounts for).
+
+    Args:
+        retry_failures: judge again what failed in an earlier run of this round (a rerun after an
+            outage); successes replay from the judge cache at no cost. The recipe turns it off for a
+            round whose update already trained on its pairs, so the pairs stay what was trained on.
+
+    Raises:
+        RuntimeError: every judgment of a judge failed for want of a connection (the endpoint is down);
+            the message names the endpoint and what to do. Nothing is trained on nothing.
+    """
     prompts = round_subset(cfg, feedback.prompts, round_idx)
     by_id = {p.prompt_id: p for p in prompts}
 
@@ -57,6 +99,11 @@ def collect_feedback(
 
     # 2. verify, then judge: judges see the verifiers' results through the domain's context hook
     stage = StageWriter(rdir / "judgments.jsonl", key="key")
+    if retry_failures:
+        retried = stage.drop(lambda row: bool(row.get("failure")))
+        if retried:
+            log.info(f"retrying {retried} failed judgments of an earlier run")
+    reset_counters({judge.judge_id: judge for judge in feedback.judges})  # this round's own numbers
     verdicts: dict[str, list[Judgment]] = defaultdict(list)
     for v in feedback.verifiers:
         for j in _run_checker(stage, v.name, cands, lambda cs, v=v: v.verify(by_id, cs)):
@@ -69,11 +116,20 @@ def collect_feedback(
 
         for j in _run_checker(stage, judge.judge_id, cands, run_judge, whole=True):
             verdicts[j.candidate_id].append(j)
+    _stop_on_outage(cfg, feedback, verdicts, round_idx)
     if not stage.done:
         stage.finish()
 
-    # 3. score and pair: failures (None) are counted, never silently turned into zeros
-    scores = {c.candidate_id: feedback.score(by_id[c.prompt_id], c, verdicts[c.candidate_id]) for c in cands}
+    # 3. score and pair: a candidate with a failed judgment is held back (None), counted, never a zero
+    required = {c.name for c in feedback.verifiers if getattr(c, "required", True)}
+    required |= {c.judge_id for c in feedback.judges if getattr(c, "required", True)}
+    held_back = {cid for cid, js in verdicts.items() if any(j.failure and j.judge_id in required for j in js)}
+    scores = {
+        c.candidate_id: None
+        if c.candidate_id in held_back
+        else feedback.score(by_id[c.prompt_id], c, verdicts[c.candidate_id])
+        for c in cands
+    }
     lineage = {
         cid: {j.judge_id: {"score": j.score, "hash": j.judge_prompt_hash} for j in js}
         for cid, js in verdicts.items()
@@ -110,6 +166,7 @@ def collect_feedback(
         "pairs_kept": len(pairs),
         **length_stats,
         "judge_failures": sum(failures.values()),
+        "candidates_held_back": len(held_back & {c.candidate_id for c in cands}),
     }
     # e.g. calls, cache hits, and a pairwise judge's disagreement rate
     stats.update(counters({judge.judge_id.split(":")[0]: judge for judge in feedback.judges}))

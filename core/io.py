@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,16 +175,38 @@ class StageWriter:
         return {r[self.key] for r in rows}
 
     def _read_partial(self) -> list[dict]:
-        rows = []
-        with self.partial.open("r", encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    break  # a torn last line from a crash: everything before it is good
+        """The rows of an interrupted run. A torn last line (a crash mid-write, even inside a multi-byte
+        character) is dropped; damage anywhere else is an error naming the file and line."""
+        lines = self.partial.read_bytes().split(b"\n")
+        rows: list[dict] = []
+        for i, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                rows.append(json.loads(raw.decode("utf-8")))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                if any(rest.strip() for rest in lines[i:]):
+                    raise InputError(
+                        f"{self.partial}:{i}: damaged line before the end of an unfinished stage ({exc}); "
+                        "delete the file to redo the stage"
+                    ) from None
+                break  # the torn tail: everything before it is good
         # rewrite without the torn tail so later appends stay parseable
         atomic_write_jsonl(self.partial, rows)
         return rows
+
+    def drop(self, predicate: Callable[[dict], bool]) -> int:
+        """Take the rows ``predicate`` picks out of the stage (finished or not), so they are done again.
+
+        A finished stage becomes unfinished again. Returns how many rows were dropped.
+        """
+        rows = self.rows()
+        kept = [r for r in rows if not predicate(r)]
+        if len(kept) < len(rows):
+            atomic_write_jsonl(self.partial, kept)
+            self.path.unlink(missing_ok=True)
+            self._partial_rows = kept
+        return len(rows) - len(kept)
 
     def append(self, rows: Sequence[dict]) -> None:
         """Append a finished batch and flush it to disk."""

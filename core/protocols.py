@@ -76,7 +76,11 @@ class Sampler(Protocol):
 
 
 class Verifier(Protocol):
-    """A deterministic check (unit tests, a parser, an exact match) (``verifier.py``)."""
+    """A deterministic check (unit tests, a parser, an exact match) (``verifier.py``).
+
+    A check may set ``required = False`` (default: required) when its failure to decide is advisory:
+    a candidate with a failed required judgment is held back from every pair.
+    """
 
     name: str
 
@@ -86,7 +90,10 @@ class Verifier(Protocol):
 
 
 class Judge(Protocol):
-    """An AI judge (``judge.py``). ``contexts[i]`` is what the domain lets it see for candidate i."""
+    """An AI judge (``judge.py``). ``contexts[i]`` is what the domain lets it see for candidate i.
+
+    Judges are required: a candidate whose judgment failed enters no pair (unless ``required = False``).
+    """
 
     judge_id: str
 

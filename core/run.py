@@ -44,6 +44,7 @@ __all__ = [
     "prepare",
     "record_round",
     "require",
+    "reset_counters",
     "round_subset",
     "setup",
     "starting_model",
@@ -199,6 +200,14 @@ def counters(named: Mapping[str, Any], prefix: str = "judge") -> dict[str, float
                 {f"{prefix}/{name}/{k}": v for k, v in as_dict().items() if isinstance(v, (int, float))}
             )
     return out
+
+
+def reset_counters(named: Mapping[str, Any]) -> None:
+    """Zero the counters of judges or rewards that keep them, so a round reports its own numbers."""
+    for obj in named.values():
+        reset = getattr(getattr(obj, "stats", None), "reset", None)
+        if callable(reset):
+            reset()
 
 
 def record_round(run: Run, built: DomainBuild, history: list[dict[str, Any]], keys: Sequence[str]) -> None:

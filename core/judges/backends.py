@@ -412,7 +412,9 @@ class OpenAIBackend:
         except httpx.TimeoutException as exc:
             raise _RequestFailed("timeout", f"{type(exc).__name__} after {self.timeout_s}s", True) from None
         except httpx.TransportError as exc:
-            raise _RequestFailed("connection", f"{type(exc).__name__}: {exc}", True) from None
+            raise _RequestFailed(
+                "connection", f"{self.base_url}: {type(exc).__name__}: {exc}", True
+            ) from None
         if resp.status_code == 429 or resp.status_code >= 500:
             after = resp.headers.get("retry-after")
             wait = float(after) if after and after.replace(".", "", 1).isdigit() else None

@@ -52,6 +52,14 @@ class JudgeStats:
     cache_hits: int = 0
     failures: Counter = field(default_factory=Counter)
 
+    def reset(self) -> None:
+        """Zero every counter (the run reports each round's own numbers)."""
+        import dataclasses
+
+        for f in dataclasses.fields(self):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            setattr(self, f.name, default)
+
     def fail(self, failure: str) -> None:
         """Count one failure under its reason."""
         self.failures[failure.split(":", 1)[0].strip()] += 1

@@ -62,6 +62,7 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
         start = model_path
         log.info(f"round {r}: {cfg.rl.algorithm} for {cfg.rl.max_steps} steps on {len(rows)} prompts")
         round_task = OnlineTask(rows, task.rewards, task.weights, task.rollout_func)
+        kit.reset_counters(task.rewards)  # each round reports its own judge calls and failures
         # a fresh sampling seed each round, reproducible overall
         result = trainer.train(model_path, round_task, rdir / "train", seed=cfg.run.seed + r)
         model_path = result.model_path

@@ -18,7 +18,7 @@ from polyrlaif.core import run as kit
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.feedback import FEEDBACK_KEYS, collect_feedback
 from polyrlaif.core.log import get_logger
-from polyrlaif.core.trainers.base import build_trainer
+from polyrlaif.core.trainers.base import build_trainer, is_finished
 
 __all__ = ["run"]
 
@@ -49,7 +49,9 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
 
     for r in range(1, cfg.run.rounds + 1):
         rdir = run.out / f"round_{r}"
-        pairs, stats = collect_feedback(cfg, feedback, policy, r, rdir)
+        # a failed judgment is retried on a rerun, unless the round already trained on its pairs
+        trained = is_finished(rdir / "train")
+        pairs, stats = collect_feedback(cfg, feedback, policy, r, rdir, retry_failures=not trained)
         start = policy.model_path  # resolved: an alias's converted checkpoint
         kit.close_policy(policy)  # free the sampler's memory before the update
         train_metrics: dict[str, float] = {}

@@ -40,6 +40,7 @@ __all__ = [
     "TrainResult",
     "build_trainer",
     "finished_result",
+    "is_finished",
     "publish_checkpoint",
     "freeze_parameters",
     "no_checkpointing",
@@ -100,6 +101,11 @@ def build_trainer(cfg: TrainConfig, name: str | None = None) -> Trainer:
     from polyrlaif.core.registry import TRAINERS
 
     return TRAINERS.get(name or cfg.optim.backend)(cfg)
+
+
+def is_finished(output_dir: str | Path) -> bool:
+    """True when ``output_dir`` holds a finished, published checkpoint."""
+    return (Path(output_dir) / CHECKPOINT_DIR / DONE_MARKER).is_file()
 
 
 def finished_result(output_dir: str | Path) -> TrainResult | None:

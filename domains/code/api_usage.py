@@ -315,6 +315,8 @@ class ApiUsageVerifier:
     """
 
     name = "api_usage"
+    #: advisory: code that does not parse cannot be checked, and the unit tests already judge it
+    required = False
 
     def verify(self, prompts: Mapping[str, PromptRecord], candidates: Sequence[Candidate]) -> list[Judgment]:
         """One judgment per candidate (``kind="verifier"``, ``judge_id="api_usage"``)."""

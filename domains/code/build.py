@@ -25,7 +25,8 @@ def score_candidate(
 
     Unit tests dominate (``test_weight`` x pass); the rubric judge breaks ties among equally
     passing or failing candidates (``judge_weight`` x its [0, 1] score); unresolved API calls cost
-    ``api_penalty``. A sandbox failure gives ``None``: the candidate is left out, and counted.
+    ``api_penalty``. A sandbox failure or a failed judgment gives ``None``: the candidate is left out
+    of every pair, and counted.
     """
     by_judge = {j.judge_id: j for j in verdicts}
     tests = by_judge.get("unit_tests")
@@ -33,7 +34,9 @@ def score_candidate(
         return None
     score = test_weight * tests.score
     for j in verdicts:
-        if j.kind in ("pointwise", "pairwise", "yesno") and j.score is not None:
+        if j.kind in ("pointwise", "pairwise", "yesno"):
+            if j.score is None:  # a failed judgment: the candidate is held back, never graded 0
+                return None
             score += judge_weight * j.score
     api = by_judge.get("api_usage")
     if api is not None and api.score == 0.0:

@@ -26,14 +26,19 @@ class RuleJudgeServer:
 
     def __init__(self) -> None:
         self.requests = 0
+        self.failed = 0
         self.lock = threading.Lock()
+        #: ``(request text) -> bool``: answer HTTP 500 to the requests it picks (always the same ones)
+        self.fail_when = None
 
     @staticmethod
     def reply(body: dict) -> dict:
         content = body["messages"][-1]["content"]
         # a vision request carries parts: the text and the images (as data URIs) both feed the hash
-        text = content if isinstance(content, str) else "\n".join(
-            p.get("text") or p.get("image_url", {}).get("url", "") for p in content
+        text = (
+            content
+            if isinstance(content, str)
+            else "\n".join(p.get("text") or p.get("image_url", {}).get("url", "") for p in content)
         )
         h = int(hashlib.sha256(text.encode()).hexdigest(), 16)
         if body.get("logprobs"):
@@ -77,6 +82,16 @@ def rule_judge():
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with state.lock:
                 state.requests += 1
+            if state.fail_when is not None and state.fail_when(json.dumps(body["messages"], sort_keys=True)):
+                with state.lock:
+                    state.failed += 1
+                data = b'{"error": "judge overloaded"}'
+                self.send_response(500)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             data = json.dumps(state.reply(body)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -79,3 +79,39 @@ def test_stage_rows_roundtrip(tmp_path):
     stage.append([{"id": 1, "x": "é"}])
     stage.finish()
     assert json.loads((tmp_path / "s.jsonl").read_text()) == {"id": 1, "x": "é"}
+
+
+def test_a_partial_torn_inside_a_multibyte_character_resumes(tmp_path):
+    from polyrlaif.core.io import StageWriter
+
+    stage = StageWriter(tmp_path / "c.jsonl", key="k")
+    stage.append([{"k": 1, "text": "naïve café"}, {"k": 2, "text": "日本語"}])
+    whole = stage.partial.read_bytes()
+    cut = whole.index("本".encode()) + 1  # the crash lands inside a three-byte character
+    stage.partial.write_bytes(whole[:cut])
+    again = StageWriter(tmp_path / "c.jsonl", key="k")
+    assert again.finished_keys == {1}
+    again.append([{"k": 2, "text": "日本語"}])
+    again.finish()
+    assert [r["text"] for r in again.rows()] == ["naïve café", "日本語"]
+
+
+def test_a_partial_damaged_before_its_end_is_named(tmp_path):
+    from polyrlaif.core.io import InputError, StageWriter
+
+    partial = tmp_path / "c.jsonl.partial"
+    partial.write_bytes(b'{"k": 1}\n\xff\xfe{"k": 2\n{"k": 3}\n')
+    with pytest.raises(InputError, match=r"c.jsonl.partial:2: damaged line before the end"):
+        StageWriter(tmp_path / "c.jsonl", key="k")
+
+
+def test_drop_reopens_a_finished_stage_for_the_rows_it_picks(tmp_path):
+    from polyrlaif.core.io import StageWriter
+
+    stage = StageWriter(tmp_path / "j.jsonl", key="k")
+    stage.append([{"k": 1, "failure": None}, {"k": 2, "failure": "connection: refused"}])
+    stage.finish()
+    assert stage.drop(lambda r: bool(r["failure"])) == 1
+    assert not stage.done and stage.finished_keys == {1}
+    again = StageWriter(tmp_path / "j.jsonl", key="k")  # a later run sees the same
+    assert again.finished_keys == {1}
