@@ -18,6 +18,9 @@ What a program cannot do, and the tests check each:
 
 * outlive its run: the wall-clock timeout kills PID 1, and with it every process of the namespace,
   daemons included; the worker waits until they are gone;
+* signal anyone else: it runs in a session of its own inside its PID namespace, so ``kill(0, ...)``,
+  ``killpg`` and ``kill(-1, ...)`` reach only itself and its children, never a neighbour, a worker
+  or (in a user namespace, under the same uid) the caller;
 * reach the network: its network namespace has no interfaces up, not even loopback;
 * change the host's files: everything is read-only but its own tmpfs, which vanish with it;
 * read the parent's environment: workers start with ``PATH`` and ``LANG`` only, which is also all

@@ -10,12 +10,13 @@ and makes every mount read-only; ``userns`` (not root) does the same inside a ne
 which the caller is root; ``none`` (``unsafe_no_isolation``) does nothing.
 
 Per program, the worker clones a child into fresh PID and mount namespaces: PID 1 there, so killing
-it kills every process it started. The child mounts fresh tmpfs over ``/tmp``, ``/var/tmp``,
-``/dev/shm`` and ``$HOME`` and a ``/proc`` of its own; sets rlimits; drops to uid/gid 65534
-(``root``) or into a nested user namespace (``userns``); clears its environment and file
-descriptors; then executes the program text in-process. Only after the program (which ends with
-``check(entry_point)``) returned does it write a per-job random nonce and ``passed`` on a pipe;
-the worker trusts only a line carrying that nonce, and only PID 1 writes one.
+it kills every process it started, and in a session of its own, so its signals to its process group,
+its session or every process (-1) reach only itself and its children. The child mounts fresh tmpfs
+over ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``$HOME`` and a ``/proc`` of its own; sets rlimits;
+drops to uid/gid 65534 (``root``) or into a nested user namespace (``userns``); clears its
+environment and file descriptors; then executes the program text in-process. Only after the
+program (which ends with ``check(entry_point)``) returned does it write a per-job random nonce and
+``passed`` on a pipe; the worker trusts only a line carrying that nonce, and only PID 1 writes one.
 
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 JSON. The first frame is the
 configuration; the worker answers ``{"ready": true}`` or ``{"ready": false, "error": ...}``, then one
@@ -431,8 +432,10 @@ def _child(
     mode, verdict_fd = cfg["mode"], w
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # if the worker dies, so does the job
-        if mode == "none":
-            os.setsid()
+        # A session of its own: kill(0, ...), killpg and the session reach only this program. The
+        # worker's process group is the caller's; sharing it let a program signal its neighbours, and
+        # in a user namespace (same uid) the caller too. kill(-1, ...) stops at the PID namespace.
+        os.setsid()
         home = _isolate_fs(cfg) if mode != "none" else None
         if job_dir is None:
             job_dir = "/tmp/job"
