@@ -231,8 +231,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         if builtin is None:
             raise FileNotFoundError(f"{path}: no such config file (nor a packaged config of that name)")
         p = builtin
+    raw = _read_yaml(p)
     try:
-        raw = OmegaConf.load(p)
         cli = OmegaConf.from_dotlist(list(overrides or []))
         merged_raw = OmegaConf.merge(raw, cli)
         domain_name = OmegaConf.select(merged_raw, "domain.name")
@@ -249,6 +249,39 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     out: TrainConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
     check_config(out, where=str(p))
     return out
+
+
+def _read_yaml(path: Path) -> Any:
+    """The config file as an OmegaConf mapping.
+
+    Raises:
+        ValueError: the file is not UTF-8, not YAML (naming the line and column: a syntax error, a tab
+            in the indentation), or not a mapping at the top level.
+    """
+    import yaml
+    from omegaconf import DictConfig, OmegaConf
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        hint = " (YAML indents with spaces, not tabs)" if "'\\t'" in str(exc) else ""
+        raise ValueError(f"{where}: invalid YAML: {problem}{hint}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path}: a config is a mapping of sections (domain:, run:, ...), got a {type(data).__name__}"
+        )
+    cfg = OmegaConf.create(data)
+    assert isinstance(cfg, DictConfig)
+    return cfg
 
 
 def check_config(cfg: TrainConfig, *, where: str = "config") -> None:

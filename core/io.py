@@ -106,14 +106,20 @@ def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterato
     """Yield ``(line_number, row)`` from a JSONL file, skipping blank lines.
 
     Raises:
-        InputError: if the file is missing, a line is not a JSON object, or a row lacks a field in
-            ``required``. The message reads ``file:line: what is wrong``.
+        InputError: if the file is missing, a line is not UTF-8 or not a JSON object, or a row lacks a
+            field in ``required``. The message reads ``file:line: what is wrong``.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path}:{lineno}: not UTF-8 text ({exc.reason} at column {exc.start + 1})"
+                ) from None
             if not line.strip():
                 continue
             try:

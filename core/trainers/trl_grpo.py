@@ -11,7 +11,7 @@ reward's mean; a completion every reward skips gets advantage 0). Each reward is
 its name, ``rewards/<name>/mean``, the name being its key in ``reward_funcs``.
 
 A multi-turn domain passes ``rollout_func`` (GRPO only; TRL's RLOO trainer has none) and generates
-the completions itself, e.g. :func:`polyrlaif.domains.search_agent.rollout.make_rollout_func`.
+the completions itself, e.g. :func:`polyrlaif.domains.search_agent.sampler.make_rollout_func`.
 The result is published like every other checkpoint
 (:func:`~polyrlaif.core.trainers.base.publish_checkpoint`): a rerun finds it finished and trains nothing.
 """

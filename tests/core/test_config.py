@@ -1,5 +1,7 @@
 """Typed configs: YAML + dotted overrides, validation errors that name the field."""
 
+import re
+
 import pytest
 
 from polyrlaif.core.config import load_config, save_config
@@ -56,3 +58,37 @@ def test_run_mode_is_checked_and_each_mode_needs_its_parts(tmp_path):
         RECIPES.get("online")(online_code)
     with pytest.raises(ValueError, match="needs run.mode=preference"):
         run_feedback(online_code)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("domain:\n  name: code\nrun:\n\trounds: 2\n", r"bad.yaml:4:1: invalid YAML: .*not tabs"),
+        ("domain: {name: code\nrun: 1\n", r"bad.yaml:2:4: invalid YAML: expected ',' or '}'"),
+        ("- domain\n- run\n", r"bad.yaml: a config is a mapping of sections .* got a list"),
+    ],
+)
+def test_yaml_errors_name_file_line_and_column(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=expected):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("sampling.n=-1", "sampling.n"),
+        ("sampling.n=0", "sampling.n"),
+        ("run.rounds=-1", "run.rounds"),
+        ("judge.timeout_s=-1", "judge.timeout_s"),
+        ("judge.timeout_s=nan", "judge.timeout_s"),
+        ("rl.batch_size=6", "rl.batch_size"),
+        ("optim.backend=grpo", "optim.backend"),
+        ("pairs.strategy=best", "pairs.strategy"),
+        ("judge.backend=gpt", "judge.backend"),
+    ],
+)
+def test_ranges_and_choices_are_checked_when_the_config_loads(override, field):
+    with pytest.raises(ValueError, match=rf"invalid config at field '{re.escape(field)}'"):
+        load_config("code/tiny", [override])

@@ -115,3 +115,12 @@ def test_drop_reopens_a_finished_stage_for_the_rows_it_picks(tmp_path):
     assert not stage.done and stage.finished_keys == {1}
     again = StageWriter(tmp_path / "j.jsonl", key="k")  # a later run sees the same
     assert again.finished_keys == {1}
+
+
+def test_non_utf8_lines_name_file_and_line(tmp_path):
+    from polyrlaif.core.io import InputError, read_jsonl
+
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": "caf\xe9"}\n')
+    with pytest.raises(InputError, match=r"rows.jsonl:2: not UTF-8 text \(invalid continuation byte"):
+        read_jsonl(path)
