@@ -118,8 +118,9 @@ class _Worker:
             pass  # it died at once: the wait below sees its end of file
         frames = self._wait_frame(time.monotonic() + start_timeout_s)
         if frames is None:
+            why = self.stderr_tail() or "no output"
             self.kill()
-            raise SandboxError(f"sandbox worker did not start: {self.stderr_tail() or 'no output'}")
+            raise SandboxError(f"sandbox worker did not start: {why}")
         if not frames[0].get("ready"):
             self.kill()
             raise IsolationUnavailable(frames[0].get("error", "unknown error"))
