@@ -18,6 +18,11 @@ What a program cannot do, and the tests check each:
 
 * outlive its run: the wall-clock timeout kills PID 1, and with it every process of the namespace,
   daemons included; the worker waits until they are gone;
+* take more than its budgets: where the machine offers a cgroup (v2, or v1's memory and pids
+  controllers; see :mod:`.sandbox_cgroup`), each program runs in a fresh one that caps all its memory
+  (memfd, shared memory and every forked child together) at ``memory_mb`` and all its processes at
+  ``max_processes``; a kill by the kernel there is ``oom``, even after a pass. System V segments die
+  with the program's own IPC namespace. Without a cgroup the sandbox says so once, at start-up;
 * signal anyone else: it runs in a session of its own inside its PID namespace, so ``kill(0, ...)``,
   ``killpg`` and ``kill(-1, ...)`` reach only itself and its children, never a neighbour, a worker
   or (in a user namespace, under the same uid) the caller;
@@ -33,8 +38,9 @@ What it still can do (the threat model, honestly): the program shares an interpr
 harness, so code written to attack this harness can find the nonce (``sys._getframe``, ``gc``) and
 forge a pass, and a completion can defeat weak tests (an object whose ``__eq__`` is always true, a
 string left open that swallows the tests). Those are reward hacks, not escapes: catch them with
-better tests and by reading samples. It can burn its CPU, memory and process budgets (the process
-limit is per uid, so shared by the programs running at once), read world-readable host files, and
+better tests and by reading samples. It can burn its CPU, memory and process budgets (without a cgroup:
+each process has its own address-space limit, and the process limit is per uid, so shared by the
+programs running at once), read world-readable host files, and
 read the worker's memory (the text of programs run before it). Kernel exploits are out of scope:
 this is not a VM. With ``unsafe_no_isolation=True`` there are no namespaces: only rlimits, a
 private temp dir, a scrubbed environment and a process-group kill, which a daemon escapes.
@@ -42,14 +48,9 @@ private temp dir, a scrubbed environment and a process-group kill, which a daemo
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import selectors
-import struct
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import weakref
@@ -58,20 +59,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from polyrlaif.core.log import get_logger
+from polyrlaif.domains.code.sandbox_cgroup import PoolCgroup, create_pool_cgroup, remove_pool_cgroup
+from polyrlaif.domains.code.sandbox_handle import IsolationUnavailable, SandboxError, WorkerHandle
+
+_log = get_logger(__name__)
+_NOTICED: set[str] = set()  # start-up notices already given by this process
+
 __all__ = ["STATUSES", "IsolationUnavailable", "Sandbox", "SandboxError", "SandboxResult"]
 
 #: Every status a result can have.
 STATUSES = ("passed", "failed", "timeout", "error", "oom", "sandbox_error")
-_WORKER = Path(__file__).with_name("sandbox_worker.py")
-_WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-
-
-class SandboxError(RuntimeError):
-    """The sandbox's own machinery failed (not the program under test)."""
-
-
-class IsolationUnavailable(SandboxError):
-    """The kernel refuses the namespaces the sandbox needs."""
 
 
 @dataclass(frozen=True)
@@ -93,111 +91,12 @@ class SandboxResult:
     output: str = ""
 
 
-class _Worker:
-    """One worker process and the job it is running."""
-
-    def __init__(self, config: dict, start_timeout_s: float) -> None:
-        self.errlog = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-u", "-B", str(_WORKER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.errlog,
-            env=_WORKER_ENV,
-            cwd="/",
-            close_fds=True,
-        )
-        self.rfd = self.proc.stdout.fileno()
-        os.set_blocking(self.rfd, False)
-        self.buf = bytearray()
-        self.job: int | None = None
-        self.deadline = 0.0
-        try:
-            self.send(config)
-        except OSError:
-            pass  # it died at once: the wait below sees its end of file
-        frames = self._wait_frame(time.monotonic() + start_timeout_s)
-        if frames is None:
-            why = self.stderr_tail() or "no output"
-            self.kill()
-            raise SandboxError(f"sandbox worker did not start: {why}")
-        if not frames[0].get("ready"):
-            self.kill()
-            raise IsolationUnavailable(frames[0].get("error", "unknown error"))
-
-    def _wait_frame(self, deadline: float) -> list[dict] | None:
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.rfd, selectors.EVENT_READ)
-            while time.monotonic() < deadline:
-                sel.select(timeout=max(0.0, deadline - time.monotonic()))
-                frames = self.read()
-                if frames is None or frames:
-                    return frames
-        return None
-
-    def submit(self, job: int, programs: Sequence[str], timeout: float) -> None:
-        """Hand the worker program ``job``; it kills the program at ``timeout``, we give it more."""
-        self.job, self.deadline = job, time.monotonic() + timeout + max(5.0, timeout)
-        try:
-            self.send({"id": job, "program": programs[job], "timeout": timeout})
-        except OSError:
-            pass  # a dead worker: run() sees its end of file
-
-    def send(self, obj: dict) -> None:
-        body = json.dumps(obj).encode()
-        data = memoryview(struct.pack(">I", len(body)) + body)
-        fd = self.proc.stdin.fileno()
-        while data:
-            data = data[os.write(fd, data) :]
-
-    def read(self) -> list[dict] | None:
-        """Frames that have arrived; ``None`` once the worker has exited."""
-        try:
-            while chunk := os.read(self.rfd, 1 << 16):
-                self.buf += chunk
-            eof = True
-        except BlockingIOError:
-            eof = False
-        frames = []
-        while len(self.buf) >= 4:
-            size = struct.unpack(">I", self.buf[:4])[0]
-            if len(self.buf) < 4 + size:
-                break
-            try:
-                frames.append(json.loads(self.buf[4 : 4 + size]))
-            except ValueError:
-                return None  # garbled: treat the worker as dead, and replace it
-            del self.buf[: 4 + size]
-        return None if eof and not frames else frames
-
-    def stderr_tail(self, n: int = 2000) -> str:
-        self.errlog.seek(0)
-        return self.errlog.read().decode("utf-8", "replace")[-n:].strip()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        self.errlog.close()
-
-    def close(self, grace_s: float = 2.0) -> None:
-        try:
-            self.proc.stdin.close()  # the worker exits at end of input
-            self.proc.wait(timeout=grace_s)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        self.kill()
-
-
-def _shutdown(workers: list[_Worker]) -> None:
+def _shutdown(workers: list[WorkerHandle], pool: list[PoolCgroup | None]) -> None:
     for w in workers:
         w.close()
     workers.clear()
+    remove_pool_cgroup(pool[0])  # after the workers: their programs' cgroups are empty by then
+    pool[0] = None
 
 
 class Sandbox:
@@ -241,11 +140,22 @@ class Sandbox:
             "max_processes": max_processes,
             "file_mb": file_mb,
             "output_bytes": 2000,
+            "workers": workers,
         }
         self.mode: str | None = None
-        self._workers: list[_Worker] = []
+        #: ``"v1"`` or ``"v2"``: each program's total memory and processes are limited by a cgroup
+        #: of its own; ``None``: no usable cgroup here (``cgroup_notice`` says why).
+        self.cgroup: str | None = None
+        self.cgroup_notice = ""
+        self._workers: list[WorkerHandle] = []
+        self._pool: list[PoolCgroup | None] = [None]
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _shutdown, self._workers)
+        self._finalizer = weakref.finalize(self, _shutdown, self._workers, self._pool)
+
+    @property
+    def cgroup_dirs(self) -> list[str]:
+        """The pool's cgroup folders (empty without a cgroup, or once closed)."""
+        return list(self._pool[0].dirs.values()) if self._pool[0] else []
 
     # -- lifecycle
 
@@ -253,6 +163,7 @@ class Sandbox:
         """Start the workers (idempotent). Picks the strongest isolation the kernel allows."""
         if self._workers:
             return self
+        self._start_cgroup()
         if self.unsafe_no_isolation:
             modes = ["none"]
         else:  # as root, jobs run as uid 65534; otherwise a user namespace stands in for root
@@ -279,13 +190,29 @@ class Sandbox:
             raise
         return self
 
-    def _spawn(self, mode: str) -> _Worker:
-        return _Worker({**self._config, "mode": mode}, self.start_timeout_s)
+    def _start_cgroup(self) -> None:
+        """Make the pool's cgroup folder, or say once per process what is not enforced without one."""
+        pool, why = create_pool_cgroup()
+        self._pool[0], self.cgroup_notice = pool, why
+        self.cgroup = None if pool is None else f"v{pool.version}"
+        if pool is None and why not in _NOTICED:
+            _NOTICED.add(why)
+            mb, n = self._config["memory_mb"], self._config["max_processes"]
+            _log.warning(
+                f"sandbox: no cgroup for the programs' memory and processes here ({why}). Not enforced: "
+                f"a program's total memory (memfd, shared memory and forked children each stay under "
+                f"their own {mb} MiB address-space limit, but not their sum) and its own process count "
+                f"(the limit of {n} processes is shared by all programs of the sandbox's uid)."
+            )
+
+    def _spawn(self, mode: str) -> WorkerHandle:
+        cgroup = self._pool[0].as_config() if self._pool[0] else None
+        return WorkerHandle({**self._config, "mode": mode, "cgroup": cgroup}, self.start_timeout_s)
 
     def close(self) -> None:
-        """Stop the workers. A later :meth:`run` starts them again."""
-        _shutdown(self._workers)
-        self.mode = None
+        """Stop the workers and remove the pool's cgroup. A later :meth:`run` starts them again."""
+        _shutdown(self._workers, self._pool)
+        self.mode, self.cgroup = None, None
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -316,7 +243,7 @@ class Sandbox:
         with self._lock, tqdm(total=len(programs), desc=label, unit="prog", disable=not progress) as bar:
             self.start()
 
-            def done(w: _Worker, result: SandboxResult) -> None:
+            def done(w: WorkerHandle, result: SandboxResult) -> None:
                 results[w.job] = result
                 w.job = None
                 bar.update(1)
@@ -334,7 +261,9 @@ class Sandbox:
                     self._collect(sel, done)
         return [r if r is not None else _sandbox_error("no sandbox worker could be started") for r in results]
 
-    def _collect(self, sel: selectors.BaseSelector, done: Callable[[_Worker, SandboxResult], None]) -> None:
+    def _collect(
+        self, sel: selectors.BaseSelector, done: Callable[[WorkerHandle, SandboxResult], None]
+    ) -> None:
         """Wait for the next answer (or the earliest deadline) and hand out what arrived."""
         wait = min(w.deadline for w in self._workers if w.job is not None) - time.monotonic()
         for key, _ in sel.select(timeout=max(0.0, wait)):
@@ -351,7 +280,7 @@ class Sandbox:
                 done(w, _sandbox_error("sandbox worker stopped answering; replaced"))
                 self._replace(w, sel)
 
-    def _replace(self, w: _Worker, sel: selectors.BaseSelector) -> None:
+    def _replace(self, w: WorkerHandle, sel: selectors.BaseSelector) -> None:
         sel.unregister(w.rfd)
         self._workers.remove(w)
         w.kill()

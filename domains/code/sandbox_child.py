@@ -18,12 +18,25 @@ import sandbox_sys as sx
 
 
 def run_child(
-    cfg: dict, program: str, timeout: float, keys: tuple[bytes, bytes], w: int, out: int, job_dir: str | None
+    cfg: dict,
+    program: str,
+    timeout: float,
+    keys: tuple[bytes, bytes],
+    w: int,
+    out: int,
+    job_dir: str | None,
+    cgroup_procs: tuple[int, ...] = (),
 ) -> None:
-    """Set the child up, then run ``program``. Never returns."""
+    """Set the child up, then run ``program``. Never returns.
+
+    ``cgroup_procs``: the ``cgroup.procs`` files of the program's own cgroup, joined first of all, so
+    that everything it allocates or forks is counted there.
+    """
     nonce, token = keys
     mode, verdict_fd = cfg["mode"], w
     try:
+        for fd in cgroup_procs:
+            os.write(fd, b"0")  # 0: the writer itself
         sx.prctl(sx.PR_SET_PDEATHSIG, signal.SIGKILL)  # if the worker dies, so does the job
         # A session of its own: kill(0, ...), killpg and the session reach only this program. The
         # worker's process group is the caller's; sharing it let a program signal its neighbours, and
@@ -103,7 +116,10 @@ def _set_limits(cfg: dict, timeout: float, mode: str) -> None:
     if cfg.get("memory_mb"):
         limits.append((resource.RLIMIT_AS, (int(cfg["memory_mb"]) * mb,) * 2))
     if mode != "none":  # NPROC counts per user: only meaningful for the sandbox's own uid
-        limits.append((resource.RLIMIT_NPROC, (int(cfg.get("max_processes", 64)),) * 2))
+        # With a cgroup each program has its own process budget (pids.max), and NPROC, which every
+        # program of uid 65534 shares, is only a backstop for the pool as a whole.
+        nproc = int(cfg.get("max_processes", 64)) * (int(cfg.get("workers", 1)) if cfg.get("cgroup") else 1)
+        limits.append((resource.RLIMIT_NPROC, (nproc, nproc)))
     for which, value in limits:
         resource.setrlimit(which, value)
 

@@ -5,9 +5,11 @@ Part of the sandbox worker (:mod:`.sandbox_worker`), which imports it as a top-l
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import re
 import select
 import signal
 import time
@@ -17,14 +19,110 @@ import sandbox_sys as sx
 
 #: Verdicts the program's child may report (the rest come from how it ended).
 STATUSES = ("passed", "failed", "error", "oom")
+#: The pool's cgroup folders (controller -> fd), opened before the worker's mount namespace made
+#: /sys read-only: paths resolved from these fds stay on the host's writable cgroup mounts.
+POOL_FDS: dict[str, int] = {}
+
+
+def open_pool_cgroup(cfg: dict) -> None:
+    """Open the pool's cgroup folders named in ``cfg["cgroup"]`` (call before unsharing mounts)."""
+    for controller, path in ((cfg.get("cgroup") or {}).get("dirs") or {}).items():
+        POOL_FDS[controller] = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+
+class JobCgroup:
+    """A fresh cgroup for one program: ``memory_mb`` for all its memory, ``max_processes`` processes.
+
+    The child joins it by writing ``0`` to each ``procs_fds`` entry before it drops its privileges;
+    what it forks stays inside. v1 has a folder per controller, v2 one for both.
+    """
+
+    _seq = 0
+
+    def __init__(self, cfg: dict) -> None:
+        JobCgroup._seq += 1
+        self.version = int(cfg["cgroup"]["version"])
+        self.name = f"job-{os.getpid()}-{JobCgroup._seq}"
+        self.dirs: dict[str, int] = {}
+        self.procs_fds: list[int] = []
+        mem, procs = int(cfg["memory_mb"]) * 2**20, int(cfg.get("max_processes", 64))
+        limits = {
+            "memory": [("memory.limit_in_bytes", mem), ("memory.memsw.limit_in_bytes", mem)],
+            "pids": [("pids.max", procs)],
+            "unified": [("memory.max", mem), ("memory.swap.max", 0), ("pids.max", procs)],
+        }
+        try:
+            for controller, pool in POOL_FDS.items():
+                os.mkdir(self.name, 0o755, dir_fd=pool)
+                self.dirs[controller] = fd = os.open(self.name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=pool)
+                for name, value in limits[controller]:  # swap limits exist only where swap is accounted
+                    _write_at(fd, name, str(value), optional="sw" in name)
+                self.procs_fds.append(os.open("cgroup.procs", os.O_WRONLY, dir_fd=fd))
+        except BaseException:
+            self.remove()
+            raise
+
+    def close_procs(self) -> None:
+        """The worker's copies of the join handles, once the child has its own."""
+        for fd in self.procs_fds:
+            os.close(fd)
+        self.procs_fds = []
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed for want of memory in this cgroup."""
+        fd = self.dirs.get("memory" if self.version == 1 else "unified")
+        name = "memory.oom_control" if self.version == 1 else "memory.events"
+        try:
+            text = _read_at(fd, name) if fd is not None else ""
+        except OSError:
+            return 0
+        match = re.search(r"^oom_kill (\d+)$", text, re.MULTILINE)
+        return int(match.group(1)) if match else 0
+
+    def remove(self) -> None:
+        """Close our handles and remove the (empty, once the program is reaped) folders."""
+        self.close_procs()
+        for controller, fd in self.dirs.items():
+            os.close(fd)
+            for _ in range(50):  # the kernel may take a moment to let go of the last exited task
+                try:
+                    os.rmdir(self.name, dir_fd=POOL_FDS[controller])
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EBUSY:
+                        break  # the pool's cleanup removes what is left
+                    time.sleep(0.001)
+        self.dirs = {}
+
+
+def _write_at(dir_fd: int, name: str, text: str, optional: bool = False) -> None:
+    try:
+        fd = os.open(name, os.O_WRONLY, dir_fd=dir_fd)
+    except FileNotFoundError:
+        if optional:
+            return
+        raise
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _read_at(dir_fd: int, name: str) -> str:
+    fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+    try:
+        return os.read(fd, 65536).decode()
+    finally:
+        os.close(fd)
 
 
 def run_job(cfg: dict, job: dict) -> dict:
-    """Run one program in a fresh child and classify the outcome."""
+    """Run one program in a fresh child (and cgroup, where the pool has one) and classify the outcome."""
     mode, timeout = cfg["mode"], float(job["timeout"])
     # Two secrets: ``token`` marks setup progress and is written before the program runs (it could
     # read it back through /proc/self/fd/3); ``nonce`` signs the verdict and is written only after.
     nonce, token = os.urandom(16).hex().encode(), os.urandom(16).hex().encode()
+    cgroup = JobCgroup(cfg) if POOL_FDS else None
     job_dir = None
     if mode == "none":
         import tempfile
@@ -34,24 +132,35 @@ def run_job(cfg: dict, job: dict) -> dict:
     out = os.memfd_create("sandbox-output")
     start = time.monotonic()
     try:
-        pid = os.fork() if mode == "none" else sx.clone(sx.CLONE_NEWPID | sx.CLONE_NEWNS)
+        # A fresh IPC namespace too: System V segments outlive every process that made them, and
+        # would otherwise stay in the worker (and in memory) after the program ended.
+        flags = sx.CLONE_NEWPID | sx.CLONE_NEWNS | sx.CLONE_NEWIPC
+        pid = os.fork() if mode == "none" else sx.clone(flags)
     except BaseException:
         for fd in (r, w, out):
             os.close(fd)
+        if cgroup is not None:
+            cgroup.remove()
         raise
     if pid == 0:
         try:
-            sandbox_child.run_child(cfg, job["program"], timeout, (nonce, token), w, out, job_dir)
+            procs = tuple(cgroup.procs_fds) if cgroup else ()
+            sandbox_child.run_child(cfg, job["program"], timeout, (nonce, token), w, out, job_dir, procs)
         finally:
             os._exit(70)
     os.close(w)
     try:
+        if cgroup is not None:
+            cgroup.close_procs()
         buf, status, timed_out = _wait(mode, pid, r, start + timeout)
         duration = time.monotonic() - start
-        return _classify(cfg, (nonce, token), buf, status, timed_out, duration, out)
+        oom_kills = cgroup.oom_kills() if cgroup is not None else None
+        return _classify(cfg, (nonce, token), buf, (status, timed_out, oom_kills), duration, out)
     finally:
         os.close(r)
         os.close(out)
+        if cgroup is not None:
+            cgroup.remove()
         if job_dir is not None:
             import shutil
 
@@ -122,9 +231,10 @@ def _kill(mode: str, pid: int, pidfd: int | None) -> None:
 
 
 def _classify(
-    cfg: dict, keys: tuple[bytes, bytes], buf: bytes, status: int, timed_out: bool, duration: float, out: int
+    cfg: dict, keys: tuple[bytes, bytes], buf: bytes, ending: tuple, duration: float, out: int
 ) -> dict:
     nonce, token = keys
+    status, timed_out, oom_kills = ending
     size = os.fstat(out).st_size
     n = int(cfg.get("output_bytes", 2000))
     output = os.pread(out, n, max(0, size - n)).decode("utf-8", "replace")
@@ -140,7 +250,13 @@ def _classify(
                 detail = json.loads(rest)
             except ValueError:
                 detail = ""
-    if verdict is not None:
+    if oom_kills:  # over its memory budget, whatever else it did: even a pass does not count
+        result_status = "oom"
+        detail = (
+            f"out of memory: all its processes and shared memory together reached the {cfg['memory_mb']} "
+            f"MiB budget, and the kernel killed {oom_kills} of its processes"
+        )
+    elif verdict is not None:
         result_status = verdict
     elif timed_out:
         result_status, detail = "timeout", f"killed after the {duration:.2f}s wall-clock limit"
@@ -150,7 +266,7 @@ def _classify(
         result_status, detail = "sandbox_error", f"sandboxed child failed to set up: {why or _how(status)}"
     elif os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
         result_status, detail = "timeout", "CPU time limit exceeded"
-    elif os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+    elif os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL and oom_kills is None:
         result_status, detail = "oom", "killed (SIGKILL), most likely by the out-of-memory killer"
     else:
         result_status, detail = "error", f"{_how(status)} before the tests finished, without a verdict"

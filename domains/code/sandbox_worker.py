@@ -142,6 +142,7 @@ def _relocate(path: str, moved: dict[str, str]) -> str:
 def setup_worker(cfg: dict) -> None:
     """Enter the worker's namespaces (per ``cfg["mode"]``) and preload common modules."""
     mode = cfg["mode"]
+    sandbox_job.open_pool_cgroup(cfg)
     if mode != "none":
         if platform.machine() not in sx.SYS_CLONE:
             raise OSError(f"unsupported architecture {platform.machine()}")
