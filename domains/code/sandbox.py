@@ -66,7 +66,7 @@ from polyrlaif.domains.code.sandbox_handle import IsolationUnavailable, SandboxE
 _log = get_logger(__name__)
 _NOTICED: set[str] = set()  # start-up notices already given by this process
 
-__all__ = ["STATUSES", "IsolationUnavailable", "Sandbox", "SandboxError", "SandboxResult"]
+__all__ = ["STATUSES", "IsolationUnavailable", "Sandbox", "SandboxError", "SandboxResult", "TestedCode"]
 
 #: Every status a result can have.
 STATUSES = ("passed", "failed", "timeout", "error", "oom", "sandbox_error")
@@ -97,6 +97,34 @@ def _shutdown(workers: list[WorkerHandle], pool: list[PoolCgroup | None]) -> Non
     workers.clear()
     remove_pool_cgroup(pool[0])  # after the workers: their programs' cgroups are empty by then
     pool[0] = None
+
+
+@dataclass(frozen=True)
+class TestedCode:
+    """A candidate's code and the tests that judge it, run in two processes (the out-of-process verdict).
+
+    The tests run in a process the candidate's code cannot touch, and call the candidate across the
+    boundary: arguments, results and exceptions (by type and message) cross as plain data. A result
+    that is not plain data is an ``error`` with that reason; arguments that are not (a callable, an
+    object the tests mutate) are a ``sandbox_error``: such suites need the in-process mode.
+
+    Attributes:
+        code: the candidate's program (untrusted); it must define ``entry_point``.
+        test: the test code; it defines ``check(candidate)``.
+        entry_point: the function the tests call.
+        context: trusted code run first in the tests' process (the task's prompt: its imports and
+            helpers, which some tests call); its own ``entry_point`` is replaced by the candidate's.
+    """
+
+    code: str
+    test: str
+    entry_point: str
+    context: str = ""
+
+    def payload(self) -> dict:
+        """The job as the worker takes it."""
+        return {"code": self.code, "test": self.test, "entry_point": self.entry_point,
+                "context": self.context}
 
 
 class Sandbox:
@@ -223,7 +251,11 @@ class Sandbox:
     # -- running
 
     def run(
-        self, programs: Sequence[str], *, timeout_s: float | None = None, progress: bool | str = False
+        self,
+        programs: Sequence[str | TestedCode],
+        *,
+        timeout_s: float | None = None,
+        progress: bool | str = False,
     ) -> list[SandboxResult]:
         """Run each program; results come back in input order.
 
@@ -231,7 +263,10 @@ class Sandbox:
         fails (a worker dies or hangs), that program is ``sandbox_error`` and the worker is replaced.
 
         Args:
-            programs: complete Python programs; passing means running to the end without raising.
+            programs: :class:`TestedCode` (the candidate's code and its tests in two processes: the
+                verdict lives where the candidate cannot reach it), or a complete Python program as a
+                string, run in one process (in-process mode): passing means running to the end
+                without raising, and the program shares its interpreter with whatever decides that.
             timeout_s: wall-clock limit per program (default: the sandbox's).
             progress: show a tqdm bar; a string is used as its label.
         """
@@ -255,7 +290,8 @@ class Sandbox:
                 while queue or any(w.job is not None for w in self._workers):
                     for w in self._workers:
                         if w.job is None and queue:
-                            w.submit(queue.popleft(), programs, timeout)
+                            job = queue.popleft()
+                            w.submit(job, _payload(programs[job]), timeout)
                     if not self._workers:
                         break
                     self._collect(sel, done)
@@ -290,6 +326,10 @@ class Sandbox:
             return  # one worker fewer; with none left, run() reports sandbox_error for the rest
         self._workers.append(new)
         sel.register(new.rfd, selectors.EVENT_READ, new)
+
+
+def _payload(program: str | TestedCode) -> dict:
+    return {"program": program} if isinstance(program, str) else program.payload()
 
 
 def _check_timeout(timeout_s: float) -> float:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["IsolationUnavailable", "SandboxError", "WorkerHandle"]
@@ -78,11 +77,12 @@ class WorkerHandle:
                     return frames
         return None
 
-    def submit(self, job: int, programs: Sequence[str], timeout: float) -> None:
-        """Hand the worker program ``job``; it kills the program at ``timeout``, we give it more."""
+    def submit(self, job: int, payload: dict, timeout: float) -> None:
+        """Hand the worker job ``job`` (``payload``: its program, or its code and tests); the worker
+        kills it at ``timeout``, we give it more."""
         self.job, self.deadline = job, time.monotonic() + timeout + max(5.0, timeout)
         try:
-            self.send({"id": job, "program": programs[job], "timeout": timeout})
+            self.send({**payload, "id": job, "timeout": timeout})
         except OSError:
             pass  # a dead worker: run() sees its end of file
 

@@ -17,8 +17,9 @@ import time
 import sandbox_child
 import sandbox_sys as sx
 
-#: Verdicts the program's child may report (the rest come from how it ended).
-STATUSES = ("passed", "failed", "error", "oom")
+#: Verdicts the program's child may report (the rest come from how it ended); ``sandbox_error`` from
+#: the tests' process, when the tests need what cannot cross as plain data.
+STATUSES = ("passed", "failed", "error", "oom", "sandbox_error")
 #: The pool's cgroup folders (controller -> fd), opened before the worker's mount namespace made
 #: /sys read-only: paths resolved from these fds stay on the host's writable cgroup mounts.
 POOL_FDS: dict[str, int] = {}
@@ -145,7 +146,7 @@ def run_job(cfg: dict, job: dict) -> dict:
     if pid == 0:
         try:
             procs = tuple(cgroup.procs_fds) if cgroup else ()
-            sandbox_child.run_child(cfg, job["program"], timeout, (nonce, token), w, out, job_dir, procs)
+            sandbox_child.run_child(cfg, job, timeout, (nonce, token), w, out, job_dir, procs)
         finally:
             os._exit(70)
     os.close(w)

@@ -44,6 +44,12 @@ from sandbox_sys import read_frame, write_frame  # noqa: E402
 
 sys.path.pop()
 
+#: Run once at start: in-process, and with the tests and the candidate in two processes.
+TRIALS = (
+    {"program": "pass"},
+    {"code": "def f(x):\n    return [x]\n", "test": "def check(c):\n    assert c(1) == [1]\n",
+     "entry_point": "f"},
+)
 #: stdlib modules HumanEval-style programs import; loaded once here, so forked children get them free.
 PRELOAD = (
     "typing",
@@ -172,9 +178,11 @@ def setup_worker(cfg: dict) -> None:
     gc.freeze()  # keep the preloaded heap out of the children's copy-on-write
     # One trial program through the whole per-program path (clone, mounts, privilege drop), so a
     # kernel that refuses any of it is reported now, not as a sandbox_error for every program.
-    trial = sandbox_job.run_job(cfg, {"program": "pass", "timeout": 10.0})
-    if trial["status"] != "passed":
-        raise OSError(f"a trial program did not pass in the sandbox: {trial['detail'] or trial['status']}")
+    for trial_job in TRIALS:
+        trial = sandbox_job.run_job(cfg, {**trial_job, "timeout": 10.0})
+        if trial["status"] != "passed":
+            why = trial["detail"] or trial["status"]
+            raise OSError(f"a trial program did not pass in the sandbox: {why}")
 
 
 def main() -> int:

@@ -14,11 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.io import InputError, atomic_write_jsonl, iter_jsonl
+from polyrlaif.core.log import get_logger
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 from polyrlaif.domains.code.prompts import build_program
-from polyrlaif.domains.code.sandbox import STATUSES, Sandbox, SandboxResult
+from polyrlaif.domains.code.sandbox import STATUSES, Sandbox, SandboxResult, TestedCode
 
-__all__ = ["CodeTestVerifier", "verify_file", "task_program", "check_run_settings", "REQUIRED_FIELDS"]
+__all__ = [
+    "CodeTestVerifier",
+    "verify_file",
+    "task_program",
+    "tested_code",
+    "check_run_settings",
+    "REQUIRED_FIELDS",
+    "IN_PROCESS_NOTICE",
+]
+_log = get_logger(__name__)
 
 #: Fields every row of a ``verify`` input file must have (the HumanEval schema).
 REQUIRED_FIELDS = ("task_id", "prompt", "completion", "test", "entry_point")
@@ -39,6 +49,21 @@ def task_program(prompt: str, completion: str, test: str, entry_point: str) -> s
         return build_program(prompt, completion, test, entry_point)
     body = completion if completion.endswith("\n") else completion + "\n"
     return f"{prompt}{body}\n{test}\n\ncheck({entry_point})\n"
+
+
+def tested_code(prompt: str, completion: str, test: str, entry_point: str) -> TestedCode:
+    """The row as :class:`~.sandbox.TestedCode`: the candidate's program (the prompt and completion,
+    laid out as :func:`task_program` does) apart from the tests, with the prompt as trusted context."""
+    program = task_program(prompt, completion, "", entry_point)
+    code = program[: program.rindex(f"\n\ncheck({entry_point})\n")]
+    return TestedCode(code=code, test=test, entry_point=entry_point, context=prompt)
+
+
+IN_PROCESS_NOTICE = (
+    "in-process mode: the tests run in the candidate's own interpreter, so its code can forge a pass "
+    "(through frames, gc or inspect), return objects that equal anything, or replace builtins the tests "
+    "use; use it only for test suites that pass callables or check mutation, never as a training reward"
+)
 
 
 def check_run_settings(timeout: float, output: str | os.PathLike | None = None) -> None:
@@ -76,12 +101,23 @@ class CodeTestVerifier:
         timeout_s: wall-clock limit per program.
         workers: sandbox worker processes.
         unsafe_no_isolation: run without Linux namespaces (trusted code only).
+        in_process: run each candidate and its tests in one interpreter (:data:`IN_PROCESS_NOTICE`
+            says what that gives up); by default the tests run in a process of their own.
     """
 
     name = "unit_tests"
 
-    def __init__(self, timeout_s: float = 10.0, workers: int = 2, unsafe_no_isolation: bool = False) -> None:
+    def __init__(
+        self,
+        timeout_s: float = 10.0,
+        workers: int = 2,
+        unsafe_no_isolation: bool = False,
+        in_process: bool = False,
+    ) -> None:
         self.timeout_s, self.workers, self.unsafe_no_isolation = timeout_s, workers, unsafe_no_isolation
+        self.in_process = in_process
+        if in_process:
+            _log.warning(IN_PROCESS_NOTICE)
         self._sandbox: Sandbox | None = None
 
     def sandbox(self) -> Sandbox:
@@ -119,7 +155,8 @@ class CodeTestVerifier:
             if not isinstance(code, str):
                 code = cand.text
             meta = prompt.meta
-            programs.append(task_program(meta["prompt"], code, meta["test"], meta["entry_point"]))
+            build = task_program if self.in_process else tested_code
+            programs.append(build(meta["prompt"], code, meta["test"], meta["entry_point"]))
             slots.append(i)
         if programs:
             for i, result in zip(slots, self.sandbox().run(programs, progress="unit tests"), strict=True):
@@ -163,6 +200,7 @@ def verify_file(
     timeout: float = 10.0,
     workers: int = 2,
     unsafe_no_isolation: bool = False,
+    in_process: bool = False,
 ) -> dict[str, int]:
     """Run every row of a HumanEval-schema JSONL file and write the rows back with verdicts.
 
@@ -176,6 +214,9 @@ def verify_file(
         timeout: wall-clock limit per program, in seconds.
         workers: programs run at once.
         unsafe_no_isolation: run without Linux namespaces (trusted code only).
+        in_process: run each row's program and tests in one interpreter (weaker: see
+            :data:`IN_PROCESS_NOTICE`, which is logged); by default the tests run in a process the
+            candidate's code cannot touch, calling it across the boundary with plain data.
 
     Returns:
         Counts per status, plus ``total``.
@@ -187,13 +228,16 @@ def verify_file(
         IsolationUnavailable: the kernel refuses namespaces and ``unsafe_no_isolation`` is False.
     """
     check_run_settings(timeout, output)
+    if in_process:
+        _log.warning(IN_PROCESS_NOTICE)
+    build = task_program if in_process else tested_code
     rows, programs = [], []
     for lineno, row in iter_jsonl(input, required=REQUIRED_FIELDS):
         bad = [f for f in REQUIRED_FIELDS[1:] if not isinstance(row[f], str)]
         if bad:
             raise InputError(f"{input}:{lineno}: field(s) {', '.join(map(repr, bad))} must be strings")
         rows.append(row)
-        programs.append(task_program(row["prompt"], row["completion"], row["test"], row["entry_point"]))
+        programs.append(build(row["prompt"], row["completion"], row["test"], row["entry_point"]))
     results: list[SandboxResult] = []
     if programs:
         with Sandbox(workers=workers, timeout_s=timeout, unsafe_no_isolation=unsafe_no_isolation) as sandbox:
