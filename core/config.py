@@ -27,6 +27,7 @@ __all__ = [
     "load_config",
     "save_config",
     "builtin_config_path",
+    "config_dict",
     "judge_cache_path",
 ]
 
@@ -176,6 +177,8 @@ class RunConfig:
     rounds: int = 1
     seed: int = 0
     num_prompts: int | None = None  # limit on training prompts per round
+    # rerunning in a folder made with other settings: recompute what they invalidate (else: refuse)
+    recompute: bool = False
 
 
 @dataclass
@@ -336,6 +339,13 @@ def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
         raise bad("judge.backend", cfg.judge.backend, f"valid: {', '.join(backends)}")
     if cfg.run.mode == "pairs" and not cfg.data.pairs:
         raise bad("data.pairs", cfg.data.pairs, "run.mode=pairs trains on a pairs file: set data.pairs=FILE")
+
+
+def config_dict(cfg: TrainConfig) -> dict[str, Any]:
+    """The resolved config as plain data (what ``config.yaml`` holds)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.structured(cfg))  # type: ignore[return-value]
 
 
 def save_config(cfg: TrainConfig, path: str | Path) -> None:

@@ -16,11 +16,22 @@ from polyrlaif.core.log import get_logger
 from polyrlaif.core.pairs import build_pairs, length_balance
 from polyrlaif.core.protocols import OfflineFeedback, Policy
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair
+from polyrlaif.core.resume import Level
 from polyrlaif.core.run import counters, reset_counters, round_subset
 
-__all__ = ["FEEDBACK_KEYS", "collect_feedback", "run_feedback"]
+__all__ = ["FEEDBACK_KEYS", "PREFERENCE_LEVELS", "collect_feedback", "run_feedback"]
 
 log = get_logger(__name__)
+
+#: What a preference round writes, in order, and the settings each depends on (core.resume).
+PREFERENCE_LEVELS = (
+    Level("samples", ("model", "sampling", "domain", "data", "run.seed", "run.num_prompts", "run.mode"),
+          ("candidates.jsonl", "candidates.jsonl.partial")),
+    Level("judgments", ("judge",), ("judgments.jsonl", "judgments.jsonl.partial")),
+    Level("pairs", ("pairs",), ("pairs.jsonl",)),
+    Level("updates", ("optim",), ("train",), carries=True),
+    Level("evaluations", ("eval",), ("eval_*",)),
+)  # fmt: skip
 
 #: What the feedback stage reports per round that is worth a row in the summary.
 FEEDBACK_KEYS = ("pairs_pairs", "pairs_kept", "mean_score", "candidates_held_back")
@@ -99,8 +110,10 @@ def collect_feedback(
 
     # 2. verify, then judge: judges see the verifiers' results through the domain's context hook
     stage = StageWriter(rdir / "judgments.jsonl", key="key")
-    if retry_failures:
-        retried = stage.drop(lambda row: bool(row.get("failure")))
+    required = {c.name for c in feedback.verifiers if getattr(c, "required", True)}
+    required |= {c.judge_id for c in feedback.judges if getattr(c, "required", True)}
+    if retry_failures:  # what an advisory check could not decide is not retried: it would not change
+        retried = stage.drop(lambda row: bool(row.get("failure")) and row.get("judge_id") in required)
         if retried:
             log.info(f"retrying {retried} failed judgments of an earlier run")
     reset_counters({judge.judge_id: judge for judge in feedback.judges})  # this round's own numbers
@@ -121,8 +134,6 @@ def collect_feedback(
         stage.finish()
 
     # 3. score and pair: a candidate with a failed judgment is held back (None), counted, never a zero
-    required = {c.name for c in feedback.verifiers if getattr(c, "required", True)}
-    required |= {c.judge_id for c in feedback.judges if getattr(c, "required", True)}
     held_back = {cid for cid, js in verdicts.items() if any(j.failure and j.judge_id in required for j in js)}
     scores = {
         c.candidate_id: None
@@ -191,7 +202,7 @@ def run_feedback(cfg: TrainConfig) -> list[PreferencePair]:
 
     if cfg.run.mode != "preference":
         raise ValueError("feedback mines preference pairs offline; it needs run.mode=preference")
-    run = kit.setup(cfg)
+    run = kit.setup(cfg, PREFERENCE_LEVELS)
     prepared = kit.prepare(run)
     built = kit.build(run, prepared)
     if built.offline is None:

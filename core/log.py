@@ -59,4 +59,3 @@ def setup_logging(level: int = logging.INFO) -> None:
     handler.addFilter(_StageFilter())
     handler._polyrlaif = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.propagate = False

@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from polyrlaif.core.benchmarks import declared_metrics
-from polyrlaif.core.config import TrainConfig, save_config
+from polyrlaif.core.config import TrainConfig, config_dict, save_config
 from polyrlaif.core.io import atomic_write_jsonl, atomic_write_text
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Domain, DomainBuild, EvalRequest, Policy, PolicyAdapter, PrepStage
 from polyrlaif.core.registry import get_benchmark, get_domain, load_object
 from polyrlaif.core.report import print_summary, write_run_metrics
+from polyrlaif.core.resume import Level, check_resume
 from polyrlaif.core.stages import StageReport, run_stages, stage_plan
 
 __all__ = [
@@ -68,14 +69,17 @@ class Run:
     stages: list[StageReport] = field(default_factory=list)
 
 
-def setup(cfg: TrainConfig) -> Run:
-    """Resolve the domain, its adapter and its preparation stages; check the stages against what is on
-    disk (a finished stage built with other settings stops the run here, before any work); then create
-    the output folder and write ``config.yaml``."""
+def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
+    """Resolve the domain, its adapter and its preparation stages, and check what is on disk before any
+    work: a finished stage built with other settings stops the run, and so do round artifacts made with
+    other settings (``levels``: the recipe's, see :mod:`polyrlaif.core.resume`) unless
+    ``run.recompute`` is set. Then create the output folder and write ``config.yaml``, which therefore
+    always describes what is on disk."""
     domain = get_domain(cfg.domain.name)
     plan = list(load_object(domain.stages)(cfg)) if domain.stages else []
     stage_plan(plan)
     out = Path(cfg.run.output_dir)
+    check_resume(out, config_dict(cfg), levels, recompute=cfg.run.recompute)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     return Run(cfg=cfg, domain=domain, out=out, adapter=load_object(domain.adapter), plan=plan)

@@ -20,11 +20,19 @@ from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import OnlineTask
 from polyrlaif.core.report import plot_steps
+from polyrlaif.core.resume import Level
 from polyrlaif.core.trainers.base import build_trainer
 
 __all__ = ["run"]
 
 log = get_logger(__name__)
+
+#: What an online round writes and the settings it depends on (core.resume).
+LEVELS = (
+    Level("updates", ("model", "rl", "domain", "judge", "data", "run.seed", "run.num_prompts", "run.mode"),
+          ("train",), carries=True),
+    Level("evaluations", ("eval",), ("eval_*",)),
+)  # fmt: skip
 
 #: What TRL logs per step that is worth a curve besides each reward's mean.
 CURVES = ("reward", "reward_std", "kl", "completions/mean_length")
@@ -34,7 +42,7 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
     """Online RL rounds. Returns the per-round history written to ``metrics.json``."""
     from polyrlaif.core.trainers.trl_grpo import read_steps
 
-    run = kit.setup(cfg)
+    run = kit.setup(cfg, LEVELS)  # refuses artifacts made with other settings
     built = kit.build(run, kit.prepare(run))  # the preparation stages run first, in view
     task = kit.require(run, built.online, "online RL task (prompt rows and rewards)")
     if not task.prompts:

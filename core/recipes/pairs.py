@@ -18,11 +18,19 @@ from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.io import atomic_write_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.pairs_file import load_pairs_file
+from polyrlaif.core.resume import Level
 from polyrlaif.core.trainers.base import build_trainer
 
 __all__ = ["run"]
 
 log = get_logger(__name__)
+
+#: What the pairs recipe writes and the settings it depends on (core.resume).
+LEVELS = (
+    Level("updates", ("model", "optim", "data", "domain", "run.seed", "run.mode"), ("pairs.jsonl", "train"),
+          carries=True),
+    Level("evaluations", ("eval",), ("eval_*",)),
+)  # fmt: skip
 
 #: What the update reports that is worth a row in the summary.
 TRAIN_KEYS = ("pairs_kept", "train/train_loss", "train/rewards/margins", "train/rewards/accuracies")
@@ -34,7 +42,7 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
         raise ValueError("run.mode=pairs needs data.pairs=FILE (a JSONL of prompt/chosen/rejected rows)")
     pairs = load_pairs_file(cfg.data.pairs)  # every row checked before any model loads
     log.info(f"{len(pairs)} pairs from {cfg.data.pairs}")
-    run = kit.setup(cfg)
+    run = kit.setup(cfg, LEVELS)  # refuses artifacts made with other settings
     built = kit.build(run, kit.prepare(run))  # the domain's stages (e.g. its starting policy), in view
     trainer = build_trainer(cfg)  # optim.backend
     model_path = kit.starting_model(run, built)

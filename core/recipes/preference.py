@@ -16,7 +16,7 @@ from typing import Any
 
 from polyrlaif.core import run as kit
 from polyrlaif.core.config import TrainConfig
-from polyrlaif.core.feedback import FEEDBACK_KEYS, collect_feedback
+from polyrlaif.core.feedback import FEEDBACK_KEYS, PREFERENCE_LEVELS, collect_feedback
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.trainers.base import build_trainer, is_finished
 
@@ -30,7 +30,7 @@ TRAIN_KEYS = ("train/train_loss", "train/rewards/margins")
 
 def run(cfg: TrainConfig) -> list[dict[str, Any]]:
     """Preference rounds. Returns the per-round history written to ``metrics.json``."""
-    run = kit.setup(cfg)
+    run = kit.setup(cfg, PREFERENCE_LEVELS)  # refuses artifacts made with other settings
     built = kit.build(run, kit.prepare(run))  # the preparation stages run first, in view
     feedback = kit.require(run, built.offline, "offline feedback (sampler, verifiers, judges, score)")
     trainer = build_trainer(cfg)  # optim.backend

@@ -30,6 +30,8 @@ class RuleJudgeServer:
         self.lock = threading.Lock()
         #: ``(request text) -> bool``: answer HTTP 500 to the requests it picks (always the same ones)
         self.fail_when = None
+        #: an outage: every request's connection is dropped without an answer
+        self.down = False
 
     @staticmethod
     def reply(body: dict) -> dict:
@@ -82,6 +84,9 @@ def rule_judge():
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with state.lock:
                 state.requests += 1
+            if state.down:
+                self.close_connection = True
+                return
             if state.fail_when is not None and state.fail_when(json.dumps(body["messages"], sort_keys=True)):
                 with state.lock:
                     state.failed += 1

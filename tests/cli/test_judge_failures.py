@@ -80,21 +80,24 @@ def test_judge_counters_are_per_round(tmp_path, tiny_lm_path, rule_judge, cli):
 def test_an_outage_stops_the_run_and_a_rerun_retries(tmp_path, tiny_lm_path, rule_judge, cli):
     url, judge = rule_judge
     out = tmp_path / "code"
-    dead = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
+    judge.down = True  # every connection dropped without an answer
     res = subprocess.run(
-        [sys.executable, "-m", "polyrlaif.core.cli", *_args("code", out, tiny_lm_path, dead)],
+        [sys.executable, "-m", "polyrlaif.core.cli", *_args("code", out, tiny_lm_path, url)],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert res.returncode == 2
-    assert "round 1: all" in res.stderr and "connection" in res.stderr and dead in res.stderr
+    assert "round 1: all" in res.stderr and "connection" in res.stderr and url in res.stderr
     assert "Start the judge endpoint" in res.stderr
     assert not (out / "round_1" / "train").exists()  # nothing was trained on nothing
     assert not (out / "round_1" / "judgments.jsonl").exists()  # the stage is not marked finished
 
-    # the endpoint is back: the same command with its address retries the failed judgments
+    # the endpoint is back: the same command retries the failed judgments and goes on
+    judge.down = False
+    before = judge.requests
     cli(*_args("code", out, tiny_lm_path, url))
     judgments = _rows(out / "round_1" / "judgments.jsonl")
-    assert judge.requests > 0 and not any(j.get("failure") for j in judgments if j["kind"] != "verifier")
+    assert judge.requests > before
+    assert not any(j.get("failure") for j in judgments if j["kind"] != "verifier")
     assert (out / "round_1" / "train" / "model").is_dir() or not _rows(out / "round_1" / "pairs.jsonl")

@@ -1,0 +1,148 @@
+"""A resumed run never mixes settings: what is on disk was made with the ``config.yaml`` beside it.
+
+A recipe declares its artifact levels in order (:class:`Level`): which config keys each depends on and
+which files of a round folder it writes. Rerunning ``train`` or ``feedback`` in a folder whose
+``config.yaml`` differs stops before any work, naming the changed keys and the artifacts they
+invalidate; with ``run.recompute=true`` the invalidated artifacts are deleted, from the first
+invalidated level on (and every later round, when the update changed: it samples from that update),
+and the run recomputes them. Keys no artifact depends on (how many rounds, timeouts, retries) may
+change freely. ``config.yaml`` is written only after this check, so it always describes what is on
+disk.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.log import get_logger
+
+__all__ = ["FREE_KEYS", "ROUND0_KEYS", "Level", "check_resume", "flatten"]
+
+log = get_logger(__name__)
+
+#: Settings no artifact depends on: changing them never invalidates anything.
+FREE_KEYS = (
+    "run.rounds",
+    "run.output_dir",
+    "run.recompute",
+    "model.cache_dir",
+    "judge.api_key_env",
+    "judge.timeout_s",
+    "judge.retries",
+    "judge.concurrency",
+    "judge.cache_path",
+)
+
+#: What round 0 (the starting policy's evaluation) depends on.
+ROUND0_KEYS = ("model", "domain", "eval", "run.seed", "data")
+
+
+@dataclass(frozen=True)
+class Level:
+    """One kind of artifact a recipe writes in each round folder.
+
+    Attributes:
+        name: what it is, for messages (``samples``, ``judgments``, ...).
+        keys: config key prefixes it depends on (besides those of the levels before it).
+        files: glob patterns of its files inside ``round_<k>/``.
+        carries: later rounds start from it (a policy update): invalidating it invalidates every
+            later round whole.
+    """
+
+    name: str
+    keys: tuple[str, ...]
+    files: tuple[str, ...]
+    carries: bool = False
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for k, v in tree.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def _matches(key: str, prefixes: Sequence[str]) -> bool:
+    return any(key == p or key.startswith(p + ".") for p in prefixes)
+
+
+def _rounds(out: Path) -> list[tuple[int, Path]]:
+    found = []
+    for d in out.glob("round_*"):
+        suffix = d.name.removeprefix("round_")
+        if d.is_dir() and suffix.isdigit():
+            found.append((int(suffix), d))
+    return sorted(found)
+
+
+def check_resume(out: Path, new: dict[str, Any], levels: Sequence[Level], *, recompute: bool) -> None:
+    """Compare the run folder's ``config.yaml`` with the new settings before any work.
+
+    Args:
+        out: the run folder.
+        new: the new resolved config as a plain mapping.
+        levels: the recipe's artifact levels, in the order a round makes them.
+        recompute: delete what the change invalidates instead of stopping.
+
+    Raises:
+        ValueError: settings that artifacts depend on changed and ``recompute`` is off; the message
+            names the changed keys, the artifacts they invalidate and the two ways on.
+    """
+    import yaml
+
+    saved_path = out / "config.yaml"
+    if not saved_path.is_file() or not _rounds(out):
+        return
+    old = flatten(yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {})
+    cur = flatten(new)
+    changed = sorted(
+        k
+        for k in set(old) | set(cur)
+        if old.get(k, "<unset>") != cur.get(k, "<unset>") and not _matches(k, FREE_KEYS)
+    )
+    if not changed:
+        return
+    # the first level a changed key belongs to; later levels are built on it. A key no level names is
+    # taken to invalidate everything.
+    first = next((i for i, lv in enumerate(levels) if any(_matches(k, lv.keys) for k in changed)), 0)
+    hit = [lv.name for lv in levels[first:]]
+    described = "; ".join(f"{k}: {old.get(k, '<unset>')!r} -> {cur.get(k, '<unset>')!r}" for k in changed)
+    if not recompute:
+        raise ValueError(
+            f"{out} holds a run made with other settings ({described}). They invalidate its "
+            f"{', '.join(hit)}. Rerun with run.recompute=true to recompute from the {hit[0]} on (what comes "
+            "before is kept), or choose another run.output_dir"
+        )
+    _delete(out, levels, first, round0=any(_matches(k, ROUND0_KEYS) for k in changed))
+    log.info(f"settings changed ({described}): recomputing from the {hit[0]} on")
+
+
+def _delete(out: Path, levels: Sequence[Level], first: int, *, round0: bool) -> None:
+    """Remove the artifacts of ``levels[first:]`` in every round, and every round after the first whole
+    when one of those levels is an update (the next round samples from it)."""
+    carried = any(lv.carries for lv in levels[first:])
+    for idx, rdir in _rounds(out):
+        if idx == 0:
+            if round0:  # round 0 evaluates the starting policy
+                shutil.rmtree(rdir)
+        elif idx > 1 and carried:
+            shutil.rmtree(rdir)
+        else:
+            _remove(rdir, [p for lv in levels[first:] for p in lv.files])
+    (out / "metrics.json").unlink(missing_ok=True)
+
+
+def _remove(rdir: Path, patterns: Sequence[str]) -> None:
+    for pattern in patterns:
+        for path in rdir.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
