@@ -6,16 +6,26 @@ IPC and UTS namespaces, every mount read-only and a fresh ``/run`` over the host
 a worker clones a child that is PID 1 of a fresh PID namespace, with fresh tmpfs over ``/tmp``,
 ``/var/tmp``, ``/dev/shm`` and ``$HOME`` and a ``/proc`` of its own; the child sets rlimits (address
 space, CPU, file size, processes, open files), drops to uid/gid 65534 (or, when not started as root,
-into a nested user namespace), clears its environment and file descriptors, and runs the program
-text in-process: forking the warm worker is what makes a program cost milliseconds, not an
-interpreter start.
+into a nested user namespace), clears its environment and file descriptors. For a
+:class:`TestedCode` it then runs the tests itself and clones the candidate's code into a nested PID
+namespace, calling it across a socket with plain data; a plain program string runs in-process (the
+weaker mode). Forking the warm worker is what makes a program cost milliseconds, not an interpreter
+start.
 
 Statuses: ``passed``; ``failed`` (an AssertionError: a test failed); ``error`` (any other exception,
-SyntaxError included, or an exit before the tests finished); ``timeout``; ``oom`` (MemoryError under
-the address-space limit, or killed by the kernel); ``sandbox_error`` (our machinery failed).
+SyntaxError included, an exit before the tests finished, or a result that is not plain data);
+``timeout``; ``oom`` (MemoryError under the address-space limit, or a kill by the kernel in the
+program's cgroup); ``sandbox_error`` (our machinery failed, or the tests pass the candidate what
+cannot cross as plain data).
 
-What a program cannot do, and the tests check each:
+What a program cannot do, and the tests (tests/domains/code, tests/reliability) check each:
 
+* forge its verdict (out of process, the default): the assertions and the verdict live in the tests'
+  process, which the candidate cannot name, signal or trace (nested PID namespace, non-dumpable)
+  and shares no memory with. Frames, ``gc``, ``inspect``, replaced builtins or modules reach only
+  the candidate's own process; results cross as plain data of exact types, so an object equal to
+  anything is an ``error``. The verdict is a line on a private pipe with a per-program nonce,
+  written only by the tests' process; exit codes and stdout mean nothing;
 * outlive its run: the wall-clock timeout kills PID 1, and with it every process of the namespace,
   daemons included; the worker waits until they are gone;
 * take more than its budgets: where the machine offers a cgroup (v2, or v1's memory and pids
@@ -29,21 +39,19 @@ What a program cannot do, and the tests check each:
 * reach the network: its network namespace has no interfaces up, not even loopback;
 * change the host's files: everything is read-only but its own tmpfs, which vanish with it;
 * read the parent's environment: workers start with ``PATH`` and ``LANG`` only, which is also all
-  that ``/proc/self/environ`` shows, and other processes are out of sight;
-* fake a pass: the verdict is a line on a private pipe carrying a random per-program nonce, written
-  by the harness only after the program (ending in ``check(entry_point)``) returned, and only by
-  PID 1. Exit codes and stdout mean nothing: ``sys.exit(0)`` and ``os._exit(0)`` are errors.
+  that ``/proc/self/environ`` shows, and other processes are out of sight.
 
-What it still can do (the threat model, honestly): the program shares an interpreter with the
-harness, so code written to attack this harness can find the nonce (``sys._getframe``, ``gc``) and
-forge a pass, and a completion can defeat weak tests (an object whose ``__eq__`` is always true, a
-string left open that swallows the tests). Those are reward hacks, not escapes: catch them with
-better tests and by reading samples. It can burn its CPU, memory and process budgets (without a cgroup:
-each process has its own address-space limit, and the process limit is per uid, so shared by the
-programs running at once), read world-readable host files, and
-read the worker's memory (the text of programs run before it). Kernel exploits are out of scope:
-this is not a VM. With ``unsafe_no_isolation=True`` there are no namespaces: only rlimits, a
-private temp dir, a scrubbed environment and a process-group kill, which a daemon escapes.
+What it still can do (the threat model, honestly): defeat weak tests with plain data (a test that
+checks too little passes a wrong answer); in the in-process mode (a program string;
+``verify --in-process``) it shares an interpreter with the harness and can forge a pass outright.
+Without a cgroup, each process has only its own address-space limit and the process limit is per
+uid, shared by the programs running at once (in a user namespace: by every process of the user).
+It can burn its CPU budget, read world-readable host files, and read the worker's memory (the text
+of programs run before it; the candidate also holds a copy of its own job's nonce, useless without
+the verdict pipe). Kernel exploits are out of scope: this is not a VM. With
+``unsafe_no_isolation=True`` there are no namespaces: only rlimits, a private temp dir, a scrubbed
+environment and a session kill, which a daemon escapes; the candidate can then signal or trace its
+tests.
 """
 
 from __future__ import annotations
