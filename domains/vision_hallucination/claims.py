@@ -41,6 +41,12 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from polyrlaif.core.judges.backends import Completion, JudgeBackend
+from polyrlaif.domains.vision_hallucination.prompts import (
+    QUESTION_SYSTEM,
+    QUESTION_TEMPLATE,
+    SPLIT_SYSTEM,
+    SPLIT_TEMPLATE,
+)
 
 __all__ = [
     "RULE_VERSION",
@@ -207,37 +213,7 @@ def claim_to_question(claim: str) -> str:
     return f"Is it true that {s}?"
 
 
-# ---------------------------------------------------------------- LLM prompts and parsers
-
-SPLIT_SYSTEM = "You break descriptions of images into short atomic facts. You never add facts of your own."
-
-SPLIT_TEMPLATE = """\
-An assistant was given the instruction below about an image and wrote the response below.
-
-<instruction>
-{instruction}
-</instruction>
-
-<response>
-{response}
-</response>
-
-List every fact the response states about the image as a numbered list, one short self-contained
-sentence per item. Give each object its own item, and replace pronouns with the nouns they stand for.
-Copy colours, counts and positions exactly; do not judge whether the facts are true.
-Example: "The image shows a red circle and two blue stars." becomes
-1. There is a red circle.
-2. There are two blue stars.
-If the response states no fact about the image, answer with the single word None."""
-
-QUESTION_SYSTEM = "You rewrite statements about an image as yes/no questions."
-
-QUESTION_TEMPLATE = """\
-Rewrite the statement as one yes/no question that asks whether the image shows what the statement
-says. Keep every detail (colours, counts, positions). Answer with the question only, on one line.
-Example: "There are two blue stars." becomes "Are there two blue stars in the image?"
-
-Statement: {claim}"""
+# ---------------------------------------------------------------- LLM parsers (prompts in prompts.py)
 
 _ITEM = re.compile(r"^\s*(?:\d{1,3}\s*[.):]|[-*\u2022])\s+(?P<text>.+?)\s*$")
 _NONE = re.compile(r"^\W*none(?:[.!,:;]|\s*$)", re.IGNORECASE)
@@ -436,9 +412,7 @@ class LLMClaimExtractor:
         self.batch_size = max(1, batch_size)
         self.progress = progress
         q = "llmq" if rewrite_questions else "ruleq"
-        self.extractor_id = (
-            f"llm_claims:{TEMPLATE_VERSION}+{RULE_VERSION}:{backend.name}:{q}:max{max_claims}"
-        )
+        self.extractor_id = f"llm_claims:{TEMPLATE_VERSION}+{RULE_VERSION}:{backend.name}:{q}:max{max_claims}"
         self.stats = ExtractorStats()
 
     def _complete(

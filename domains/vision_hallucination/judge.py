@@ -28,10 +28,9 @@ from polyrlaif.core.judges.cache import JudgeCache
 from polyrlaif.core.judges.modes import BaseJudge, JudgeStats, judge_prompt_key
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 from polyrlaif.domains.vision_hallucination.claims import ClaimExtractor
+from polyrlaif.domains.vision_hallucination.prompts import LABELER_QUESTION_TEMPLATE
 
 __all__ = ["ClaimChecker", "ClaimJudgeStats", "DivideConquerJudge", "image_paths"]
-
-QUESTION_TEMPLATE = "{question}"
 
 
 class ClaimChecker(Protocol):
@@ -108,7 +107,7 @@ class DivideConquerJudge(BaseJudge):
 
     mode: ClassVar[str] = "claims"
     kind: ClassVar[str] = "claims"
-    default_template: ClassVar[str] = QUESTION_TEMPLATE
+    default_template: ClassVar[str] = LABELER_QUESTION_TEMPLATE
     required_fields: ClassVar[frozenset[str]] = frozenset({"question"})
     allowed_fields: ClassVar[frozenset[str]] = frozenset({"question"})
 

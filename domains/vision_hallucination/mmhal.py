@@ -15,17 +15,9 @@ from polyrlaif.domains.vision_hallucination.benchmarks import (
     VisionOptions,
     image_root_for,
 )
+from polyrlaif.domains.vision_hallucination.prompts import MMHAL_CRITERION
 
-__all__ = ["MMHAL_CRITERION", "MMHalEvaluator", "MMHalOptions"]
-
-MMHAL_CRITERION = (
-    "faithfulness",
-    "MMHal-Bench's rating of the response against the image content and the standard answer: 6 = very "
-    "informative with good analysis or reasoning, no hallucination; 5 = very informative, no hallucination; "
-    "4 = somewhat informative, no hallucination; 3 = not informative, no hallucination; 2 = very "
-    "informative, with hallucination; 1 = somewhat informative, with hallucination; 0 = not informative, "
-    "with hallucination",
-)
+__all__ = ["MMHalEvaluator", "MMHalOptions"]
 
 
 @dataclass
