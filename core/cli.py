@@ -1,4 +1,4 @@
-"""The ``polyrlaif`` command. Verbs: train, feedback, eval, verify, domains.
+"""The ``polyrlaif`` command. Verbs: train, feedback, eval, compare, verify, domains.
 
 Nothing heavy is imported at module level, so ``polyrlaif --help`` never imports torch.
 """
@@ -87,6 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
         "check mutation); weaker: the program can then forge a pass. By default the tests run in a "
         "process of their own and call the program with plain data",
     )
+
+    c = sub.add_parser(
+        "compare",
+        help="paired comparison of two evaluations of the same items (run, round or eval folders)",
+        description="For each benchmark both folders evaluated: each headline metric in A and B with its "
+        "95%% bootstrap interval, and B - A over the items both evaluated (matched by id) with its "
+        "paired-bootstrap interval and p-value. A run folder stands for its last round.",
+    )
+    c.add_argument("a", help="run folder, round folder (round_<k>) or evaluation folder")
+    c.add_argument("b", help="the same, for the other side")
+    c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
 
     sub.add_parser("domains", help="list the registered domains and their benchmarks")
     return p
@@ -178,15 +189,54 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.model:
         adapter = load_object(domain.adapter)
         policy = adapter.load(args.model, dtype=args.dtype, device=args.device, batch_size=args.batch_size)
-    metrics = evaluator_cls().evaluate(policy, request)
-    rows = [{"metric": k, "value": v} for k, v in metrics.items()]
+    from polyrlaif.core.evidence import ITEMS_FILE, evaluation_intervals, run_benchmark
+
+    metrics = run_benchmark(domain, args.benchmark, policy, request)
+    intervals = evaluation_intervals(out, seed=args.seed) if (out / ITEMS_FILE).is_file() else {}
+    rows = [
+        {"metric": k, "value": v, **({"95% interval": f"[{intervals[k].low:.4g}, {intervals[k].high:.4g}]"}
+                                     if k in intervals else {})}
+        for k, v in metrics.items()
+    ]  # fmt: skip
     print(markdown_table(rows))
     if target.suffix == ".json":
         from polyrlaif.core.io import atomic_write_json
 
         atomic_write_json(target, metrics)
-    written = [p for p in (target, out / "metrics.json", out / "metrics.md") if p.is_file()]
+    written = [p for p in (target, out / "metrics.json", out / "metrics.md", out / ITEMS_FILE) if p.is_file()]
     print(f"\nwritten: {', '.join(map(str, written)) or '(nothing)'}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from polyrlaif.core.evidence import eval_dirs, evaluation_difference, evaluation_intervals
+    from polyrlaif.core.report import print_summary
+
+    left, right = eval_dirs(args.a), eval_dirs(args.b)
+    common = [name for name in left if name in right]
+    if not common:
+        raise ValueError(
+            f"{args.a} and {args.b} evaluated no benchmark in common ({sorted(left)} vs {sorted(right)})"
+        )
+    for name in common:
+        ia = evaluation_intervals(left[name], seed=args.seed)
+        ib = evaluation_intervals(right[name], seed=args.seed)
+        diffs = evaluation_difference(left[name], right[name], seed=args.seed)
+        rows = []
+        for m, d in diffs.items():
+            rows.append(
+                {
+                    "metric": m,
+                    "A": f"{ia[m].value:.4g} [{ia[m].low:.3g}, {ia[m].high:.3g}]" if m in ia else "",
+                    "B": f"{ib[m].value:.4g} [{ib[m].low:.3g}, {ib[m].high:.3g}]" if m in ib else "",
+                    "B - A": f"{d.value:+.4g} [{d.low:+.3g}, {d.high:+.3g}]",
+                    "p": f"{d.p_value:.2g}",
+                    "significant": "yes" if d.significant else "no",
+                    "items": d.n,
+                }
+            )
+        print_summary(f"{name}: {left[name]} (A) vs {right[name]} (B)", rows)
+    print("intervals: 95% bootstrap over items; B - A: paired bootstrap over the items both evaluated")
     return 0
 
 
@@ -221,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_eval(args)
         if args.verb == "verify":
             return _cmd_verify(args)
+        if args.verb == "compare":
+            return _cmd_compare(args)
         from polyrlaif.core.config import load_config
         from polyrlaif.core.registry import RECIPES
 

@@ -16,12 +16,12 @@ ROOT = "polyrlaif"
 _FORMAT = "[polyrlaif %(asctime)s] %(stage)s%(message)s"
 
 
-class _StdoutHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stdout`` is at the time of the record (it may be replaced, as by pytest)."""
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (it may be replaced, as by pytest)."""
 
     @property  # type: ignore[override]
     def stream(self):  # noqa: ANN201
-        return sys.stdout
+        return sys.stderr
 
     @stream.setter
     def stream(self, value) -> None:  # noqa: ANN001
@@ -46,15 +46,16 @@ def get_logger(name: str) -> logging.Logger:
 
 
 def setup_logging(level: int = logging.INFO) -> None:
-    """Send ``polyrlaif`` records to standard output in the one format (idempotent).
+    """Send ``polyrlaif`` records to standard error in the one format (idempotent).
 
-    Plain lines, flushed at once, so a log piped to a file reads the same as on a terminal.
+    Standard error, like the progress bars: standard output carries results (summary tables, ``verify``'s
+    JSON counts), so it stays clean for a pipe. Plain lines, so a log in a file reads as on a terminal.
     """
     root = logging.getLogger(ROOT)
     root.setLevel(level)
     if any(getattr(h, "_polyrlaif", False) for h in root.handlers):
         return
-    handler = _StdoutHandler()
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(_FORMAT, datefmt="%H:%M:%S"))
     handler.addFilter(_StageFilter())
     handler._polyrlaif = True  # type: ignore[attr-defined]

@@ -150,6 +150,11 @@ class BenchmarkEvaluator(Protocol):
         metrics: headline metric -> ``"higher"`` or ``"lower"`` (which way is better). The summary table,
             ``metrics.png`` and significance tests report exactly these.
         max_new_tokens: generation budget used when the request leaves it unset.
+
+    ``evaluate`` writes ``items.jsonl`` into ``request.output_dir``: one row per item, with a unique
+    ``id`` (the same id for the same item in every run) and the numbers ``aggregate`` needs. From those
+    rows the core computes each headline metric's bootstrap interval and the paired difference between
+    two evaluations of the same items (:mod:`polyrlaif.core.evidence`).
     """
 
     name: ClassVar[str]
@@ -159,6 +164,12 @@ class BenchmarkEvaluator(Protocol):
 
     def evaluate(self, policy: Policy | None, request: EvalRequest) -> dict[str, float]:
         """Run the benchmark, write per-item results under ``request.output_dir`` and return metrics."""
+        ...
+
+    @staticmethod
+    def aggregate(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """The metrics of a set of ``items.jsonl`` rows; on all rows, exactly what ``evaluate`` returned
+        for the declared metrics (a resampled set gives the bootstrap's)."""
         ...
 
 

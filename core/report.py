@@ -11,6 +11,10 @@ from polyrlaif.core.io import atomic_write_bytes, atomic_write_json
 __all__ = ["print_summary", "plot_rounds", "plot_steps", "write_run_metrics"]
 
 
+#: Suffixes of the interval and paired-difference keys that belong to a metric's own panel.
+_EVIDENCE = ("/low", "/high", "/delta", "/delta_low", "/delta_high", "/p")
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -51,6 +55,7 @@ def plot_rounds(
     import matplotlib.pyplot as plt
 
     keys = list(keys or [k for k in history[0] if k != "round" and isinstance(history[0][k], (int, float))])
+    keys = [k for k in keys if not k.endswith(_EVIDENCE)]
     keys = [k for k in keys if any(isinstance(h.get(k), (int, float)) for h in history)]
     keys = keys[:12]
     ncols = min(3, max(1, len(keys)))
@@ -58,7 +63,21 @@ def plot_rounds(
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
     rounds = [h["round"] for h in history]
     for ax, key in zip(axes.flat, keys, strict=False):
-        ax.plot(rounds, [h.get(key, float("nan")) for h in history], marker="o")
+        values = [h.get(key, float("nan")) for h in history]
+        ax.plot(rounds, values, marker="o")
+        if any(f"{key}/low" in h for h in history):  # the 95% bootstrap interval of each round's value
+            lows = [h.get(f"{key}/low", v) for h, v in zip(history, values, strict=True)]
+            highs = [h.get(f"{key}/high", v) for h, v in zip(history, values, strict=True)]
+            ax.fill_between(rounds, lows, highs, alpha=0.2, label="95% interval")
+            starred = [
+                h["round"]
+                for h in history
+                if h.get(f"{key}/delta_low", 0) > 0 or h.get(f"{key}/delta_high", 0) < 0
+            ]
+            for r in starred:  # a paired difference from round 0 whose interval excludes 0
+                ax.annotate(
+                    "*", (r, values[rounds.index(r)]), textcoords="offset points", xytext=(0, 6), ha="center"
+                )
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("round")
         ax.set_xticks(rounds)

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from polyrlaif.core.benchmarks import declared_metrics
 from polyrlaif.core.config import TrainConfig, config_dict, save_config
+from polyrlaif.core.evidence import ITEMS_FILE, evaluation_difference, evaluation_intervals, run_benchmark
 from polyrlaif.core.io import atomic_write_jsonl, atomic_write_text
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Domain, DomainBuild, EvalRequest, Policy, PolicyAdapter, PrepStage
@@ -153,14 +154,19 @@ def close_policy(policy: Policy | None) -> None:
 
 
 def evaluate_policy(run: Run, built: DomainBuild, policy: Policy, rdir: Path) -> dict[str, float]:
-    """Run the build's benchmarks on ``policy``; metrics come back prefixed with the benchmark name."""
+    """Run the build's benchmarks on ``policy``; metrics come back prefixed with the benchmark name.
+
+    Each declared headline metric also gets its 95% bootstrap interval (``<metric>/low``, ``/high``)
+    and, after round 0, its paired difference from round 0 on the same items (``<metric>/delta``,
+    ``/delta_low``, ``/delta_high``, ``/p``), from the benchmark's ``items.jsonl``.
+    """
     e = run.cfg.eval
     metrics: dict[str, float] = {}
     for bench in built.evaluations:
-        evaluator = get_benchmark(run.domain, bench.name)()
         log.info(f"evaluating {policy.model_id} on {bench.name}")
+        out = rdir / f"eval_{bench.name}"
         request = EvalRequest(
-            output_dir=rdir / f"eval_{bench.name}",
+            output_dir=out,
             limit=e.limit,
             samples=e.samples,
             temperature=e.temperature,
@@ -169,9 +175,32 @@ def evaluate_policy(run: Run, built: DomainBuild, policy: Policy, rdir: Path) ->
             batch_size=run.cfg.sampling.batch_size,
             options=bench.options,
         )
-        got = evaluator.evaluate(policy, request)
+        got = run_benchmark(run.domain, bench.name, policy, request)
         metrics.update({f"{bench.name}/{k}": v for k, v in got.items() if isinstance(v, (int, float))})
+        metrics.update(_evidence(run, bench.name, out, run.out / "round_0" / f"eval_{bench.name}"))
     return metrics
+
+
+def _evidence(run: Run, name: str, out: Path, baseline: Path) -> dict[str, float]:
+    """Intervals of ``out``'s headline metrics, and their paired differences from ``baseline``."""
+    if not (out / ITEMS_FILE).is_file():
+        log.info(f"{name}: the benchmark wrote no {ITEMS_FILE}, so its metrics have no intervals")
+        return {}
+    seed = run.cfg.run.seed
+    found: dict[str, float] = {}
+    for m, iv in evaluation_intervals(out, seed=seed).items():
+        found.update({f"{name}/{m}/low": iv.low, f"{name}/{m}/high": iv.high})
+    if out != baseline and (baseline / ITEMS_FILE).is_file():
+        for m, d in evaluation_difference(baseline, out, seed=seed).items():
+            found.update(
+                {
+                    f"{name}/{m}/delta": d.value,
+                    f"{name}/{m}/delta_low": d.low,
+                    f"{name}/{m}/delta_high": d.high,
+                    f"{name}/{m}/p": d.p_value,
+                }
+            )
+    return found
 
 
 def directions(run: Run, built: DomainBuild) -> dict[str, str]:
@@ -219,6 +248,21 @@ def record_round(run: Run, built: DomainBuild, history: list[dict[str, Any]], ke
     write_run_metrics(run.out, history, {"directions": directions(run, built)}, keys=keys)
 
 
+def _cell(h: Mapping[str, Any], k: str) -> str:
+    """A summary cell: the value, its interval, and (after round 0) the paired difference from round 0."""
+    v = h.get(k, "")
+    if not isinstance(v, (int, float)):
+        return str(v)
+    text = f"{v:.4g}"
+    if f"{k}/low" in h:
+        text += f" [{h[f'{k}/low']:.3g}, {h[f'{k}/high']:.3g}]"
+    if f"{k}/delta" in h:
+        lo, hi = h[f"{k}/delta_low"], h[f"{k}/delta_high"]
+        star = " *" if lo > 0 or hi < 0 else ""
+        text += f"\nd {h[f'{k}/delta']:+.3g} [{lo:+.3g}, {hi:+.3g}] p={h[f'{k}/p']:.2g}{star}"
+    return text
+
+
 def finish(
     run: Run,
     built: DomainBuild,
@@ -253,11 +297,19 @@ def finish(
         {
             "metric": k
             + {"higher": " (higher is better)", "lower": " (lower is better)"}.get(dirs.get(k, ""), ""),
-            **{f"round {h['round']}": h.get(k, "") for h in history},
+            **{f"round {h['round']}": _cell(h, k) for h in history},
         }
         for k in keys
     ]
     text += print_summary(f"{run.domain.name}: metrics per round (round 0 = before training)", rows)
+    if any(f"{k}/low" in h for h in history for k in keys):
+        note = (
+            "[low, high]: 95% bootstrap interval over the evaluated items. d: paired difference from round 0 "
+            "on the same items, with its 95% paired-bootstrap interval and p-value; * marks a difference "
+            "whose interval excludes 0 (significant), and only those.\n"
+        )
+        print(note, end="")
+        text += note
     atomic_write_text(run.out / "summary.txt", text)
     log.info(
         f"done in {seconds:.0f}s; outputs in {run.out} "

@@ -194,7 +194,9 @@ def train_clip_checker(
     rng = random.Random(seed)
     losses: list[float] = []
     model.train()
-    for _ in range(epochs):
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(epochs), desc="clip checker", unit="epoch"):
         order = list(train)
         rng.shuffle(order)
         for start in range(0, len(order), batch_size):

@@ -44,7 +44,7 @@ def test_one_full_round(domain, tmp_path, tiny_lm_path, rule_judge, cli):
     if stages:  # preparation stages run in view: named in the log and in a summary table with wall times
         assert all(s["status"] == "ran" for s in stages)
         assert "preparation stages" in res.stdout
-        assert all(f"{s['name']}: " in res.stdout for s in stages)
+        assert all(f"{s['name']}: " in res.stderr for s in stages)
 
     before, finished = judge.requests, _finished_files(out)
     again = cli(*args)
@@ -53,7 +53,7 @@ def test_one_full_round(domain, tmp_path, tiny_lm_path, rule_judge, cli):
     rerun = json.loads((out / "metrics.json").read_text())["stages"]
     assert [s["name"] for s in rerun] == [s["name"] for s in stages]
     assert all(s["status"] == "skipped" for s in rerun)
-    assert all(f"{s['name']}: finished earlier, skipped" in again.stdout for s in stages)
+    assert all(f"{s['name']}: finished earlier, skipped" in again.stderr for s in stages)
 
 
 def _finished_files(out):

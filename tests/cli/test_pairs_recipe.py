@@ -73,7 +73,7 @@ def test_trains_on_a_users_pairs_file(tmp_path, tiny_lm_path, cli):
 
     # our own artifact goes back in as it is
     again = cli(*_args(tmp_path / "run2", tiny_lm_path, out / "round_1" / "pairs.jsonl"))
-    assert "4 pairs from" in again.stdout
+    assert "4 pairs from" in again.stderr
 
 
 def test_a_bad_pairs_file_stops_before_any_work(tmp_path, tiny_lm_path):

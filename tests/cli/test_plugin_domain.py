@@ -102,4 +102,4 @@ def test_a_third_party_domain_installs_and_runs_one_round(tmp_path, tiny_lm_path
         "train", "--config", str(config), f"run.output_dir={out}", f"model.name_or_path={tiny_lm_path}"
     )
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "questions: finished earlier, skipped" in again.stdout
+    assert "questions: finished earlier, skipped" in again.stderr

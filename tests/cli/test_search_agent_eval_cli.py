@@ -66,7 +66,7 @@ def test_model_runs_the_agent_over_a_corpus_and_a_rerun_reuses_it(tmp_path, tiny
 
     before = (tmp_path / "O" / "trajectories.jsonl").stat().st_mtime_ns
     res = _eval(*args)
-    assert res.returncode == 0 and "reusing 2 trajectories" in res.stdout  # the log goes to standard output
+    assert res.returncode == 0 and "reusing 2 trajectories" in res.stderr  # the log
     assert (tmp_path / "O" / "trajectories.jsonl").stat().st_mtime_ns == before
 
 
