@@ -255,6 +255,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         **({"in_process": True} if args.in_process else {}),  # domains without the option never see it
     )
     print(json.dumps(counts, indent=2))
+    if not counts.get("total"):
+        print(f"polyrlaif: {args.input} holds no rows: nothing was verified", file=sys.stderr)
     return 0
 
 

@@ -48,6 +48,26 @@ def test_verify_cli_bad_line_names_file_and_line(tmp_path):
     assert out.read_text() == "precious\n"
 
 
+def test_verify_cli_non_utf8_and_empty_inputs_are_named(tmp_path):
+    src = tmp_path / "latin1.jsonl"
+    row = {
+        "task_id": "a",
+        "prompt": "def f():\n",
+        "completion": "    return 1\n",
+        "test": "",
+        "entry_point": "f",
+    }
+    src.write_bytes((json.dumps(row) + "\n").encode() + b'{"task_id": "caf\xe9"}\n')
+    res = _run("verify", "--domain", "code", "--input", str(src), "--output", str(tmp_path / "o.jsonl"))
+    assert res.returncode == 2 and "latin1.jsonl:2: not UTF-8 text" in res.stderr
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    res = _run("verify", "--domain", "code", "--input", str(empty), "--output", str(tmp_path / "e.jsonl"))
+    assert res.returncode == 0 and json.loads(res.stdout)["total"] == 0  # stdout stays pure JSON
+    assert "empty.jsonl holds no rows: nothing was verified" in res.stderr
+
+
 def test_eval_cli_reference_solutions_and_tiny_model(tmp_path, tiny_lm_path):
     # without --model the evaluator scores the reference solutions: a check of data and sandbox
     out = tmp_path / "ref"
