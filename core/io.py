@@ -28,6 +28,7 @@ __all__ = [
     "atomic_write_text",
     "iter_jsonl",
     "read_jsonl",
+    "read_json",
     "sha256_text",
     "StageWriter",
 ]
@@ -134,6 +135,28 @@ def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterato
             if missing:
                 raise InputError(f"{path}:{lineno}: missing field(s) {', '.join(repr(m) for m in missing)}")
             yield lineno, row
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file.
+
+    Raises:
+        InputError: the file is missing, not UTF-8 or not JSON; the message reads ``file:line: ...``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text ({exc.reason} at column {column})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
 
 
 def read_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> list[dict]:

@@ -12,14 +12,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.io import InputError, iter_jsonl
+from polyrlaif.core.io import InputError, iter_jsonl, read_json
 
 __all__ = [
     "AmberAnnotation",
@@ -76,14 +75,7 @@ class AmberAnnotation:
 
 
 def _load_json(path: str | os.PathLike) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        with path.open("r", encoding="utf-8") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+    return read_json(path)
 
 
 _ID = (int, str)

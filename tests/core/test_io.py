@@ -124,3 +124,15 @@ def test_non_utf8_lines_name_file_and_line(tmp_path):
     path.write_bytes(b'{"a": 1}\n{"a": "caf\xe9"}\n')
     with pytest.raises(InputError, match=r"rows.jsonl:2: not UTF-8 text \(invalid continuation byte"):
         read_jsonl(path)
+
+
+def test_read_json_names_the_line_of_a_bad_byte_or_a_syntax_error(tmp_path):
+    from polyrlaif.core.io import InputError, read_json
+
+    path = tmp_path / "ann.json"
+    path.write_bytes(b'{"images": [\n  {"file_name": "caf\xe9.png"}\n]}')
+    with pytest.raises(InputError, match=r"ann.json:2: not UTF-8 text \(invalid continuation byte at col"):
+        read_json(path)
+    path.write_text('{"images": [\n  {"id": 1,}\n]}')
+    with pytest.raises(InputError, match=r"ann.json:2: malformed JSON"):
+        read_json(path)
