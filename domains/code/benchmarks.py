@@ -8,7 +8,8 @@ One evaluation reads top to bottom:
 3. pull the code out of each response, assemble HumanEval's program (prompt + completion + test +
    ``check(entry_point)``) and run it in the sandbox, appending the results to ``samples.jsonl``;
 4. compute pass@k (the unbiased estimator), executability and status counts, and write
-   ``metrics.json`` and ``metrics.md``.
+   ``metrics.json``, ``metrics.md`` and ``items.jsonl`` (per problem: ``n`` samples, ``c`` passed,
+   ``executed``; :meth:`CodeBenchmark.aggregate` recomputes the headline metrics from such rows).
 
 A rerun into the same output directory skips the problems already generated and the samples already
 executed, so an interrupted evaluation loses at most one batch. The decoding settings are stored with
@@ -17,17 +18,22 @@ every generation, and a rerun with other settings is refused rather than silentl
 
 from __future__ import annotations
 
+import functools
+import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from polyrlaif.core.benchmarks import resolve_max_new_tokens, resolve_options
-from polyrlaif.core.io import InputError, StageWriter
+from polyrlaif.core.evidence import ITEMS_FILE
+from polyrlaif.core.io import InputError, StageWriter, atomic_write_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Direction, EvalRequest, Policy
 from polyrlaif.domains.code.prompts import build_messages, build_program, extract_code
+from polyrlaif.evaluation.items import unique_ids
+from polyrlaif.evaluation.passk import mean_pass_at_k, pass_at_k
 
 __all__ = [
     "DEFAULT_SAMPLING_TEMPERATURE",
@@ -50,6 +56,9 @@ NOT_EXECUTED = frozenset({"error", "timeout", "oom", "sandbox_error"})
 DEFAULT_SAMPLING_TEMPERATURE = 0.8
 
 _REQUIRED = ("task_id", "prompt", "test", "entry_point")
+
+#: pass@k of one problem by ``(n, c, k)``: the bootstrap recomputes it for the same few counts many times.
+_pass_at_k = functools.lru_cache(maxsize=65536)(pass_at_k)
 
 
 def sample_id(task_id: str, j: int) -> str:
@@ -123,7 +132,8 @@ class CodeBenchmark:
         raise NotImplementedError
 
     def evaluate(self, policy: Policy | None, request: EvalRequest) -> dict[str, float]:
-        """Generate, execute and score; write ``generations.jsonl``, ``samples.jsonl`` and the metrics.
+        """Generate, execute and score; write ``generations.jsonl``, ``samples.jsonl``, ``items.jsonl``
+        and the metrics.
 
         Args:
             policy: the model to evaluate. ``None`` scores each problem's ``canonical_solution``
@@ -183,13 +193,33 @@ class CodeBenchmark:
         }
         responses = self._generate(policy, problems, output_dir, settings, batch_size)
         results = self._execute(problems, responses, output_dir, samples, opts, reference=policy is None)
-        metrics = self._metrics(problems, results, samples, temperature, opts)
+        metrics, items = self._metrics(problems, results, samples, temperature, opts)
 
         from polyrlaif.evaluation.tables import write_metrics
 
         run_info = {**settings, "benchmark": self.name, "timeout_s": float(opts.timeout_s)}
         write_metrics(output_dir, {**metrics, "settings": run_info})
+        atomic_write_jsonl(output_dir / ITEMS_FILE, items)
         return metrics
+
+    @staticmethod
+    def aggregate(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """The headline metrics of ``items.jsonl`` rows (``{"id", "n", "c", "executed"}`` per problem).
+
+        ``pass@k`` for each declared k up to the smallest ``n``: the mean over problems of the unbiased
+        estimator; ``executability``: executed samples / all samples (a ratio of sums); ``n_problems``.
+        Empty rows give ``{}``.
+        """
+        if not rows:
+            return {}
+        counts = [(int(r["n"]), int(r["c"])) for r in rows]
+        smallest, out = min(n for n, _ in counts), {}
+        for k in (int(m[5:]) for m in CodeBenchmark.metrics if m.startswith("pass@")):
+            if k <= smallest:
+                out[f"pass@{k}"] = math.fsum(_pass_at_k(n, c, k) for n, c in counts) / len(counts)
+        out["executability"] = sum(int(r["executed"]) for r in rows) / sum(n for n, _ in counts)
+        out["n_problems"] = len(rows)
+        return out
 
     # ------------------------------------------------------------------ stages
 
@@ -325,25 +355,32 @@ class CodeBenchmark:
         samples: int,
         temperature: float,
         opts: CodeOptions,
-    ) -> dict[str, float]:
+    ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """The metrics, and an ``items.jsonl`` row per problem (``n`` samples, ``c`` passed, ``executed``)."""
         from polyrlaif.domains.code.sandbox import STATUSES
-        from polyrlaif.evaluation.passk import mean_pass_at_k
 
-        rows = [results[sample_id(p["task_id"], j)] for p in problems for j in range(samples)]
-        counts = [
-            (samples, sum(bool(results[sample_id(p["task_id"], j)]["passed"]) for j in range(samples)))
-            for p in problems
+        per_problem = [[results[sample_id(p["task_id"], j)] for j in range(samples)] for p in problems]
+        items = [
+            {
+                "id": item_id,
+                "n": samples,
+                "c": sum(bool(r["passed"]) for r in res),
+                "executed": sum(r["status"] not in NOT_EXECUTED for r in res),
+            }
+            for item_id, res in zip(unique_ids(p["task_id"] for p in problems), per_problem, strict=True)
         ]
+        counts = [(r["n"], r["c"]) for r in items]
         metrics: dict[str, float] = {f"pass@{k}": mean_pass_at_k(counts, k) for k in opts.ks if k <= samples}
-        statuses = Counter(r["status"] for r in rows)
-        metrics["executability"] = sum(n for s, n in statuses.items() if s not in NOT_EXECUTED) / len(rows)
+        statuses = Counter(r["status"] for res in per_problem for r in res)
+        n_samples = len(problems) * samples
+        metrics["executability"] = sum(n for s, n in statuses.items() if s not in NOT_EXECUTED) / n_samples
         metrics["n_problems"] = len(problems)
-        metrics["n_samples"] = len(rows)
+        metrics["n_samples"] = n_samples
         metrics["samples_per_problem"] = samples
         metrics["temperature"] = temperature
         for status in (*STATUSES, *sorted(set(statuses) - set(STATUSES))):
             metrics[f"status/{status}"] = statuses.get(status, 0)
-        return metrics
+        return metrics, items
 
 
 class HumanEvalEvaluator(CodeBenchmark):

@@ -18,20 +18,24 @@ recall and tool calls per question when the rows carry them; with an agent run, 
 and, when the agent made JUDGE actions, ``judge_accuracy`` (agreement with the reranker's ideal
 verdict, as ReSeek's reward defines it); with a judge (``--opt judge='{"backend": ...}'``),
 ``llm_judge_accuracy`` (the answer judge's JSON verdicts; failures are counted in
-``llm_judge_failures`` and left out of the mean). Per-row results go to ``rows.jsonl``.
+``llm_judge_failures`` and left out of the mean). Per-row results go to ``rows.jsonl``; ``items.jsonl``
+holds, per question, the numbers :meth:`QAEvaluator.aggregate` recomputes the headline metrics from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from polyrlaif.core.benchmarks import resolve_max_new_tokens, resolve_options
+from polyrlaif.core.evidence import ITEMS_FILE
 from polyrlaif.core.io import atomic_write_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Direction, EvalRequest, Policy
+from polyrlaif.evaluation.items import unique_ids
 from polyrlaif.evaluation.qa import QAPrediction, load_predictions, qa_report
 
 __all__ = ["QAEvaluator", "QAOptions"]
@@ -77,7 +81,13 @@ class QAOptions:
 
 
 class QAEvaluator:
-    """Open-domain QA by the search agent (or from a predictions file). Options: :class:`QAOptions`."""
+    """Open-domain QA by the search agent (or from a predictions file). Options: :class:`QAOptions`.
+
+    ``items.jsonl``: one row per question, ``id`` its question id (a row without one: ``q-`` and a hash
+    of the question text), with ``exact_match`` and ``f1``; ``citation_precision`` and
+    ``citation_recall``; ``answered``; ``judge_hits`` of ``judgments`` (the agent's JUDGE actions); and
+    ``llm_judge`` (the answer judge's verdict). A field the run does not give is ``None``.
+    """
 
     name: ClassVar[str] = "qa"
     title: ClassVar[str] = "QA"
@@ -129,8 +139,9 @@ class QAEvaluator:
 
         output_dir = Path(request.output_dir)
         extra: dict[str, float] = {}
+        agent: list[dict[str, Any]] | None = None  # per question: answered, JUDGE actions
         if policy is not None:
-            rows, extra = self._run_agent(
+            rows, extra, agent = self._run_agent(
                 policy,
                 output_dir,
                 opts,
@@ -151,6 +162,7 @@ class QAEvaluator:
             metrics.update(self._llm_judge(rows, per_row, output_dir, opts))
         atomic_write_jsonl(output_dir / "rows.jsonl", per_row)
         write_metrics(output_dir, metrics)
+        atomic_write_jsonl(output_dir / ITEMS_FILE, _items(rows, per_row, agent))
         _say(self.title, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
         return metrics
 
@@ -165,7 +177,7 @@ class QAEvaluator:
         max_new_tokens: int,
         seed: int,
         batch_size: int,
-    ) -> tuple[list[QAPrediction], dict[str, float]]:
+    ) -> tuple[list[QAPrediction], dict[str, float], list[dict[str, Any]]]:
         from polyrlaif.domains.search_agent.agent import (
             AgentConfig,
             policy_generator,
@@ -236,9 +248,21 @@ class QAEvaluator:
                 for r, t in zip(rows, trajs, strict=True)
             ],
         )
+        judged = _judge_counts(trajs, questions)
+        judging = opts.judge_action or any(t.judgments for t in trajs)  # else JUDGE counts do not apply
+        agent = [
+            {
+                "answered": t.status == "answered",
+                "judge_hits": hits if judging else None,
+                "judgments": total if judging else None,
+            }
+            for t, (hits, total) in zip(trajs, judged, strict=True)
+        ]
         extra: dict[str, float] = {"answered_rate": sum(t.status == "answered" for t in trajs) / len(trajs)}
-        extra.update(_judge_accuracy(trajs, questions))
-        return rows, extra
+        total = sum(n for _, n in judged)
+        if total:  # agreement with the reranker's ideal verdicts, over all JUDGE actions (ReSeek)
+            extra.update(judge_accuracy=sum(h for h, _ in judged) / total, n_judgments=float(total))
+        return rows, extra, agent
 
     def _llm_judge(
         self, rows: Sequence[QAPrediction], per_row: list[dict[str, Any]], output_dir: Path, opts: QAOptions
@@ -274,18 +298,70 @@ class QAEvaluator:
             out["llm_judge_accuracy"] = sum(known) / len(known)
         return out
 
+    @staticmethod
+    def aggregate(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """The metrics of ``items.jsonl`` rows: ``exact_match`` and ``f1`` over all rows; the citation
+        scores, ``answered_rate`` and ``llm_judge_accuracy`` over the rows that give them;
+        ``judge_accuracy`` as JUDGE-action hits / JUDGE actions summed over the rows. A metric no row
+        gives is left out."""
+        if not rows:
+            return {}
+        out = {
+            "exact_match": sum(r["exact_match"] for r in rows) / len(rows),
+            "f1": sum(r["f1"] for r in rows) / len(rows),
+            "n_questions": float(len(rows)),
+        }
+        for key, name in (
+            ("citation_precision", "citation_precision"),
+            ("citation_recall", "citation_recall"),
+            ("answered", "answered_rate"),
+            ("llm_judge", "llm_judge_accuracy"),
+        ):
+            given = [float(r[key]) for r in rows if r.get(key) is not None]
+            if given:
+                out[name] = sum(given) / len(given)
+        judged = [r for r in rows if r.get("judgments")]
+        if judged:
+            out["judge_accuracy"] = sum(r["judge_hits"] for r in judged) / sum(r["judgments"] for r in judged)
+        return out
 
-def _judge_accuracy(trajs: Sequence[Any], questions: Sequence[Any]) -> dict[str, float]:
-    """Agreement of the agent's JUDGE verdicts with the reranker's ideal ones (ReSeek)."""
-    judged = [(t, q) for t, q in zip(trajs, questions, strict=True) if t.judgments]
-    if not judged:
-        return {}
+
+def _items(
+    rows: Sequence[QAPrediction], per_row: Sequence[Mapping[str, Any]], agent: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """One ``items.jsonl`` row per question (see :class:`QAEvaluator`)."""
+
+    def key(r: QAPrediction) -> str:
+        return r.id if r.id is not None else "q-" + hashlib.sha1(r.question.encode()).hexdigest()[:12]
+
+    none = {"answered": None, "judge_hits": None, "judgments": None}
+    return [
+        {
+            "id": item_id,
+            "exact_match": d["exact_match"],
+            "f1": d["f1"],
+            "citation_precision": d.get("citation_precision"),
+            "citation_recall": d.get("citation_recall"),
+            **(agent[i] if agent is not None else none),
+            "llm_judge": d.get("llm_judge"),
+        }
+        for i, (item_id, d) in enumerate(zip(unique_ids(map(key, rows)), per_row, strict=True))
+    ]
+
+
+def _judge_counts(trajs: Sequence[Any], questions: Sequence[Any]) -> list[tuple[int, int]]:
+    """Per question, how many of the agent's JUDGE verdicts agree with the reranker's ideal ones (ReSeek),
+    and how many it made."""
+    if not any(t.judgments for t in trajs):
+        return [(0, 0)] * len(trajs)
     from polyrlaif.domains.search_agent.rewards import JudgeActionReward
 
     ideal_judge = JudgeActionReward()
-    hits = total = 0
-    for t, q in judged:
+
+    def count(t: Any, q: Any) -> tuple[int, int]:
+        if not t.judgments:
+            return 0, 0
         ideal = ideal_judge.ideal([t.steps[i].observation for i, _ in t.judgments], q)
-        hits += sum(want == got for want, (_, got) in zip(ideal, t.judgments, strict=True))
-        total += len(t.judgments)
-    return {"judge_accuracy": hits / total, "n_judgments": float(total)}
+        return sum(want == got for want, (_, got) in zip(ideal, t.judgments, strict=True)), len(t.judgments)
+
+    return [count(t, q) for t, q in zip(trajs, questions, strict=True)]

@@ -17,7 +17,7 @@ DOMAIN = Domain(
     benchmarks={
         "chair": "polyrlaif.domains.vision_hallucination.benchmarks:ChairEvaluator",
         "pope": "polyrlaif.domains.vision_hallucination.benchmarks:PopeEvaluator",
-        "amber": "polyrlaif.domains.vision_hallucination.benchmarks:AmberEvaluator",
+        "amber": "polyrlaif.domains.vision_hallucination.amber:AmberEvaluator",
         "mmhal": "polyrlaif.domains.vision_hallucination.mmhal:MMHalEvaluator",
     },
 )

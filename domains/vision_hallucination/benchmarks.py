@@ -1,29 +1,31 @@
-"""Hallucination benchmarks of the `vision_hallucination` domain: CHAIR, POPE and AMBER (MMHal-style in
+"""Hallucination benchmarks of the `vision_hallucination` domain: CHAIR and POPE (AMBER in
+:mod:`~polyrlaif.domains.vision_hallucination.amber`, MMHal-style in
 :mod:`~polyrlaif.domains.vision_hallucination.mmhal`).
 
 Each evaluator either scores a predictions file (the ``predictions`` option, ``--predictions``) or, given
 a policy (``--model``), asks it first: every (image, question) is answered once, greedily by default, in
 fixed batches appended to ``generations.jsonl`` (a :class:`~polyrlaif.core.io.StageWriter`), so an
 interrupted evaluation resumes where it stopped. The metrics come from
-:mod:`polyrlaif.evaluation.hallucination`; every evaluator writes ``metrics.json``, ``metrics.md`` and
-per-item rows under its output directory.
+:mod:`polyrlaif.evaluation.hallucination`; every evaluator writes ``metrics.json``, ``metrics.md``,
+per-item details (``rows.jsonl``) and ``items.jsonl``: one row per item, with a stable ``id`` and the
+numbers from which its ``aggregate(rows)`` recomputes the metrics (:mod:`polyrlaif.core.evidence`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from polyrlaif.core.benchmarks import resolve_max_new_tokens, resolve_options
+from polyrlaif.core.evidence import ITEMS_FILE
 from polyrlaif.core.io import InputError, StageWriter, atomic_write_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Direction, EvalRequest, Policy
+from polyrlaif.evaluation.items import binary_counts_metrics, confusion, ratio, unique_ids
 
 __all__ = [
-    "AmberEvaluator",
-    "AmberOptions",
     "ChairEvaluator",
     "ChairOptions",
     "PopeEvaluator",
@@ -109,15 +111,20 @@ def answer_all(
     return {r["key"]: r["answer"] for r in stage.rows()}
 
 
-def _write(output_dir: Path, title: str, metrics: dict[str, float], rows: list[dict[str, Any]]) -> None:
+Item = tuple[Hashable, str, str]  # (key, image path, text the policy is asked)
+#: :meth:`VisionBenchmark.score`'s result: metrics, per-item details (``rows.jsonl``), ``items.jsonl`` rows.
+Scored = tuple[dict[str, float], list[dict[str, Any]], list[dict[str, Any]]]
+Rows = Sequence[Mapping[str, Any]]
+
+
+def _write(output_dir: Path, title: str, scored: Scored) -> None:
     from polyrlaif.evaluation.tables import write_metrics
 
+    metrics, rows, items = scored
     atomic_write_jsonl(output_dir / "rows.jsonl", rows)
     write_metrics(output_dir, metrics)
+    atomic_write_jsonl(output_dir / ITEMS_FILE, items)
     _say(title, " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
-
-
-Item = tuple[Hashable, str, str]  # (key, image path, text the policy is asked)
 
 
 @dataclass
@@ -138,11 +145,12 @@ class VisionOptions:
 
 class VisionBenchmark:
     """The flow every vision benchmark shares: answers from ``predictions`` or from the policy (resumably,
-    through :func:`answer_all`), then :meth:`score`; writes ``rows.jsonl`` and the metrics.
+    through :func:`answer_all`), then :meth:`score`; writes ``rows.jsonl``, ``items.jsonl`` and the metrics.
 
     Subclasses declare their ``Options`` (a :class:`VisionOptions` subclass), ``metrics`` and ``name``, and
     say which items to ask (:meth:`items`), how to read a predictions file (:meth:`read`) and how to score
-    answers (:meth:`score`); all three get the resolved options.
+    answers (:meth:`score`); all three get the resolved options. Their static :meth:`aggregate` turns
+    ``items.jsonl`` rows back into the metrics.
     """
 
     name: ClassVar[str] = "vision"
@@ -159,10 +167,13 @@ class VisionBenchmark:
         """Answers from the predictions file ``opts.predictions``, by key."""
         raise NotImplementedError
 
-    def score(
-        self, answers: dict[Hashable, str], opts: Any, output_dir: Path
-    ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-        """Metrics and per-item rows."""
+    def score(self, answers: dict[Hashable, str], opts: Any, output_dir: Path) -> Scored:
+        """Metrics, per-item details and ``items.jsonl`` rows (a unique, stable ``id`` each)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def aggregate(rows: Rows) -> dict[str, float]:
+        """The metrics of ``items.jsonl`` rows, as :meth:`score` computed them on all of them."""
         raise NotImplementedError
 
     def evaluate(self, policy: Policy | None, request: EvalRequest) -> dict[str, float]:
@@ -194,9 +205,9 @@ class VisionBenchmark:
             answers = {key: got[key] for key, _, _ in items}
         else:
             raise ValueError(f"{self.name} needs --model or --predictions")
-        metrics, rows = self.score(answers, opts, output_dir)
-        _write(output_dir, self.title, metrics, rows)
-        return metrics
+        scored = self.score(answers, opts, output_dir)
+        _write(output_dir, self.title, scored)
+        return scored[0]
 
 
 @dataclass
@@ -218,7 +229,9 @@ class ChairEvaluator(VisionBenchmark):
     instance annotations (plus captions when given), objects matched by
     :class:`~polyrlaif.evaluation.hallucination.vocab.ObjectVocab` (COCO synonyms, or the categories'
     own ``synonyms``). Also ``mean_words`` and ``mean_objects``, where a collapse of the captions shows.
-    Options: :class:`ChairOptions`.
+    Options: :class:`ChairOptions`. ``items.jsonl``: per image (``id``: its image id), the objects its
+    caption names (``n_mentioned``), those not in the ground truth (``n_hallucinated``), the ground-truth
+    objects (``n_gt``) and those the caption names (``n_recalled``).
     """
 
     name, title = "chair", "CHAIR"
@@ -250,9 +263,7 @@ class ChairEvaluator(VisionBenchmark):
         assert opts.predictions is not None
         return dict(list(load_chair_predictions(opts.predictions).items())[: limit or None])
 
-    def score(
-        self, answers: dict[Hashable, str], opts: ChairOptions, output_dir: Path
-    ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    def score(self, answers: dict[Hashable, str], opts: ChairOptions, output_dir: Path) -> Scored:
         """CHAIR over the captions; the captions are also written as ``predictions.jsonl``."""
         from polyrlaif.evaluation.hallucination.chair import chair_scores
         from polyrlaif.evaluation.hallucination.loaders import load_coco_captions, load_coco_instances
@@ -267,7 +278,34 @@ class ChairEvaluator(VisionBenchmark):
         metrics["mean_objects"] = result.n_mentioned / result.n_images
         preds = [{"image_id": k, "caption": v} for k, v in answers.items()]
         atomic_write_jsonl(output_dir / "predictions.jsonl", preds)
-        return metrics, result.to_dict()["rows"]
+        ids = unique_ids(r.image_id for r in result.rows)
+        items = [
+            {
+                "id": item_id,
+                "n_mentioned": len(r.mentioned),
+                "n_hallucinated": len(r.hallucinated),
+                "n_gt": len(r.gt),
+                "n_recalled": len(set(r.mentioned) & set(r.gt)),
+            }
+            for item_id, r in zip(ids, result.rows, strict=True)
+        ]
+        return metrics, result.to_dict()["rows"], items
+
+    @staticmethod
+    def aggregate(rows: Rows) -> dict[str, float]:
+        """``chair_s`` (share of captions with a hallucinated object), and ``chair_i`` and ``recall`` as
+        ratios of the summed counts, not means of per-image ratios; NaN where a sum is 0. Also
+        ``mean_objects`` and ``n_images``."""
+        if not rows:
+            return {}
+        mentioned, gt = sum(r["n_mentioned"] for r in rows), sum(r["n_gt"] for r in rows)
+        return {
+            "chair_s": sum(r["n_hallucinated"] > 0 for r in rows) / len(rows),
+            "chair_i": ratio(sum(r["n_hallucinated"] for r in rows), mentioned),
+            "recall": ratio(sum(r["n_recalled"] for r in rows), gt),
+            "mean_objects": mentioned / len(rows),
+            "n_images": float(len(rows)),
+        }
 
 
 @dataclass
@@ -287,6 +325,8 @@ class PopeEvaluator(VisionBenchmark):
     """POPE: yes/no object probing; accuracy, precision, recall, F1 and yes-ratio, per split and overall.
     As POPE's own script, only an explicit "no" is a no; ``unparsed`` counts answers with no yes/no word.
     With several question files, ``<split>/accuracy`` and ``<split>/f1`` too. Options: :class:`PopeOptions`.
+    ``items.jsonl``: per question (``id``: its question id), the gold ``label``, the ``prediction`` scored
+    (yes/no) and its ``split``.
     """
 
     name, title = "pope", "POPE"
@@ -332,76 +372,43 @@ class PopeEvaluator(VisionBenchmark):
         asked = {q["question_id"] for q in self._asked}
         return {k: v for k, v in answers.items() if k in asked}
 
-    def score(
-        self, answers: dict[Hashable, str], opts: PopeOptions, output_dir: Path
-    ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    def score(self, answers: dict[Hashable, str], opts: PopeOptions, output_dir: Path) -> Scored:
         """POPE metrics overall, plus accuracy and F1 per split when there are several."""
-        from polyrlaif.evaluation.hallucination.pope import attach_answers, pope_scores
+        from polyrlaif.evaluation.hallucination.pope import attach_answers, parse_yes_no, pope_scores
 
         rows = attach_answers(self._asked, answers)
-        result = pope_scores(rows, unparsed_as="yes")  # POPE's script: only an explicit "no" is a no
+        unparsed_as = "yes"  # POPE's script: only an explicit "no" is a no
+        result = pope_scores(rows, unparsed_as=unparsed_as)
         metrics = {k: float(v) for k, v in result.overall.to_dict().items() if isinstance(v, (int, float))}
         if len(result.splits) > 1:
             for split, m in result.splits.items():
                 metrics.update({f"{split}/{k}": float(getattr(m, k)) for k in ("accuracy", "f1")})
-        return metrics, rows
+        items = [
+            {
+                "id": item_id,
+                "label": str(r["label"]).strip().lower(),
+                "prediction": parse_yes_no(str(r["answer"])) or unparsed_as,
+                "split": None if r.get("split") is None else str(r["split"]),
+            }
+            for item_id, r in zip(unique_ids(r["question_id"] for r in rows), rows, strict=True)
+        ]
+        return metrics, rows, items
 
-
-@dataclass
-class AmberOptions(VisionOptions):
-    """AMBER's options.
-
-    Attributes:
-        annotations: AMBER annotation JSON (required).
-        queries: AMBER query JSON (``[{"id", "image", "query"}]``), for a policy run.
-        image_root: directory of the images (default ``<queries dir>/../images``).
-    """
-
-    queries: str | None = None
-
-
-class AmberEvaluator(VisionBenchmark):
-    """AMBER's generative metrics (CHAIR, Cover, Hal, Cog) and, for discriminative queries, accuracy and
-    F1, and the AMBER score when both kinds were asked. Options: :class:`AmberOptions`.
-    """
-
-    name, title = "amber", "AMBER"
-    Options = AmberOptions
-    metrics = {
-        "chair": "lower",
-        "cover": "higher",
-        "hal": "lower",
-        "cog": "lower",
-        "acc": "higher",
-        "f1": "higher",
-        "amber_score": "higher",
-    }
-
-    def items(self, opts: AmberOptions, limit: int | None) -> list[Item]:
-        """One request per AMBER query."""
-        from polyrlaif.evaluation.hallucination.loaders import load_amber_queries
-
-        if not opts.queries:
-            raise ValueError("amber with --model needs the queries option (AMBER query JSON)")
-        queries = load_amber_queries(opts.queries)[: limit or None]
-        root = image_root_for(opts.image_root, opts.queries)
-        return [(q["id"], str(root / q["image"]), q["query"]) for q in queries]
-
-    def read(self, opts: AmberOptions, limit: int | None) -> dict[Hashable, str]:
-        """AMBER responses (``[{"id", "response"}]``, JSON or JSONL)."""
-        from polyrlaif.evaluation.hallucination.loaders import load_amber_responses
-
-        assert opts.predictions is not None
-        return dict(list(load_amber_responses(opts.predictions).items())[: limit or None])
-
-    def score(
-        self, answers: dict[Hashable, str], opts: AmberOptions, output_dir: Path
-    ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-        """AMBER's metrics against its annotation file."""
-        from polyrlaif.evaluation.hallucination.amber import amber_scores
-        from polyrlaif.evaluation.hallucination.loaders import load_amber_annotations
-
-        if not opts.annotations:
-            raise ValueError("amber needs --annotations (AMBER annotation JSON)")
-        result = amber_scores(answers, load_amber_annotations(opts.annotations))
-        return result.metrics(), [{"id": k, "response": v} for k, v in answers.items()]
+    @staticmethod
+    def aggregate(rows: Rows) -> dict[str, float]:
+        """Accuracy, precision, recall, F1 (from the confusion counts of ``rows``; "yes" is positive) and
+        yes-ratio; with several splits, ``<split>/accuracy`` and ``<split>/f1`` too."""
+        if not rows:
+            return {}
+        pairs: dict[str | None, list[tuple[bool, bool]]] = {}  # split -> (gold yes, predicted yes)
+        for r in rows:
+            pairs.setdefault(r.get("split"), []).append((r["label"] == "yes", r["prediction"] == "yes"))
+        counts = {split: confusion(p) for split, p in pairs.items()}
+        tp, fp, tn, fn = (sum(c[i] for c in counts.values()) for i in range(4))
+        out = {**binary_counts_metrics(tp, fp, tn, fn), "yes_ratio": (tp + fp) / len(rows)}
+        splits = {k: v for k, v in counts.items() if k is not None}
+        if len(splits) > 1:
+            for split, c in splits.items():
+                m = binary_counts_metrics(*c)
+                out.update({f"{split}/accuracy": m["accuracy"], f"{split}/f1": m["f1"]})
+        return out

@@ -11,11 +11,14 @@ from typing import Any
 from polyrlaif.core.io import InputError, read_jsonl
 from polyrlaif.domains.vision_hallucination.benchmarks import (
     Item,
+    Rows,
+    Scored,
     VisionBenchmark,
     VisionOptions,
     image_root_for,
 )
 from polyrlaif.domains.vision_hallucination.prompts import MMHAL_CRITERION
+from polyrlaif.evaluation.items import unique_ids
 
 __all__ = ["MMHalEvaluator", "MMHalOptions"]
 
@@ -48,6 +51,9 @@ class MMHalEvaluator(VisionBenchmark):
 
     Rows (JSONL or MMHal's JSON list): ``{"image", "question", "gt_answer", "image_content": [...]}``;
     a predictions file adds ``model_answer``. Options: :class:`MMHalOptions`.
+
+    ``items.jsonl``: per question (``id``: the row's ``id`` if it has one, else its position in the
+    file), the judge's ``rating`` (``None`` when the judge failed).
     """
 
     name, title = "mmhal", "MMHal"
@@ -88,9 +94,7 @@ class MMHalEvaluator(VisionBenchmark):
             raise InputError(f"{opts.predictions}: every row needs 'model_answer'")
         return {i: r["model_answer"] for i, r in enumerate(rows)}
 
-    def score(
-        self, answers: dict[Hashable, str], opts: MMHalOptions, output_dir: Path
-    ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    def score(self, answers: dict[Hashable, str], opts: MMHalOptions, output_dir: Path) -> Scored:
         """The judge's 0-6 ratings: their mean, the share below 3, and the failures."""
         from polyrlaif.core.config import JudgeConfig
         from polyrlaif.core.judges.backends import build_backend
@@ -125,4 +129,17 @@ class MMHalEvaluator(VisionBenchmark):
             "judge_failures": float(len(rows) - len(valid)),
         }
         out = zip(rows, ratings, judgments, strict=True)
-        return metrics, [{**r, "rating": x, "failure": j.failure} for r, x, j in out]
+        ids = unique_ids(r.get("id", i) for i, r in enumerate(rows))
+        items = [{"id": k, "rating": x} for k, x in zip(ids, ratings, strict=True)]
+        return metrics, [{**r, "rating": x, "failure": j.failure} for r, x, j in out], items
+
+    @staticmethod
+    def aggregate(rows: Rows) -> dict[str, float]:
+        """The mean rating and the share of ratings below 3, over the rated rows (NaN when none was
+        rated); ``n_rated``."""
+        valid = [float(r["rating"]) for r in rows if r["rating"] is not None]
+        return {
+            "mmhal_score": sum(valid) / len(valid) if valid else float("nan"),
+            "hallucination_rate": sum(x < 3 for x in valid) / len(valid) if valid else float("nan"),
+            "n_rated": float(len(valid)),
+        }

@@ -32,7 +32,8 @@ __all__ = ["AmberGenerative", "AmberResult", "AmberRow", "amber_scores", "amber_
 
 @dataclass(frozen=True)
 class AmberRow:
-    """One scored generative response (object names sorted)."""
+    """One scored generative response (object names sorted); ``cog``: the mentioned objects that are in
+    the annotation's ``hallu`` list."""
 
     id: Hashable
     response: str
@@ -40,6 +41,7 @@ class AmberRow:
     hallucinated: tuple[str, ...]
     covered: tuple[str, ...]
     truth: tuple[str, ...]
+    cog: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,15 +114,17 @@ def _generative(items: list[tuple[Hashable, str, AmberAnnotation]], vocab: Objec
         hallu = {_canon(w) for w in ann.hallu}
         mentioned = vocab.objects(response)
         hallucinated = mentioned - truth
-        covered = mentioned & truth
+        covered, cog = mentioned & truth, mentioned & hallu
         n_mentioned += len(mentioned)
         n_hallucinated += len(hallucinated)
         n_truth += len(truth)
         n_covered += len(covered)
-        n_cog += len(mentioned & hallu)
+        n_cog += len(cog)
         n_with_hallucination += bool(hallucinated)
         rows.append(
-            AmberRow(rid, response, *(tuple(sorted(s)) for s in (mentioned, hallucinated, covered, truth)))
+            AmberRow(
+                rid, response, *(tuple(sorted(s)) for s in (mentioned, hallucinated, covered, truth, cog))
+            )
         )
     return AmberGenerative(
         chair=n_hallucinated / n_mentioned if n_mentioned else 0.0,

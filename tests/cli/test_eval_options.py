@@ -127,11 +127,11 @@ def test_chair_generates_with_its_own_budget_unless_told(tmp_path: Path, recordi
     written = capsys.readouterr().out.split("written: ")[1].strip().split(", ")
     assert written == [
         str(tmp_path / "chair.json"),
-        *(str(tmp_path / "chair" / f) for f in ("metrics.json", "metrics.md")),
+        *(str(tmp_path / "chair" / f) for f in ("metrics.json", "metrics.md", "items.jsonl")),
     ]
 
     recording.budgets.clear()
     assert _eval(*chair, "--max-new-tokens", "7", "--output", str(tmp_path / "seven")) == 0
     assert set(recording.budgets) == {7}
     written = capsys.readouterr().out.split("written: ")[1].strip().split(", ")
-    assert written == [str(tmp_path / "seven" / "metrics.json"), str(tmp_path / "seven" / "metrics.md")]
+    assert written == [str(tmp_path / "seven" / f) for f in ("metrics.json", "metrics.md", "items.jsonl")]

@@ -7,6 +7,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from polyrlaif.domains.search_agent.benchmarks import QAEvaluator
+
 CORPUS = [
     {"id": "d1", "title": "Quillmoor", "text": "Quillmoor is a river town founded in 1711 by Edda Varn."},
     {"id": "d2", "title": "Edda Varn", "text": "Edda Varn was a ferry builder from Lowmarsh."},
@@ -63,6 +67,13 @@ def test_model_runs_the_agent_over_a_corpus_and_a_rerun_reuses_it(tmp_path, tiny
     preds = [json.loads(x) for x in (tmp_path / "O" / "predictions.jsonl").read_text().splitlines()]
     assert [p["answers"] for p in preds] == [["Edda Varn"], ["1802"]]
     assert (tmp_path / "index" / "manifest.json").is_file()  # built once, persisted
+    items = [json.loads(x) for x in (tmp_path / "O" / "items.jsonl").read_text().splitlines()]
+    assert [(i["id"], i["answered"], i["judgments"]) for i in items] == [
+        ("nq-1", False, None),
+        ("nq-2", False, None),
+    ]
+    again = QAEvaluator.aggregate(items)
+    assert all(again[m] == pytest.approx(metrics[m]) for m in QAEvaluator.metrics if m in metrics)
 
     before = (tmp_path / "O" / "trajectories.jsonl").stat().st_mtime_ns
     res = _eval(*args)
@@ -105,5 +116,9 @@ def test_llm_judge_accuracy_from_the_answer_judge(tmp_path, rule_judge):
     assert verdicts[3] is False and all(isinstance(v, bool) for v in verdicts)
     assert metrics["llm_judge_accuracy"] == sum(verdicts) / 4 and metrics["llm_judge_failures"] == 0
     assert metrics["exact_match"] == 0.5
+    items = [json.loads(x) for x in (tmp_path / "O" / "items.jsonl").read_text().splitlines()]
+    assert [i["llm_judge"] for i in items] == verdicts
+    assert items[1]["id"] == items[0]["id"] + "#2"  # the same question, without ids: kept apart
+    assert QAEvaluator.aggregate(items)["llm_judge_accuracy"] == metrics["llm_judge_accuracy"]
     res = _eval(*args)
     assert res.returncode == 0 and judge.requests == 3  # the judge cache answered the rerun

@@ -86,6 +86,8 @@ def test_chair_and_pope_with_a_tiny_vlm(tmp_path):
     assert got["n_images"] == 4 and 0.0 <= got["chair_i"] <= 1.0
     preds = (tmp_path / "chair" / "predictions.jsonl").read_text().splitlines()
     assert len(preds) == 4
+    items = [json.loads(x) for x in (tmp_path / "chair" / "items.jsonl").read_text().splitlines()]
+    assert [i["id"] for i in items] == [str(json.loads(p)["image_id"]) for p in preds]
     res = _eval("--benchmark", "pope", "--model", str(model), "--annotations",
                 str(data / "pope" / "test_adversarial.jsonl"), "--max-new-tokens", "2",
                 "--output", str(tmp_path / "pope.json"))  # fmt: skip

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
+from polyrlaif.core.evidence import ITEMS_FILE
 from polyrlaif.core.io import InputError, read_jsonl
 from polyrlaif.core.protocols import BenchmarkEvaluator, EvalRequest, Policy
 from polyrlaif.domains.code.benchmarks import HeldoutEvaluator, HumanEvalEvaluator
@@ -81,6 +83,18 @@ class FailingAfter(ScriptedPolicy):
         return super().generate(conversations, **kwargs)
 
 
+def check_items(out: Path, metrics: dict[str, float], cls: type = HumanEvalEvaluator) -> list[dict]:
+    """``items.jsonl`` has one row per problem with a unique id, and ``aggregate`` of its rows gives back
+    every declared metric ``evaluate`` returned."""
+    rows = read_jsonl(out / ITEMS_FILE)
+    ids = [r["id"] for r in rows]
+    assert len(rows) == metrics["n_problems"] and len(set(ids)) == len(ids)
+    again = cls.aggregate(rows)
+    returned = [m for m in cls.metrics if m in metrics]
+    assert returned and all(again[m] == pytest.approx(metrics[m]) for m in returned)
+    return rows
+
+
 def test_protocols_are_satisfied() -> None:
     problems = _humaneval(1)
     assert isinstance(ScriptedPolicy(problems, {}), Policy)
@@ -124,6 +138,10 @@ def test_pass_at_1_and_executability_are_the_known_fractions(tmp_path) -> None:
     md = (out / "metrics.md").read_text()
     assert "| pass@1" in md and "0.5000" in md
     assert not list(out.glob("*.partial"))
+    items = check_items(out, metrics)
+    assert [(r["id"], r["n"], r["c"], r["executed"]) for r in items] == [
+        (ids[0], 1, 1, 1), (ids[1], 1, 0, 1), (ids[2], 1, 1, 1), (ids[3], 1, 0, 0)
+    ]  # fmt: skip
 
 
 def test_pass_at_k_with_several_samples(tmp_path, caplog) -> None:
@@ -145,6 +163,26 @@ def test_pass_at_k_with_several_samples(tmp_path, caplog) -> None:
     # greedy decoding would give 4 equal samples: the evaluator samples instead, and says so
     assert metrics["temperature"] == 0.8 and all(c[2] == 0.8 for c in policy.calls)
     assert "temperature 0" in caplog.text  # said in the log
+    items = check_items(tmp_path, metrics)
+    assert [(r["n"], r["c"]) for r in items] == [(4, 1), (4, 4)]
+
+
+def test_aggregate_by_hand() -> None:
+    """pass@k is the mean of the per-problem estimates; executability pools all samples."""
+    rows = [
+        {"id": "a", "n": 10, "c": 0, "executed": 2},
+        {"id": "b", "n": 10, "c": 5, "executed": 10},
+        {"id": "c", "n": 20, "c": 20, "executed": 18},
+    ]
+    got = HumanEvalEvaluator.aggregate(rows)
+    # pass@1 = c / n per problem: (0 + 0.5 + 1) / 3; pass@10: (0 + 1 + 1) / 3 (n - c < 10 for b and c)
+    assert got["pass@1"] == pytest.approx(0.5)
+    assert got["pass@10"] == pytest.approx(2 / 3)
+    assert "pass@100" not in got  # above the smallest n: not estimable
+    # (2 + 10 + 18) / (10 + 10 + 20) = 0.75, where the mean of per-problem shares would be 0.7
+    assert got["executability"] == pytest.approx(0.75)
+    assert HumanEvalEvaluator.aggregate(rows[:1])["pass@1"] == 0.0
+    assert HumanEvalEvaluator.aggregate([]) == {}
 
 
 def test_resume_skips_finished_problems(tmp_path) -> None:
@@ -190,6 +228,7 @@ def test_reference_solutions_pass(cls, tmp_path) -> None:
     """Without a policy the reference solutions are scored: a check of data, programs and sandbox."""
     metrics = cls().evaluate(None, EvalRequest(tmp_path, limit=3))
     assert metrics["pass@1"] == 1.0 and metrics["n_problems"] == 3
+    check_items(tmp_path, metrics, cls)
     assert json.loads((tmp_path / "metrics.json").read_text())["settings"]["policy"] == "reference"
 
 

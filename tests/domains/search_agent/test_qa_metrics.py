@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from polyrlaif.core.io import InputError
+from polyrlaif.core.evidence import ITEMS_FILE
+from polyrlaif.core.io import InputError, read_jsonl
 from polyrlaif.evaluation.qa import (
     QAPrediction,
     citation_scores,
@@ -237,6 +238,47 @@ def test_eval_cli_writes_metrics_and_rows(tmp_path: Path) -> None:
     assert rows[0]["id"] == "q1" and "id" not in rows[1]
     assert [r["f1"] for r in rows] == pytest.approx([1.0, 0.8, 0.5, 0.0])
     assert rows[1]["citation_precision"] == 0.5 and "citation_precision" not in rows[3]
+    items = check_items(tmp_path / "O", got)
+    assert items[0]["id"] == "q1" and all(i["id"].startswith("q-") for i in items[1:])  # no id: a hash
+    assert [i["citation_precision"] for i in items] == [1.0, 0.5, 0.0, None]
+    assert all(i["answered"] is None and i["judgments"] is None and i["llm_judge"] is None for i in items)
+
+
+def check_items(out: Path, metrics: dict[str, float]) -> list[dict]:
+    """``items.jsonl`` exists with unique string ids, and ``QAEvaluator.aggregate`` of its rows gives back
+    every declared metric the evaluation returned, and no other declared metric."""
+    from polyrlaif.domains.search_agent.benchmarks import QAEvaluator
+
+    rows = read_jsonl(out / ITEMS_FILE)
+    ids = [r["id"] for r in rows]
+    assert rows and all(isinstance(i, str) for i in ids) and len(set(ids)) == len(ids)
+    again = QAEvaluator.aggregate(rows)
+    declared = set(QAEvaluator.metrics)
+    assert declared & set(again) == declared & set(metrics)
+    for m in declared & set(metrics):
+        assert again[m] == pytest.approx(metrics[m]), m
+    return rows
+
+
+def test_aggregate_by_hand() -> None:
+    from polyrlaif.domains.search_agent.benchmarks import QAEvaluator
+
+    base = {"citation_precision": None, "citation_recall": None, "llm_judge": None}
+    rows = [
+        {**base, "id": "a", "exact_match": 1, "f1": 1.0, "answered": True, "judge_hits": 1, "judgments": 1},
+        {**base, "id": "b", "exact_match": 0, "f1": 0.5, "answered": False, "judge_hits": 1, "judgments": 3},
+        {**base, "id": "c", "exact_match": 0, "f1": 0.0, "answered": True, "judge_hits": 0, "judgments": 0},
+    ]
+    rows[0].update(citation_precision=1.0, citation_recall=0.5, llm_judge=True)
+    rows[1].update(llm_judge=False)
+    got = QAEvaluator.aggregate(rows)
+    assert (got["exact_match"], got["f1"], got["answered_rate"]) == pytest.approx((1 / 3, 0.5, 2 / 3))
+    assert (got["citation_precision"], got["citation_recall"]) == (1.0, 0.5)  # over the one row with them
+    assert got["llm_judge_accuracy"] == 0.5  # over the two judged rows
+    # JUDGE actions pooled: (1 + 1) / (1 + 3) = 0.5, where the mean of per-question shares would be 2/3
+    assert got["judge_accuracy"] == 0.5
+    bare = QAEvaluator.aggregate([{**rows[2], "answered": None, "judge_hits": None, "judgments": None}])
+    assert set(bare) == {"exact_match", "f1", "n_questions"}  # nothing to compute the rest on: left out
 
 
 def test_eval_cli_limit(tmp_path: Path) -> None:

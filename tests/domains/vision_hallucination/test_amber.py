@@ -78,6 +78,7 @@ def test_generative_metrics(annotations, responses):
     assert rows[2].mentioned == ("cup", "hot dog", "table", "tree")
     assert rows[2].hallucinated == ("tree",)
     assert rows[3].covered == ("sky",)
+    assert [rows[i].cog for i in (1, 2, 3)] == [("cat",), (), ()]
 
 
 def test_discriminative_metrics(annotations, responses):
@@ -128,3 +129,44 @@ def test_responses_jsonl_errors_name_line(tmp_path):
     path.write_text('{"id": 1, "response": "a dog"}\n{"id": 2}\n')
     with pytest.raises(InputError, match=r"responses\.jsonl:2: missing field.*'response'"):
         load_amber_responses(path)
+
+
+def test_evaluator_items_and_aggregate(tmp_path, check_items):
+    from polyrlaif.core.protocols import EvalRequest
+    from polyrlaif.domains.vision_hallucination.amber import AmberEvaluator
+
+    opts = AmberEvaluator.Options(
+        predictions=str(FIXTURES / "amber_responses.json"),
+        annotations=str(FIXTURES / "amber_annotations.json"),
+    )
+    metrics = AmberEvaluator().evaluate(None, EvalRequest(tmp_path, options=opts))
+    assert metrics["amber_score"] == pytest.approx(13 / 18)
+    rows = check_items(AmberEvaluator, tmp_path, metrics)
+    assert set(AmberEvaluator.metrics) <= set(metrics)  # every declared metric was checked
+    names = ("n_mentioned", "n_hallucinated", "n_truth", "n_covered", "n_cog")
+    gen = [tuple(r[k] for k in names) for r in rows if r["kind"] == "generative"]
+    assert gen == [(4, 1, 3, 3, 1), (4, 1, 3, 3, 0), (1, 0, 2, 1, 0)]  # the table at the top
+    disc = [(r["id"], r["label"], r["prediction"]) for r in rows if r["kind"] == "discriminative"]
+    assert disc == [("4", "yes", "yes"), ("5", "no", "no"), ("6", "no", "yes"), ("7", "yes", "yes")]
+
+
+def test_aggregate_pools_counts_and_leaves_out_an_absent_kind():
+    from polyrlaif.domains.vision_hallucination.amber import AmberEvaluator
+
+    def gen(i, mentioned, hallucinated, truth, covered, cog):
+        return {"id": i, "kind": "generative", "n_mentioned": mentioned, "n_hallucinated": hallucinated,
+                "n_truth": truth, "n_covered": covered, "n_cog": cog}  # fmt: skip
+
+    rows = [gen("a", 1, 1, 4, 0, 1), gen("b", 3, 0, 4, 3, 0)]
+    got = AmberEvaluator.aggregate(rows)
+    # CHAIR 1/4 (the mean of 1/1 and 0/3 would be 1/2), Cover 3/8, Hal 1/2, Cog 1/4
+    assert (got["chair"], got["cover"], got["hal"], got["cog"]) == pytest.approx((0.25, 0.375, 0.5, 0.25))
+    assert not {"acc", "f1", "amber_score"} & set(got)  # no discriminative row: left out, not 0
+    disc = [
+        {"id": "c", "kind": "discriminative", "label": "no", "prediction": "no"},  # TP ("no" is positive)
+        {"id": "d", "kind": "discriminative", "label": "yes", "prediction": "no"},  # FP
+    ]
+    both = AmberEvaluator.aggregate(rows + disc)
+    assert (both["acc"], both["f1"]) == pytest.approx((0.5, 2 / 3))
+    assert both["amber_score"] == pytest.approx((1 - 0.25 + 2 / 3) / 2)
+    assert set(AmberEvaluator.aggregate(disc)) == {"acc", "precision", "recall", "f1"}

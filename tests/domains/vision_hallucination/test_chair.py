@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,32 @@ def test_instances_errors_name_the_field(tmp_path):
     path.write_text('{"images": [], "annotations": []}')
     with pytest.raises(InputError, match="missing field 'categories'"):
         load_coco_instances(path)
+
+
+def test_evaluator_items_and_aggregate(tmp_path, check_items):
+    from polyrlaif.core.protocols import EvalRequest
+    from polyrlaif.domains.vision_hallucination.benchmarks import ChairEvaluator
+
+    opts = ChairEvaluator.Options(predictions=str(PREDICTIONS), annotations=str(INSTANCES))
+    metrics = ChairEvaluator().evaluate(None, EvalRequest(tmp_path, options=opts))
+    rows = check_items(ChairEvaluator, tmp_path, metrics)
+    # the table at the top, without captions (the mug in image 2 hallucinated)
+    got = [(r["id"], r["n_mentioned"], r["n_hallucinated"], r["n_gt"], r["n_recalled"]) for r in rows]
+    assert got == [("1", 4, 1, 3, 3), ("2", 3, 1, 2, 2), ("3", 4, 1, 3, 3), ("4", 1, 0, 2, 1)]
+
+
+def test_aggregate_pools_counts():
+    """CHAIR_i and recall are ratios of summed counts, not means of per-image ratios."""
+    from polyrlaif.domains.vision_hallucination.benchmarks import ChairEvaluator
+
+    rows = [
+        {"id": "a", "n_mentioned": 1, "n_hallucinated": 1, "n_gt": 1, "n_recalled": 0},
+        {"id": "b", "n_mentioned": 9, "n_hallucinated": 0, "n_gt": 3, "n_recalled": 3},
+    ]
+    got = ChairEvaluator.aggregate(rows)
+    assert got["chair_s"] == 0.5
+    assert got["chair_i"] == pytest.approx(1 / 10)  # the mean of 1/1 and 0/9 would be 0.5
+    assert got["recall"] == pytest.approx(3 / 4)  # the mean of 0/1 and 3/3 would be 0.5
+    empty = ChairEvaluator.aggregate([{"id": "c", "n_mentioned": 0, "n_hallucinated": 0, "n_gt": 0,
+                                       "n_recalled": 0}])  # fmt: skip
+    assert empty["chair_s"] == 0.0 and math.isnan(empty["chair_i"]) and math.isnan(empty["recall"])

@@ -5,6 +5,7 @@ and a rerun replays from the judge cache."""
 from __future__ import annotations
 
 import json
+import math
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -50,7 +51,7 @@ def rater():
     server.server_close()
 
 
-def test_mmhal_scores_hallucination_rate_and_replay(tmp_path, rater):
+def test_mmhal_scores_hallucination_rate_and_replay(tmp_path, rater, check_items):
     url, seen = rater
     rows = [
         {"image": "a.jpg", "question": "What animal is there?", "gt_answer": "A cat.",
@@ -74,6 +75,8 @@ def test_mmhal_scores_hallucination_rate_and_replay(tmp_path, rater):
     assert got["n_rated"] == 3 and got["judge_failures"] == 1
     out_rows = [json.loads(x) for x in (tmp_path / "out" / "rows.jsonl").read_text().splitlines()]
     assert [r["rating"] for r in out_rows] == [1, 6, 3, None] and out_rows[3]["failure"]
+    items = check_items(MMHalEvaluator, tmp_path / "out", got)
+    assert [(r["id"], r["rating"]) for r in items] == [("0", 1), ("1", 6), ("2", 3), ("3", None)]
     before = seen["requests"]
     assert MMHalEvaluator().evaluate(None, EvalRequest(tmp_path / "out", options=opts)) == got
     assert seen["requests"] == before  # replayed from the cache (the unparseable answer too: it is the
@@ -86,3 +89,11 @@ def test_mmhal_needs_model_answers(tmp_path):
     with pytest.raises(ValueError, match="model_answer"):
         opts = MMHalEvaluator.Options(predictions=str(preds))
         MMHalEvaluator().evaluate(None, EvalRequest(tmp_path / "o", options=opts))
+
+
+def test_aggregate_over_rated_rows():
+    rows = [{"id": "0", "rating": 1}, {"id": "1", "rating": 6}, {"id": "2", "rating": None}]
+    got = MMHalEvaluator.aggregate(rows)
+    assert (got["mmhal_score"], got["hallucination_rate"], got["n_rated"]) == (3.5, 0.5, 2)
+    none = MMHalEvaluator.aggregate(rows[2:])  # nothing rated: undefined, not 0
+    assert math.isnan(none["mmhal_score"]) and math.isnan(none["hallucination_rate"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,43 @@ def test_answers_accept_llava_text_field(tmp_path):
     path.write_text('{"question_id": 1, "reply": "Yes"}\n')
     with pytest.raises(InputError, match=r"answers\.jsonl:1: missing field 'answer' \(or 'text'\)"):
         load_pope_answers(path)
+
+
+def test_evaluator_items_and_aggregate(tmp_path, check_items):
+    """Two question files: ids tagged by split; POPE's script's convention (unparsed -> yes) makes q5 a TP.
+    Overall TP4 TN3 FP2 FN1: accuracy 0.7, F1 8/11."""
+    import json
+
+    from polyrlaif.core.protocols import EvalRequest
+    from polyrlaif.domains.vision_hallucination.benchmarks import PopeEvaluator
+
+    answers = tmp_path / "answers.jsonl"
+    with answers.open("w") as f:
+        for qid, text in load_pope_answers(FIXTURES / "pope_answers.jsonl").items():
+            f.write(json.dumps({"question_id": f"{'random' if qid <= 5 else 'adversarial'}:{qid}",
+                                "answer": text}) + "\n")  # fmt: skip
+    files = [str(FIXTURES / "coco_pope_random.jsonl"), str(FIXTURES / "coco_pope_adversarial.jsonl")]
+    opts = PopeEvaluator.Options(predictions=str(answers), questions=files)
+    metrics = PopeEvaluator().evaluate(None, EvalRequest(tmp_path / "out", options=opts))
+    assert (metrics["accuracy"], metrics["f1"]) == pytest.approx((0.7, 8 / 11))
+    rows = check_items(PopeEvaluator, tmp_path / "out", metrics)
+    assert rows[4] == {"id": "random:5", "label": "yes", "prediction": "yes", "split": "random"}
+    again = PopeEvaluator.aggregate(rows)
+    for key in ("precision", "recall", "yes_ratio", "random/accuracy", "random/f1", "adversarial/f1"):
+        assert again[key] == pytest.approx(metrics[key])
+
+
+def test_aggregate_f1_from_pooled_counts():
+    from polyrlaif.domains.vision_hallucination.benchmarks import PopeEvaluator
+
+    rows = [
+        {"id": "1", "label": "yes", "prediction": "yes", "split": "a"},  # TP
+        {"id": "2", "label": "no", "prediction": "yes", "split": "a"},  # FP
+        {"id": "3", "label": "yes", "prediction": "no", "split": "b"},  # FN
+        {"id": "4", "label": "no", "prediction": "no", "split": "b"},  # TN
+    ]
+    got = PopeEvaluator.aggregate(rows)
+    # pooled TP1 FP1 FN1: F1 2/4, not the mean of the splits' F1 (2/3 and 0)
+    assert (got["accuracy"], got["f1"], got["a/f1"], got["b/f1"]) == pytest.approx((0.5, 0.5, 2 / 3, 0.0))
+    negatives = PopeEvaluator.aggregate([{"id": "4", "label": "no", "prediction": "no", "split": None}])
+    assert negatives["accuracy"] == 1.0 and math.isnan(negatives["f1"])  # no positive at all: undefined
