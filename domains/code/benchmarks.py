@@ -31,7 +31,7 @@ from polyrlaif.core.evidence import ITEMS_FILE
 from polyrlaif.core.io import InputError, StageWriter, atomic_write_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Direction, EvalRequest, Policy
-from polyrlaif.domains.code.prompts import build_messages, build_program, extract_code
+from polyrlaif.domains.code.prompts import build_messages, extract_code
 from polyrlaif.evaluation.items import unique_ids
 from polyrlaif.evaluation.passk import mean_pass_at_k, pass_at_k
 
@@ -94,12 +94,16 @@ class CodeOptions:
             refuses it); see :mod:`polyrlaif.domains.code.sandbox`.
         ks: the k of the reported pass@k (any sequence; kept sorted and unique); those above
             ``samples`` are skipped.
+        in_process: run each problem's tests inside the candidate's interpreter (for suites that pass
+            callables or check mutation); the default runs them in a process of their own, calling the
+            candidate with plain data, so no program can forge its verdict.
     """
 
     timeout_s: float = 10.0
     workers: int = 2
     unsafe_no_isolation: bool = False
     ks: tuple[int, ...] = (1, 10, 100)
+    in_process: bool = False
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0:
@@ -301,7 +305,10 @@ class CodeBenchmark:
         from tqdm.auto import tqdm
 
         from polyrlaif.domains.code.sandbox import Sandbox
+        from polyrlaif.domains.code.verifier import IN_PROCESS_NOTICE, task_program, tested_code
 
+        if opts.in_process:
+            log.warning(f"{self.name}: {IN_PROCESS_NOTICE}")
         order = [sample_id(p["task_id"], j) for p in problems for j in range(samples)]
         stage = _open_stage(output_dir / "samples.jsonl", "sample_id", order)
         if not stage.done:
@@ -323,9 +330,9 @@ class CodeBenchmark:
             ) as sandbox:
                 for start in range(0, len(todo), chunk):
                     part = todo[start : start + chunk]
-                    programs = [
-                        build_program(p["prompt"], code, p["test"], p["entry_point"]) for p, _, code in part
-                    ]
+                    # the verdict out of the candidate's reach (tested_code), unless the suite needs otherwise
+                    layout = task_program if opts.in_process else tested_code
+                    programs = [layout(p["prompt"], code, p["test"], p["entry_point"]) for p, _, code in part]
                     results = sandbox.run(programs)
                     stage.append(
                         [
