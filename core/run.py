@@ -78,7 +78,7 @@ def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
     always describes what is on disk."""
     domain = get_domain(cfg.domain.name)
     plan = list(load_object(domain.stages)(cfg)) if domain.stages else []
-    stage_plan(plan)
+    stage_plan(plan, recompute=cfg.run.recompute)
     out = Path(cfg.run.output_dir)
     check_resume(out, config_dict(cfg), levels, recompute=cfg.run.recompute)
     out.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ of its settings (and of the stages it reads), its outputs and its wall time, so 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,26 +71,38 @@ def _check_order(stages: Sequence[PrepStage]) -> None:
         seen.add(s.name)
 
 
-def stage_plan(stages: Sequence[PrepStage]) -> dict[str, str]:
+def stage_plan(stages: Sequence[PrepStage], *, recompute: bool = False) -> dict[str, str]:
     """Check every stage against what is on disk, before any work; returns name -> hash.
 
+    Args:
+        recompute: delete the folders of finished stages whose settings changed (and, through the
+            hashes, of the stages built on them), so they are built again, instead of refusing.
+
     Raises:
-        ValueError: duplicate names, a stage reading one that runs later, or a finished stage whose
-            settings changed (naming the stage, its folder, the changed keys and what to do).
+        ValueError: duplicate names, a stage reading one that runs later, or (without ``recompute``) a
+            finished stage whose settings changed, naming the stage, its folder, the changed keys and what
+            to do.
     """
     _check_order(stages)
     hashes: dict[str, str] = {}
+    stale: list[PrepStage] = []
     for s in stages:
         hashes[s.name] = settings_hash(s.settings, {a: hashes[a] for a in s.after})
         record = _read(s)
-        if record is not None and record.get("hash") != hashes[s.name]:
-            diff = _changed(record.get("settings", {}), s.settings)
-            diff += [f"(stage {a} changed)" for a in s.after if record.get("after", {}).get(a) != hashes[a]]
+        if record is None or record.get("hash") == hashes[s.name]:
+            continue
+        diff = _changed(record.get("settings", {}), s.settings)
+        diff += [f"(stage {a} changed)" for a in s.after if record.get("after", {}).get(a) != hashes[a]]
+        if not recompute:
             raise ValueError(
                 f"preparation stage {s.name!r} in {s.output_dir} was built with other settings: "
-                f"{'; '.join(diff) or 'unknown change'}. Delete {s.output_dir} to rebuild it (and the stages "
-                "after it), or point the run at another folder"
+                f"{'; '.join(diff) or 'unknown change'}. Rerun with run.recompute=true to rebuild it (and "
+                f"the stages built on it), delete {s.output_dir}, or point the run at another folder"
             )
+        log.info(f"{s.name}: built with other settings ({'; '.join(diff)}); rebuilding it")
+        stale.append(s)
+    for s in stale:
+        shutil.rmtree(s.output_dir)
     return hashes
 
 

@@ -24,3 +24,11 @@ def test_changed_stage_settings_stop_the_run_and_leave_the_config(tmp_path, cli)
     assert "preparation stage 'policy_sft'" in res.stderr and "epochs: 1.0 -> 2.0" in res.stderr
     assert str(out / "world" / "policy") in res.stderr
     assert (out / "config.yaml").read_text() == saved  # the config still describes what is on disk
+    assert "run.recompute=true" in res.stderr
+
+    # recompute: the SFT'd policy is rebuilt, the world and the vision tower are kept
+    world = (out / "world" / "data" / "stage.json").stat().st_mtime_ns
+    again = cli(*args, "domain.world.policy_epochs=2", "run.recompute=true")
+    assert "policy_sft: built with other settings" in again.stderr
+    assert (out / "world" / "data" / "stage.json").stat().st_mtime_ns == world
+    assert "policy_epochs: 2.0" in (out / "config.yaml").read_text()

@@ -91,3 +91,15 @@ def test_stage_order_and_names_are_checked(tmp_path):
     with pytest.raises(ValueError, match="two preparation stages are named 'world'"):
         run_stages([world, world])
     assert calls == []
+
+
+def test_recompute_rebuilds_a_changed_stage_and_what_was_built_on_it(tmp_path):
+    from polyrlaif.core.stages import stage_plan
+
+    calls: list[str] = []
+    run_stages(_stages(tmp_path, calls))
+    stage_plan(_stages(tmp_path, calls, words=("a", "c")), recompute=True)  # deletes world and model
+    outputs, reports = run_stages(_stages(tmp_path, calls, words=("a", "c")))
+    assert calls == ["world", "model", "world", "model"]
+    assert [r.status for r in reports] == ["ran", "ran"]
+    assert open(outputs["model"]["model"]).read() == "a c a c"
