@@ -8,7 +8,8 @@ with PokeeResearch's verification mode and ReSeek's JUDGE action, the texts the 
 are shown (``prompts``), the rewards (``verifier``: EM, F1, format; ``judge``: the LLM-judged ones;
 ``rewards``: ReSeek's JUDGE reward and the weighted combination), the sampler: GRPO rollouts with
 observation tokens masked out of the loss (``sampler``), the online task the run loop trains on
-(``online``, ``build``), the expert warm start (``expert``), and the QA benchmark (``benchmarks``).
+(``online``, ``build``), the expert warm start (``expert``), the generated world as a preparation
+stage (``world``), and the QA benchmark (``benchmarks``).
 """
 
 from polyrlaif.core.protocols import Domain

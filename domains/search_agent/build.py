@@ -70,21 +70,29 @@ def _hops(questions: list[Any], max_hops: int | None) -> list[Any]:
     return kept
 
 
-def _data(cfg: TrainConfig) -> tuple[Path, Any, list[Any], list[Any]]:
-    """The corpus, the tools over it, and the training and evaluation questions (a stable split)."""
-    from polyrlaif.domains.search_agent.data import (
-        default_corpus,
-        load_questions_file,
-        open_tools,
-        split_questions,
-    )
+def _sources(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> tuple[Path, str | None, str]:
+    """The corpus, the questions file (None: the packaged fictional questions) and its format: the
+    ``world`` stage's files with ``domain.source: world``, else ``domain.corpus`` and ``domain.questions``."""
+    from polyrlaif.domains.search_agent.data import default_corpus
 
     d = cfg.domain
-    corpus = Path(d.corpus) if d.corpus else default_corpus()
+    if d.source == "world":
+        if "world" not in prepared:
+            raise ValueError("domain.source=world, but the preparation stage 'world' has not run")
+        return Path(prepared["world"]["corpus"]), prepared["world"]["questions"], "fictional"
+    return (Path(d.corpus) if d.corpus else default_corpus()), d.questions, d.questions_format
+
+
+def _data(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> tuple[Path, Any, list[Any], list[Any]]:
+    """The corpus, the tools over it, and the training and evaluation questions (a stable split)."""
+    from polyrlaif.domains.search_agent.data import load_questions_file, open_tools, split_questions
+
+    d = cfg.domain
+    corpus, questions_file, fmt = _sources(cfg, prepared)
     tools = open_tools(
         corpus, index_kind=d.index_kind, index_dir=d.index_dir, max_read_chars=d.max_observation_chars
     )
-    questions = _hops(load_questions_file(d.questions, d.questions_format), d.max_hops)
+    questions = _hops(load_questions_file(questions_file, fmt), d.max_hops)
     if d.eval_questions:
         return (
             corpus,
@@ -106,18 +114,23 @@ def _agent(cfg: TrainConfig) -> Any:
 
 
 def stages(cfg: TrainConfig) -> list[PrepStage]:
-    """The preparation stage: with ``domain.warm_start``, SFT of ``model.name_or_path`` on the scripted
-    expert's episodes over the training questions (``<output_dir>/warm_start``)."""
+    """The preparation stages, in order: with ``domain.source: world``, the generated world
+    (:mod:`~polyrlaif.domains.search_agent.world`); with ``domain.warm_start``, SFT of
+    ``model.name_or_path`` on the scripted expert's episodes over the training questions
+    (``<output_dir>/warm_start``), after the world it reads."""
+    from polyrlaif.domains.search_agent.world import stages as world_stages
+
     d = cfg.domain
+    world = world_stages(cfg)
     if not d.warm_start:
-        return []
+        return world
 
     def warm_start(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         from polyrlaif.core.trainers.trl_sft import SFTSettings, sft_train
         from polyrlaif.domains.search_agent.agent import write_trajectories
         from polyrlaif.domains.search_agent.expert import expert_examples
 
-        _, tools, train, _ = _data(cfg)
+        _, tools, train, _ = _data(cfg, prepared)
         examples, trajs = expert_examples(train, tools, _agent(cfg))
         write_trajectories(out / "expert_trajectories.jsonl", trajs)
         log.info(f"SFT on {len(examples)} expert turns from {len(trajs)} training questions")
@@ -140,13 +153,15 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
         "agent": [d.max_turns, d.verify, d.max_observation_chars, d.index_kind],
     }
     return [
+        *world,
         PrepStage(
             name="warm_start",
             output_dir=Path(cfg.run.output_dir) / "warm_start",
             settings=settings,
             run=warm_start,
+            after=tuple(s.name for s in world),  # a changed world invalidates the warm start
             description="SFT on the scripted expert's episodes",
-        )
+        ),
     ]
 
 
@@ -161,7 +176,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
 
     d = cfg.domain
     out = Path(cfg.run.output_dir)
-    corpus, tools, train, held_out = _data(cfg)
+    corpus, tools, train, held_out = _data(cfg, prepared)
     # the split is an artifact of the run: the benchmark reads it back, and a reader can see it
     write_questions(out / "train_questions.jsonl", train)
     eval_file = write_questions(out / "eval_questions.jsonl", held_out) if held_out else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from polyrlaif.datasets.qa.world import QAWorldConfig
+
 __all__ = ["DEFAULT_REWARD_WEIGHTS", "SearchAgentConfig"]
 
 #: Reward name -> weight. The LLM-judged rewards need ``judge.backend`` != none.
@@ -21,8 +23,29 @@ DEFAULT_REWARD_WEIGHTS = {
 class SearchAgentConfig:
     """Options of the search-agent domain.
 
+    Where the corpus and the questions come from (``source``)::
+
+        # files (the default): domain.corpus / domain.questions, else the packaged fictional world
+        domain: {name: search_agent, corpus: my_corpus.jsonl, questions: hotpot_dev.json}
+
+        # world: a generated encyclopedia (polyrlaif.datasets.qa.world), built by the preparation
+        # stage `world` into world_dir (default <run.output_dir>/world) and reused on reruns
+        domain:
+          name: search_agent
+          source: world
+          world: {seed: 0, towns: 70, rivers: 18, people: 90, organisations: 30, events: 30,
+                  distractor_rate: 0.25, single_hop: 360, two_hop: 240}
+
     Attributes:
         name: always ``search_agent``.
+        source: ``files`` (``corpus`` and ``questions``) or ``world`` (generated from ``world``; then
+            ``corpus``, ``questions`` and ``eval_questions`` stay unset, and the evaluation questions are
+            the held-out share, ``eval_holdout``).
+        world: the generated world's settings (:class:`~polyrlaif.datasets.qa.world.QAWorldConfig`:
+            seed, entities per kind, share of near-name distractors, single- and two-hop question counts);
+            read with ``source: world``. The defaults hold out about 180 questions at ``eval_holdout: 0.3``.
+        world_dir: where the ``world`` stage writes the world (``corpus.jsonl``, ``questions.jsonl``,
+            ``entities.jsonl``, ``world.json``); default ``<run.output_dir>/world``. Runs can share one.
         corpus: JSONL corpus ``{id, title, text}``; default: the packaged fictional corpus.
         questions: training questions (see :func:`polyrlaif.datasets.qa.loaders.load_qa` for the
             formats); default: the packaged fictional questions.
@@ -52,6 +75,9 @@ class SearchAgentConfig:
     """
 
     name: str = "search_agent"
+    source: Literal["files", "world"] = "files"
+    world: QAWorldConfig = field(default_factory=QAWorldConfig)
+    world_dir: str | None = None
     corpus: str | None = None
     questions: str | None = None
     questions_format: Literal[
@@ -72,3 +98,12 @@ class SearchAgentConfig:
     warm_start: bool = False
     warm_start_epochs: float = 2.0
     warm_start_lr: float = 5e-5
+
+    def __post_init__(self) -> None:
+        if self.source == "world":
+            given = [k for k in ("corpus", "questions", "eval_questions") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(
+                    f"domain.source=world generates the corpus and the questions, but domain.{given[0]} "
+                    "is set; unset it, or use domain.source=files"
+                )
