@@ -16,7 +16,7 @@ DOMAIN = Domain(
     stages="polyrlaif.domains.vision_hallucination.world:stages",
     benchmarks={
         "chair": "polyrlaif.domains.vision_hallucination.benchmarks:ChairEvaluator",
-        "pope": "polyrlaif.domains.vision_hallucination.benchmarks:PopeEvaluator",
+        "pope": "polyrlaif.domains.vision_hallucination.pope:PopeEvaluator",
         "amber": "polyrlaif.domains.vision_hallucination.amber:AmberEvaluator",
         "mmhal": "polyrlaif.domains.vision_hallucination.mmhal:MMHalEvaluator",
     },

@@ -144,7 +144,7 @@ def test_evaluator_items_and_aggregate(tmp_path, check_items):
     import json
 
     from polyrlaif.core.protocols import EvalRequest
-    from polyrlaif.domains.vision_hallucination.benchmarks import PopeEvaluator
+    from polyrlaif.domains.vision_hallucination.pope import PopeEvaluator
 
     answers = tmp_path / "answers.jsonl"
     with answers.open("w") as f:
@@ -163,7 +163,7 @@ def test_evaluator_items_and_aggregate(tmp_path, check_items):
 
 
 def test_aggregate_f1_from_pooled_counts():
-    from polyrlaif.domains.vision_hallucination.benchmarks import PopeEvaluator
+    from polyrlaif.domains.vision_hallucination.pope import PopeEvaluator
 
     rows = [
         {"id": "1", "label": "yes", "prediction": "yes", "split": "a"},  # TP
