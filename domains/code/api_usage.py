@@ -309,13 +309,14 @@ class ApiUsageVerifier:
     """:class:`~polyrlaif.core.protocols.Verifier` wrapping :func:`check_api_usage`.
 
     Score 1.0 when every import and checked reference resolves, 0.0 when some do not. Code that
-    does not parse gets no score (``failure`` says why): the check could not run, and the unit
-    tests already fail it. The code checked is ``candidate.meta["code"]`` when the sampler extracted
-    it, else the candidate's text.
+    does not parse gets no score and no failure: that is the candidate's defect, not the check's
+    (``scores["parse_error"]`` and the rationale say so, and the unit tests already fail it), so it is
+    never counted among the round's judge failures. The code checked is ``candidate.meta["code"]``
+    when the sampler extracted it, else the candidate's text.
     """
 
     name = "api_usage"
-    #: advisory: code that does not parse cannot be checked, and the unit tests already judge it
+    #: advisory: what it flags lowers a score; it never holds a candidate back
     required = False
 
     def verify(self, prompts: Mapping[str, PromptRecord], candidates: Sequence[Candidate]) -> list[Judgment]:
@@ -336,8 +337,9 @@ class ApiUsageVerifier:
                         "imports": report.imports,
                         "unchecked": report.unchecked,
                         "calls_checked": report.calls_checked,
+                        "parse_error": report.parse_error,
                     },
-                    failure=f"code does not parse: {report.parse_error}" if parse_failed else None,
+                    rationale=f"code does not parse: {report.parse_error}" if parse_failed else "",
                 )
             )
         return out

@@ -127,4 +127,6 @@ def test_verifier_judgments() -> None:
     assert all(j.judge_id == "api_usage" and j.kind == "verifier" for j in got)
     assert got[0].score == 0.0 and got[0].scores["unresolved"] == ["math.sqroot"] and got[0].ok
     assert got[1].score == 1.0 and got[1].scores["unresolved"] == [] and got[1].scores["calls_checked"] == 1
-    assert got[2].score is None and "does not parse" in got[2].failure and not got[2].ok
+    # a syntax error is the candidate's defect, not a failure of the check: no score, no failure
+    assert got[2].score is None and got[2].failure is None and "does not parse" in got[2].rationale
+    assert got[2].scores["parse_error"] and got[0].scores["parse_error"] is None
