@@ -4,8 +4,9 @@
 which generates it): each a function signature with a docstring and examples, a reference body and a
 ``check(candidate)`` test, exactly as HumanEval lays them out, so one runner serves both. The tasks
 come in families (strings, intervals, bit tricks, small DP, ...), are split into ``train`` and
-``heldout`` (about a fifth of each family), and share no entry point and no near-duplicate prompt
-with HumanEval, so a model trained on them can still be measured on HumanEval.
+``heldout`` (about three in eight of each family: 100 tasks, enough for a paired interval), and share
+no entry point and no near-duplicate prompt with HumanEval, so a model trained on them can still be
+measured on HumanEval.
 
 A task runs as ``prompt + completion + "\\n" + test + f"\\ncheck({entry_point})\\n"``.
 
