@@ -20,19 +20,24 @@ def score_candidate(
     test_weight: float = 1.0,
     judge_weight: float = 0.5,
     api_penalty: float = 0.25,
+    runnable_credit: float = 0.0,
 ) -> float | None:
     """Fold a candidate's verdicts into one scalar.
 
-    Unit tests dominate (``test_weight`` x pass); the rubric judge breaks ties among equally
-    passing or failing candidates (``judge_weight`` x its [0, 1] score); unresolved API calls cost
-    ``api_penalty``. A sandbox failure or a failed judgment gives ``None``: the candidate is left out
-    of every pair, and counted.
+    Unit tests dominate: ``test_weight`` x 1 when every test passed, x ``runnable_credit`` when the
+    program ran through its tests to a failed assertion (``status == "failed"``: runnable, but wrong),
+    x 0 when it crashed (a syntax error, an exception, a timeout or out of memory). So the score has
+    up to three tiers, passing > runnable > crashing, the strongest signals a small model gets. The
+    rubric judge breaks ties within a tier (``judge_weight`` x its [0, 1] score); unresolved API
+    calls cost ``api_penalty``. A sandbox failure or a failed judgment gives ``None``: the candidate
+    is left out of every pair, and counted.
     """
     by_judge = {j.judge_id: j for j in verdicts}
     tests = by_judge.get("unit_tests")
     if tests is None or tests.score is None:
         return None
-    score = test_weight * tests.score
+    ran = tests.score == 0.0 and tests.scores.get("status") == "failed"
+    score = test_weight * (runnable_credit if ran else tests.score)
     for j in verdicts:
         if j.kind in ("pointwise", "pairwise", "yesno"):
             if j.score is None:  # a failed judgment: the candidate is held back, never graded 0
@@ -71,7 +76,11 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
         sampler=CodeSampler.from_config(cfg),
         prompts=load_prompts(d.split, d.families),
         score=partial(
-            score_candidate, test_weight=d.test_weight, judge_weight=d.judge_weight, api_penalty=d.api_penalty
+            score_candidate,
+            test_weight=d.test_weight,
+            judge_weight=d.judge_weight,
+            api_penalty=d.api_penalty,
+            runnable_credit=d.runnable_credit,
         ),
         context=code_context,
         verifiers=[

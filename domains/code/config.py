@@ -20,6 +20,9 @@ class CodeDomainConfig:
         workers: sandbox worker processes.
         unsafe_no_isolation: run without Linux namespaces (only where the kernel refuses them).
         test_weight: weight of the unit-test verdict (1 = all tests pass) in a candidate's score.
+        runnable_credit: the fraction of ``test_weight`` a program earns when it runs through its
+            tests to a failed assertion instead of crashing (0: only passing counts); with it, pairs
+            separate runnable from crashing code as well as passing from failing.
         judge_weight: weight of the rubric judge's normalised score.
         api_penalty: subtracted when the API-usage check finds calls that do not resolve.
         rubric_judge: run the CodeUltraFeedback-style rubric judge (needs ``judge.backend`` != none).
@@ -37,6 +40,7 @@ class CodeDomainConfig:
     workers: int = 2
     unsafe_no_isolation: bool = False
     test_weight: float = 1.0
+    runnable_credit: float = 0.0
     judge_weight: float = 0.5
     api_penalty: float = 0.25
     rubric_judge: bool = True
