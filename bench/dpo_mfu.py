@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     achieved = flops / seconds / 1e12
     tokens = args.pairs * (args.prompt_tokens + 2 * args.completion_tokens)
     print(f"median step {seconds:.3f} s, {tokens / seconds:.0f} distinct tokens/s, {achieved:.3g} TFLOP/s")
-    print(f"mfu={achieved / peak:.3f} tflops={achieved:.3g} step_s={seconds:.3f} peak_mb={peak_mb:.0f}")
+    print(f"mfu={achieved / peak:.3g} tflops={achieved:.3g} step_s={seconds:.3f} peak_mb={peak_mb:.0f}")
     return 0
 
 

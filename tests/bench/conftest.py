@@ -10,6 +10,16 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
+@pytest.fixture(autouse=True)
+def _logging_back_on():
+    """The scripts silence warnings process-wide (``logging.disable``), as a command should; a test of
+    them must not leave the rest of the suite without its log records."""
+    yield
+    import logging
+
+    logging.disable(logging.NOTSET)
+
+
 @pytest.fixture
 def bench_script(monkeypatch):
     """``bench_script("sampling")`` -> the module of ``bench/sampling.py``."""
