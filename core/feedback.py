@@ -168,7 +168,9 @@ def collect_feedback(
         )
     atomic_write_jsonl(pairs_path, [p.to_dict() for p in pairs])
 
-    failures = Counter(j.failure.split(":")[0] for js in verdicts.values() for j in js if j.failure)
+    failed = [j for js in verdicts.values() for j in js if j.failure]
+    failures = Counter(j.failure.split(":")[0] for j in failed if j.judge_id in required)
+    advisory = sum(j.judge_id not in required for j in failed)
     valid = [s for s in scores.values() if s is not None]
     stats: dict[str, Any] = {
         "candidates": len(cands),
@@ -176,7 +178,8 @@ def collect_feedback(
         **{f"pairs_{k}": v for k, v in pstats.as_dict().items()},
         "pairs_kept": len(pairs),
         **length_stats,
-        "judge_failures": sum(failures.values()),
+        "judge_failures": sum(failures.values()),  # required checks only: these hold candidates back
+        "advisory_failures": advisory,  # advisory checks that could not decide; nobody is held back
         "candidates_held_back": len(held_back & {c.candidate_id for c in cands}),
     }
     # e.g. calls, cache hits, and a pairwise judge's disagreement rate
