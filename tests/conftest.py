@@ -100,3 +100,27 @@ def build_tiny_lm(path: str | Path, seed: int = 0) -> str:
 def tiny_lm_path(tmp_path_factory) -> str:
     """Path of a tiny chat causal LM directory, loadable with ``AutoModelForCausalLM.from_pretrained``."""
     return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm"))
+
+
+@pytest.fixture()
+def nobody():
+    """How to run Python as uid 65534 (root drops to it with setpriv(1)): ``nobody.python`` is the argv
+    prefix of an interpreter of our version it can run (the venv's may live under /root), and
+    ``nobody.site`` the site-packages folder to add so it finds polyrlaif. Skips where that is impossible."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+    from types import SimpleNamespace
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv(1) to become an unprivileged user")
+    # through sh: setpriv itself still holds root's capabilities while it execs
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c", 'exec "$0" "$@"']
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for exe in (sys.executable, shutil.which(version), f"/usr/bin/{version}"):
+        if exe and os.path.exists(exe):
+            if subprocess.run([*drop, exe, "-c", ""], capture_output=True, cwd="/").returncode == 0:
+                return SimpleNamespace(python=[*drop, exe], site=sysconfig.get_paths()["purelib"])
+    pytest.skip("no Python interpreter runnable by uid 65534")

@@ -9,10 +9,7 @@ namespace) the process running the sandbox must survive.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
-import sysconfig
 
 import pytest
 
@@ -46,25 +43,8 @@ def test_group_signals_reach_only_the_program(sandbox, name):
     assert sorted(w.proc.pid for w in sandbox._workers) == workers  # no worker died and was replaced
 
 
-AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c", 'exec "$0" "$@"']
-
-
-def _python_for_nobody() -> str | None:
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for exe in (sys.executable, shutil.which(version), f"/usr/bin/{version}"):
-        if exe and os.path.exists(exe):
-            if subprocess.run([*AS_NOBODY, exe, "-c", ""], capture_output=True, cwd="/").returncode == 0:
-                return exe
-    return None
-
-
-def test_group_signals_in_user_namespace_mode_spare_the_caller():
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv(1) to become an unprivileged user")
-    exe = _python_for_nobody()
-    if exe is None:
-        pytest.skip("no Python interpreter runnable by uid 65534")
-    site = sysconfig.get_paths()["purelib"]
+def test_group_signals_in_user_namespace_mode_spare_the_caller(nobody):
+    site = nobody.site
     programs = [p for call in ATTACKS.values() for p in (NEIGHBOUR, attacker(call))]
     script = (
         f"import site\nsite.addsitedir({site!r})\n"
@@ -74,7 +54,11 @@ def test_group_signals_in_user_namespace_mode_spare_the_caller():
         "    print(sb.mode, [r.status for r in results[::2]])\n"
     )
     proc = subprocess.run(
-        [*AS_NOBODY, exe, "-c", script], capture_output=True, text=True, cwd="/", timeout=120,
+        [*nobody.python, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=120,
         env={"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"},
     )
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])

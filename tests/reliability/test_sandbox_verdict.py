@@ -45,7 +45,8 @@ def _forge(frames):
             os._exit(0)
 """
 ATTACKS = {
-    "frames": FORGE + (
+    "frames": FORGE
+    + (
         "def _walk():\n    f = sys._getframe()\n    while f:\n        yield f\n        f = f.f_back\n"
         "_forge(_walk())\n"
     ),
@@ -78,10 +79,25 @@ ATTACKS = {
 
 
 def run_rows(tmp_path: Path, in_process: bool) -> dict[str, dict]:
-    rows = [{"task_id": name, "prompt": PROMPT, "completion": WRONG + code, "entry_point": "add",
-             "test": TEST_EQ if name == "always_equal" else TEST} for name, code in ATTACKS.items()]
-    rows.append({"task_id": "honest", "prompt": PROMPT, "completion": "    return a + b\n", "test": TEST,
-                 "entry_point": "add"})
+    rows = [
+        {
+            "task_id": name,
+            "prompt": PROMPT,
+            "completion": WRONG + code,
+            "entry_point": "add",
+            "test": TEST_EQ if name == "always_equal" else TEST,
+        }
+        for name, code in ATTACKS.items()
+    ]
+    rows.append(
+        {
+            "task_id": "honest",
+            "prompt": PROMPT,
+            "completion": "    return a + b\n",
+            "test": TEST,
+            "entry_point": "add",
+        }
+    )
     src, out = tmp_path / "in.jsonl", tmp_path / f"out-{in_process}.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     try:
@@ -108,7 +124,8 @@ def _check_attacks(tmp_path, caplog) -> None:
     # Control: in one interpreter every attack passes, which is why that mode is opt-in, and says so.
     control = run_rows(tmp_path, in_process=True)
     assert {name: control[name]["status"] for name in [*ATTACKS, "honest"]} == dict.fromkeys(
-        [*ATTACKS, "honest"], "passed")
+        [*ATTACKS, "honest"], "passed"
+    )
     notices = [r.getMessage() for r in caplog.records if "in-process mode" in r.getMessage()]
     assert notices and "forge a pass" in notices[0]
 

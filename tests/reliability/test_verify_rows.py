@@ -38,11 +38,21 @@ def write_rows(path: Path, rows: list[dict]) -> Path:
 def test_whole_function_with_an_empty_prompt_runs(tmp_path):
     rows = [
         {"task_id": "empty", "prompt": "", "completion": WHOLE, "test": TEST, "entry_point": "add"},
-        {"task_id": "imports", "prompt": "import math\n", "completion": WHOLE, "test": TEST,
-         "entry_point": "add"},
+        {
+            "task_id": "imports",
+            "prompt": "import math\n",
+            "completion": WHOLE,
+            "test": TEST,
+            "entry_point": "add",
+        },
         {"task_id": "stub", "prompt": PROMPT, "completion": WHOLE, "test": TEST, "entry_point": "add"},
-        {"task_id": "wrong", "prompt": "", "completion": WHOLE.replace("+", "-"), "test": TEST,
-         "entry_point": "add"},
+        {
+            "task_id": "wrong",
+            "prompt": "",
+            "completion": WHOLE.replace("+", "-"),
+            "test": TEST,
+            "entry_point": "add",
+        },
     ]
     out = tmp_path / "out.jsonl"
     try:
@@ -92,7 +102,9 @@ def test_output_that_is_a_directory_is_refused_before_any_program_runs(tmp_path)
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "polyrlaif.core.cli", "verify", "--domain", "code", *args],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -100,9 +112,11 @@ def test_cli_refuses_nan_timeout_and_directory_output_before_running(tmp_path):
     marker = tmp_path / "ran"
     src = str(write_rows(tmp_path / "in.jsonl", [marking_row(marker)]))
     base = ["--input", src, "--unsafe-no-isolation"]
-    for extra in (["--timeout", "nan", "--output", str(tmp_path / "o.jsonl")],
-                  ["--timeout", "inf", "--output", str(tmp_path / "o.jsonl")],
-                  ["--timeout", "2", "--output", str(tmp_path)]):
+    for extra in (
+        ["--timeout", "nan", "--output", str(tmp_path / "o.jsonl")],
+        ["--timeout", "inf", "--output", str(tmp_path / "o.jsonl")],
+        ["--timeout", "2", "--output", str(tmp_path)],
+    ):
         res = _cli(*base, *extra)
         assert res.returncode == 2, res.stderr
         assert ("timeout" if "--timeout" in extra and extra[1] != "2" else "is a directory") in res.stderr

@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import threading
 import time
 import uuid
@@ -149,8 +148,10 @@ def test_syntax_error_is_error(sandbox):
 
 def test_infinite_loop_times_out_within_bound(sandbox):
     start = time.monotonic()
-    loop, sleeper = sandbox.run([with_top_level("while True:\n    pass\n"),
-                                 with_top_level("import time\ntime.sleep(60)\n")], timeout_s=1.0)
+    loop, sleeper = sandbox.run(
+        [with_top_level("while True:\n    pass\n"), with_top_level("import time\ntime.sleep(60)\n")],
+        timeout_s=1.0,
+    )
     elapsed = time.monotonic() - start
     assert (loop.status, sleeper.status) == ("timeout", "timeout")
     assert not loop.passed and not sleeper.passed
@@ -344,27 +345,8 @@ def test_refused_namespaces_raise_unless_unsafe():
     assert proc.stdout.splitlines() == ["REFUSED True", "['passed', 'failed']"]
 
 
-AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c", 'exec "$0" "$@"']
-
-
-def _python_for_nobody() -> str | None:
-    """An interpreter of our version that uid 65534 can run (the venv's may live under /root)."""
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for exe in (sys.executable, shutil.which(version), f"/usr/bin/{version}"):
-        if exe and os.path.exists(exe):
-            # Through sh: setpriv itself still holds root's capabilities while it execs.
-            if subprocess.run([*AS_NOBODY, exe, "-c", ""], capture_output=True, cwd="/").returncode == 0:
-                return exe
-    return None
-
-
-def test_non_root_uses_a_user_namespace():
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv(1) to become an unprivileged user")
-    exe = _python_for_nobody()
-    if exe is None:
-        pytest.skip("no Python interpreter runnable by uid 65534")
-    site = sysconfig.get_paths()["purelib"]
+def test_non_root_uses_a_user_namespace(nobody):
+    site = nobody.site
     probe = with_top_level("import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=1)\n")
     whoami = with_top_level("import os\nassert os.getuid() == 65534 and os.getcwd() == '/tmp/job'\n")
     script = (
@@ -375,8 +357,11 @@ def test_non_root_uses_a_user_namespace():
         "    print(sb.mode, [r.status for r in results])\n"
     )
     proc = subprocess.run(
-        [*AS_NOBODY, exe, "-c", script],
-        capture_output=True, text=True, cwd="/", timeout=120,
+        [*nobody.python, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=120,
         env={"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"},
     )
     assert proc.returncode == 0, proc.stderr
@@ -392,15 +377,24 @@ def write_rows(path: Path, rows: list[dict]) -> Path:
 
 
 def row(task_id: str, completion: str) -> dict:
-    return {"task_id": task_id, "prompt": PROMPT, "completion": completion, "test": TEST,
-            "entry_point": "add"}
+    return {
+        "task_id": task_id,
+        "prompt": PROMPT,
+        "completion": completion,
+        "test": TEST,
+        "entry_point": "add",
+    }
 
 
 def test_verify_file_end_to_end(tmp_path):
     rows = [
-        row("ok", GOOD), row("wrong", WRONG), row("syntax", "    return a +\n"),
-        row("loop", GOOD + "while True:\n    pass\n"), row("bomb", GOOD + "x = bytearray(8 * 1024 ** 3)\n"),
-        row("exit", GOOD + "import sys\nsys.exit(0)\n"), row("ok2", GOOD),
+        row("ok", GOOD),
+        row("wrong", WRONG),
+        row("syntax", "    return a +\n"),
+        row("loop", GOOD + "while True:\n    pass\n"),
+        row("bomb", GOOD + "x = bytearray(8 * 1024 ** 3)\n"),
+        row("exit", GOOD + "import sys\nsys.exit(0)\n"),
+        row("ok2", GOOD),
     ]
     out = tmp_path / "out.jsonl"
     try:
@@ -413,15 +407,23 @@ def test_verify_file_end_to_end(tmp_path):
     assert [g["passed"] for g in got] == [True, False, False, False, False, False, True]
     assert all(g["completion"] == r["completion"] for g, r in zip(got, rows, strict=True))
     assert all(isinstance(g["duration_s"], float) for g in got)
-    assert counts == {"passed": 2, "failed": 1, "timeout": 1, "error": 2, "oom": 1, "sandbox_error": 0,
-                      "total": 7}
+    assert counts == {
+        "passed": 2,
+        "failed": 1,
+        "timeout": 1,
+        "error": 2,
+        "oom": 1,
+        "sandbox_error": 0,
+        "total": 7,
+    }
 
 
 def test_verify_file_unsafe_no_isolation(tmp_path):
     out = tmp_path / "out.jsonl"
     rows = [row("ok", GOOD), row("wrong", WRONG), row("loop", GOOD + "while True:\n    pass\n")]
-    counts = verify_file(write_rows(tmp_path / "in.jsonl", rows), out, timeout=1.0, workers=1,
-                         unsafe_no_isolation=True)
+    counts = verify_file(
+        write_rows(tmp_path / "in.jsonl", rows), out, timeout=1.0, workers=1, unsafe_no_isolation=True
+    )
     statuses = [json.loads(line)["status"] for line in out.read_text().splitlines()]
     assert statuses == ["passed", "failed", "timeout"]
     assert counts["total"] == 3
@@ -456,7 +458,12 @@ def test_code_test_verifier_judgments():
     except IsolationUnavailable as exc:
         pytest.skip(f"namespaces unavailable here: {exc}")
     assert (good.judge_id, good.kind, good.score, good.scores["status"], good.failure) == (
-        "unit_tests", "verifier", 1.0, "passed", None)
+        "unit_tests",
+        "verifier",
+        1.0,
+        "passed",
+        None,
+    )
     assert (raw.score, raw.scores["passed"], raw.scores["status"]) == (0.0, False, "failed")
     assert "AssertionError" in raw.context["stderr_tail"]
     assert orphan.score is None and "missing" in orphan.failure
@@ -474,11 +481,13 @@ def test_humaneval_canonical_solutions_pass_and_stubs_fail(sandbox):
     with gzip.open(data, "rt") as fh:
         tasks = [json.loads(line) for line in fh]
     assert len(tasks) == 164
-    canonical = [build_program(t["prompt"], t["canonical_solution"], t["test"], t["entry_point"])
-                 for t in tasks]
+    canonical = [
+        build_program(t["prompt"], t["canonical_solution"], t["test"], t["entry_point"]) for t in tasks
+    ]
     stubs = [build_program(t["prompt"], "    pass\n", t["test"], t["entry_point"]) for t in tasks]
     results = sandbox.run(canonical + stubs, timeout_s=10.0)
-    failed = [(t["task_id"], r.status, r.detail) for t, r in zip(tasks, results[:164], strict=True)
-              if not r.passed]
+    failed = [
+        (t["task_id"], r.status, r.detail) for t, r in zip(tasks, results[:164], strict=True) if not r.passed
+    ]
     assert failed == []
     assert sum(not r.passed for r in results[164:]) >= 155
