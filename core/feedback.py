@@ -156,6 +156,12 @@ def collect_feedback(
         strategy=cfg.pairs.strategy,
         max_uses_per_candidate=cfg.pairs.max_uses_per_candidate,
     )
+    extra_stats: dict[str, Any] = {}
+    if feedback.extra_pairs is not None:
+        extra, counts = feedback.extra_pairs(by_id, cands, verdicts, scores)
+        pairs = [*pairs, *extra]
+        extra_stats = {f"pairs_extra/{k}": v for k, v in counts.items()}
+        log.info(f"{len(extra)} extra pairs from the domain's pair builder: {counts}")
     length_stats: dict[str, Any] = {}
     if cfg.pairs.length_balance and pairs:
         # RLAIF-V: a judge that prefers long (or short) answers teaches length, not truth
@@ -177,6 +183,7 @@ def collect_feedback(
         "mean_score": sum(valid) / len(valid) if valid else 0.0,
         **{f"pairs_{k}": v for k, v in pstats.as_dict().items()},
         "pairs_kept": len(pairs),
+        **extra_stats,
         **length_stats,
         "judge_failures": sum(failures.values()),  # required checks only: these hold candidates back
         "advisory_failures": advisory,  # advisory checks that could not decide; nobody is held back

@@ -9,6 +9,10 @@ Hugging Face multimodal chat format::
 
 Text-only prompts keep plain string contents, so text domains see no change. Processors get the
 parts with the paths removed (``{"type": "image"}``) and the loaded images beside them, in order.
+
+Media a policy *produces* (a text-to-image model's images, a speech model's waveforms) is written with
+:func:`write_media`: atomically, under the round's folder, and referenced with its SHA-256, so the judge
+cache, the pairs and their lineage name the exact bytes.
 """
 
 from __future__ import annotations
@@ -17,17 +21,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.io import InputError
+from polyrlaif.core.io import InputError, atomic_write_bytes
 from polyrlaif.core.records import MediaRef, PromptRecord
 
 __all__ = [
+    "MEDIA_KINDS",
     "conversation_image_paths",
     "has_images",
     "load_image",
     "prompt_conversation",
     "strip_image_paths",
     "with_images",
+    "write_media",
 ]
+
+#: The kinds of media a record can refer to.
+MEDIA_KINDS = ("image", "video", "audio")
 
 Conversation = list[dict[str, Any]]
 
@@ -101,3 +110,25 @@ def load_image(path: str | Path, *, where: str = "") -> Any:
         raise InputError(f"{prefix}image file not found: {path}") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise InputError(f"{prefix}image file {path} is not a readable image: {exc}") from None
+
+
+def write_media(path: str | Path, data: bytes, kind: str) -> MediaRef:
+    """Write produced media atomically and return its reference, content hash included.
+
+    Args:
+        path: the file to write (its folder is created); its suffix should say the format (``.png``).
+        data: the encoded bytes (PNG, WAV, MP4, ...).
+        kind: one of :data:`MEDIA_KINDS`.
+
+    Raises:
+        ValueError: an unknown kind or empty data (a policy that produced nothing must say so, not
+            write an empty file).
+    """
+    import hashlib
+
+    if kind not in MEDIA_KINDS:
+        raise ValueError(f"media kind must be one of {', '.join(MEDIA_KINDS)}, got {kind!r}")
+    if not data:
+        raise ValueError(f"{path}: refusing to write empty {kind} data")
+    atomic_write_bytes(path, data)
+    return MediaRef(kind=kind, uri=str(path), sha256=hashlib.sha256(data).hexdigest())

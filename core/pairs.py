@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from polyrlaif.core.io import sha256_text
 from polyrlaif.core.records import Candidate, PreferencePair, PromptRecord
 
-__all__ = ["PAIR_STRATEGIES", "PairStats", "LengthReport", "build_pairs", "length_balance", "len_in_words"]
+__all__ = [
+    "PAIR_STRATEGIES",
+    "PairStats",
+    "LengthReport",
+    "build_pairs",
+    "length_balance",
+    "len_in_words",
+    "make_pair",
+    "same_output",
+]
 
 PAIR_STRATEGIES = ("best_worst", "all")
 
@@ -50,13 +59,18 @@ class PairStats:
         return out
 
 
-def _make_pair(
+def make_pair(
     prompt: PromptRecord,
     chosen: Candidate,
     rejected: Candidate,
     scores: Mapping[str, float | None],
     provenance: Mapping[str, dict] | None,
 ) -> PreferencePair:
+    """One pair for ``prompt``: ``chosen`` over ``rejected``, with their scores and lineage.
+
+    The candidates may come from different prompts (cross-validation pairs of analogous prompts):
+    the pair is always trained under ``prompt``; ``provenance`` keeps both candidate ids.
+    """
     margin = float(scores[chosen.candidate_id]) - float(scores[rejected.candidate_id])  # type: ignore[arg-type]
     prov = {
         "round": chosen.round,
@@ -78,7 +92,16 @@ def _make_pair(
         rejected_id=rejected.candidate_id,
         provenance=prov,
         media=list(prompt.media),
+        chosen_media=list(chosen.media),
+        rejected_media=list(rejected.media),
     )
+
+
+def same_output(a: Candidate, b: Candidate) -> bool:
+    """True when two candidates produced the same thing: the same text and the same media bytes."""
+    if a.text.strip() != b.text.strip():
+        return False
+    return [m.sha256 or m.uri for m in a.media] == [m.sha256 or m.uri for m in b.media]
 
 
 def _best_worst(ranked, scores, min_margin, max_pairs_per_prompt, stats) -> list[tuple[Candidate, Candidate]]:
@@ -91,7 +114,7 @@ def _best_worst(ranked, scores, min_margin, max_pairs_per_prompt, stats) -> list
         if margin <= 0 or margin < min_margin:
             stats.below_margin += 1
             break
-        if chosen.text.strip() == rejected.text.strip():
+        if same_output(chosen, rejected):
             stats.identical_text += 1
             hi -= 1
             continue
@@ -110,7 +133,7 @@ def _all_pairs(
             margin = float(scores[ranked[i].candidate_id]) - float(scores[ranked[j].candidate_id])
             if margin <= 0 or margin < min_margin:
                 stats.below_margin += 1
-            elif ranked[i].text.strip() == ranked[j].text.strip():
+            elif same_output(ranked[i], ranked[j]):
                 stats.identical_text += 1
             else:
                 options.append((-margin, i, -j))
@@ -200,7 +223,7 @@ def build_pairs(
                 ranked, scores, min_margin, max_pairs_per_prompt, max_uses_per_candidate, stats
             )
         for chosen, rejected in chosen_rejected:
-            pair = _make_pair(prompts[prompt_id], chosen, rejected, scores, provenance)
+            pair = make_pair(prompts[prompt_id], chosen, rejected, scores, provenance)
             pairs.append(pair)
             stats.margins.append(pair.margin)
     stats.pairs = len(pairs)

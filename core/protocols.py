@@ -24,6 +24,7 @@ __all__ = [
     "OfflineFeedback",
     "PrepStage",
     "Judge",
+    "MediaPolicy",
     "OnlineTask",
     "Policy",
     "PolicyAdapter",
@@ -57,10 +58,38 @@ class Policy(Protocol):
         ...
 
 
+@runtime_checkable
+class MediaPolicy(Protocol):
+    """A model that produces media from a text prompt (a text-to-image pipeline, a speech generator).
+
+    Each output is a function of the prompt, the policy's fixed settings and the output's own seed, so a
+    candidate can be produced again from its record.
+
+    Attributes:
+        model_id: the name it was created from.
+        model_path: what the trainer starts from.
+        media_kind: ``"image"``, ``"audio"`` or ``"video"``.
+        suffix: the file suffix of the encoded bytes (``".png"``).
+    """
+
+    model_id: str
+    model_path: str
+    media_kind: str
+    suffix: str
+
+    def settings(self) -> dict[str, Any]:
+        """The fixed generation settings (scheduler, steps, guidance, size), recorded per candidate."""
+        ...
+
+    def generate_media(self, prompts: Sequence[str], *, seeds: Sequence[int]) -> list[bytes]:
+        """One encoded output per prompt, ``prompts[i]`` generated with ``seeds[i]``."""
+        ...
+
+
 class PolicyAdapter(Protocol):
     """Builds the domain's policy from a model id or path (``adapter.py`` in a domain)."""
 
-    def load(self, model: str, **kwargs: Any) -> Policy:
+    def load(self, model: str, **kwargs: Any) -> Policy | MediaPolicy:
         """Load a policy for sampling and evaluation."""
         ...
 
@@ -69,9 +98,10 @@ class Sampler(Protocol):
     """Turns prompts into candidates with the current policy (``sampler.py``)."""
 
     def sample(
-        self, policy: Policy, prompts: Sequence[PromptRecord], *, round_idx: int, out_path: Path
+        self, policy: Any, prompts: Sequence[PromptRecord], *, round_idx: int, out_path: Path
     ) -> list[Candidate]:
-        """Sample candidates, resumably, writing them to ``out_path``."""
+        """Sample candidates from a :class:`Policy` or :class:`MediaPolicy`, resumably, writing them to
+        ``out_path`` (and produced media beside it)."""
         ...
 
 
@@ -211,6 +241,18 @@ class OnlineTask:
 ScoreFn = Callable[[PromptRecord, Candidate, list[Judgment]], "float | None"]
 #: What the judges see for a candidate, given the verifiers' judgments.
 ContextFn = Callable[[PromptRecord, Candidate, list[Judgment]], dict[str, Any]]
+#: Pairs a domain builds beyond each prompt's own best-against-worst (e.g. InstructEngine's
+#: cross-validation pairs between analogous prompts): ``(prompts by id, candidates, judgments by
+#: candidate id, scores by candidate id) -> (pairs, counts for the round's stats)``.
+ExtraPairsFn = Callable[
+    [
+        Mapping[str, PromptRecord],
+        Sequence[Candidate],
+        Mapping[str, list[Judgment]],
+        Mapping[str, "float | None"],
+    ],
+    "tuple[list[Any], dict[str, float]]",
+]
 
 
 @dataclass
@@ -224,6 +266,9 @@ class OfflineFeedback:
         context: what the judges see for a candidate, given the verifiers' judgments.
         verifiers: deterministic checks, run first.
         judges: AI judges, run second, each seeing ``context(prompt, candidate, verdicts)``.
+        extra_pairs: pairs beyond each prompt's own, built from the same judgments (held-back
+            candidates already have a ``None`` score); added before the length filter, their counts
+            reported as ``pairs_extra/<name>``. ``None``: the prompt's own pairs only.
     """
 
     sampler: Sampler
@@ -232,6 +277,7 @@ class OfflineFeedback:
     context: ContextFn
     verifiers: list[Verifier] = field(default_factory=list)
     judges: list[Judge] = field(default_factory=list)
+    extra_pairs: ExtraPairsFn | None = None
 
 
 @dataclass

@@ -45,14 +45,20 @@ class Record:
             raise InputError(f"{prefix}{cls.__name__} is missing field(s) {', '.join(map(repr, missing))}")
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         kwargs = {k: v for k, v in row.items() if k in names}
-        if "media" in kwargs:
-            kwargs["media"] = [MediaRef(**m) if isinstance(m, dict) else m for m in kwargs["media"]]
+        for key in ("media", "chosen_media", "rejected_media"):
+            if key in kwargs:
+                kwargs[key] = [MediaRef(**m) if isinstance(m, dict) else m for m in kwargs[key]]
         return cls(**kwargs)
 
 
 @dataclass
 class MediaRef(Record):
-    """A reference to an image, video or audio file that a prompt is about."""
+    """A reference to an image, video or audio file: what a prompt is about, or what a policy produced.
+
+    ``sha256`` is the file's content hash; media a policy produced always carries it
+    (:func:`polyrlaif.core.media.write_media`), so judges' cache keys and pairs' lineage name the exact
+    bytes, not just a path.
+    """
 
     kind: str  # "image" | "video" | "audio"
     uri: str
@@ -77,7 +83,12 @@ class PromptRecord(Record):
 
 @dataclass
 class Candidate(Record):
-    """One sampled response, with the policy and decoding settings that produced it."""
+    """One sampled response, with the policy and decoding settings that produced it.
+
+    A policy that produces media (an image, a waveform) leaves ``text`` empty (or a caption) and lists
+    what it produced in ``media``, each with its content hash; ``sampling`` then holds everything needed
+    to produce it again (scheduler, steps, guidance, the candidate's own seed).
+    """
 
     _required: ClassVar[tuple[str, ...]] = ("candidate_id", "prompt_id", "text")
 
@@ -88,6 +99,7 @@ class Candidate(Record):
     round: int = 0
     sampling: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    media: list[MediaRef] = field(default_factory=list)  # what a media-producing policy made
 
 
 @dataclass
@@ -133,7 +145,10 @@ class PreferencePair(Record):
     """A chosen/rejected pair for preference optimisation, with where it came from.
 
     ``provenance`` holds the candidate ids, their scores, the judges involved and the round, so a
-    pair can be traced back to the exact judgments that made it.
+    pair can be traced back to the exact judgments that made it. ``media`` is the prompt's media (the
+    image a caption is about); ``chosen_media``/``rejected_media`` are the candidates' own outputs when
+    the policy produces media (the images of a text-to-image pair), in which case ``chosen`` and
+    ``rejected`` may be empty.
     """
 
     _required: ClassVar[tuple[str, ...]] = ("pair_id", "prompt_id", "prompt", "chosen", "rejected")
@@ -148,3 +163,5 @@ class PreferencePair(Record):
     rejected_id: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
     media: list[MediaRef] = field(default_factory=list)  # the prompt's images, for vision-language DPO
+    chosen_media: list[MediaRef] = field(default_factory=list)  # the chosen candidate's own media
+    rejected_media: list[MediaRef] = field(default_factory=list)

@@ -1,8 +1,10 @@
-"""A resumable sampler for chat-style text policies, shared by every text domain.
+"""Resumable samplers: :class:`TextSampler` for chat-style text policies, :class:`MediaSampler` for
+policies that produce media (images, audio).
 
 Prompts are cut into fixed batches in prompt order, and each batch is sampled with a seed derived from
-the run seed, the round and the batch index. A resumed run therefore redoes exactly the batches that
-were not yet written, with the same seeds, and produces the same artifact as an uninterrupted run.
+the run seed, the round and the batch index (for media, each output has its own seed, recorded on its
+candidate). A resumed run therefore redoes exactly the batches that were not yet written, with the same
+seeds, and produces the same artifact as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from polyrlaif.core.io import StageWriter
-from polyrlaif.core.media import prompt_conversation
-from polyrlaif.core.protocols import Policy
+from polyrlaif.core.io import StageWriter, sha256_text
+from polyrlaif.core.media import prompt_conversation, write_media
+from polyrlaif.core.protocols import MediaPolicy, Policy
 from polyrlaif.core.records import Candidate, PromptRecord
 
-__all__ = ["TextSampler", "candidate_id"]
+__all__ = ["MediaSampler", "TextSampler", "candidate_id", "media_seed"]
 
 
 def candidate_id(round_idx: int, prompt_id: str, j: int) -> str:
@@ -106,6 +108,86 @@ class TextSampler:
                         rows.append(cand.to_dict())
                 stage.append(rows)
                 bar.update(len(ids))
+            bar.close()
+            stage.finish(order=order)
+        return [Candidate.from_dict(r) for r in stage.rows()]
+
+
+def _file_safe(name: str) -> str:
+    """A prompt id as one folder name (ids may hold ``/``)."""
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    return safe if safe == name and name not in {".", ".."} else f"{safe}-{sha256_text(name)[:8]}"
+
+
+def media_seed(seed: int, round_idx: int, prompt_index: int, j: int) -> int:
+    """The seed of the j-th output for the prompt at ``prompt_index`` in a round (recorded per candidate)."""
+    return (seed * 1_000_003 + round_idx * 10_007 + prompt_index * 101 + j) % (2**31 - 1)
+
+
+class MediaSampler:
+    """Samples ``n`` media outputs per prompt from a :class:`~polyrlaif.core.protocols.MediaPolicy`.
+
+    Each output has its own seed (:func:`media_seed`), recorded in the candidate's ``sampling`` with the
+    policy's fixed settings, so every image or waveform can be produced again from its record. The files
+    go to ``<out_path's folder>/media/<prompt_id>/<j><suffix>``, written atomically with their SHA-256;
+    a candidate's ``text`` is empty and its ``media`` lists the file.
+
+    Args:
+        n: outputs per prompt.
+        batch_size: prompts per resumable batch.
+        seed: run seed.
+    """
+
+    def __init__(self, *, n: int = 4, batch_size: int = 8, seed: int = 0) -> None:
+        if n < 1 or batch_size < 1:
+            raise ValueError(f"MediaSampler needs n >= 1 and batch_size >= 1, got {n} and {batch_size}")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> MediaSampler:
+        """The sampler a run config asks for: ``sampling.n``, ``sampling.batch_size`` and ``run.seed``."""
+        return cls(n=cfg.sampling.n, batch_size=cfg.sampling.batch_size, seed=cfg.run.seed)
+
+    def sample(
+        self, policy: MediaPolicy, prompts: Sequence[PromptRecord], *, round_idx: int, out_path: Path
+    ) -> list[Candidate]:
+        """Generate (resuming from ``out_path`` if an earlier run was interrupted) and return candidates."""
+        from tqdm.auto import tqdm
+
+        media_dir = Path(out_path).parent / "media"
+        stage = StageWriter(out_path, key="candidate_id")
+        order = [candidate_id(round_idx, p.prompt_id, j) for p in prompts for j in range(self.n)]
+        if not stage.done:
+            done = stage.finished_keys
+            settings = dict(policy.settings())
+            total = len(prompts) * self.n
+            bar = tqdm(total=total, desc=f"round {round_idx} generating", unit=policy.media_kind)
+            for start in range(0, len(prompts), self.batch_size):
+                batch = list(enumerate(prompts[start : start + self.batch_size], start))
+                jobs = [(i, p, j) for i, p in batch for j in range(self.n)]
+                if all(candidate_id(round_idx, p.prompt_id, j) in done for _, p, j in jobs):
+                    bar.update(len(jobs))
+                    continue
+                seeds = [media_seed(self.seed, round_idx, i, j) for i, _, j in jobs]
+                outputs = policy.generate_media([p.text for _, p, _ in jobs], seeds=seeds)
+                rows = []
+                for (_, p, j), s, data in zip(jobs, seeds, outputs, strict=True):
+                    path = media_dir / _file_safe(p.prompt_id) / f"{j}{policy.suffix}"
+                    ref = write_media(path, data, policy.media_kind)
+                    cand = Candidate(
+                        candidate_id=candidate_id(round_idx, p.prompt_id, j),
+                        prompt_id=p.prompt_id,
+                        text="",
+                        policy=policy.model_id,
+                        round=round_idx,
+                        sampling={**settings, "seed": s, "n": self.n},
+                        media=[ref],
+                    )
+                    rows.append(cand.to_dict())
+                stage.append(rows)
+                bar.update(len(jobs))
             bar.close()
             stage.finish(order=order)
         return [Candidate.from_dict(r) for r in stage.rows()]
