@@ -131,6 +131,8 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
         from polyrlaif.domains.search_agent.expert import expert_examples
 
         _, tools, train, _ = _data(cfg, prepared)
+        if d.warm_start_questions is not None:
+            train = train[: d.warm_start_questions]
         examples, trajs = expert_examples(train, tools, _agent(cfg))
         write_trajectories(out / "expert_trajectories.jsonl", trajs)
         log.info(f"SFT on {len(examples)} expert turns from {len(trajs)} training questions")
@@ -152,6 +154,8 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
         "max_hops": d.max_hops,
         "agent": [d.max_turns, d.verify, d.max_observation_chars, d.index_kind],
     }
+    if d.warm_start_questions is not None:  # absent when unset, so earlier warm starts keep their hash
+        settings["warm_start_questions"] = d.warm_start_questions
     return [
         *world,
         PrepStage(

@@ -72,6 +72,9 @@ class SearchAgentConfig:
             round 0 then evaluates the warm-started policy. For small models that write no valid action.
         warm_start_epochs: SFT epochs of the warm start.
         warm_start_lr: SFT learning rate of the warm start.
+        warm_start_questions: demonstrate on at most this many training questions (the first in the
+            training split's order); ``None``: all. The protocol is learnt from a few dozen episodes,
+            and SFT time grows with every one (about 10 s per expert turn on 2 CPU cores).
     """
 
     name: str = "search_agent"
@@ -98,8 +101,12 @@ class SearchAgentConfig:
     warm_start: bool = False
     warm_start_epochs: float = 2.0
     warm_start_lr: float = 5e-5
+    warm_start_questions: int | None = None
 
     def __post_init__(self) -> None:
+        if self.warm_start_questions is not None and self.warm_start_questions < 1:
+            n = self.warm_start_questions
+            raise ValueError(f"domain.warm_start_questions must be >= 1 or null, got {n}")
         if self.source == "world":
             given = [k for k in ("corpus", "questions", "eval_questions") if getattr(self, k) is not None]
             if given:

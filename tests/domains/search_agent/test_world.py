@@ -192,3 +192,29 @@ def test_the_held_out_split_has_at_least_150_questions(world: QAWorld) -> None:
     questions = [q for q in build_world(demo.world).questions if q.hops <= demo.max_hops]
     train, held_out = split_questions(questions, demo.eval_holdout)
     assert len(held_out) >= 150 and len(train) >= 200
+
+
+def test_the_warm_start_demonstrates_on_at_most_warm_start_questions(
+    tmp_path: Path, tiny_lm_path: str
+) -> None:
+    from polyrlaif.core.io import read_jsonl
+    from polyrlaif.core.stages import run_stages
+    from polyrlaif.domains.search_agent.build import stages
+
+    cfg = _cfg(
+        tmp_path,
+        f"model.name_or_path={tiny_lm_path}",
+        "domain.warm_start=true",
+        "domain.warm_start_questions=2",
+        "domain.warm_start_epochs=1",
+        "domain.max_hops=1",
+        "domain.max_turns=4",
+    )
+    plan = stages(cfg)
+    assert plan[1].settings["warm_start_questions"] == 2
+    assert "warm_start_questions" not in stages(_cfg(tmp_path, "domain.warm_start=true"))[1].settings
+    outputs, _ = run_stages(plan)
+    assert len(read_jsonl(plan[1].output_dir / "expert_trajectories.jsonl")) == 2
+    assert Path(outputs["warm_start"]["model"]).is_dir()
+    with pytest.raises(ValueError, match="warm_start_questions"):
+        _cfg(tmp_path, "domain.warm_start_questions=0")
