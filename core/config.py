@@ -46,13 +46,21 @@ class ModelConfig:
 
 @dataclass
 class SamplingConfig:
-    """Decoding settings for the sampling stage."""
+    """Decoding settings for the sampling stage.
+
+    ``steps``, ``guidance_scale`` and ``scheduler`` are for policies that produce media by denoising (a
+    text-to-image pipeline): the inference steps, the classifier-free guidance scale and the inference
+    scheduler (a diffusers scheduler class name, or ``ddim``/``ddpm``/``euler``). Text policies ignore them.
+    """
 
     n: int = 4
     temperature: float = 0.8
     top_p: float = 0.95
     max_new_tokens: int = 256
     batch_size: int = 8
+    steps: int = 20
+    guidance_scale: float = 3.0
+    scheduler: str = "ddim"
 
 
 @dataclass

@@ -87,7 +87,11 @@ class MediaPolicy(Protocol):
 
 
 class PolicyAdapter(Protocol):
-    """Builds the domain's policy from a model id or path (``adapter.py`` in a domain)."""
+    """Builds the domain's policy from a model id or path (``adapter.py`` in a domain).
+
+    An adapter may also define ``policy_kwargs(cfg) -> dict``: keyword arguments ``load`` takes from the
+    run config beyond dtype, device, cache and batch size (a diffusion policy's ``sampling.steps``).
+    """
 
     def load(self, model: str, **kwargs: Any) -> Policy | MediaPolicy:
         """Load a policy for sampling and evaluation."""

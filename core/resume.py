@@ -82,7 +82,14 @@ def _rounds(out: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def check_resume(out: Path, new: dict[str, Any], levels: Sequence[Level], *, recompute: bool) -> None:
+def check_resume(
+    out: Path,
+    new: dict[str, Any],
+    levels: Sequence[Level],
+    *,
+    recompute: bool,
+    defaults: dict[str, Any] | None = None,
+) -> None:
     """Compare the run folder's ``config.yaml`` with the new settings before any work.
 
     Args:
@@ -90,6 +97,8 @@ def check_resume(out: Path, new: dict[str, Any], levels: Sequence[Level], *, rec
         new: the new resolved config as a plain mapping.
         levels: the recipe's artifact levels, in the order a round makes them.
         recompute: delete what the change invalidates instead of stopping.
+        defaults: the config's default values as a plain mapping; a key the saved config lacks (a
+            setting added since the run was made) is no change when its new value is the default.
 
     Raises:
         ValueError: settings that artifacts depend on changed and ``recompute`` is off; the message
@@ -102,6 +111,9 @@ def check_resume(out: Path, new: dict[str, Any], levels: Sequence[Level], *, rec
         return
     old = flatten(yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {})
     cur = flatten(new)
+    for k, v in flatten(defaults or {}).items():
+        if k not in old and cur.get(k, "<unset>") == v:
+            old[k] = v  # added to the config since: the run was made as if with its default
     changed = sorted(
         k
         for k in set(old) | set(cur)

@@ -80,7 +80,8 @@ def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
     plan = list(load_object(domain.stages)(cfg)) if domain.stages else []
     stage_plan(plan, recompute=cfg.run.recompute)
     out = Path(cfg.run.output_dir)
-    check_resume(out, config_dict(cfg), levels, recompute=cfg.run.recompute)
+    defaults = config_dict(TrainConfig(domain=type(cfg.domain)()))
+    check_resume(out, config_dict(cfg), levels, recompute=cfg.run.recompute, defaults=defaults)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     return Run(cfg=cfg, domain=domain, out=out, adapter=load_object(domain.adapter), plan=plan)
@@ -135,14 +136,18 @@ def starting_model(run: Run, built: DomainBuild) -> str:
 
 
 def load_policy(run: Run, model_path: str) -> Policy:
-    """Load ``model_path`` through the domain's adapter with the run's device, dtype and cache."""
+    """Load ``model_path`` through the domain's adapter with the run's device, dtype and cache, plus
+    whatever else the adapter takes from the run config (its optional ``policy_kwargs(cfg)``, e.g. a
+    diffusion policy's steps and guidance)."""
     m = run.cfg.model
+    extra = getattr(run.adapter, "policy_kwargs", None)
     return run.adapter.load(
         model_path,
         dtype=m.dtype,
         device=m.device,
         cache_dir=m.cache_dir,
         batch_size=run.cfg.sampling.batch_size,
+        **(extra(run.cfg) if callable(extra) else {}),
     )
 
 
