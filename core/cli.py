@@ -46,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--images", default=None, help="directory the benchmark's image paths are relative to (image_root)"
     )
     e.add_argument("--corpus", default=None, help="documents (JSONL) an agent benchmark searches")
+    e.add_argument(
+        "--clip-model",
+        default=None,
+        help="open_clip architecture, trained CLIP directory or config JSON a CLIP-scored benchmark uses",
+    )
+    e.add_argument(
+        "--clip-pretrained", default=None, help="pretrained tag or local weights file of --clip-model"
+    )
     e.add_argument("--limit", type=int, default=None, help="first N problems only")
     e.add_argument("--samples", type=int, default=1, help="samples per problem (pass@k needs k <= samples)")
     e.add_argument("--temperature", type=float, default=0.0)
@@ -119,13 +127,19 @@ def _parse_opt(items: list[str]) -> dict[str, Any]:
     return out
 
 
-#: ``polyrlaif eval`` file flags -> the benchmark ``Options`` field each fills.
+#: ``polyrlaif eval`` option flags (argparse names) -> the benchmark ``Options`` field each fills.
 _FILE_FLAGS = {
     "predictions": "predictions",
     "annotations": "annotations",
     "images": "image_root",
     "corpus": "corpus",
+    "clip_model": "clip_model",
+    "clip_pretrained": "clip_pretrained",
 }
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _eval_options(args: argparse.Namespace, evaluator_cls: Any) -> Any:
@@ -136,12 +150,13 @@ def _eval_options(args: argparse.Namespace, evaluator_cls: Any) -> Any:
     given = {flag: getattr(args, flag) for flag in _FILE_FLAGS if getattr(args, flag) is not None}
     unsupported = [flag for flag in given if _FILE_FLAGS[flag] not in fields]
     if unsupported:
-        flags = ", ".join(f"--{flag}" for flag in unsupported)
+        flags = ", ".join(_flag(flag) for flag in unsupported)
         raise ValueError(f"benchmark {args.benchmark!r} of domain {args.domain!r} does not take {flags}")
     values = _parse_opt(args.opt)
     for flag in given:
         if _FILE_FLAGS[flag] in values:
-            raise ValueError(f"--{flag} and --opt {_FILE_FLAGS[flag]}=... name the same option; give one")
+            field = _FILE_FLAGS[flag]
+            raise ValueError(f"{_flag(flag)} and --opt {field}=... name the same option; give one")
     values.update({_FILE_FLAGS[flag]: value for flag, value in given.items()})
     try:
         return make_options(evaluator_cls, values, where="--opt")
