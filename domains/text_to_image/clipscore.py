@@ -37,6 +37,7 @@ __all__ = [
     "clip_cosine_scorer",
     "clipscore_of",
     "generate_images",
+    "image_rows_for",
     "read_image_rows",
     "scored_batches",
 ]
