@@ -1,0 +1,399 @@
+"""Text-to-image diffusion policies: a pixel-space pipeline for synthetic worlds, loading, and sampling.
+
+:class:`PixelDiffusionPipeline` is a ``diffusers.DiffusionPipeline`` with a text-conditioned
+``UNet2DConditionModel`` that denoises RGB pixels directly (no VAE), a CLIP text encoder, a tokenizer
+and a scheduler. :func:`build_tiny_t2i` writes a randomly initialised one, small enough to pretrain
+(:func:`polyrlaif.core.diffusion_train.denoise_train`) and preference-tune on a CPU. It saves and loads
+with ``save_pretrained`` / ``from_pretrained`` like any diffusers pipeline; :func:`load_t2i_pipeline`
+loads it or any hub or local diffusers pipeline (SD 1.5, SDXL) behind one call.
+
+:class:`DiffusionPolicy` is the :class:`~polyrlaif.core.protocols.MediaPolicy` over such a pipeline:
+PNG bytes per prompt, each image a function of its prompt, the policy's fixed settings and its own
+seed, not of the other prompts in its batch: every image has its own ``torch.Generator``, prompts are
+padded to the tokenizer's fixed length, and every pipeline call has the same shape (a short batch is
+filled up with dummy images), because convolution kernels round differently at different batch sizes
+(measured on CPU: a 1 in 255 pixel difference after 10 steps) but give each image the same bits
+wherever it sits in a batch of fixed size.
+
+``diffusers`` is imported only when a pipeline is built or loaded: importing this module is free.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import io
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from polyrlaif.core.io import InputError, atomic_dir
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "SCHEDULERS",
+    "DiffusionPolicy",
+    "PixelDiffusionPipeline",  # noqa: F822 - made on first access (module __getattr__)
+    "build_tiny_t2i",
+    "encode_text",
+    "load_t2i_pipeline",
+]
+
+log = logging.getLogger(__name__)
+
+PIXEL_PIPELINE = "PixelDiffusionPipeline"
+
+#: Inference schedulers :class:`DiffusionPolicy` can sample with (diffusers class names); ``"saved"``
+#: keeps the pipeline's own.
+SCHEDULERS = {
+    "ddim": "DDIMScheduler",
+    "ddpm": "DDPMScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "dpm": "DPMSolverMultistepScheduler",
+}
+
+TINY_SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>")
+
+
+def __getattr__(name: str) -> Any:
+    # PixelDiffusionPipeline subclasses diffusers' DiffusionPipeline; the class is made on first use so
+    # that importing this module does not import diffusers and torch
+    if name == PIXEL_PIPELINE:
+        return _pipeline_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def encode_text(pipe: Any, texts: Sequence[str], device: Any = None) -> torch.Tensor:
+    """The text encoder's last hidden states, ``(len(texts), max_length, hidden)``, for the prompts padded
+    to the tokenizer's fixed length as Stable Diffusion does (so a prompt's conditioning does not depend on
+    the other prompts in its batch); ``device`` defaults to the encoder's."""
+    tok = pipe.tokenizer(
+        list(texts),
+        padding="max_length",
+        max_length=pipe.tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    )
+    encoder = pipe.text_encoder
+    device = device if device is not None else encoder.device
+    mask = None
+    if getattr(encoder.config, "use_attention_mask", False):
+        mask = tok.attention_mask.to(device)
+    return encoder(tok.input_ids.to(device), attention_mask=mask)[0]
+
+
+@functools.cache
+def _pipeline_class() -> type:
+    import torch
+    from diffusers import DiffusionPipeline
+    from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+    from diffusers.utils.torch_utils import randn_tensor
+
+    class PixelDiffusionPipeline(DiffusionPipeline):
+        """Text-to-image diffusion in pixel space: a text-conditioned UNet over RGB images in [-1, 1].
+
+        Args:
+            unet: a ``UNet2DConditionModel`` with 3 input and output channels.
+            scheduler: a diffusers scheduler (DDPM for training; any for sampling).
+            text_encoder: a transformers ``CLIPTextModel``.
+            tokenizer: its tokenizer; ``model_max_length`` is the padded prompt length.
+        """
+
+        model_cpu_offload_seq = "text_encoder->unet"
+
+        def __init__(self, unet: Any, scheduler: Any, text_encoder: Any, tokenizer: Any) -> None:
+            super().__init__()
+            self.register_modules(
+                unet=unet, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer
+            )
+
+        @torch.no_grad()
+        def __call__(
+            self,
+            prompt: str | list[str],
+            num_inference_steps: int = 20,
+            guidance_scale: float = 3.0,
+            generator: torch.Generator | list[torch.Generator] | None = None,
+            height: int | None = None,
+            width: int | None = None,
+            output_type: str = "pil",
+        ) -> Any:
+            """One image per prompt, with classifier-free guidance against the empty prompt (off when
+            ``guidance_scale <= 1``); ``generator``: one per prompt (or one for the batch); ``height`` and
+            ``width`` default to the UNet's ``sample_size``.
+
+            Returns:
+                An ``ImagePipelineOutput``: PIL images, or with ``output_type="pt"`` a ``(n, 3, H, W)``
+                tensor in [0, 1].
+            """
+            prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+            if isinstance(generator, list) and len(generator) != len(prompts):
+                raise ValueError(f"{len(generator)} generators for {len(prompts)} prompts")
+            device = self._execution_device
+            size = self.unet.config.sample_size
+            height, width = height or size, width or size
+            cfg = guidance_scale > 1.0
+            emb = encode_text(self, prompts, device)
+            if cfg:
+                uncond = encode_text(self, [""], device).expand(len(prompts), -1, -1)
+                emb = torch.cat([uncond, emb])
+            shape = (len(prompts), self.unet.config.in_channels, height, width)
+            x = randn_tensor(shape, generator=generator, device=device, dtype=self.unet.dtype)
+            self.scheduler.set_timesteps(num_inference_steps, device=device)
+            x = x * self.scheduler.init_noise_sigma
+            for t in self.progress_bar(self.scheduler.timesteps):
+                inp = self.scheduler.scale_model_input(torch.cat([x, x]) if cfg else x, t)
+                eps = self.unet(inp, t, encoder_hidden_states=emb.to(self.unet.dtype)).sample
+                if cfg:
+                    eps_uncond, eps_cond = eps.chunk(2)
+                    eps = eps_uncond + guidance_scale * (eps_cond - eps_uncond)
+                x = self.scheduler.step(eps, t, x, generator=generator).prev_sample
+            images = (x.float() / 2 + 0.5).clamp(0, 1)
+            if output_type == "pt":
+                return ImagePipelineOutput(images=images)
+            return ImagePipelineOutput(images=self.numpy_to_pil(images.permute(0, 2, 3, 1).cpu().numpy()))
+
+    PixelDiffusionPipeline.__module__ = __name__
+    return PixelDiffusionPipeline
+
+
+def load_t2i_pipeline(name_or_path: str | Path, *, dtype: str = "auto", device: str = "auto") -> Any:
+    """Load a text-to-image pipeline: ours (:class:`PixelDiffusionPipeline`) or any diffusers one.
+
+    Only ``model_index.json`` is read first (for a hub id, only that file is fetched); a pipeline whose
+    ``_class_name`` is ours loads with our class, anything else with ``DiffusionPipeline.from_pretrained``
+    (e.g. ``stable-diffusion-v1-5/stable-diffusion-v1-5`` or an SDXL repository).
+
+    Args:
+        name_or_path: a local pipeline directory or a hub id.
+        dtype: ``auto`` (float32 on CPU, bfloat16 on CUDA) or a dtype name (see
+            :func:`polyrlaif.core.models.pick_dtype`).
+        device: ``auto``, ``cpu`` or ``cuda[:i]``.
+
+    Returns:
+        The pipeline on ``device``.
+
+    Raises:
+        InputError: a local directory without ``model_index.json``.
+    """
+    from diffusers import DiffusionPipeline
+
+    from polyrlaif.core.models import pick_device, pick_dtype
+
+    path = Path(name_or_path)
+    if path.is_dir() and not (path / "model_index.json").is_file():
+        raise InputError(f"{path}: not a diffusers pipeline directory (no model_index.json)")
+    dev = pick_device(device)
+    config = DiffusionPipeline.load_config(str(name_or_path))
+    cls = _pipeline_class() if config.get("_class_name") == PIXEL_PIPELINE else DiffusionPipeline
+    pipe = cls.from_pretrained(str(name_or_path), dtype=pick_dtype(dtype, dev))
+    return pipe.to(dev)
+
+
+def _word_tokenizer(words: Iterable[str], max_length: int) -> Any:
+    """A word-level tokenizer over ``words`` that frames each prompt as ``<s> ... </s>``."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(TINY_SPECIAL_TOKENS)}
+    for w in words:
+        vocab.setdefault(w.lower(), len(vocab))
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tk.normalizer = normalizers.Lowercase()
+    tk.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
+    )
+    tk.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", vocab["<s>"]), ("</s>", vocab["</s>"])]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        model_max_length=max_length,
+    )
+
+
+def build_tiny_t2i(
+    out_dir: str | Path,
+    words: Iterable[str],
+    *,
+    image_size: int = 32,
+    seed: int = 0,
+    max_length: int = 16,
+) -> Path:
+    """Write a randomly initialised tiny :class:`PixelDiffusionPipeline` to ``out_dir``.
+
+    A two-level UNet (32 and 64 channels, cross-attention at the lower resolution), a 2-layer CLIP text
+    encoder of width 32, a word-level tokenizer over ``words`` and a DDPM scheduler (epsilon prediction,
+    cosine schedule). It pretrains in minutes on two CPU cores.
+
+    Args:
+        out_dir: target directory, written atomically.
+        words: the prompt vocabulary (lower-cased; special tokens are added in front).
+        image_size: image height and width in pixels (a multiple of 2).
+        seed: initialisation seed.
+        max_length: the padded prompt length in tokens, ``<s>`` and ``</s>`` included.
+
+    Returns:
+        ``out_dir``.
+    """
+    import torch
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tok = _word_tokenizer(words, max_length)
+    hidden = 32
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tok),
+            hidden_size=hidden,
+            intermediate_size=hidden * 2,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=max_length,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
+    )
+    unet = UNet2DConditionModel(
+        sample_size=image_size,
+        in_channels=3,
+        out_channels=3,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=hidden,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+    scheduler = DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="squaredcos_cap_v2",
+        prediction_type="epsilon",
+        clip_sample=True,
+    )
+    pipe = _pipeline_class()(unet=unet, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tok)
+    with atomic_dir(out_dir) as staging:
+        pipe.save_pretrained(staging)
+    return Path(out_dir)
+
+
+def _png(image: Any) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class DiffusionPolicy:
+    """A :class:`~polyrlaif.core.protocols.MediaPolicy` over a text-to-image pipeline: PNG bytes per prompt.
+
+    Args:
+        name_or_path: a pipeline directory or hub id (see :func:`load_t2i_pipeline`).
+        steps: denoising steps.
+        guidance_scale: classifier-free guidance weight.
+        scheduler: an inference scheduler of :data:`SCHEDULERS`, built from the saved scheduler's config
+            (same noise schedule), or ``"saved"`` for the saved one. DDIM is deterministic given the
+            starting noise.
+        height: image height in pixels (default: the model's native size).
+        width: image width in pixels (default: the model's native size).
+        dtype: ``auto`` (float32 on CPU, bfloat16 on CUDA) or a dtype name.
+        device: ``auto``, ``cpu`` or ``cuda[:i]``.
+        batch_size: images per pipeline call; a call for fewer images still computes this many.
+
+    Raises:
+        ValueError: an unknown scheduler name.
+    """
+
+    media_kind = "image"
+    suffix = ".png"
+
+    def __init__(
+        self,
+        name_or_path: str | Path,
+        *,
+        steps: int = 20,
+        guidance_scale: float = 3.0,
+        scheduler: str = "ddim",
+        height: int | None = None,
+        width: int | None = None,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_size: int = 8,
+    ) -> None:
+        if scheduler != "saved" and scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {scheduler!r}; valid: saved, {', '.join(SCHEDULERS)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.model_id = str(name_or_path)
+        self.model_path = str(name_or_path)
+        self.steps, self.guidance_scale, self.batch_size = steps, guidance_scale, batch_size
+        self.pipe = load_t2i_pipeline(name_or_path, dtype=dtype, device=device)
+        if scheduler != "saved":
+            import diffusers
+
+            self.pipe.scheduler = getattr(diffusers, SCHEDULERS[scheduler]).from_config(
+                self.pipe.scheduler.config
+            )
+        self.pipe.set_progress_bar_config(disable=True)
+        native = self.pipe.unet.config.sample_size * getattr(self.pipe, "vae_scale_factor", 1)
+        self.height, self.width = height or native, width or native
+
+    def settings(self) -> dict[str, Any]:
+        """The fixed generation settings recorded with every candidate."""
+        return {
+            "scheduler": type(self.pipe.scheduler).__name__,
+            "steps": self.steps,
+            "guidance_scale": self.guidance_scale,
+            "height": self.height,
+            "width": self.width,
+        }
+
+    def generate_media(self, prompts: Sequence[str], *, seeds: Sequence[int]) -> list[bytes]:
+        """One PNG per prompt, ``prompts[i]`` generated from ``seeds[i]`` (its own CPU generator).
+
+        Raises:
+            ValueError: ``prompts`` and ``seeds`` differ in length.
+        """
+        import torch
+
+        if len(prompts) != len(seeds):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        out: list[bytes] = []
+        for start in range(0, len(prompts), self.batch_size):
+            chunk = list(prompts[start : start + self.batch_size])
+            chunk_seeds = [int(s) for s in seeds[start : start + self.batch_size]]
+            real = len(chunk)
+            # every call has batch_size images (see the module docstring): fill up with dummies
+            chunk += [chunk[-1]] * (self.batch_size - real)
+            chunk_seeds += [0] * (self.batch_size - real)
+            # CPU generators: a seed gives the same starting noise on any device
+            gens = [torch.Generator("cpu").manual_seed(s) for s in chunk_seeds]
+            images = self.pipe(
+                chunk,
+                num_inference_steps=self.steps,
+                guidance_scale=self.guidance_scale,
+                generator=gens,
+                height=self.height,
+                width=self.width,
+                output_type="pil",
+            ).images
+            out.extend(_png(img) for img in images[:real])
+        return out
+
+    def close(self) -> None:
+        """Free the pipeline's memory (the policy cannot generate afterwards)."""
+        import torch
+
+        self.pipe = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
