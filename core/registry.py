@@ -67,6 +67,7 @@ TRAINERS = Registry(
     {
         "trl": "polyrlaif.core.trainers.trl_dpo:TRLDPOTrainer",
         "fast": "polyrlaif.core.trainers.fast_dpo:FastDPOTrainer",
+        "diffusion_dpo": "polyrlaif.core.trainers.diffusion_dpo:DiffusionDPOTrainer",
         "grpo": "polyrlaif.core.trainers.trl_grpo:OnlineRLTrainer",
         "rloo": "polyrlaif.core.trainers.trl_grpo:OnlineRLTrainer",
     },
