@@ -1,0 +1,316 @@
+"""Diffusion-DPO: the loss against a hand computation, and the trainer on a tiny pixel-space pipeline
+(red squares chosen over blue ones for the prompt "red")."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from polyrlaif.core.diffusion import DiffusionPolicy, build_tiny_t2i, load_t2i_pipeline
+from polyrlaif.core.io import InputError
+from polyrlaif.core.losses import diffusion_dpo_loss
+from polyrlaif.core.records import MediaRef, PreferencePair
+from polyrlaif.core.trainers.base import PreferenceTrainer, build_trainer
+from polyrlaif.core.trainers.diffusion_dpo import DiffusionDPOTrainer, DPOPlan, pair_prompt_text
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    """Tiny models gain nothing from threads, and on a shared 2-core machine they lose a lot."""
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # read by set_cpu_threads in the trainer
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_loss_matches_a_hand_computation():
+    e_pol_w = torch.tensor([0.50, 0.20, 0.90])
+    e_pol_l = torch.tensor([0.40, 0.60, 0.30])
+    e_ref_w = torch.tensor([0.45, 0.25, 0.80])
+    e_ref_l = torch.tensor([0.45, 0.50, 0.35])
+    # (e_pol_w - e_pol_l) - (e_ref_w - e_ref_l) = 0.10 - 0.00, -0.40 + 0.25, 0.60 - 0.45 = 0.10, -0.15, 0.15;
+    # times -beta/2 = -5: -0.5, 0.75, -0.75; and -log sigmoid(z) = log(1 + exp(-z))
+    expected = (
+        math.log(1 + math.exp(0.5)) + math.log(1 + math.exp(-0.75)) + math.log(1 + math.exp(0.75))
+    ) / 3
+    assert expected == pytest.approx(0.8326063, abs=1e-7)
+    loss = diffusion_dpo_loss(e_pol_w, e_pol_l, e_ref_w, e_ref_l, beta=10.0)
+    assert loss.ndim == 0
+    assert loss.item() == pytest.approx(expected, abs=1e-6)
+    # no difference from the reference: log 2, whatever beta
+    assert diffusion_dpo_loss(e_ref_w, e_ref_l, e_ref_w, e_ref_l, beta=5000.0).item() == pytest.approx(
+        math.log(2)
+    )
+
+
+def test_loss_falls_as_the_policy_denoises_the_chosen_image_better():
+    ref_w, ref_l = torch.tensor([0.5]), torch.tensor([0.5])
+    pol_w = torch.tensor([0.5], requires_grad=True)
+    diffusion_dpo_loss(pol_w, torch.tensor([0.5]), ref_w, ref_l, beta=100.0).backward()
+    assert pol_w.grad.item() > 0  # gradient descent lowers the chosen image's error
+    better = diffusion_dpo_loss(torch.tensor([0.4]), torch.tensor([0.5]), ref_w, ref_l, beta=100.0)
+    assert better.item() == pytest.approx(math.log(1 + math.exp(-5.0)), abs=1e-6)
+
+
+def test_prompt_text_of_a_string_or_a_conversation():
+    assert pair_prompt_text("red") == "red"
+    parts = [
+        {"type": "image", "path": "x.png"},
+        {"type": "text", "text": "a red"},
+        {"type": "text", "text": "sq"},
+    ]
+    assert (
+        pair_prompt_text([{"role": "system", "content": "s"}, {"role": "user", "content": parts}])
+        == "a red sq"
+    )
+    assert (
+        pair_prompt_text([{"role": "user", "content": "red"}, {"role": "user", "content": "blue"}]) == "red"
+    )
+
+
+def test_plan_is_a_function_of_the_seed():
+    a = DPOPlan.draw(10, epochs=3, batch_size=4, grad_accum=1, max_steps=-1, seed=5, timesteps=1000)
+    b = DPOPlan.draw(10, epochs=3, batch_size=4, grad_accum=1, max_steps=-1, seed=5, timesteps=1000)
+    assert a.steps == b.steps and torch.equal(a.timesteps, b.timesteps)
+    assert len(a.steps) == 9 and a.timesteps.shape == (3, 10)
+    assert sorted(i for _, batches in a.steps[:3] for idx in batches for i in idx) == list(range(10))
+    assert torch.equal(a.noise(1, [3, 4], (3, 2, 2)), b.noise(1, [3, 4], (3, 2, 2)))
+    assert not torch.equal(a.noise(1, [3], (3, 2, 2)), a.noise(2, [3], (3, 2, 2)))  # fresh noise per epoch
+    capped = DPOPlan.draw(10, epochs=1, batch_size=4, grad_accum=2, max_steps=5, seed=5, timesteps=1000)
+    assert [epoch for epoch, _ in capped.steps] == [0, 0, 1, 1, 2]
+
+
+@pytest.fixture(scope="module")
+def tiny_t2i(tmp_path_factory) -> str:
+    return str(build_tiny_t2i(tmp_path_factory.mktemp("t2i") / "pipe", ["red", "blue", "square"], seed=0))
+
+
+@pytest.fixture(scope="module")
+def red_blue_pairs(tmp_path_factory) -> list[PreferencePair]:
+    root = tmp_path_factory.mktemp("images")
+    Image.new("RGB", (32, 32), (230, 20, 20)).save(root / "red.png")
+    Image.new("RGB", (32, 32), (20, 20, 230)).save(root / "blue.png")
+    return [
+        PreferencePair(
+            pair_id=f"p{i}",
+            prompt_id=f"q{i}",
+            prompt="red" if i % 2 else [{"role": "user", "content": "red"}],
+            chosen="",
+            rejected="",
+            chosen_media=[MediaRef(kind="image", uri=str(root / "red.png"))],
+            rejected_media=[MediaRef(kind="image", uri=str(root / "blue.png"))],
+        )
+        for i in range(8)
+    ]
+
+
+def _cfg(lora: bool, epochs: int = 4) -> TrainConfig:
+    return TrainConfig(
+        run=RunConfig(seed=0),
+        model=ModelConfig(device="cpu"),
+        optim=OptimConfig(
+            backend="diffusion_dpo",
+            beta=1000.0,
+            lr=1e-3 if lora else 1e-4,
+            epochs=epochs,
+            batch_size=4,
+            lora=LoraConfig(enabled=lora, r=8, alpha=8, dropout=0.0),
+        ),
+    )
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_trainer_learns_the_preference_publishes_and_resumes(
+    tiny_t2i, red_blue_pairs, tmp_path, monkeypatch, lora
+):
+    from diffusers import UNet2DConditionModel
+
+    rows_per_forward: list[int] = []
+    forward = UNet2DConditionModel.forward
+
+    def counting(self, sample, *args, **kwargs):
+        rows_per_forward.append(sample.shape[0])
+        return forward(self, sample, *args, **kwargs)
+
+    monkeypatch.setattr(UNet2DConditionModel, "forward", counting)
+    trainer = build_trainer(_cfg(lora))
+    assert isinstance(trainer, DiffusionDPOTrainer) and isinstance(trainer, PreferenceTrainer)
+    out = tmp_path / "dpo"
+    result = trainer.train(tiny_t2i, red_blue_pairs, out)
+    m = result.metrics
+    assert (m["steps"], m["pairs"]) == (8, 8)  # 4 epochs of 2 steps of 4 pairs
+    # chosen and rejected in one forward of 8 rows; the reference once per micro-batch, then the policy
+    assert rows_per_forward == [8] * 16
+    assert m["rewards/accuracies"] >= 0.75 and m["rewards/accuracies"] > m["rewards/accuracies_first"], m
+    assert m["rewards/margins"] > m["rewards/margins_first"] > 0, m
+    assert m["train_loss"] < m["train_loss_first"] < math.log(2), m
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps] == list(range(1, 9))
+    # the cached reference errors are the starting policy's, to the bit
+    assert steps[0]["loss"] == pytest.approx(math.log(2), abs=1e-7) and steps[0]["rewards/margins"] == 0.0
+    for key in ("loss", "rewards/accuracies", "rewards/margins", "grad_norm", "epoch"):
+        assert key in steps[-1]
+
+    # a full pipeline, LoRA merged, that the policy loads and samples from
+    trained = load_t2i_pipeline(result.model_path, device="cpu")
+    start = load_t2i_pipeline(tiny_t2i, device="cpu")
+    assert trained.unet.state_dict().keys() == start.unet.state_dict().keys()
+    pairs = zip(trained.unet.parameters(), start.unet.parameters(), strict=True)
+    assert any(not torch.equal(a, b) for a, b in pairs)
+    policy = DiffusionPolicy(result.model_path, steps=2, device="cpu", batch_size=1)
+    assert policy.generate_media(["red"], seeds=[0])[0].startswith(b"\x89PNG")
+
+    from polyrlaif.core import diffusion_train
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished checkpoint must not be trained again")
+
+    monkeypatch.setattr(diffusion_train, "load_train_parts", fail)
+    again = trainer.train(tiny_t2i, red_blue_pairs, out)
+    assert again.resumed and again.metrics == m
+
+
+@pytest.mark.parametrize("damage", ["missing", "not_an_image", "no_media"])
+def test_bad_image_names_the_pair_and_file_before_training(
+    tiny_t2i, red_blue_pairs, tmp_path, monkeypatch, damage
+):
+    from polyrlaif.core import diffusion_train
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the pairs must be checked before the model is loaded")
+
+    monkeypatch.setattr(diffusion_train, "load_train_parts", fail)
+    bad = red_blue_pairs[5]
+    if damage == "missing":
+        bad = PreferencePair(
+            **{**bad.__dict__, "rejected_media": [MediaRef("image", str(tmp_path / "gone.png"))]}
+        )
+        match = r"pair p5 \(rejected\): image file not found: .*gone\.png"
+    elif damage == "not_an_image":
+        (tmp_path / "junk.png").write_bytes(b"not a png")
+        bad = PreferencePair(
+            **{**bad.__dict__, "chosen_media": [MediaRef("image", str(tmp_path / "junk.png"))]}
+        )
+        match = r"pair p5 \(chosen\): image file .*junk\.png is not a readable image"
+    else:
+        bad = PreferencePair(**{**bad.__dict__, "chosen_media": []})
+        match = r"pair p5: no chosen image"
+    pairs = [*red_blue_pairs[:5], bad, *red_blue_pairs[6:]]
+    with pytest.raises(InputError, match=match):
+        DiffusionDPOTrainer(_cfg(lora=False)).train(tiny_t2i, pairs, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def _tiny_latent_pipeline(path: Path, tokenizer_dir: str) -> str:
+    """A Stable Diffusion pipeline (VAE, latent UNet, CLIP text encoder) at toy sizes: 32x32 images,
+    16x16x4 latents."""
+    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    torch.manual_seed(0)
+    text = CLIPTextConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=16, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+    )  # fmt: skip
+    vae = AutoencoderKL(
+        block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=4, sample_size=32,
+    )  # fmt: skip
+    unet = UNet2DConditionModel(
+        sample_size=16, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
+    )  # fmt: skip
+    StableDiffusionPipeline(
+        vae=vae, text_encoder=CLIPTextModel(text), tokenizer=tok, unet=unet,
+        scheduler=DDPMScheduler(steps_offset=1, clip_sample=False),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    ).save_pretrained(path)  # fmt: skip
+    return str(path)
+
+
+def test_latent_pipeline_trains_on_vae_latents_and_samples(tiny_t2i, red_blue_pairs, tmp_path):
+    from polyrlaif.core.diffusion_train import denoise_train
+
+    start = _tiny_latent_pipeline(tmp_path / "sd", f"{tiny_t2i}/tokenizer")
+    result = DiffusionDPOTrainer(_cfg(lora=True, epochs=2)).train(start, red_blue_pairs, tmp_path / "dpo")
+    assert result.metrics["steps"] == 4 and result.metrics["rewards/margins"] > 0
+    trained, before = (
+        load_t2i_pipeline(result.model_path, device="cpu"),
+        load_t2i_pipeline(start, device="cpu"),
+    )
+    assert type(trained).__name__ == "StableDiffusionPipeline"
+    assert all(
+        torch.equal(a, b) for a, b in zip(trained.vae.parameters(), before.vae.parameters(), strict=True)
+    )
+    assert not all(
+        torch.equal(a, b) for a, b in zip(trained.unet.parameters(), before.unet.parameters(), strict=True)
+    )
+
+    policy = DiffusionPolicy(result.model_path, steps=2, device="cpu", batch_size=2)
+    assert policy.settings()["height"] == 32  # 16x16 latents, VAE scale factor 2
+    together = policy.generate_media(["red", "blue", "red blue"], seeds=[1, 2, 3])
+    assert policy.generate_media(["red blue"], seeds=[3]) == together[2:]
+    assert _png_size(together[0]) == (32, 32)
+
+    rows = [(p.chosen_media[0].uri, "red") for p in red_blue_pairs[:4]]
+    pretrained = denoise_train(
+        start, rows, tmp_path / "pre", epochs=1, lr=1e-3, batch_size=2, seed=0, device="cpu"
+    )
+    assert pretrained.metrics["steps"] == 2
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    import io
+
+    return Image.open(io.BytesIO(png)).size
+
+
+def test_bench_sd15_preset_is_stable_diffusion_15_sized(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))  # the script imports its _common helpers from bench/
+    spec = importlib.util.spec_from_file_location("bench_diffusion_dpo", BENCH / "diffusion_dpo.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    config = bench.sd15_unet_config()
+    assert config["block_out_channels"] == (320, 640, 1280, 1280)
+    assert (config["in_channels"], config["sample_size"], config["cross_attention_dim"]) == (4, 64, 768)
+    from diffusers import UNet2DConditionModel
+
+    with torch.device("meta"):  # the config builds (860M parameters) without allocating them
+        unet = UNet2DConditionModel(**config)
+    assert 855e6 < sum(p.numel() for p in unet.parameters()) < 865e6
+
+
+def test_bench_runs_both_steps_and_reports_a_ratio(monkeypatch, capsys):
+    import logging
+    import re
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # restored afterwards; the script sets it
+    spec = importlib.util.spec_from_file_location("bench_diffusion_dpo", BENCH / "diffusion_dpo.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    try:
+        assert (
+            bench.main(["--pairs", "4", "--epochs", "2", "--batch", "2", "--repeats", "1", "--device", "cpu"])
+            == 0
+        )
+    finally:
+        logging.disable(logging.NOTSET)  # the script silences warnings process-wide, as a command may
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert sorted(line.split()[2] for line in lines if line.startswith("  repeat 1 ")) == ["ours", "straight"]
+    m = re.fullmatch(r"ratio=(\S+) loss_maxdiff=(\S+)", lines[-1])
+    assert m, lines[-1]
+    assert float(m.group(1)) > 0 and float(m.group(2)) < 1e-5
