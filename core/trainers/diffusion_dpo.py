@@ -370,4 +370,5 @@ def _summarise(history: list[dict[str, float]], num_pairs: int) -> dict[str, flo
         for key in ("loss", "rewards/accuracies", "rewards/margins", "denoise_loss"):
             name = "train_loss" if key == "loss" else key
             out[f"{name}{suffix}"] = sum(r[key] for r in rows) / len(rows)
+    out["loss"] = history[-1]["loss"]  # the last step's, as the text trainers report it
     return out

@@ -133,7 +133,8 @@ def load_partiprompts(path: str | Path) -> list[PromptRow]:
 
 def load_prompts(path: str | Path) -> list[PromptRow]:
     """Prompts from a DrawBench ``.csv``, a PartiPrompts ``.tsv``, a ``.jsonl`` of ``{"prompt"}`` rows
-    (optional ``"id"``, ``"category"``) or a ``.txt`` (one prompt a line).
+    (optional ``"id"``, ``"category"``; the domain's ``{"text", "prompt_id"}`` rows are read too) or a
+    ``.txt`` (one prompt a line).
 
     Raises:
         InputError: an unknown suffix, or a bad file (naming file, line and field).
@@ -150,12 +151,17 @@ def load_prompts(path: str | Path) -> list[PromptRow]:
     if suffix != ".jsonl":
         raise InputError(f"{path}: prompts must be .csv (DrawBench), .tsv (PartiPrompts), .jsonl or .txt")
     keys, rows = [], []
-    for line, row in iter_jsonl(path, required=("prompt",)):
-        for field in ("prompt", *(("id",) if "id" in row else ())):
+    for line, row in iter_jsonl(path):
+        # {"prompt"[, "id"]}, or the domain's own prompt files' {"text"[, "prompt_id"]}
+        text_key = "prompt" if "prompt" in row else "text"
+        id_key = "id" if "id" in row else "prompt_id"
+        if text_key not in row:
+            raise InputError(f"{path}:{line}: missing field 'prompt' (or 'text')")
+        for field in (text_key, *((id_key,) if id_key in row else ())):
             if not isinstance(row[field], str) or not row[field].strip():
                 raise InputError(f"{path}:{line}: field {field!r} must be a non-empty string")
-        keys.append(row.get("id", row["prompt"]))
-        rows.append((row["prompt"], str(row.get("category", ""))))
+        keys.append(row.get(id_key, row[text_key]))
+        rows.append((row[text_key], str(row.get("category", ""))))
     return [PromptRow(id=i, prompt=p, category=c) for i, (p, c) in zip(unique_ids(keys), rows, strict=True)]
 
 

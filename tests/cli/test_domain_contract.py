@@ -82,15 +82,25 @@ def _check_online(out, res, judge):
     # rewards are exercised in tests/domains/search_agent/test_online.py
 
 
+def _hashes(pair, key):
+    return [m["sha256"] for m in pair.get(key, [])]
+
+
 def _check_offline(out, res, judge):
     """Preference rounds: candidates, judgments and pairs with lineage, then DPO from the last round."""
     rdir = out / "round_1"
     for name in ("candidates.jsonl", "judgments.jsonl", "pairs.jsonl"):
         assert (rdir / name).stat().st_size > 0, name
     pairs = [json.loads(x) for x in (rdir / "pairs.jsonl").read_text().splitlines()]
-    assert pairs and all(p["margin"] > 0 and p["chosen"] != p["rejected"] for p in pairs)
+    # a pair differs in its text, or (a media-producing policy) in its media, named by content hash
+    differ = [
+        (p["chosen"], _hashes(p, "chosen_media")) != (p["rejected"], _hashes(p, "rejected_media"))
+        for p in pairs
+    ]
+    assert pairs and all(p["margin"] > 0 for p in pairs) and all(differ)
     assert all(p["provenance"]["chosen"] and p["provenance"]["rejected"] for p in pairs)  # lineage
-    assert (rdir / "train" / "model" / "config.json").is_file()  # the updated policy, for the next round
+    model = rdir / "train" / "model"  # the updated policy, for the next round (a diffusers pipeline too)
+    assert (model / "config.json").is_file() or (model / "model_index.json").is_file()
     # iterative: round 2 samples from the policy that round 1 trained
     round2 = [json.loads(x) for x in (out / "round_2" / "candidates.jsonl").read_text().splitlines()]
     assert {c["policy"] for c in round2} == {str(rdir / "train" / "model")}

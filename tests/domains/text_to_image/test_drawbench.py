@@ -91,8 +91,11 @@ def test_load_prompts_jsonl_and_text(tmp_path: Path) -> None:
         ("x", "a", ""),
         ("b", "b", "c"),
     ]
-    (tmp_path / "p.jsonl").write_text('{"prompt": "a"}\n{"text": "b"}\n')
-    with pytest.raises(InputError, match=r"p.jsonl:2: missing field\(s\) 'prompt'"):
+    # the domain's own prompt files ({"text", "prompt_id"}) read the same way
+    (tmp_path / "w.jsonl").write_text('{"text": "a red square", "prompt_id": "h1"}\n')
+    assert [(r.id, r.prompt) for r in load_prompts(tmp_path / "w.jsonl")] == [("h1", "a red square")]
+    (tmp_path / "p.jsonl").write_text('{"prompt": "a"}\n{"caption": "b"}\n')
+    with pytest.raises(InputError, match=r"p.jsonl:2: missing field 'prompt' \(or 'text'\)"):
         load_prompts(tmp_path / "p.jsonl")
     (tmp_path / "p.txt").write_text("one\n\ntwo\n")
     assert [r.prompt for r in load_prompts(tmp_path / "p.txt")] == ["one", "two"]
