@@ -87,6 +87,11 @@ class PairsConfig:
     ``strategy``: ``best_worst`` (i-th best against i-th worst) or ``all`` (every pair whose margin
     qualifies, largest margin first; RLAIF-V). ``length_balance`` applies RLAIF-V's length filter
     (:func:`polyrlaif.core.pairs.length_balance`) and reports mean lengths before and after.
+
+    ``chosen_min`` and ``rejected_max`` are a curriculum (Align-SLM): a pair is kept only when its chosen
+    score is at least ``chosen_min[k]`` and its rejected score at most ``rejected_max[k]`` in round
+    ``k + 1``; the last value holds for later rounds, so ``[0.5, 0.6, 0.7]`` raises the bar over three
+    rounds. Empty: no threshold.
     """
 
     min_margin: float = 0.1
@@ -95,6 +100,8 @@ class PairsConfig:
     max_uses_per_candidate: int | None = None
     length_balance: bool = False
     length_tolerance: float = 0.02
+    chosen_min: list[float] = field(default_factory=list)
+    rejected_max: list[float] = field(default_factory=list)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from polyrlaif.core.records import Candidate, Judgment, PreferencePair
 from polyrlaif.core.resume import Level
 from polyrlaif.core.run import counters, reset_counters, round_subset
 
-__all__ = ["FEEDBACK_KEYS", "PREFERENCE_LEVELS", "collect_feedback", "run_feedback"]
+__all__ = ["FEEDBACK_KEYS", "PREFERENCE_LEVELS", "collect_feedback", "run_feedback", "scheduled"]
 
 log = get_logger(__name__)
 
@@ -39,6 +39,21 @@ FEEDBACK_KEYS = ("pairs_pairs", "pairs_kept", "mean_score", "candidates_held_bac
 
 #: Failure reasons that mean the judge could not be reached at all (the text before the first ``:``).
 UNREACHABLE = frozenset({"connection", "timeout"})
+
+
+def scheduled(values: list[float], round_idx: int) -> float | None:
+    """Round ``round_idx``'s value of a per-round schedule (1-based; the last value holds); ``None``
+    when the schedule is empty."""
+    return float(values[min(round_idx, len(values)) - 1]) if values else None
+
+
+def _quantiles(values: list[float]) -> dict[str, float]:
+    """The score distribution of a round, for the summary: 10th, 50th and 90th percentiles."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    pick = {q: ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] for q in (10, 50, 90)}
+    return {f"score/p{q}": v for q, v in pick.items()}
 
 
 def _stop_on_outage(
@@ -155,6 +170,8 @@ def collect_feedback(
         provenance=lineage,
         strategy=cfg.pairs.strategy,
         max_uses_per_candidate=cfg.pairs.max_uses_per_candidate,
+        chosen_min=scheduled(cfg.pairs.chosen_min, round_idx),
+        rejected_max=scheduled(cfg.pairs.rejected_max, round_idx),
     )
     extra_stats: dict[str, Any] = {}
     if feedback.extra_pairs is not None:
@@ -181,6 +198,7 @@ def collect_feedback(
     stats: dict[str, Any] = {
         "candidates": len(cands),
         "mean_score": sum(valid) / len(valid) if valid else 0.0,
+        **_quantiles(valid),
         **{f"pairs_{k}": v for k, v in pstats.as_dict().items()},
         "pairs_kept": len(pairs),
         **extra_stats,

@@ -50,6 +50,7 @@ class PairStats:
     below_margin: int = 0
     identical_text: int = 0
     capped: int = 0
+    curriculum: int = 0  # pairs left out by the chosen_min / rejected_max thresholds
     margins: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, float]:
@@ -162,6 +163,8 @@ def build_pairs(
     provenance: Mapping[str, dict] | None = None,
     strategy: str = "best_worst",
     max_uses_per_candidate: int | None = None,
+    chosen_min: float | None = None,
+    rejected_max: float | None = None,
 ) -> tuple[list[PreferencePair], PairStats]:
     """Pair each prompt's candidates by score.
 
@@ -186,6 +189,8 @@ def build_pairs(
         provenance: optional candidate id -> extra lineage copied into the pair (judge ids, verdicts).
         strategy: ``"best_worst"`` or ``"all"``.
         max_uses_per_candidate: ``"all"`` only: pairs one candidate may be part of (``None``: no cap).
+        chosen_min: keep a pair only when its chosen score is at least this (a curriculum threshold).
+        rejected_max: keep a pair only when its rejected score is at most this.
 
     Returns:
         The pairs, in prompt order, and counts of what was dropped and why.
@@ -223,6 +228,11 @@ def build_pairs(
                 ranked, scores, min_margin, max_pairs_per_prompt, max_uses_per_candidate, stats
             )
         for chosen, rejected in chosen_rejected:
+            too_low = chosen_min is not None and float(scores[chosen.candidate_id]) < chosen_min  # type: ignore[arg-type]
+            too_high = rejected_max is not None and float(scores[rejected.candidate_id]) > rejected_max  # type: ignore[arg-type]
+            if too_low or too_high:
+                stats.curriculum += 1
+                continue
             pair = make_pair(prompts[prompt_id], chosen, rejected, scores, provenance)
             pairs.append(pair)
             stats.margins.append(pair.margin)
