@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SFTExample:
-    """One supervised example: a conversation to answer and the answer to learn."""
+    """One supervised example: a conversation to answer and the answer to learn, or, with ``prompt``
+    ``None``, a plain text to model whole (language-model pretraining, e.g. a unit LM on its corpus)."""
 
-    prompt: list[dict[str, Any]]
+    prompt: list[dict[str, Any]] | None
     completion: str
 
 
@@ -53,6 +54,9 @@ def _rows(examples: Sequence[SFTExample], vision: bool) -> list[dict[str, Any]]:
 
     rows = []
     for i, ex in enumerate(examples):
+        if ex.prompt is None:
+            rows.append({"text": ex.completion})  # TRL's language-modelling format: loss on every token
+            continue
         if not vision:
             rows.append(
                 {"prompt": ex.prompt, "completion": [{"role": "assistant", "content": ex.completion}]}
@@ -103,7 +107,9 @@ def sft_train(
     s = settings or SFTSettings()
     set_cpu_threads()
     path = resolve_model_path(model_path)
-    vision = any(has_images(ex.prompt) for ex in examples)
+    vision = any(ex.prompt is not None and has_images(ex.prompt) for ex in examples)
+    if len({ex.prompt is None for ex in examples}) > 1:
+        raise ValueError("SFT examples mix plain texts (prompt None) and conversations; use one kind")
     if vision:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
