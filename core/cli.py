@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--corpus", default=None, help="documents (JSONL) an agent benchmark searches")
     e.add_argument(
+        "--audio", default=None, help="directory of the audio files a spoken benchmark reads (audio)"
+    )
+    e.add_argument(
         "--clip-model",
         default=None,
         help="open_clip architecture, trained CLIP directory or config JSON a CLIP-scored benchmark uses",
@@ -133,6 +136,7 @@ _FILE_FLAGS = {
     "annotations": "annotations",
     "images": "image_root",
     "corpus": "corpus",
+    "audio": "audio",
     "clip_model": "clip_model",
     "clip_pretrained": "clip_pretrained",
 }
