@@ -1,0 +1,1 @@
+"""The spoken_lm domain (Align-SLM): a textless unit language model continues spoken prompts."""
