@@ -1,0 +1,113 @@
+"""Builds the `spoken_lm` domain's components for a run (Align-SLM).
+
+Each round: ``sampling.n`` continuations (units) of each spoken prompt from the newest unit LM -> the
+transcriber turns each back into words -> an LLM grades the transcript against the prompt's transcript
+(p(yes), or a 1-5 grade) -> best against worst, kept only above ``pairs.chosen_min`` and below
+``pairs.rejected_max`` (the curriculum, tightening over rounds) -> DPO on the unit LM -> spoken
+StoryCloze, sWUGGY and sBLIMP.
+
+Synthetic world (``domain.synthetic: true``): the prompts, the unit tokenizer, the starting unit LM and
+the transcriber are outputs of the preparation stages (:mod:`~polyrlaif.domains.spoken_lm.world`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.config import TrainConfig, judge_cache_path
+from polyrlaif.core.protocols import BenchmarkRun, DomainBuild, OfflineFeedback
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+
+__all__ = ["build", "coherence_score"]
+
+
+def coherence_score(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment]) -> float | None:
+    """The judge's score of the continuation's transcript (``None`` when it could not decide)."""
+    judged = [j for j in verdicts if j.judge_id != "transcript"]
+    return judged[0].score if judged and judged[0].ok else None
+
+
+def _judge(cfg: TrainConfig) -> Any:
+    from polyrlaif.core.judges.backends import build_backend
+    from polyrlaif.core.judges.cache import JudgeCache
+    from polyrlaif.domains.spoken_lm.judge import (
+        ALIGN_SLM_RUBRIC,
+        CoherencePointwiseJudge,
+        CoherenceYesNoJudge,
+    )
+
+    path = judge_cache_path(cfg)
+    cache = JudgeCache(path) if path else None
+    backend = build_backend(cfg.judge)
+    if cfg.domain.judge_mode == "pointwise":
+        return CoherencePointwiseJudge(
+            backend, ALIGN_SLM_RUBRIC, cache=cache, batch_size=cfg.judge.batch_size
+        )
+    return CoherenceYesNoJudge(backend, cache=cache, batch_size=cfg.judge.batch_size)
+
+
+def _evaluations(cfg: TrainConfig, world: Path | None, units: str) -> list[BenchmarkRun]:
+    from polyrlaif.core.registry import get_benchmark
+    from polyrlaif.domains.spoken_lm import DOMAIN
+
+    files: dict[str, dict[str, Any]] = {}
+    if world is not None:
+        folders = {
+            "storycloze": "storycloze/sSC",
+            "swuggy": "zerospeech/lexical/dev",
+            "sblimp": "zerospeech/syntactic/dev",
+        }
+        for name, folder in folders.items():
+            index = world / "storycloze" / "sSC.csv" if name == "storycloze" else world / folder / "gold.csv"
+            # the StoryCloze index names files relative to its own folder
+            audio = world / "storycloze" if name == "storycloze" else world / folder
+            files[name] = {"annotations": index, "audio": audio}
+    runs = []
+    for name in cfg.domain.eval_benchmarks:
+        cls = get_benchmark(DOMAIN, name)
+        values = {"units": units, **{k: str(v) for k, v in files.get(name, {}).items()}}
+        fields = {f.name for f in dataclasses.fields(cls.Options)}
+        runs.append(BenchmarkRun(name, cls.Options(**{k: v for k, v in values.items() if k in fields})))
+    return runs
+
+
+def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
+    """Everything the preference recipe needs for Align-SLM, configured from ``cfg``."""
+    from polyrlaif.core.sampling import TextSampler
+    from polyrlaif.domains.spoken_lm.data import load_prompts
+    from polyrlaif.domains.spoken_lm.judge import TranscriptVerifier, transcript_context
+    from polyrlaif.domains.spoken_lm.units import UnitTokenizer
+
+    d = cfg.domain
+    if d.synthetic:
+        world = Path(prepared["world"]["data_dir"])
+        prompts_file, audio_root = world / "prompts.jsonl", world
+        units, transcriber = prepared["units"]["units"], prepared["transcriber"]["model"]
+        starting_model = prepared["unit_lm"]["model"]
+    else:
+        missing = [k for k in ("prompts", "units", "transcriber") if not getattr(d, k)]
+        if missing:
+            raise ValueError(
+                f"domain.{missing[0]} is required without domain.synthetic (see the domain README)"
+            )
+        world, prompts_file, audio_root = None, Path(d.prompts), Path(d.audio_root)
+        units, transcriber, starting_model = d.units, d.transcriber, None
+    tokenizer = UnitTokenizer.load(units)
+    loaded = load_prompts(prompts_file, audio_root, tokenizer, prompt_seconds=d.prompt_seconds)
+    offline = OfflineFeedback(
+        sampler=TextSampler.from_config(cfg),
+        prompts=loaded.prompts,
+        score=coherence_score,
+        context=transcript_context,
+        verifiers=[TranscriptVerifier(transcriber, batch_size=cfg.sampling.batch_size)],
+        judges=[_judge(cfg)],
+    )
+    return DomainBuild(
+        evaluations=_evaluations(cfg, world, units),
+        starting_model=starting_model,
+        skipped=loaded.skipped,
+        offline=offline,
+    )

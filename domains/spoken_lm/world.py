@@ -1,0 +1,133 @@
+"""The spoken world's preparation stages (``domain.synthetic: true``), run in view by the recipe.
+
+    world        short stories spoken by espeak-ng voices at 16 kHz (polyrlaif.datasets.speech): the
+                 corpus, the RLAIF prompts, spoken StoryCloze, sWUGGY and sBLIMP
+    units        a unit tokenizer: log-mel (or MFCC) features and k-means fitted on the corpus's audio
+    unit_lm      a tiny unit LM pretrained on the corpus's unit strings: the starting policy
+    transcriber  a tiny unit-to-text model trained on the corpus's and prompts' (units, transcript)
+                 pairs: how the judge, an LLM, reads what the policy said
+
+The judge's feedback comes from an LLM reading transcripts, never from the grammar's ground truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.io import read_jsonl
+from polyrlaif.core.log import get_logger
+from polyrlaif.core.protocols import PrepStage
+
+__all__ = ["stages", "world_dir"]
+
+log = get_logger(__name__)
+
+
+def world_dir(cfg: TrainConfig) -> Path:
+    """Where the world and its models live (``domain.world_dir``, default ``<output_dir>/world``)."""
+    return Path(cfg.domain.world_dir or Path(cfg.run.output_dir) / "world")
+
+
+def _world(cfg: TrainConfig) -> Any:
+    w = cfg.domain.world
+
+    def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        from polyrlaif.datasets.speech import SpeechWorldConfig, generate_speech_world
+
+        wc = SpeechWorldConfig(
+            seed=w.seed, train_stories=w.train_stories, prompt_stories=w.prompt_stories,
+            storycloze=w.storycloze, swuggy_words=w.swuggy_words, sblimp_pairs=w.sblimp_pairs,
+        )  # fmt: skip
+        generate_speech_world(out, wc)
+        return {"data_dir": str(out)}
+
+    return run
+
+
+def _rows(data_dir: str, name: str) -> list[tuple[Path, str]]:
+    return [(Path(data_dir) / r["audio"], r["text"]) for r in read_jsonl(Path(data_dir) / name)]
+
+
+def _units(cfg: TrainConfig) -> Any:
+    w = cfg.domain.world
+
+    def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        from polyrlaif.domains.spoken_lm.units import UnitTokenizer
+
+        wavs = [a for a, _ in _rows(prepared["world"]["data_dir"], "corpus.jsonl")]
+        tok = UnitTokenizer.fit(wavs, n_units=w.n_units, features=w.features, seed=w.seed)
+        return {"units": str(tok.save(out / "units"))}
+
+    return run
+
+
+def _encode(prepared: Mapping[str, dict[str, Any]], name: str) -> list[tuple[str, str]]:
+    """(unit string, transcript) of every utterance of a world file."""
+    from tqdm.auto import tqdm
+
+    from polyrlaif.domains.spoken_lm.units import UnitTokenizer
+
+    tok = UnitTokenizer.load(prepared["units"]["units"])
+    rows = _rows(prepared["world"]["data_dir"], name)
+    return [(tok.to_text(tok.encode(a)), t) for a, t in tqdm(rows, desc=f"units of {name}", unit="utt")]
+
+
+def _unit_lm(cfg: TrainConfig) -> Any:
+    w = cfg.domain.world
+
+    def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        from polyrlaif.core.trainers.trl_sft import SFTExample, SFTSettings, sft_train
+        from polyrlaif.domains.spoken_lm.adapter import build_tiny_unit_lm
+        from polyrlaif.domains.spoken_lm.units import UnitTokenizer
+
+        tokens = UnitTokenizer.load(prepared["units"]["units"]).tokens()
+        init = build_tiny_unit_lm(out / "init", tokens, seed=w.seed)
+        examples = [SFTExample(None, units) for units, _ in _encode(prepared, "corpus.jsonl")]
+        settings = SFTSettings(epochs=w.unit_lm_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed)
+        result = sft_train(str(init), examples, out, settings)
+        return {"model": result.model_path, "loss": result.metrics.get("loss")}
+
+    return run
+
+
+def _transcriber(cfg: TrainConfig) -> Any:
+    w = cfg.domain.world
+
+    def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        from polyrlaif.core.trainers.trl_sft import SFTExample, SFTSettings, sft_train
+        from polyrlaif.domains.spoken_lm.adapter import build_tiny_unit_lm
+        from polyrlaif.domains.spoken_lm.units import UnitTokenizer
+
+        pairs = _encode(prepared, "corpus.jsonl") + _encode(prepared, "prompts.jsonl")
+        words = sorted({word for _, text in pairs for word in text.split()})
+        tokens = UnitTokenizer.load(prepared["units"]["units"]).tokens() + words
+        init = build_tiny_unit_lm(out / "init", tokens, seed=w.seed + 1, hidden=96)
+        examples = [SFTExample([{"role": "user", "content": u}], text) for u, text in pairs]
+        settings = SFTSettings(epochs=w.transcriber_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed + 1)
+        result = sft_train(str(init), examples, out, settings)
+        return {"model": result.model_path, "loss": result.metrics.get("loss")}
+
+    return run
+
+
+def stages(cfg: TrainConfig) -> list[PrepStage]:
+    """The world's stages for this run (none without ``domain.synthetic``)."""
+    d = cfg.domain
+    if not d.synthetic:
+        return []
+    w, root = d.world, world_dir(cfg)
+    sizes = ("seed", "train_stories", "prompt_stories", "storycloze", "swuggy_words", "sblimp_pairs")
+    train = {"lr": w.lr, "batch_size": w.batch_size, "seed": w.seed}
+    return [
+        PrepStage("world", root / "data", {k: getattr(w, k) for k in sizes}, _world(cfg),
+                  description="stories spoken by espeak-ng voices"),
+        PrepStage("units", root / "units", {"n_units": w.n_units, "features": w.features, "seed": w.seed},
+                  _units(cfg), after=("world",), description="k-means units over the corpus's features"),
+        PrepStage("unit_lm", root / "unit_lm", {**train, "epochs": w.unit_lm_epochs}, _unit_lm(cfg),
+                  after=("world", "units"), description="unit LM pretraining on the spoken corpus"),
+        PrepStage("transcriber", root / "transcriber", {**train, "epochs": w.transcriber_epochs},
+                  _transcriber(cfg), after=("world", "units"), description="units -> words, for the judge"),
+    ]  # fmt: skip
