@@ -194,28 +194,11 @@ def load_t2i_pipeline(name_or_path: str | Path, *, dtype: str = "auto", device: 
 
 
 def _word_tokenizer(words: Iterable[str], max_length: int) -> Any:
-    """A word-level tokenizer over ``words`` that frames each prompt as ``<s> ... </s>``."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
+    """The tiny pipeline's tokenizer: word-level, ``<s> ... </s>`` around each prompt."""
+    from polyrlaif.core.tiny import word_tokenizer
 
-    vocab = {w: i for i, w in enumerate(TINY_SPECIAL_TOKENS)}
-    for w in words:
-        vocab.setdefault(w.lower(), len(vocab))
-    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tk.normalizer = normalizers.Lowercase()
-    tk.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    )
-    tk.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", special_tokens=[("<s>", vocab["<s>"]), ("</s>", vocab["</s>"])]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tk,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        model_max_length=max_length,
+    return word_tokenizer(
+        words, specials=TINY_SPECIAL_TOKENS, wrap="<s> $A </s>", model_max_length=max_length
     )
 
 

@@ -9,13 +9,14 @@ a Llama decoder) with a word-level tokenizer over the vocabulary of a given corp
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from polyrlaif.core.io import atomic_dir
 
-__all__ = ["TinyVLMConfig", "build_tiny_vlm", "corpus_words"]
+__all__ = ["TinyVLMConfig", "build_tiny_vlm", "corpus_words", "word_tokenizer"]
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>", "<image>", "<|user|>", "<|assistant|>")
 
@@ -57,27 +58,58 @@ def corpus_words(texts: Iterable[str]) -> list[str]:
     return sorted(words)
 
 
-def _tokenizer(words: Iterable[str]):  # noqa: ANN202 - a transformers tokenizer
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+def word_tokenizer(
+    words: Iterable[str],
+    *,
+    specials: Sequence[str] = ("<pad>", "<unk>", "<s>", "</s>"),
+    natural: bool = True,
+    wrap: str | None = None,
+    **kwargs: Any,
+):  # noqa: ANN201 - a transformers PreTrainedTokenizerFast
+    """A word-level fast tokenizer built from a vocabulary, for tiny models made from a config.
+
+    Args:
+        words: the vocabulary after ``specials`` (ids in that order; repeats are ignored).
+        specials: tokens with the first ids; ``<pad>``, ``<unk>``, ``<s>`` and ``</s>`` are the
+            tokenizer's pad, unknown, BOS and EOS tokens.
+        natural: lower-case and split punctuation off words (natural-language prompts); ``False``
+            splits on whitespace only, so tokens such as ``<u12>`` stay whole (unit strings).
+        wrap: a ``TemplateProcessing`` template for a single sequence (``"<s> $A </s>"``, ``"<s> $A"``);
+            ``None``: no special tokens are added.
+        **kwargs: passed to ``PreTrainedTokenizerFast`` (``chat_template``, ``model_max_length``, ...).
+
+    Raises:
+        ValueError: an empty token, or one with whitespace, when ``natural`` is off.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {w: i for i, w in enumerate(SPECIAL_TOKENS)}
+    vocab = {w: i for i, w in enumerate(specials)}
     for w in words:
+        if not natural and (not w or any(c.isspace() for c in w)):
+            raise ValueError(f"token {w!r} is empty or contains whitespace")
         vocab.setdefault(w, len(vocab))
     tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tk.normalizer = normalizers.Lowercase()
-    tk.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    )
+    if natural:
+        tk.normalizer = normalizers.Lowercase()
+        tk.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
+        )
+    else:
+        tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tk.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces, and tidies punctuation
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=tk,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        extra_special_tokens={"image_token": "<image>"},
+    if wrap is not None:
+        used = [t for t in ("<s>", "</s>") if t in wrap]
+        tk.post_processor = processors.TemplateProcessing(
+            single=wrap, special_tokens=[(t, vocab[t]) for t in used]
+        )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tk, pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>", **kwargs
     )
+
+
+def _tokenizer(words: Iterable[str]):  # noqa: ANN202 - a transformers tokenizer
+    tok = word_tokenizer(words, specials=SPECIAL_TOKENS, extra_special_tokens={"image_token": "<image>"})
     # the role markers are special, so decoding with skip_special_tokens drops them
     tok.add_special_tokens({"additional_special_tokens": ["<|user|>", "<|assistant|>"]})
     return tok

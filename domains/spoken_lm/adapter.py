@@ -118,32 +118,15 @@ def build_tiny_unit_lm(
 
 
 def _unit_tokenizer(unit_tokens: Sequence[str], max_positions: int) -> Any:
-    """A word-level fast tokenizer over the special tokens and ``unit_tokens``, split on whitespace.
+    """A word-level tokenizer over the special tokens and ``unit_tokens``, split on whitespace only (so
+    ``<u12>`` stays one token), ``<s>`` in front as Llama's tokenizer does."""
+    from polyrlaif.core.tiny import word_tokenizer
 
-    (:mod:`polyrlaif.core.tiny`'s word-level tokenizer lower-cases and splits punctuation, which
-    would cut ``<u12>`` into three words, so the unit LM has its own.)
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS)}
-    for t in unit_tokens:
-        if any(c.isspace() for c in t) or not t:
-            raise ValueError(f"unit token {t!r} is empty or contains whitespace")
-        vocab.setdefault(t, len(vocab))
-    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tk.decoder = decoders.WordPiece(prefix="##")  # joins tokens with single spaces
-    bos = vocab["<s>"]
-    tk.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tk,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
+    return word_tokenizer(
+        unit_tokens,
+        specials=SPECIAL_TOKENS,
+        natural=False,
+        wrap="<s> $A",
         chat_template=CONTINUATION_TEMPLATE,
         model_max_length=max_positions,
         clean_up_tokenization_spaces=False,
