@@ -136,6 +136,8 @@ class OptimConfig:
     max_length: int = 512
     max_steps: int = -1
     lora: LoraConfig = field(default_factory=LoraConfig)
+    # the reward-model trainer's held-out share of the pairs (split by prompt), for held-out pair accuracy
+    reward_eval_fraction: float = 0.1
 
 
 RLAlgorithm = Literal["grpo", "rloo"]
@@ -337,6 +339,8 @@ def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
     for key, value in positive.items():
         if not value > 0 or value == float("inf"):
             raise bad(key, value, "must be a finite number above 0")
+    if not 0.0 <= cfg.optim.reward_eval_fraction < 1.0:
+        raise bad("optim.reward_eval_fraction", cfg.optim.reward_eval_fraction, "must be in [0, 1)")
     if cfg.run.num_prompts is not None and cfg.run.num_prompts < 1:
         raise bad("run.num_prompts", cfg.run.num_prompts, "must be at least 1 (or unset: all)")
     if cfg.rl.batch_size % cfg.rl.num_generations:
@@ -345,8 +349,9 @@ def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
             cfg.rl.batch_size,
             f"must be a multiple of rl.num_generations ({cfg.rl.num_generations})",
         )
-    # optim.backend names a preference trainer: any registered one but the online-RL algorithms
-    preference = [n for n in TRAINERS.names() if n not in get_args(RLAlgorithm)]
+    # optim.backend names a preference trainer: any registered one but the online-RL algorithms and the
+    # reward-model trainer (it trains a scorer, not a policy)
+    preference = [n for n in TRAINERS.names() if n not in (*get_args(RLAlgorithm), "reward_model")]
     if cfg.optim.backend not in preference:
         raise bad("optim.backend", cfg.optim.backend, f"valid: {', '.join(preference)}")
     backends = ["none", *JUDGE_BACKENDS.names()]

@@ -61,7 +61,8 @@ class Registry:
 
 
 #: Every trainer, built as ``Cls(cfg)`` (:mod:`polyrlaif.core.trainers.base`). Preference backends are
-#: chosen by ``optim.backend``, online RL by ``rl.algorithm``.
+#: chosen by ``optim.backend``, online RL by ``rl.algorithm``, the reward model by name
+#: (``build_trainer(cfg, "reward_model")``).
 TRAINERS = Registry(
     "trainer",
     {
@@ -70,6 +71,7 @@ TRAINERS = Registry(
         "diffusion_dpo": "polyrlaif.core.trainers.diffusion_dpo:DiffusionDPOTrainer",
         "grpo": "polyrlaif.core.trainers.trl_grpo:OnlineRLTrainer",
         "rloo": "polyrlaif.core.trainers.trl_grpo:OnlineRLTrainer",
+        "reward_model": "polyrlaif.core.trainers.reward_model:RewardModelTrainer",
     },
 )
 
