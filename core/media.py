@@ -13,24 +13,40 @@ parts with the paths removed (``{"type": "image"}``) and the loaded images besid
 Media a policy *produces* (a text-to-image model's images, a speech model's waveforms) is written with
 :func:`write_media`: atomically, under the round's folder, and referenced with its SHA-256, so the judge
 cache, the pairs and their lineage name the exact bytes.
+
+Videos reach a model as frames: :func:`sample_frames` decodes (with decord, imported on first use) the
+middle frame of each of ``num_frames`` equal segments. :class:`FrameCache` keeps those arrays on disk
+per (video SHA-256, ``num_frames``), so the same prompts in later rounds decode nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyrlaif.core.io import InputError, atomic_write_bytes
 from polyrlaif.core.records import MediaRef, PromptRecord
 
+if TYPE_CHECKING:
+    import numpy as np
+
 __all__ = [
     "MEDIA_KINDS",
+    "FrameCache",
+    "cached_frames",
     "conversation_image_paths",
+    "frame_indices",
     "has_images",
     "load_image",
     "prompt_conversation",
+    "sample_frames",
     "strip_image_paths",
+    "video_ref",
     "with_images",
     "write_media",
 ]
@@ -124,11 +140,156 @@ def write_media(path: str | Path, data: bytes, kind: str) -> MediaRef:
         ValueError: an unknown kind or empty data (a policy that produced nothing must say so, not
             write an empty file).
     """
-    import hashlib
-
     if kind not in MEDIA_KINDS:
         raise ValueError(f"media kind must be one of {', '.join(MEDIA_KINDS)}, got {kind!r}")
     if not data:
         raise ValueError(f"{path}: refusing to write empty {kind} data")
     atomic_write_bytes(path, data)
     return MediaRef(kind=kind, uri=str(path), sha256=hashlib.sha256(data).hexdigest())
+
+
+def frame_indices(total_frames: int, num_frames: int) -> list[int]:
+    """The middle frame of each of ``num_frames`` equal segments of a ``total_frames``-frame video.
+
+    Index ``i`` is ``int((i + 0.5) * total_frames / num_frames)``, clamped to the last frame; a video
+    shorter than ``num_frames`` repeats frames rather than failing.
+
+    Raises:
+        ValueError: ``total_frames`` or ``num_frames`` is below 1.
+    """
+    if total_frames < 1 or num_frames < 1:
+        raise ValueError(f"need total_frames >= 1 and num_frames >= 1, got {total_frames} and {num_frames}")
+    return [min(int((i + 0.5) * total_frames / num_frames), total_frames - 1) for i in range(num_frames)]
+
+
+def sample_frames(
+    path: str | os.PathLike, num_frames: int, *, num_threads: int = 0
+) -> tuple[list[int], np.ndarray]:
+    """Decode ``num_frames`` frames of a video, the middle frame of each of equal segments.
+
+    Args:
+        path: the video file (anything decord's FFmpeg reads: mp4, webm, avi, ...).
+        num_frames: how many frames to return.
+        num_threads: decoder threads (0: decord picks).
+
+    Returns:
+        ``(indices, frames)``: the frame indices read (see :func:`frame_indices`) and a uint8 array of
+        shape ``(num_frames, height, width, 3)`` in RGB.
+
+    Raises:
+        InputError: the file is missing, empty, not a readable video or holds no frame; the message
+            names the file.
+        ValueError: ``num_frames`` is below 1.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"video file not found: {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"video file {path} is empty")
+    import decord  # lazy: the CLI and text domains never pay for FFmpeg
+
+    try:
+        reader = decord.VideoReader(str(path), num_threads=num_threads)
+        total = len(reader)
+        if total < 1:
+            raise InputError(f"video file {path} holds no frames")
+        indices = frame_indices(total, num_frames)
+        frames = reader.get_batch(indices).asnumpy()
+    except InputError:
+        raise
+    except Exception as exc:  # decord raises RuntimeError / DECORDError for everything FFmpeg rejects
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"video file {path} is not a readable video: {first}") from None
+    return indices, frames
+
+
+def video_ref(path: str | os.PathLike) -> MediaRef:
+    """A reference to a video file with its content hash (the key of :class:`FrameCache`).
+
+    Raises:
+        InputError: the file is missing.
+    """
+    return MediaRef(kind="video", uri=str(path), sha256=_file_sha256(Path(path)))
+
+
+# (resolved path, size, mtime_ns) -> sha256, so a long run hashes each video file once
+_SHA_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def _file_sha256(path: Path) -> str:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"video file not found: {path}") from None
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    digest = _SHA_MEMO.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        digest = _SHA_MEMO[key] = h.hexdigest()
+    return digest
+
+
+class FrameCache:
+    """Sampled frames on disk, keyed by the video's SHA-256 and ``num_frames``.
+
+    An entry is ``<sha256>_<num_frames>.npy`` (the ``(num_frames, H, W, 3)`` uint8 array) beside
+    ``<sha256>_<num_frames>.json`` (the frame indices), both written atomically, the array last. The key
+    is the content, not the path, so a moved or copied video still hits and an edited one misses.
+
+    Attributes:
+        cache_dir: the folder holding the entries (created on first write).
+        hits: lookups answered from disk by this object.
+        misses: lookups that decoded the video.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.hits = 0
+        self.misses = 0
+
+    def _entry(self, digest: str, num_frames: int) -> tuple[Path, Path]:
+        stem = self.cache_dir / f"{digest}_{num_frames}"
+        return stem.with_suffix(".npy"), stem.with_suffix(".json")
+
+    def frames(self, path: str | os.PathLike, num_frames: int) -> tuple[list[int], np.ndarray]:
+        """:func:`sample_frames`, answered from the cache when this content was sampled before.
+
+        Raises:
+            InputError: as :func:`sample_frames` (a missing or empty file is reported before any lookup).
+        """
+        import numpy as np
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"video file not found: {path}")
+        if path.stat().st_size == 0:
+            raise InputError(f"video file {path} is empty")
+        array_path, index_path = self._entry(_file_sha256(path), num_frames)
+        if array_path.is_file() and index_path.is_file():
+            try:
+                indices = json.loads(index_path.read_text(encoding="utf-8"))
+                frames = np.load(array_path, allow_pickle=False)
+                if frames.shape[0] == num_frames == len(indices):
+                    self.hits += 1
+                    return indices, frames
+            except (OSError, ValueError):
+                pass  # a damaged entry is decoded again and overwritten
+        indices, frames = sample_frames(path, num_frames)
+        self.misses += 1
+        buf = io.BytesIO()
+        np.save(buf, frames, allow_pickle=False)
+        atomic_write_bytes(index_path, json.dumps(indices).encode("utf-8"))
+        atomic_write_bytes(array_path, buf.getvalue())  # last: its presence marks a complete entry
+        return indices, frames
+
+
+def cached_frames(
+    path: str | os.PathLike, num_frames: int, cache_dir: str | os.PathLike
+) -> tuple[list[int], np.ndarray]:
+    """:func:`sample_frames` through a :class:`FrameCache` in ``cache_dir`` (decodes only on a miss)."""
+    return FrameCache(cache_dir).frames(path, num_frames)
