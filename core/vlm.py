@@ -3,6 +3,11 @@
 Any model that ``AutoModelForImageTextToText`` loads (LLaVA-style and the rest), by hub id or local path,
 with its ``AutoProcessor``. Conversations carry images as content parts (see :mod:`polyrlaif.core.media`);
 the processor's chat template places the image tokens and the processor turns the images into pixels.
+
+Videos are parts too, ``{"type": "video", "path": ...}``: ``num_frames`` frames are sampled from each
+(:func:`polyrlaif.core.media.sample_frames`, the middle frame of equal segments). A processor with a video
+processor (LLaVA-NeXT-Video, Qwen2-VL) gets them as a video, placed by its chat template; any other image
+LMM reads them as that many images in a row.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from polyrlaif.core.media import conversation_image_paths, load_image, strip_ima
 from polyrlaif.core.models import pick_device, pick_dtype, resolve_model_path
 from polyrlaif.core.policy import CausalLMPolicy
 
-__all__ = ["VisionLanguagePolicy", "encode_multimodal", "load_vlm"]
+__all__ = ["VisionLanguagePolicy", "encode_multimodal", "expand_videos", "load_vlm", "reads_video"]
 
 
 def load_vlm(
@@ -39,24 +44,72 @@ def load_vlm(
     return model, processor
 
 
-def encode_multimodal(processor: Any, conversations: Sequence[Any], device: str) -> dict[str, Any]:
-    """Chat-template a batch with the generation prompt, load its images and left-pad it.
+def reads_video(processor: Any) -> bool:
+    """True when the processor takes videos itself (it has a video processor)."""
+    return getattr(processor, "video_processor", None) is not None
+
+
+def expand_videos(conversation: Any, num_frames: int, *, as_images: bool) -> tuple[Any, list[Any]]:
+    """The conversation with each video part's frames sampled: ``(conversation, frames)``.
+
+    With ``as_images`` a video part becomes ``num_frames`` image parts (paths dropped) and ``frames`` is
+    the list of PIL images in order; otherwise the part stays a ``{"type": "video"}`` placeholder and
+    ``frames`` holds one ``(num_frames, H, W, 3)`` array per video.
 
     Raises:
-        InputError: an image file is missing or unreadable (naming the file).
+        InputError: a missing, empty or corrupt video (naming the file).
     """
-    texts, images = [], []
+    from polyrlaif.core.media import sample_frames
+
+    out, frames = [], []
+    for m in conversation:
+        content = m["content"]
+        if isinstance(content, str) or not any(p.get("type") == "video" for p in content):
+            out.append(m)
+            continue
+        parts = []
+        for part in content:
+            if part.get("type") != "video":
+                parts.append(part)
+                continue
+            _, array = sample_frames(part["path"], num_frames)
+            if as_images:
+                from PIL import Image
+
+                frames.extend(Image.fromarray(f) for f in array)
+                parts.extend({"type": "image"} for _ in range(len(array)))
+            else:
+                frames.append(array)
+                parts.append({"type": "video"})
+        out.append({**m, "content": parts})
+    return out, frames
+
+
+def encode_multimodal(
+    processor: Any, conversations: Sequence[Any], device: str, *, num_frames: int = 8
+) -> dict[str, Any]:
+    """Chat-template a batch with the generation prompt, load its images (and videos' frames) and
+    left-pad it.
+
+    Raises:
+        InputError: an image or video file is missing or unreadable (naming the file).
+    """
+    texts, images, videos = [], [], []
+    as_images = not reads_video(processor)
     for conv in conversations:
         if isinstance(conv, str):
             conv = [{"role": "user", "content": conv}]
+        images.extend(load_image(p, where="conversation") for p in conversation_image_paths(conv))
+        conv, frames = expand_videos(conv, num_frames, as_images=as_images)
+        (images if as_images else videos).extend(frames)
         texts.append(
             processor.apply_chat_template(strip_image_paths(conv), add_generation_prompt=True, tokenize=False)
         )
-        images.extend(load_image(p, where="conversation") for p in conversation_image_paths(conv))
     tok = processor.tokenizer
     side, tok.padding_side = tok.padding_side, "left"
+    extra = {"videos": videos} if videos else {}
     try:
-        enc = processor(text=texts, images=images or None, return_tensors="pt", padding=True)
+        enc = processor(text=texts, images=images or None, return_tensors="pt", padding=True, **extra)
     finally:
         tok.padding_side = side
     return {k: v.to(device) for k, v in enc.items()}
@@ -65,9 +118,12 @@ def encode_multimodal(processor: Any, conversations: Sequence[Any], device: str)
 class VisionLanguagePolicy(CausalLMPolicy):
     """A VLM as a sampling policy; same batching, seeding and outputs as :class:`CausalLMPolicy`.
 
-    Conversations may carry image parts ``{"type": "image", "path": ...}``; the images are loaded per
-    batch, so a large prompt set never sits in memory as pixels.
+    Conversations may carry image parts ``{"type": "image", "path": ...}`` and video parts
+    ``{"type": "video", "path": ...}``; the images and frames are loaded per batch, so a large prompt set
+    never sits in memory as pixels. ``num_frames`` frames are sampled per video (attribute, default 8).
     """
+
+    num_frames = 8
 
     def _load(self, dtype: str) -> tuple[Any, Any]:
         model, self.processor = load_vlm(self.model_path, dtype=dtype, device=self.device)
@@ -84,4 +140,4 @@ class VisionLanguagePolicy(CausalLMPolicy):
         )
 
     def _encode(self, conversations: Sequence[Any]) -> dict[str, Any]:
-        return encode_multimodal(self.processor, conversations, self.device)
+        return encode_multimodal(self.processor, conversations, self.device, num_frames=self.num_frames)

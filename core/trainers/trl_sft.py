@@ -1,9 +1,9 @@
 """Supervised fine-tuning through TRL's ``SFTTrainer``: how a domain makes a starting policy or a labeler.
 
 Rows are prompt/completion conversations; the loss is on the completion only. Conversations may carry
-images (see :mod:`polyrlaif.core.media`), in which case the model is trained as a vision-language model
-through TRL's vision collator. The result is published like a preference-training checkpoint: a rerun
-finds it finished and trains nothing.
+images (see :mod:`polyrlaif.core.media`), or videos read as their sampled frames in a row, in which case
+the model is trained as a vision-language model through TRL's vision collator. The result is published
+like a preference-training checkpoint: a rerun finds it finished and trains nothing.
 """
 
 from __future__ import annotations
@@ -47,10 +47,19 @@ class SFTSettings:
     seed: int = 0
     max_steps: int = -1
     freeze: tuple[str, ...] = ()  # parameter-name prefixes left untrained, e.g. ("model.vision_tower",)
+    num_frames: int = 8  # frames sampled per video part, read as images in a row
 
 
-def _rows(examples: Sequence[SFTExample], vision: bool) -> list[dict[str, Any]]:
+def _has_video(conversation: Sequence[dict[str, Any]]) -> bool:
+    return any(
+        not isinstance(m["content"], str) and any(p.get("type") == "video" for p in m["content"])
+        for m in conversation
+    )
+
+
+def _rows(examples: Sequence[SFTExample], vision: bool, num_frames: int = 8) -> list[dict[str, Any]]:
     from polyrlaif.core.media import conversation_image_paths, load_image, strip_image_paths
+    from polyrlaif.core.vlm import expand_videos
 
     rows = []
     for i, ex in enumerate(examples):
@@ -63,9 +72,11 @@ def _rows(examples: Sequence[SFTExample], vision: bool) -> list[dict[str, Any]]:
             )
             continue
         images = [load_image(p, where=f"SFT example {i}") for p in conversation_image_paths(ex.prompt)]
+        prompt, frames = expand_videos(ex.prompt, num_frames, as_images=True)  # a video: its frames in a row
+        images.extend(frames)
         parts = [
             {**m, "content": [{"type": "text", "text": m["content"]}]} if isinstance(m["content"], str) else m
-            for m in ex.prompt
+            for m in prompt
         ]
         rows.append(
             {
@@ -107,7 +118,7 @@ def sft_train(
     s = settings or SFTSettings()
     set_cpu_threads()
     path = resolve_model_path(model_path)
-    vision = any(ex.prompt is not None and has_images(ex.prompt) for ex in examples)
+    vision = any(p is not None and (has_images(p) or _has_video(p)) for p in (ex.prompt for ex in examples))
     if len({ex.prompt is None for ex in examples}) > 1:
         raise ValueError("SFT examples mix plain texts (prompt None) and conversations; use one kind")
     if vision:
@@ -143,7 +154,7 @@ def sft_train(
     trainer = SFTTrainer(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list(_rows(examples, vision)),
+        train_dataset=Dataset.from_list(_rows(examples, vision, s.num_frames)),
         processing_class=processing,
     )
     start = time.perf_counter()
