@@ -58,8 +58,9 @@ Conversation = list[dict[str, Any]]
 
 
 def with_images(messages: Conversation, media: Sequence[MediaRef]) -> Conversation:
-    """Put the image references of ``media`` in front of the first user turn's text."""
-    images = [{"type": "image", "path": m.uri} for m in media if m.kind == "image"]
+    """Put the image (and video) references of ``media`` in front of the first user turn's text; a video
+    becomes a ``{"type": "video", "path"}`` part, which :mod:`polyrlaif.core.vlm` samples into frames."""
+    images = [{"type": m.kind, "path": m.uri} for m in media if m.kind in ("image", "video")]
     if not images:
         return messages
     out = [dict(m) for m in messages]

@@ -144,10 +144,16 @@ def judge_prompt_key(text: str, images: Sequence[str] = ()) -> str:
     return sha256_text(text + "\n" + "\n".join(f"image:{image_digest(p)}" for p in images))
 
 
+#: File suffixes a judge prompt's media are sent as video parts rather than images.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+
+
 def _conversation(text: str, images: Sequence[str]) -> list[dict[str, Any]]:
     if not images:
         return [{"role": "user", "content": text}]
-    parts: list[dict[str, Any]] = [{"type": "image", "path": p} for p in images]
+    parts: list[dict[str, Any]] = [
+        {"type": "video" if str(p).lower().endswith(VIDEO_SUFFIXES) else "image", "path": p} for p in images
+    ]
     return [{"role": "user", "content": [*parts, {"type": "text", "text": text}]}]
 
 

@@ -35,19 +35,25 @@ log = logging.getLogger(__name__)
 _REPORTED = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins")
 
 
+#: Frames sampled per video in a pair's prompt, as :class:`~polyrlaif.core.vlm.VisionLanguagePolicy` samples.
+NUM_FRAMES = 8
+
+
 def has_image_pairs(pairs: Sequence[PreferencePair]) -> bool:
-    """True when any pair carries images: then the model is trained as a vision-language model."""
-    return any(m.kind == "image" for p in pairs for m in p.media)
+    """True when any pair carries images or videos: then the model is trained as a vision-language model."""
+    return any(m.kind in ("image", "video") for p in pairs for m in p.media)
 
 
-def pairs_to_rows(pairs: Sequence[PreferencePair]) -> list[dict[str, Any]]:
+def pairs_to_rows(pairs: Sequence[PreferencePair], num_frames: int = NUM_FRAMES) -> list[dict[str, Any]]:
     """TRL's conversational preference format: prompt messages, and one assistant turn each side.
 
     A string prompt becomes a single user turn, so every row renders through the chat template the
     policy samples with. Pairs with images get TRL's vision format: image placeholders in front of
-    the first user turn's text and the loaded images in an ``images`` column.
+    the first user turn's text and the loaded images in an ``images`` column; a video is read as its
+    ``num_frames`` sampled frames in a row, as the policy saw it.
     """
-    from polyrlaif.core.media import load_image, strip_image_paths, with_images
+    from polyrlaif.core.media import conversation_image_paths, load_image, strip_image_paths, with_images
+    from polyrlaif.core.vlm import expand_videos
 
     vision = has_image_pairs(pairs)
     rows = []
@@ -62,11 +68,13 @@ def pairs_to_rows(pairs: Sequence[PreferencePair]) -> list[dict[str, Any]]:
                 }
             )
             continue
-        images = [m for m in p.media if m.kind == "image"]
+        conv = with_images(_as_parts(prompt), p.media)
+        images = [load_image(path, where=f"pair {p.pair_id}") for path in conversation_image_paths(conv)]
+        conv, frames = expand_videos(conv, num_frames, as_images=True)
         rows.append(
             {
-                "images": [load_image(m.uri, where=f"pair {p.pair_id}") for m in images],
-                "prompt": strip_image_paths(with_images(_as_parts(prompt), images)),
+                "images": images + frames,
+                "prompt": strip_image_paths(conv),
                 "chosen": [{"role": "assistant", "content": [{"type": "text", "text": p.chosen}]}],
                 "rejected": [{"role": "assistant", "content": [{"type": "text", "text": p.rejected}]}],
             }

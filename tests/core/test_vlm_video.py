@@ -69,3 +69,15 @@ def test_sft_reads_videos_as_frames(clip: Path, vlm: str, tmp_path: Path) -> Non
     examples = [SFTExample(_conv(clip), "right")] * 4
     result = sft_train(vlm, examples, tmp_path / "sft", SFTSettings(epochs=1, batch_size=2, num_frames=4))
     assert (Path(result.model_path) / "config.json").is_file() and result.metrics["steps"] == 2
+
+
+def test_dpo_rows_read_a_video_as_its_frames(clip: Path) -> None:
+    from polyrlaif.core.media import video_ref
+    from polyrlaif.core.records import PreferencePair
+    from polyrlaif.core.trainers.trl_dpo import has_image_pairs, pairs_to_rows
+
+    pair = PreferencePair("p1", "q1", "which way?", "right", "left", media=[video_ref(clip)])
+    assert has_image_pairs([pair])
+    (row,) = pairs_to_rows([pair], num_frames=4)
+    assert len(row["images"]) == 4
+    assert [p["type"] for p in row["prompt"][0]["content"]] == ["image"] * 4 + ["text"]
