@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--audio", default=None, help="directory of the audio files a spoken benchmark reads (audio)"
     )
     e.add_argument(
+        "--videos", default=None, help="directory of the video files a video benchmark reads (videos)"
+    )
+    e.add_argument(
         "--clip-model",
         default=None,
         help="open_clip architecture, trained CLIP directory or config JSON a CLIP-scored benchmark uses",
@@ -137,6 +140,7 @@ _FILE_FLAGS = {
     "images": "image_root",
     "corpus": "corpus",
     "audio": "audio",
+    "videos": "videos",
     "clip_model": "clip_model",
     "clip_pretrained": "clip_pretrained",
 }
