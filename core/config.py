@@ -194,6 +194,9 @@ class RunConfig:
     rounds: int = 1
     seed: int = 0
     num_prompts: int | None = None  # limit on training prompts per round
+    # with num_prompts: round k takes the k-th slice of the domain's prompts in their order (a domain that
+    # orders them easy to hard makes a curriculum), instead of a seeded random subset
+    curriculum: bool = False
     # rerunning in a folder made with other settings: recompute what they invalidate (else: refuse)
     recompute: bool = False
 

@@ -118,10 +118,15 @@ def require(run: Run, part: T | None, what: str) -> T:
 
 def round_subset(cfg: TrainConfig, items: list[Any], round_idx: int) -> list[Any]:
     """A seeded subset of ``run.num_prompts`` items per round, in their order, so rounds see different
-    prompts (offline prompt records and online prompt rows alike); all of them when it is unset."""
+    prompts (offline prompt records and online prompt rows alike); all of them when it is unset. With
+    ``run.curriculum`` round k takes the k-th slice of ``num_prompts`` items in the domain's order
+    (wrapping around), so a domain that orders its prompts from easy to hard gives a curriculum."""
     k = cfg.run.num_prompts
     if k is None or k >= len(items):
         return items
+    if cfg.run.curriculum:
+        start = ((round_idx - 1) * k) % len(items)
+        return [items[(start + i) % len(items)] for i in range(k)]
     rng = random.Random(cfg.run.seed * 7919 + round_idx)
     return [items[i] for i in sorted(rng.sample(range(len(items)), k))]
 

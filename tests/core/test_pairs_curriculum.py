@@ -37,3 +37,14 @@ def test_thresholds_keep_only_confident_pairs() -> None:
 ])  # fmt: skip
 def test_the_schedule_tightens_then_holds(values, round_idx, expected) -> None:
     assert scheduled(values, round_idx) == expected
+
+
+def test_a_curriculum_run_takes_the_prompts_in_order_slice_by_slice() -> None:
+    from polyrlaif.core.config import load_config
+    from polyrlaif.core.run import round_subset
+
+    items = list(range(10))  # a domain's prompts, easy to hard
+    cfg = load_config("code/tiny", ["run.num_prompts=4", "run.curriculum=true"])
+    assert [round_subset(cfg, items, r) for r in (1, 2, 3)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 0, 1]]
+    shuffled = load_config("code/tiny", ["run.num_prompts=4"])
+    assert round_subset(shuffled, items, 1) != round_subset(shuffled, items, 2)  # seeded subsets
