@@ -15,14 +15,10 @@ import pytest
 
 from polyrlaif.core.io import InputError
 from polyrlaif.core.protocols import EvalRequest
-from polyrlaif.domains.video_lmm.videochatgpt import (
-    CONSISTENCY_PROMPT,
-    DIMENSIONS,
-    VideoChatGPTEvaluator,
-    VideoChatGPTOptions,
-    load_videochatgpt,
-)
-from polyrlaif.domains.video_lmm.videoqa import JudgeReply, parse_judge_reply
+from polyrlaif.domains.video_lmm.prompts import CONSISTENCY_PROMPT
+from polyrlaif.domains.video_lmm.qa_files import load_videochatgpt
+from polyrlaif.domains.video_lmm.qa_judge import JudgeReply, parse_judge_reply
+from polyrlaif.domains.video_lmm.videochatgpt import DIMENSIONS, VideoChatGPTEvaluator, VideoChatGPTOptions
 
 GENERIC = [
     {"video_name": "v_a", "Q": "What happens?", "A": "A man juggles."},

@@ -19,16 +19,9 @@ import pytest
 from polyrlaif.core.io import InputError
 from polyrlaif.core.judges.cache import JudgeCache
 from polyrlaif.core.protocols import EvalRequest
-from polyrlaif.domains.video_lmm.videoqa import (
-    JudgeReply,
-    VideoQAEvaluator,
-    VideoQAItem,
-    VideoQAOptions,
-    load_videoqa,
-    parse_judge_reply,
-    resolve_video,
-    video_conversation,
-)
+from polyrlaif.domains.video_lmm.qa_files import VideoQAItem, load_videoqa, resolve_video, video_conversation
+from polyrlaif.domains.video_lmm.qa_judge import JudgeReply, parse_judge_reply
+from polyrlaif.domains.video_lmm.videoqa import VideoQAEvaluator, VideoQAOptions
 
 
 def _json(path: Path, data: object) -> str:
