@@ -42,6 +42,7 @@ __all__ = [
     "conversation_image_paths",
     "frame_indices",
     "has_images",
+    "has_visual",
     "load_image",
     "prompt_conversation",
     "sample_frames",
@@ -94,6 +95,16 @@ def conversation_image_paths(conversation: Conversation) -> list[str]:
 def has_images(conversation: Conversation) -> bool:
     """True when any turn carries an image part."""
     return bool(conversation_image_paths(conversation))
+
+
+def has_visual(conversation: Conversation) -> bool:
+    """True when any turn carries an image or a video part (the model must be a vision-language one)."""
+    return any(
+        part.get("type") in ("image", "video")
+        for m in conversation
+        if not isinstance(m["content"], str)
+        for part in m["content"]
+    )
 
 
 def strip_image_paths(conversation: Conversation) -> Conversation:

@@ -50,13 +50,6 @@ class SFTSettings:
     num_frames: int = 8  # frames sampled per video part, read as images in a row
 
 
-def _has_video(conversation: Sequence[dict[str, Any]]) -> bool:
-    return any(
-        not isinstance(m["content"], str) and any(p.get("type") == "video" for p in m["content"])
-        for m in conversation
-    )
-
-
 def _rows(examples: Sequence[SFTExample], vision: bool, num_frames: int = 8) -> list[dict[str, Any]]:
     from polyrlaif.core.media import conversation_image_paths, load_image, strip_image_paths
     from polyrlaif.core.vlm import expand_videos
@@ -101,7 +94,7 @@ def sft_train(
     Raises:
         ValueError: no examples.
     """
-    from polyrlaif.core.media import has_images
+    from polyrlaif.core.media import has_visual
 
     output_dir = Path(output_dir)
     done = finished_result(output_dir)
@@ -118,7 +111,7 @@ def sft_train(
     s = settings or SFTSettings()
     set_cpu_threads()
     path = resolve_model_path(model_path)
-    vision = any(p is not None and (has_images(p) or _has_video(p)) for p in (ex.prompt for ex in examples))
+    vision = any(ex.prompt is not None and has_visual(ex.prompt) for ex in examples)
     if len({ex.prompt is None for ex in examples}) > 1:
         raise ValueError("SFT examples mix plain texts (prompt None) and conversations; use one kind")
     if vision:

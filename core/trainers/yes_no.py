@@ -115,13 +115,13 @@ def yes_no_train(
     from transformers import get_cosine_schedule_with_warmup
 
     from polyrlaif.core.judges.backends import yes_no_token_ids
-    from polyrlaif.core.media import has_images
+    from polyrlaif.core.media import has_visual
     from polyrlaif.core.models import resolve_model_path, set_cpu_threads
 
     s = settings or YesNoSettings()
     set_cpu_threads()
     path = resolve_model_path(model_path)
-    model, saver, encode = _encoder(path, any(has_images(e.prompt) for e in examples))
+    model, saver, encode = _encoder(path, any(has_visual(e.prompt) for e in examples))
     tok = getattr(saver, "tokenizer", saver)
     yes_ids, no_ids = yes_no_token_ids(tok, s.yes, s.no)
     freeze_parameters(model, s.freeze, f"{path} (yes/no training)")

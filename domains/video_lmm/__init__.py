@@ -1,1 +1,23 @@
-"""The video_lmm domain (VLM-RLAIF): video LMMs answering questions about videos, with AI feedback."""
+"""The `video_lmm` domain: VLM-RLAIF for video LMMs.
+
+(video, question) prompts -> n answers from the policy (frames sampled with decord) -> a context-aware
+judge that reads the video's detailed description -> pairs -> DPO (or a reward model trained on the
+judged pairs and online RL against it) -> open-ended video QA and the Video-ChatGPT generative benchmark.
+"""
+
+from polyrlaif.core.protocols import Domain
+
+DOMAIN = Domain(
+    name="video_lmm",
+    description="Video LMMs (VLM-RLAIF): a context-aware judge reading the description; DPO, reward models",
+    config="polyrlaif.domains.video_lmm.config:VideoLMMConfig",
+    adapter="polyrlaif.domains.video_lmm.adapter:ADAPTER",
+    build="polyrlaif.domains.video_lmm.build:build",
+    stages="polyrlaif.domains.video_lmm.world:stages",
+    benchmarks={
+        "videoqa": "polyrlaif.domains.video_lmm.videoqa:VideoQAEvaluator",
+        "videochatgpt": "polyrlaif.domains.video_lmm.videochatgpt:VideoChatGPTEvaluator",
+    },
+)
+
+__all__ = ["DOMAIN"]

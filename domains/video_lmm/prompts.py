@@ -1,4 +1,4 @@
-"""The video_lmm domain's prompts: Video-ChatGPT's judge prompt templates, verbatim.
+"""The video_lmm domain's prompts: Video-ChatGPT's judge templates (verbatim) and the context-aware judge's.
 
 :data:`QA_PROMPT` is the zero-shot QA judge of ``quantitative_evaluation/evaluate_activitynet_qa.py``
 (the ``videoqa`` benchmark); the five ``*_PROMPT`` of the generative performance benchmark
@@ -17,6 +17,8 @@ __all__ = [
     "CONTEXT_PROMPT",
     "CORRECTNESS_PROMPT",
     "DETAIL_PROMPT",
+    "JUDGE_TEMPLATE",
+    "JUDGE_TEMPLATE_NO_CONTEXT",
     "QA_PROMPT",
     "TEMPORAL_PROMPT",
     "JudgePrompt",
@@ -203,3 +205,17 @@ CONSISTENCY_PROMPT = JudgePrompt(
     ),
     _ASK_PAIR + _score_request("consistency", "consistency", "the consistency score"),
 )
+
+
+#: The context-aware judge (:mod:`~polyrlaif.domains.video_lmm.judge`): p(yes) that the answer is right,
+#: reading the video's detailed description (VLM-RLAIF), and the same without it (the ablation).
+JUDGE_TEMPLATE = """\
+Video description: {description}
+Question: {question}
+Answer: {answer}
+Is the answer correct for this video? Answer yes or no."""
+
+JUDGE_TEMPLATE_NO_CONTEXT = """\
+Question: {question}
+Answer: {answer}
+Is the answer correct for this video? Answer yes or no."""

@@ -1,0 +1,112 @@
+"""Builds the `video_lmm` domain's components for a run (VLM-RLAIF).
+
+Each round: ``sampling.n`` answers to each (video, question) from the newest policy -> the context-aware
+judge's p(yes) that each is right, reading the video's frames and its detailed description (and, for
+the report, without it) -> best-against-worst pairs -> DPO on the policy (TRL's vision path, the frames
+read as images) -> video QA on held-out clips.
+
+Synthetic world (``domain.synthetic: true``): the prompts (the ``rlaif`` clips' questions with their
+descriptions), the SFT'd policy and the judge are outputs of the preparation stages
+(:mod:`~polyrlaif.domains.video_lmm.world`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.config import TrainConfig, judge_cache_path
+from polyrlaif.core.io import read_jsonl
+from polyrlaif.core.protocols import BenchmarkRun, DomainBuild, OfflineFeedback
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+
+__all__ = ["build", "judge_score", "world_prompts"]
+
+
+def judge_score(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment]) -> float | None:
+    """The judge's p(yes) for the answer (``None`` when it could not decide)."""
+    return verdicts[0].score if verdicts and verdicts[0].ok else None
+
+
+def _no_context(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment]) -> dict[str, Any]:
+    """The judge reads the video and its description from the prompt itself."""
+    return {}
+
+
+def world_prompts(data_dir: Path, split: str = "rlaif") -> list[PromptRecord]:
+    """A split's questions as prompts, each with its video and the clip's description (never its answer)."""
+    from polyrlaif.core.media import video_ref
+
+    descriptions = {c["clip_id"]: c["description"] for c in read_jsonl(data_dir / "clips" / f"{split}.jsonl")}
+    refs: dict[str, Any] = {}
+    out = []
+    for r in read_jsonl(data_dir / "qa" / f"{split}.jsonl"):
+        if r["video"] not in refs:
+            refs[r["video"]] = video_ref(data_dir / r["video"])
+        meta = {"description": descriptions[r["clip_id"]], "type": r["type"]}
+        out.append(PromptRecord(prompt_id=r["id"], text=r["question"], media=[refs[r["video"]]], meta=meta))
+    return out
+
+
+def _evaluations(cfg: TrainConfig, data_dir: Path | None) -> list[BenchmarkRun]:
+    from polyrlaif.core.registry import get_benchmark
+    from polyrlaif.domains.video_lmm import DOMAIN
+
+    d = cfg.domain
+    values: dict[str, Any] = {}
+    if data_dir is not None:
+        values = {"annotations": str(data_dir / "qa" / "test.jsonl"), "videos": str(data_dir)}
+    elif d.eval_annotations:
+        values = {"annotations": d.eval_annotations, "videos": d.videos_root}
+    runs = []
+    for name in d.eval_benchmarks:
+        cls = get_benchmark(DOMAIN, name)
+        fields = {f.name for f in dataclasses.fields(cls.Options)}
+        runs.append(BenchmarkRun(name, cls.Options(**{k: v for k, v in values.items() if k in fields})))
+    return runs
+
+
+def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
+    """Everything the preference recipe needs for VLM-RLAIF, configured from ``cfg``."""
+    from polyrlaif.core.judges.backends import build_backend
+    from polyrlaif.core.judges.cache import JudgeCache
+    from polyrlaif.core.judges.vlm_backend import VisionTransformersBackend
+    from polyrlaif.core.sampling import TextSampler
+    from polyrlaif.domains.video_lmm.data import load_prompts
+    from polyrlaif.domains.video_lmm.judge import ContextAwareJudge
+
+    d = cfg.domain
+    skipped: list[dict[str, Any]] = []
+    if d.synthetic:
+        data_dir: Path | None = Path(prepared["world"]["data_dir"])
+        prompts = world_prompts(data_dir)
+        if d.curriculum == "length":
+            prompts.sort(key=lambda p: len(p.text.split()))
+        backend: Any = VisionTransformersBackend(
+            prepared["judge"]["model"], batch_size=cfg.judge.batch_size, device=cfg.model.device
+        )
+        starting_model = prepared["policy_sft"]["model"]
+    else:
+        if not d.prompts:
+            raise ValueError(
+                "domain.prompts is required (JSONL of video, question rows), or domain.synthetic=true"
+            )
+        data_dir, starting_model = None, None
+        loaded = load_prompts(d.prompts, d.videos_root, curriculum=d.curriculum)
+        prompts, skipped = loaded.prompts, loaded.skipped
+        backend = build_backend(cfg.judge)
+    path = judge_cache_path(cfg)
+    judge = ContextAwareJudge(backend, use_context=d.judge_context, cache=JudgeCache(path) if path else None,
+                              batch_size=cfg.judge.batch_size)  # fmt: skip
+    offline = OfflineFeedback(
+        sampler=TextSampler.from_config(cfg), prompts=prompts, score=judge_score, context=_no_context,
+        judges=[judge],
+    )  # fmt: skip
+    return DomainBuild(
+        evaluations=_evaluations(cfg, data_dir),
+        starting_model=starting_model,
+        skipped=skipped,
+        offline=offline,
+    )

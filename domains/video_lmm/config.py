@@ -1,0 +1,86 @@
+"""Configuration of the `video_lmm` domain (the ``domain:`` section of a run config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["VideoLMMConfig", "VideoWorldTrainingConfig"]
+
+
+@dataclass
+class VideoWorldTrainingConfig:
+    """The synthetic video world and its two tiny VLMs (``synthetic: true``).
+
+    Short clips of shapes that appear, move, change colour or disappear (:mod:`polyrlaif.datasets.video`),
+    each with a detailed description and QA items. The policy is SFT'd on answers that are sometimes wrong
+    about motion or order; the judge, a separate tiny VLM, is trained on a disjoint split to say whether
+    an answer is right, seeing the frames and (for ``1 - description_dropout`` of its examples) the
+    description. Feedback comes from the judge, never from the generator's answer key.
+
+    Attributes:
+        seed: the world's seed.
+        sft: clips the policy is SFT'd on.
+        judge: clips the judge is trained on.
+        rlaif: clips whose questions the rounds sample on.
+        test: held-out clips the benchmarks evaluate on.
+        frames_per_clip: frames each clip has.
+        wrong_answer_rate: share of the policy's motion and order SFT answers that are wrong.
+        policy_epochs: SFT epochs of the policy.
+        judge_epochs: yes/no epochs of the judge.
+        description_dropout: share of the judge's training examples shown without the description.
+        lr: learning rate of both.
+        batch_size: batch size of both.
+    """
+
+    seed: int = 0
+    sft: int = 600
+    judge: int = 600
+    rlaif: int = 200
+    test: int = 200
+    frames_per_clip: int = 16
+    wrong_answer_rate: float = 0.3
+    policy_epochs: float = 10.0
+    judge_epochs: float = 10.0
+    description_dropout: float = 0.5
+    lr: float = 3e-4
+    batch_size: int = 16
+
+
+@dataclass
+class VideoLMMConfig:
+    """Options of the video_lmm domain (VLM-RLAIF).
+
+    Attributes:
+        name: always ``video_lmm``.
+        synthetic: build the video world and its models under ``world_dir`` (preparation stages).
+        world_dir: where the world lives (default ``<run.output_dir>/world``).
+        world: the world's sizes and training.
+        prompts: JSONL of ``{"video", "question"[, "id", "description"]}`` rows (video relative to
+            ``videos_root``); unset with ``synthetic``.
+        eval_annotations: held-out QA for the ``videoqa`` benchmark (any format it reads).
+        videos_root: folder the prompts' videos are relative to.
+        num_frames: frames sampled per video (the middle frame of equal segments).
+        judge_context: the judge reads the video's detailed description (VLM-RLAIF's context-aware
+            reward); ``false`` is the ablation. Either way every round also asks the judge without the
+            description and reports how often the preference changes (``judge/context_flip_rate``).
+        eval_benchmarks: benchmarks run before training and after every round.
+    """
+
+    name: str = "video_lmm"
+    synthetic: bool = False
+    world_dir: str | None = None
+    world: VideoWorldTrainingConfig = field(default_factory=VideoWorldTrainingConfig)
+    prompts: str | None = None
+    eval_annotations: str | None = None
+    videos_root: str = "."
+    num_frames: int = 8
+    judge_context: bool = True
+    curriculum: Literal["none", "length"] = "none"
+    eval_benchmarks: list[str] = field(default_factory=lambda: ["videoqa"])
+
+    def __post_init__(self) -> None:
+        if self.synthetic and self.prompts:
+            raise ValueError("domain.synthetic=true makes its own prompts; unset domain.prompts")
+        if self.num_frames < 1:
+            raise ValueError(f"domain.num_frames must be >= 1, got {self.num_frames}")

@@ -1,0 +1,128 @@
+"""The context-aware judge of the `video_lmm` domain (VLM-RLAIF).
+
+A multimodal model of the same kind as the policy judges each answer to a (video, question) prompt while
+reading a *detailed description of the video* as context: p(yes) that the answer is right, from the
+judge's next-token logits, with the video's frames and the description in the prompt (the description
+is part of the prompt's hash, so the cache tells the two apart). Every judgment is also asked without the
+description; :class:`ContextAwareJudge` counts, per prompt, how often the two orderings of its answers
+disagree: ``context_flip_rate`` is the description's measured effect on the feedback, the paper's
+central claim. ``use_context=False`` makes the no-description judge the one that scores (the ablation).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+from polyrlaif.core.io import sha256_text
+from polyrlaif.core.judges.modes import BaseJudge, JudgeStats
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+from polyrlaif.domains.video_lmm.prompts import JUDGE_TEMPLATE, JUDGE_TEMPLATE_NO_CONTEXT
+
+__all__ = ["ContextAwareJudge", "ContextJudgeStats"]
+
+
+@dataclass
+class ContextJudgeStats(JudgeStats):
+    """Judge counters plus the description's effect: answer pairs compared, and those whose order flips
+    when the description is removed."""
+
+    context_comparisons: int = 0
+    context_flips: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Counters plus ``context_flip_rate``."""
+        out = super().as_dict()
+        out["context_flip_rate"] = (
+            self.context_flips / self.context_comparisons if self.context_comparisons else 0.0
+        )
+        return out
+
+
+def _video(prompt: PromptRecord) -> list[str]:
+    return [m.uri for m in prompt.media if m.kind == "video"][:1]
+
+
+class ContextAwareJudge(BaseJudge):
+    """``score`` = p(yes) that the answer is right, the judge seeing the video and its description
+    (``scores``: ``p_yes``, ``p_yes_no_context``).
+
+    Args:
+        backend: a judge backend that reads videos (``transformers_vlm``: frames as images or a video).
+        use_context: score with the description (VLM-RLAIF) or without it (the ablation).
+        cache: optional answer cache.
+        batch_size: judge prompts per backend call.
+    """
+
+    mode = "context_yesno"
+    kind = "yesno"
+    default_template = JUDGE_TEMPLATE
+    required_fields = frozenset({"question", "answer"})
+    allowed_fields = frozenset({"description", "question", "answer"})
+
+    def __init__(self, backend: Any, *, use_context: bool = True, **kwargs: Any) -> None:
+        self.use_context = use_context
+        super().__init__(backend, **kwargs)
+
+    def _new_stats(self) -> JudgeStats:
+        return ContextJudgeStats()
+
+    def _spec(self) -> dict[str, Any]:
+        return {"use_context": self.use_context, "no_context_template": JUDGE_TEMPLATE_NO_CONTEXT}
+
+    def judge(
+        self,
+        prompts: Mapping[str, PromptRecord],
+        candidates: Sequence[Candidate],
+        contexts: Sequence[dict[str, Any]] | None = None,
+    ) -> list[Judgment]:
+        """One judgment per candidate, in order."""
+        texts, images = [], []
+        for c in candidates:
+            p = prompts[c.prompt_id]
+            description = p.meta.get("description") or "(none)"
+            texts.append(self.template.format(description=description, question=p.text, answer=c.text))
+            texts.append(JUDGE_TEMPLATE_NO_CONTEXT.format(question=p.text, answer=c.text))
+            images += [_video(p)] * 2
+        answers = self._ask_yes_no(texts, yes=("yes", "Yes"), no=("no", "No"), images=images)
+        out = []
+        for i, c in enumerate(candidates):
+            with_ctx, without = answers[2 * i], answers[2 * i + 1]
+            chosen = with_ctx if self.use_context else without
+            key = sha256_text(with_ctx.prompt_hash + without.prompt_hash)
+            j = Judgment(c.candidate_id, self.judge_id, self.kind, c.prompt_id, cached=chosen.cached)
+            j.judge_prompt_hash = key
+            if chosen.raw is None or chosen.raw.get("p_yes") is None:
+                j.failure = chosen.error or "backend_error: no probability"
+                self.stats.fail(j.failure)
+            else:
+                j.score = float(chosen.raw["p_yes"])
+                other = (without if self.use_context else with_ctx).raw or {}
+                j.scores = {
+                    "p_yes": (with_ctx.raw or {}).get("p_yes"),
+                    "p_yes_no_context": (without.raw or {}).get("p_yes"),
+                }
+                j.scores["other"] = other.get("p_yes")
+            out.append(j)
+        self._count_flips(out)
+        self.stats.judgments += len(out)
+        return out
+
+    def _count_flips(self, judgments: Sequence[Judgment]) -> None:
+        """Per prompt, the answer pairs whose order by p(yes) differs with and without the description."""
+        by_prompt: dict[str, list[Judgment]] = defaultdict(list)
+        for j in judgments:
+            if j.ok and j.scores.get("p_yes") is not None and j.scores.get("p_yes_no_context") is not None:
+                by_prompt[j.prompt_id].append(j)
+        stats: ContextJudgeStats = self.stats  # type: ignore[assignment]
+        for group in by_prompt.values():
+            for a, b in combinations(group, 2):
+                d_ctx = a.scores["p_yes"] - b.scores["p_yes"]
+                d_none = a.scores["p_yes_no_context"] - b.scores["p_yes_no_context"]
+                if d_ctx == 0:
+                    continue
+                stats.context_comparisons += 1
+                stats.context_flips += (d_ctx > 0) != (d_none > 0)
