@@ -34,7 +34,14 @@ PREFERENCE_LEVELS = (
 )  # fmt: skip
 
 #: What the feedback stage reports per round that is worth a row in the summary.
-FEEDBACK_KEYS = ("pairs_pairs", "pairs_kept", "mean_score", "candidates_held_back")
+FEEDBACK_KEYS = (
+    "pairs_pairs",
+    "pairs_kept",
+    "pairs_extra/added",
+    "pairs_extra/dropped",
+    "mean_score",
+    "candidates_held_back",
+)
 
 
 #: Failure reasons that mean the judge could not be reached at all (the text before the first ``:``).
