@@ -46,7 +46,7 @@ def load_prompts(
         InputError: a row without ``audio`` or a transcript, or with a field of the wrong type, naming
             the file, the line and the field; checked for every row before any audio is read.
     """
-    from polyrlaif.domains.spoken_lm.units import load_audio
+    from polyrlaif.core.audio import load_audio
 
     rows = []
     for lineno, row in iter_jsonl(path, required=("audio",)):

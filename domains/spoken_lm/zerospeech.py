@@ -133,8 +133,9 @@ def score_audio(
         raise ValueError("scoring audio needs the unit tokenizer: --opt units=UNIT_TOKENIZER_DIR")
     if not (hasattr(policy, "model") and hasattr(policy, "tokenizer")):
         raise ValueError(f"{type(policy).__name__} is not a unit language model (no .model and .tokenizer)")
+    from polyrlaif.core.audio import load_audio
     from polyrlaif.domains.spoken_lm.adapter import score_utterances
-    from polyrlaif.domains.spoken_lm.units import UnitTokenizer, load_audio
+    from polyrlaif.domains.spoken_lm.units import UnitTokenizer
 
     # a speech encoder behind the units runs where the model does
     tokenizer = UnitTokenizer.load(units, **({"device": policy.device} if hasattr(policy, "device") else {}))
