@@ -185,6 +185,9 @@ class BenchmarkEvaluator(Protocol):
             ``metrics.png`` and significance tests report exactly these.
         max_new_tokens: generation budget used when the request leaves it unset.
 
+    An evaluator may also define ``summarize(eval_dirs, out_dir) -> list[Path]``: run-level files made
+    from every round's evaluation folder at the end of a run (a grid of the same items across rounds).
+
     ``evaluate`` writes ``items.jsonl`` into ``request.output_dir``: one row per item, with a unique
     ``id`` (the same id for the same item in every run) and the numbers ``aggregate`` needs. From those
     rows the core computes each headline metric's bootstrap interval and the paired difference between

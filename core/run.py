@@ -321,8 +321,22 @@ def finish(
         print(note, end="")
         text += note
     atomic_write_text(run.out / "summary.txt", text)
+    pictures = [*pictures, *_summaries(run, built, history)]
     log.info(
         f"done in {seconds:.0f}s; outputs in {run.out} "
         f"({', '.join(['metrics.json', *pictures])}, summary.txt)"
     )
     return text
+
+
+def _summaries(run: Run, built: DomainBuild, history: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Run-level files of evaluators that make them (an optional ``summarize(eval_dirs, out_dir)``,
+    e.g. a grid of the same held-out prompts after every round), from each round's evaluation folder."""
+    made = []
+    for bench in built.evaluations:
+        summarize = getattr(get_benchmark(run.domain, bench.name), "summarize", None)
+        if not callable(summarize):
+            continue
+        dirs = [run.out / f"round_{h['round']}" / f"eval_{bench.name}" for h in history]
+        made += [Path(p).name for p in summarize([d for d in dirs if d.is_dir()], run.out) or []]
+    return made

@@ -172,6 +172,24 @@ class CompositionalEvaluator:
         )
 
     @staticmethod
+    def summarize(eval_dirs: Sequence[Path], out_dir: Path, *, prompts: int = 8) -> list[Path]:
+        """``compositional_rounds.png``: the first image of the same held-out prompts (rows) after every
+        round (columns, round 0 first), so a reader sees what training changed."""
+        from polyrlaif.core.io import read_jsonl
+
+        if len(eval_dirs) < 2:
+            return []
+        by_round = []
+        for d in eval_dirs:
+            rows = read_jsonl(Path(d) / ITEMS_FILE) if (Path(d) / ITEMS_FILE).is_file() else []
+            by_round.append({r["id"]: r["image"] for r in rows if str(r["id"]).endswith("/0")})
+        ids = [i for i in by_round[0] if all(i in r for r in by_round)][:prompts]
+        if not ids:
+            return []
+        grid = [[r[i] for r in by_round] for i in ids]
+        return [image_grid(grid, Path(out_dir) / "compositional_rounds.png")]
+
+    @staticmethod
     def aggregate(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         """``accuracy`` (share of images with every applicable check holding), each axis over the images
         where it applies, and ``n``."""
