@@ -18,9 +18,12 @@ from polyrlaif.core.registry import list_domains
 
 
 def _preference_domains() -> list[str]:
+    """Domains whose tiny run trains on preferences judged through the HTTP endpoint (a synthetic world
+    judged by its own trained model, video_lmm's, fails by other means: its own tests)."""
     from polyrlaif.core.config import load_config
 
-    return [d for d in list_domains() if load_config(f"{d}/tiny").run.mode == "preference"]
+    cfgs = {d: load_config(f"{d}/tiny") for d in list_domains()}
+    return [d for d, c in cfgs.items() if c.run.mode == "preference" and c.judge.backend == "openai"]
 
 
 def _rows(path):
