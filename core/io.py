@@ -23,6 +23,7 @@ __all__ = [
     "InputError",
     "atomic_dir",
     "atomic_write_bytes",
+    "check_world_dir",
     "atomic_write_json",
     "atomic_write_jsonl",
     "atomic_write_text",
@@ -267,3 +268,39 @@ class StageWriter:
         if self.done:
             return read_jsonl(self.path)
         return list(self._partial_rows)
+
+
+def check_world_dir(data_dir: Path, config: dict, digest: str, kind: str) -> dict | None:
+    """A synthetic world's folder before generation: the existing ``world.json`` when it was made with the
+    same config, ``None`` for a fresh (missing or empty) folder.
+
+    Args:
+        data_dir: the world's folder.
+        config: the normalised config (compared field by field for the message).
+        digest: the config's hash.
+        kind: what the world is called in messages (``"draw"``, ``"speech"``, ``"video"``).
+
+    Raises:
+        ValueError: a non-empty folder without ``world.json``, unreadable metadata, or a world made with
+            another config (naming the differing fields).
+    """
+    meta_path = data_dir / "world.json"
+    if not meta_path.exists():
+        if data_dir.exists() and any(data_dir.iterdir()):
+            raise ValueError(
+                f"{data_dir} is not empty and holds no {kind} world (no world.json); choose another"
+            )
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        old_hash, old = meta["config_hash"], meta["config"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{meta_path}: not a {kind} world's metadata ({exc!r})") from None
+    if old_hash != digest:
+        old = old if isinstance(old, dict) else {}
+        fields = sorted(k for k in config.keys() | old.keys() if old.get(k) != config.get(k))
+        raise ValueError(
+            f"{data_dir} holds a {kind} world of another config (hash {old_hash}, this config {digest}; "
+            f"differing: {', '.join(fields) or 'generator version'}); use another directory or delete it"
+        )
+    return meta

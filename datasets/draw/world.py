@@ -36,6 +36,7 @@ from polyrlaif.core.io import (
     atomic_write_json,
     atomic_write_jsonl,
     atomic_write_text,
+    check_world_dir,
     sha256_text,
 )
 from polyrlaif.datasets.draw import files
@@ -215,30 +216,6 @@ class DrawWorldManifest:
         return self.data_dir / "heldout_reference"
 
 
-def _check_dir(data_dir: Path, config: dict, digest: str) -> dict | None:
-    """The existing world.json when it matches, None for a fresh directory; raises on a mismatch."""
-    meta_path = data_dir / "world.json"
-    if not meta_path.exists():
-        if data_dir.exists() and any(data_dir.iterdir()):
-            raise ValueError(
-                f"{data_dir} is not empty and holds no draw world (no world.json); choose another"
-            )
-        return None
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        old_hash, old = meta["config_hash"], meta["config"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{meta_path}: not a draw world's metadata ({exc!r})") from None
-    if old_hash != digest:
-        old = old if isinstance(old, dict) else {}
-        fields = sorted(k for k in config.keys() | old.keys() if old.get(k) != config.get(k))
-        raise ValueError(
-            f"{data_dir} holds a draw world of another config (hash {old_hash}, this config {digest}; "
-            f"differing: {', '.join(fields) or 'generator version'}); use another directory or delete it"
-        )
-    return meta
-
-
 def _write_images(folder: Path, images: dict[str, bytes]) -> None:
     # One atomic rename for the whole folder instead of an fsync per image: thousands of fsyncs take
     # longer than drawing the world.
@@ -266,7 +243,7 @@ def generate_world(data_dir: str | Path, cfg: DrawWorldConfig | None = None) -> 
     cfg = cfg or DrawWorldConfig()
     data_dir = Path(data_dir)
     config, digest = cfg.normalized(), cfg.config_hash()
-    meta = _check_dir(data_dir, config, digest)
+    meta = check_world_dir(data_dir, config, digest, "draw")
     if meta is not None and (data_dir / "DONE").is_file() and meta.get("counts"):
         return DrawWorldManifest(data_dir, digest, meta["counts"])
     vocabulary = {

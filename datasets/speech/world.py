@@ -55,6 +55,7 @@ from polyrlaif.core.io import (
     atomic_write_json,
     atomic_write_jsonl,
     atomic_write_text,
+    check_world_dir,
 )
 from polyrlaif.datasets.speech import files, tts
 from polyrlaif.datasets.speech import grammar as g
@@ -122,30 +123,6 @@ class SpeechWorldManifest:
         return self.data_dir / "zerospeech" / "syntactic" / "dev" / "gold.csv"
 
 
-def _check_dir(data_dir: Path, config: dict, digest: str) -> dict | None:
-    """The existing world.json when it matches, None for a fresh directory; raises on a mismatch."""
-    meta_path = data_dir / "world.json"
-    if not meta_path.exists():
-        if data_dir.exists() and any(data_dir.iterdir()):
-            raise ValueError(
-                f"{data_dir} is not empty and holds no speech world (no world.json); choose another"
-            )
-        return None
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        old_hash, old = meta["config_hash"], meta["config"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{meta_path}: not a speech world's metadata ({exc!r})") from None
-    if old_hash != digest:
-        old = old if isinstance(old, dict) else {}
-        fields = sorted(k for k in config.keys() | old.keys() if old.get(k) != config.get(k))
-        raise ValueError(
-            f"{data_dir} holds a speech world of another config (hash {old_hash}, this config {digest}; "
-            f"differing: {', '.join(fields) or 'generator version'}); use another directory or delete it"
-        )
-    return meta
-
-
 def _synthesize_all(
     root: Path, folder: str, utts: list[files.Utterance], sample_rate: int, workers: int
 ) -> float:
@@ -192,7 +169,7 @@ def generate_speech_world(
     cfg = cfg or SpeechWorldConfig()
     data_dir = Path(out_dir)
     config, digest = cfg.normalized(), cfg.config_hash()
-    meta = _check_dir(data_dir, config, digest)
+    meta = check_world_dir(data_dir, config, digest, "speech")
     if meta is not None and (data_dir / "DONE").is_file() and meta.get("counts"):
         return SpeechWorldManifest(data_dir, digest, meta["counts"])
     tts.check_voices(cfg.voices)  # fails early, naming the install command, when espeak-ng is missing

@@ -35,6 +35,7 @@ from polyrlaif.core.io import (
     atomic_write_json,
     atomic_write_jsonl,
     atomic_write_text,
+    check_world_dir,
     read_jsonl,
     sha256_text,
 )
@@ -197,30 +198,6 @@ class VideoWorldManifest:
         return self.data_dir / "sft" / "judge.jsonl"
 
 
-def _check_dir(data_dir: Path, config: dict, digest: str) -> dict | None:
-    """The existing world.json when it matches, None for a fresh directory; raises on a mismatch."""
-    meta_path = data_dir / "world.json"
-    if not meta_path.exists():
-        if data_dir.exists() and any(data_dir.iterdir()):
-            raise ValueError(
-                f"{data_dir} is not empty and holds no video world (no world.json); choose another"
-            )
-        return None
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        old_hash, old = meta["config_hash"], meta["config"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{meta_path}: not a video world's metadata ({exc!r})") from None
-    if old_hash != digest:
-        old = old if isinstance(old, dict) else {}
-        fields = sorted(k for k in config.keys() | old.keys() if old.get(k) != config.get(k))
-        raise ValueError(
-            f"{data_dir} holds a video world of another config (hash {old_hash}, this config {digest}; "
-            f"differing: {', '.join(fields) or 'generator version'}); use another directory or delete it"
-        )
-    return meta
-
-
 def generate_video_world(data_dir: str | Path, cfg: VideoWorldConfig | None = None) -> VideoWorldManifest:
     """Generate the video world under ``data_dir``, or return at once if it is already there.
 
@@ -240,7 +217,7 @@ def generate_video_world(data_dir: str | Path, cfg: VideoWorldConfig | None = No
     cfg = cfg or VideoWorldConfig()
     data_dir = Path(data_dir)
     config, digest = cfg.normalized(), cfg.config_hash()
-    meta = _check_dir(data_dir, config, digest)
+    meta = check_world_dir(data_dir, config, digest, "video")
     if meta is not None and (data_dir / "DONE").is_file() and meta.get("counts"):
         return VideoWorldManifest(data_dir, digest, meta["counts"])
     vocabulary = {
