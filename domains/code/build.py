@@ -12,6 +12,25 @@ from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 __all__ = ["build", "score_candidate"]
 
 
+def is_stub(code: str) -> bool:
+    """True when every function ``code`` defines has no statement beyond a docstring, ``pass`` or ``...``
+    (code that does not parse, or defines no function, is not a stub: the tests judge it)."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+    def empty(stmt: ast.stmt) -> bool:
+        return isinstance(stmt, ast.Pass) or (
+            isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+        )
+
+    return bool(funcs) and all(all(empty(s) for s in f.body) for f in funcs)
+
+
 def score_candidate(
     prompt: PromptRecord,
     cand: Candidate,
@@ -25,7 +44,8 @@ def score_candidate(
     """Fold a candidate's verdicts into one scalar.
 
     Unit tests dominate: ``test_weight`` x 1 when every test passed, x ``runnable_credit`` when the
-    program ran through its tests to a failed assertion (``status == "failed"``: runnable, but wrong),
+    program ran through its tests to a failed assertion (``status == "failed"``: runnable, but wrong)
+    and is not a body-less stub (:func:`is_stub`),
     x 0 when it crashed (a syntax error, an exception, a timeout or out of memory). So the score has
     up to three tiers, passing > runnable > crashing, the strongest signals a small model gets. The
     rubric judge breaks ties within a tier (``judge_weight`` x its [0, 1] score); unresolved API
@@ -36,7 +56,10 @@ def score_candidate(
     tests = by_judge.get("unit_tests")
     if tests is None or tests.score is None:
         return None
+    # a body-less function (signature and docstring) also "runs" to a failed assertion: no credit, or a
+    # policy learns to write stubs (measured: 95 of 100 held-out answers after three rounds)
     ran = tests.score == 0.0 and tests.scores.get("status") == "failed"
+    ran = ran and not is_stub(cand.meta.get("code", cand.text))
     score = test_weight * (runnable_credit if ran else tests.score)
     for j in verdicts:
         if j.kind in ("pointwise", "pairwise", "yesno"):

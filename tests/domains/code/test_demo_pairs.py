@@ -14,7 +14,7 @@ import pytest
 
 from polyrlaif.core.config import load_config
 from polyrlaif.core.pairs import build_pairs
-from polyrlaif.core.records import Candidate, Judgment
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 from polyrlaif.datasets.code_tasks import load_code_tasks
 from polyrlaif.domains.code.build import score_candidate
 from polyrlaif.domains.code.data import task_to_prompt
@@ -119,3 +119,20 @@ def test_score_tiers_and_unparsable_code():
     assert score(tests("error"), unparsable) == 0.0
     unresolved = Judgment(candidate_id="c", judge_id="api_usage", kind="verifier", score=0.0)
     assert score(tests("failed"), unresolved) == pytest.approx(0.25)
+
+
+def test_a_body_less_stub_earns_no_runnable_credit() -> None:
+    from polyrlaif.domains.code.build import is_stub
+
+    stub = 'def f(x: int) -> int:\n    """Return x doubled."""\n'
+    assert is_stub(stub) and is_stub("def f():\n    pass\n") and is_stub("def f():\n    ...\n")
+    assert (
+        not is_stub("def f(x):\n    return 2 * x\n") and not is_stub("def f(:\n") and not is_stub("x = 1\n")
+    )
+    prompt = PromptRecord(prompt_id="p", text="double x")
+    failed = Judgment(candidate_id="c", judge_id="unit_tests", kind="verifier", score=0.0,
+                      scores={"status": "failed"})  # fmt: skip
+    wrong = Candidate(candidate_id="c", prompt_id="p", text="", meta={"code": "def f(x):\n    return x\n"})
+    empty = Candidate(candidate_id="c", prompt_id="p", text="", meta={"code": stub})
+    assert score_candidate(prompt, wrong, [failed], runnable_credit=0.5) == 0.5
+    assert score_candidate(prompt, empty, [failed], runnable_credit=0.5) == 0.0  # as low as a crash
