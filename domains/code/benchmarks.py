@@ -156,7 +156,9 @@ class CodeBenchmark:
             ``executability``: the fraction of all samples whose program ran through its tests to
             a verdict, i.e. whose sandbox status is not in :data:`NOT_EXECUTED` (``error``,
             ``timeout``, ``oom``, ``sandbox_error``): a failed test assertion counts as executed,
-            a syntax error or any other exception does not; ``n_problems``; ``n_samples``: all
+            a syntax error or any other exception does not, nor does a body-less stub (a function of
+            nothing but a docstring, ``pass`` or ``...``: it "runs" and does nothing); ``stubs``: how
+            many samples were such stubs; ``n_problems``; ``n_samples``: all
             samples executed (``n_problems * samples``); ``samples_per_problem``; ``temperature``:
             the one actually used; and ``status/<status>``: how many samples ended with each status.
 
@@ -305,7 +307,7 @@ class CodeBenchmark:
         from tqdm.auto import tqdm
 
         from polyrlaif.domains.code.sandbox import Sandbox
-        from polyrlaif.domains.code.verifier import IN_PROCESS_NOTICE, task_program, tested_code
+        from polyrlaif.domains.code.verifier import IN_PROCESS_NOTICE, is_stub, task_program, tested_code
 
         if opts.in_process:
             log.warning(f"{self.name}: {IN_PROCESS_NOTICE}")
@@ -343,6 +345,7 @@ class CodeBenchmark:
                                 "completion": code,
                                 "status": res.status,
                                 "passed": bool(res.passed),
+                                "stub": is_stub(tested_code(p["prompt"], code, "", p["entry_point"]).code),
                                 "duration_s": round(float(res.duration_s), 4),
                                 "detail": res.detail,
                                 "output": res.output,
@@ -367,12 +370,16 @@ class CodeBenchmark:
         from polyrlaif.domains.code.sandbox import STATUSES
 
         per_problem = [[results[sample_id(p["task_id"], j)] for j in range(samples)] for p in problems]
+
+        def ran(r: dict[str, Any]) -> bool:  # ran to a verdict, and is not a body-less stub
+            return r["status"] not in NOT_EXECUTED and not r.get("stub", False)
+
         items = [
             {
                 "id": item_id,
                 "n": samples,
                 "c": sum(bool(r["passed"]) for r in res),
-                "executed": sum(r["status"] not in NOT_EXECUTED for r in res),
+                "executed": sum(ran(r) for r in res),
             }
             for item_id, res in zip(unique_ids(p["task_id"] for p in problems), per_problem, strict=True)
         ]
@@ -380,7 +387,8 @@ class CodeBenchmark:
         metrics: dict[str, float] = {f"pass@{k}": mean_pass_at_k(counts, k) for k in opts.ks if k <= samples}
         statuses = Counter(r["status"] for res in per_problem for r in res)
         n_samples = len(problems) * samples
-        metrics["executability"] = sum(n for s, n in statuses.items() if s not in NOT_EXECUTED) / n_samples
+        metrics["executability"] = sum(ran(r) for res in per_problem for r in res) / n_samples
+        metrics["stubs"] = sum(bool(r.get("stub", False)) for res in per_problem for r in res)
         metrics["n_problems"] = len(problems)
         metrics["n_samples"] = n_samples
         metrics["samples_per_problem"] = samples

@@ -8,27 +8,9 @@ from typing import Any
 from polyrlaif.core.config import TrainConfig, judge_cache_path
 from polyrlaif.core.protocols import BenchmarkRun, DomainBuild, Judge, OfflineFeedback
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+from polyrlaif.domains.code.verifier import is_stub
 
 __all__ = ["build", "score_candidate"]
-
-
-def is_stub(code: str) -> bool:
-    """True when every function ``code`` defines has no statement beyond a docstring, ``pass`` or ``...``
-    (code that does not parse, or defines no function, is not a stub: the tests judge it)."""
-    import ast
-
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-
-    def empty(stmt: ast.stmt) -> bool:
-        return isinstance(stmt, ast.Pass) or (
-            isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
-        )
-
-    return bool(funcs) and all(all(empty(s) for s in f.body) for f in funcs)
 
 
 def score_candidate(

@@ -24,6 +24,7 @@ __all__ = [
     "verify_file",
     "task_program",
     "tested_code",
+    "is_stub",
     "check_run_settings",
     "REQUIRED_FIELDS",
     "IN_PROCESS_NOTICE",
@@ -35,6 +36,25 @@ REQUIRED_FIELDS = ("task_id", "prompt", "completion", "test", "entry_point")
 _TASK_META = ("prompt", "test", "entry_point")
 #: The prompt ends inside a function (its last line is indented, or a ``def`` line): a stub to close.
 _OPEN_STUB = re.compile(r"(^[ \t]+\S.*|^def .*:[ \t]*)\n*\Z", re.MULTILINE)
+
+
+def is_stub(code: str) -> bool:
+    """True when every function ``code`` defines has no statement beyond a docstring, ``pass`` or ``...``
+    (code that does not parse, or defines no function, is not a stub: the tests judge it)."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+    def empty(stmt: ast.stmt) -> bool:
+        return isinstance(stmt, ast.Pass) or (
+            isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+        )
+
+    return bool(funcs) and all(all(empty(s) for s in f.body) for f in funcs)
 
 
 def task_program(prompt: str, completion: str, test: str, entry_point: str) -> str:

@@ -39,6 +39,11 @@ def syntax_error(p: dict) -> str:
     return f"```python\ndef {p['entry_point']}(:\n    return\n```"
 
 
+def stub(p: dict) -> str:
+    """The prompt's signature and docstring with no body: it runs, returns None, and does nothing."""
+    return f"```python\n{p['prompt']}    pass\n```"
+
+
 def infinite_loop(p: dict) -> str:
     return f"```python\ndef {p['entry_point']}(*args):\n    while True:\n        pass\n```"
 
@@ -102,6 +107,23 @@ def test_protocols_are_satisfied() -> None:
         ev: BenchmarkEvaluator = cls()
         assert isinstance(ev, BenchmarkEvaluator)
         assert ev.name in ("humaneval", "heldout")
+
+
+def test_a_body_less_stub_is_not_counted_as_executable(tmp_path) -> None:
+    """A stub "runs" to a failed assertion; executability must not reward it (the policy learnt to game it)."""
+    problems = _humaneval(3)
+    ids = [p["task_id"] for p in problems]
+    policy = ScriptedPolicy(problems, {ids[0]: [stub], ids[1]: [wrong], ids[2]: [correct]})
+    opts = HumanEvalEvaluator.Options(timeout_s=10)
+    metrics = HumanEvalEvaluator().evaluate(policy, EvalRequest(tmp_path / "e", limit=3, options=opts))
+
+    assert metrics["status/failed"] == 2  # the stub and the wrong answer both ran to a failed test
+    assert metrics["stubs"] == 1
+    assert metrics["executability"] == pytest.approx(2 / 3)
+    rows = {r["task_id"]: r for r in read_jsonl(tmp_path / "e" / "samples.jsonl")}
+    assert rows[ids[0]]["stub"] and not rows[ids[1]]["stub"] and not rows[ids[2]]["stub"]
+    items = {r["id"]: r for r in read_jsonl(tmp_path / "e" / ITEMS_FILE)}
+    assert items[ids[0]]["executed"] == 0 and items[ids[1]]["executed"] == 1
 
 
 def test_pass_at_1_and_executability_are_the_known_fractions(tmp_path) -> None:

@@ -122,7 +122,7 @@ def test_score_tiers_and_unparsable_code():
 
 
 def test_a_body_less_stub_earns_no_runnable_credit() -> None:
-    from polyrlaif.domains.code.build import is_stub
+    from polyrlaif.domains.code.verifier import is_stub
 
     stub = 'def f(x: int) -> int:\n    """Return x doubled."""\n'
     assert is_stub(stub) and is_stub("def f():\n    pass\n") and is_stub("def f():\n    ...\n")
