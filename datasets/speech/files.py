@@ -119,12 +119,14 @@ def _topic_ending(rng: random.Random, scene: str) -> str:
 
 
 def cloze_rows(cfg: SpeechWorldConfig, combos: Sequence[tuple[str, str]]) -> tuple[dict, list, list]:
-    """({"sSC": rows, "tSC": rows}, story rows, utterances) for ``storycloze`` distinct held-out stories.
+    """({"sSC": rows, "tSC": rows, "prompts": rows}, story rows, utterances) for ``storycloze`` distinct
+    held-out stories.
 
     Both versions of an item are spoken by the same voice at the same speed and pitch, so they
-    differ only in their ending.
+    differ only in their ending. Each story's opening (its context sentences) is also spoken on its own
+    by that voice: the held-out prompts of the semantic-score benchmark.
     """
-    index: dict[str, list] = {"sSC": [], "tSC": []}
+    index: dict[str, list] = {"sSC": [], "tSC": [], "prompts": []}
     stories, utts, seen = [], [], set()
     for i in range(1, cfg.storycloze + 1):
         rng = item_rng(cfg, "cloze", i)
@@ -152,6 +154,12 @@ def cloze_rows(cfg: SpeechWorldConfig, combos: Sequence[tuple[str, str]]) -> tup
             utts += [
                 Utterance(f"{base}_{label}.wav", text, voice, speed, pitch) for label, text in texts.items()
             ]
+        opening = f"storycloze/prompts/{i:05d}.wav"
+        index["prompts"].append(
+            {"prompt_id": f"heldout_{i:05d}", "audio": opening, "text": story.prompt, "voice": voice,
+             "story_id": story.story_id}
+        )  # fmt: skip
+        utts.append(Utterance(opening, story.prompt, voice, speed, pitch))
     return index, stories, utts
 
 

@@ -7,6 +7,8 @@ to the world's directory; all audio is 16-bit mono PCM WAV at ``sample_rate``)::
     corpus.jsonl                    {"audio", "text", "voice", "story_id"}
     prompts/<prompt_id>.wav         the context sentences of a prompt story, one voice
     prompts.jsonl                   {"prompt_id", "audio", "text", "voice", "story_id"} (text: context)
+    storycloze/prompts/<n>.wav      the context sentences of StoryCloze story n alone, its voice
+    heldout_prompts.jsonl           those openings, as prompts.jsonl (the semantic-score benchmark's)
     storycloze/sSC/<n>_correct.wav    context + coherent ending, spoken as one utterance
     storycloze/sSC/<n>_incorrect.wav  context + incoherent ending (same voice, speed and pitch)
     storycloze/sSC.jsonl            {"id": n, "story_id", "voice", "kind", "correct", "incorrect",
@@ -100,6 +102,11 @@ class SpeechWorldManifest:
     def prompts(self) -> Path:
         """``prompts.jsonl``."""
         return self.data_dir / "prompts.jsonl"
+
+    @property
+    def heldout_prompts(self) -> Path:
+        """``heldout_prompts.jsonl``: the StoryCloze stories' openings (the semantic-score benchmark's)."""
+        return self.data_dir / "heldout_prompts.jsonl"
 
     @property
     def stories(self) -> Path:
@@ -215,12 +222,14 @@ def generate_speech_world(
         log.info("speech world: %s/ written (%d utterances)", folder, len(utts))
     atomic_write_jsonl(data_dir / "corpus.jsonl", corpus)
     atomic_write_jsonl(data_dir / "prompts.jsonl", prompts)
+    atomic_write_jsonl(data_dir / "heldout_prompts.jsonl", cloze["prompts"])
     atomic_write_jsonl(data_dir / "stories.jsonl", train_stories + prompt_stories + cloze_stories)
 
     counts = {
         "corpus": len(corpus),
         "train_stories": len(train_stories),
         "prompts": len(prompts),
+        "heldout_prompts": len(cloze["prompts"]),
         "storycloze": len(cloze["sSC"]),
         **{f"storycloze_{k}": sum(r["kind"] == k for r in cloze["sSC"]) for k in g.INCOHERENT_KINDS},
         "lexical_pairs": cfg.swuggy_words,
@@ -241,6 +250,8 @@ def _cloze_indexes(cloze: dict[str, list[dict]]) -> dict[str, bytes]:
     ``storycloze/``), which the ``spoken_lm`` StoryCloze evaluator reads."""
     out = {}
     for task, rows in cloze.items():
+        if task == "prompts":  # held-out openings: heldout_prompts.jsonl at the world's root
+            continue
         out[f"{task}.jsonl"] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
         pairs = [
             {"id": r["id"], "correct_file": r["correct"].split("/", 1)[1],

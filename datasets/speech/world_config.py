@@ -13,7 +13,7 @@ from polyrlaif.datasets.speech.zerospeech import lexical_words
 
 __all__ = ["WORLD_FORMAT", "SpeechWorldConfig"]
 
-WORLD_FORMAT = 1
+WORLD_FORMAT = 2  # 2: held-out story openings (heldout_prompts.jsonl)
 """Version of the generator and the layout; part of the config hash, bumped when outputs change."""
 
 _COUNTS = ("train_stories", "prompt_stories", "storycloze", "swuggy_words", "sblimp_pairs")

@@ -19,6 +19,7 @@ DOMAIN = Domain(
         "storycloze": "polyrlaif.domains.spoken_lm.storycloze:StoryClozeEvaluator",
         "swuggy": "polyrlaif.domains.spoken_lm.zerospeech:SwuggyEvaluator",
         "sblimp": "polyrlaif.domains.spoken_lm.zerospeech:SblimpEvaluator",
+        "semantic": "polyrlaif.domains.spoken_lm.semantic:SemanticEvaluator",
     },
 )
 

@@ -40,6 +40,7 @@ TINY = SpeechWorldConfig(
 TEXT_FILES = (
     "corpus.jsonl",
     "prompts.jsonl",
+    "heldout_prompts.jsonl",
     "stories.jsonl",
     "storycloze/sSC.jsonl",
     "storycloze/tSC.jsonl",
@@ -80,6 +81,7 @@ def test_same_seed_gives_identical_text_files_and_another_seed_differs(world, tm
 def test_every_listed_audio_file_is_16khz_mono_speech(world):
     root = world.data_dir
     listed = [r["audio"] for r in read_jsonl(world.corpus)] + [r["audio"] for r in read_jsonl(world.prompts)]
+    listed += [r["audio"] for r in read_jsonl(world.heldout_prompts)]  # the StoryCloze stories' openings
     for task in ("sSC", "tSC"):
         listed += [r[k] for r in read_jsonl(world.storycloze(task)) for k in ("correct", "incorrect")]
     for gold, folder in ((world.lexical_gold, "lexical"), (world.syntactic_gold, "syntactic")):
@@ -195,3 +197,14 @@ def test_characters_keep_their_pronoun_in_coherent_stories(world):
         pron = CHARACTERS[s["character"]]
         other = "she" if pron == "he" else "he"
         assert other not in tokens(" ".join([*s["context"], s["coherent"]]))
+
+
+def test_heldout_prompts_are_the_storycloze_openings_in_the_same_voice(world):
+    """The semantic-score benchmark continues these: held-out stories, never a training prompt."""
+    openings = read_jsonl(world.heldout_prompts)
+    cloze = read_jsonl(world.storycloze("sSC"))
+    assert len(openings) == len(cloze) == world.counts["heldout_prompts"]
+    for o, c in zip(openings, cloze, strict=True):
+        assert (o["text"], o["voice"], o["story_id"]) == (c["prompt"], c["voice"], c["story_id"])
+    trained = {r["text"] for r in read_jsonl(world.prompts)}
+    assert not trained & {o["text"] for o in openings}
