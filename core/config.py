@@ -353,8 +353,9 @@ def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
             f"must be a multiple of rl.num_generations ({cfg.rl.num_generations})",
         )
     # optim.backend names a preference trainer: any registered one but the online-RL algorithms and the
-    # reward-model trainer (it trains a scorer, not a policy)
-    preference = [n for n in TRAINERS.names() if n not in (*get_args(RLAlgorithm), "reward_model")]
+    # reward-model trainers (they train a scorer, not a policy)
+    scorers = ("reward_model", "vision_reward_model")
+    preference = [n for n in TRAINERS.names() if n not in (*get_args(RLAlgorithm), *scorers)]
     if cfg.optim.backend not in preference:
         raise bad("optim.backend", cfg.optim.backend, f"valid: {', '.join(preference)}")
     backends = ["none", *JUDGE_BACKENDS.names()]

@@ -62,7 +62,8 @@ class Registry:
 
 #: Every trainer, built as ``Cls(cfg)`` (:mod:`polyrlaif.core.trainers.base`). Preference backends are
 #: chosen by ``optim.backend``, online RL by ``rl.algorithm``, the reward model by name
-#: (``build_trainer(cfg, "reward_model")``).
+#: (``build_trainer(cfg, "reward_model")``, which trains a vision reward model when the pairs' prompts
+#: carry images or video; ``vision_reward_model`` names that one directly).
 TRAINERS = Registry(
     "trainer",
     {
@@ -72,6 +73,7 @@ TRAINERS = Registry(
         "grpo": "polyrlaif.core.trainers.trl_grpo:OnlineRLTrainer",
         "rloo": "polyrlaif.core.trainers.trl_grpo:OnlineRLTrainer",
         "reward_model": "polyrlaif.core.trainers.reward_model:RewardModelTrainer",
+        "vision_reward_model": "polyrlaif.core.trainers.vision_reward:VisionRewardModelTrainer",
     },
 )
 

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 #: Why a text reward model cannot score a prompt or answer that carries images, video or audio.
 MEDIA_FAILURE = (
     "reward_model_media: a text reward model cannot see images, video or audio "
-    "(a vision reward model is future work)"
+    "(a vision reward model scores prompts with images or video: core.judges.vision_reward_model)"
 )
 
 _MEDIA_PARTS = frozenset({"image", "image_url", "video", "video_url", "audio", "input_audio"})

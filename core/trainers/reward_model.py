@@ -16,8 +16,11 @@ tested on; the held-out accuracy (chosen reward above rejected reward) is measur
 training, which says whether the model learnt the judge's preference or only fitted the training
 pairs.
 
-Text only: pairs whose prompt or answers carry images, video or audio are refused with a clear error;
-a vision reward model (an image-text-to-text model with a scalar head) is future work.
+Pairs whose prompts carry images or video go to the vision reward model
+(:class:`~polyrlaif.core.trainers.vision_reward.VisionRewardModelTrainer`, also registered as
+``vision_reward_model``: an image or video LMM with a scalar head, the same held-out split and metrics),
+so ``reward_model`` is the one name a run uses for either kind; which one trained is logged. Pairs whose
+answers are media, or with audio, are refused with a clear error.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import TrainResult, finished_result, no_checkpointing, publish_trained
+from polyrlaif.core.vision_reward import NUM_FRAMES
 
 __all__ = ["RewardModelTrainer", "check_text_pairs", "pair_accuracy", "split_pairs"]
 
@@ -56,8 +60,8 @@ def check_text_pairs(pairs: Sequence[PreferencePair]) -> None:
         if p.media or p.chosen_media or p.rejected_media:
             kinds = sorted({m.kind for m in (*p.media, *p.chosen_media, *p.rejected_media)})
             raise ValueError(
-                f"pair {p.pair_id!r} carries {'/'.join(kinds)} media: the reward-model trainer trains a text "
-                "reward model, which cannot see them (a vision reward model is future work); train on "
+                f"pair {p.pair_id!r} carries {'/'.join(kinds)} media: a text reward model cannot see them "
+                "(pairs whose prompts carry images or video train the vision reward model); train on "
                 "text-only pairs, or use a judge that sees the media"
             )
 
@@ -103,20 +107,25 @@ class RewardModelTrainer:
 
     ``train``'s data is a sequence of text :class:`~polyrlaif.core.records.PreferencePair` s; the
     result's ``model_path`` is a sequence-classification checkpoint that
-    :class:`~polyrlaif.core.judges.reward_model.RewardModelScorer` loads.
+    :class:`~polyrlaif.core.judges.reward_model.RewardModelScorer` loads. Pairs whose prompts carry
+    images or video are handed to the ``vision_reward_model`` trainer instead (``model_path`` must then be
+    an image-text-to-text model; the scorer is
+    :class:`~polyrlaif.core.judges.vision_reward_model.VisionRewardModelScorer`).
 
     Args:
         cfg: the run's config; reads ``optim`` (lr, epochs, batch size, gradient accumulation, max steps,
             max length, LoRA, ``reward_eval_fraction``), ``model`` (device, dtype, cache) and ``run.seed``
             (head initialisation, held-out split, data order).
+        num_frames: frames sampled per video, for pairs whose prompts carry video (the vision reward model).
     """
 
     name = "reward_model"
 
-    def __init__(self, cfg: TrainConfig) -> None:
+    def __init__(self, cfg: TrainConfig, *, num_frames: int = NUM_FRAMES) -> None:
         fraction = cfg.optim.reward_eval_fraction
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"optim.reward_eval_fraction must be in [0, 1), got {fraction}")
+        self.cfg, self.num_frames = cfg, num_frames  # for the vision reward model, when the pairs need it
         self.optim = cfg.optim
         self.model_cfg = cfg.model
         self.seed = cfg.run.seed
@@ -136,13 +145,20 @@ class RewardModelTrainer:
             ``train_pairs``, ``eval_pairs``, ``pairs_too_long``, ``train_seconds``, ``setup_seconds``.
 
         Raises:
-            ValueError: no pairs, pairs with media, or no pair within ``optim.max_length`` tokens.
+            ValueError: no pairs, pairs whose answers are media or with audio, or no pair within
+                ``optim.max_length`` tokens (and as the vision trainer, for pairs with images or video).
         """
         output_dir = Path(output_dir)
         seed = self.seed if seed is None else seed
         done = finished_result(output_dir)
         if done is not None:
             return done
+        if any(m.kind in ("image", "video") for p in pairs for m in p.media):
+            from polyrlaif.core.registry import TRAINERS
+
+            log.info("the pairs' prompts carry images or video: training a vision reward model")
+            vision = TRAINERS.get("vision_reward_model")(self.cfg, num_frames=self.num_frames)
+            return vision.train(model_path, pairs, output_dir, seed=seed)
         check_text_pairs(pairs)
 
         import torch

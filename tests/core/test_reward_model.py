@@ -117,10 +117,12 @@ def test_bad_input_is_refused(tiny_lm_path, tmp_path):
     with pytest.raises(ValueError, match="no preference pairs"):
         trainer.train(tiny_lm_path, [], tmp_path)
     pairs = make_pairs(4)
+    pairs[2].media = [MediaRef(kind="audio", uri="/nonexistent.wav")]
+    with pytest.raises(ValueError, match=r"pair 'p2' carries audio media: a text reward model cannot see"):
+        trainer.train(tiny_lm_path, pairs, tmp_path)
+    # a prompt with an image goes to the vision reward model, which needs an image-text-to-text model
     pairs[2].media = [MediaRef(kind="image", uri="/nonexistent.png")]
-    with pytest.raises(
-        ValueError, match=r"pair 'p2' carries image media.*vision reward model is future work"
-    ):
+    with pytest.raises(ValueError, match=r"vision reward model is built on an image-text-to-text model"):
         trainer.train(tiny_lm_path, pairs, tmp_path)
     with pytest.raises(ValueError, match=r"all 4 pairs are over optim.max_length=5 tokens"):
         RewardModelTrainer(rm_config(max_length=5)).train(tiny_lm_path, make_pairs(4), tmp_path)
