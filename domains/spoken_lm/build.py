@@ -1,13 +1,14 @@
 """Builds the `spoken_lm` domain's components for a run (Align-SLM).
 
-Each round: ``sampling.n`` continuations (units) of each spoken prompt from the newest unit LM -> the
-transcriber turns each back into words -> an LLM grades the transcript against the prompt's transcript
-(p(yes), or a 1-5 grade) -> best against worst, kept only above ``pairs.chosen_min`` and below
-``pairs.rejected_max`` (the curriculum, tightening over rounds) -> DPO on the unit LM -> spoken
-StoryCloze, sWUGGY and sBLIMP.
+Each round: ``sampling.n`` continuations (units) of each spoken prompt from the newest unit LM -> back
+to words (``domain.back_to_words``: the transcriber, or a vocoder and then an ASR) -> an LLM grades
+the transcript against the prompt's transcript (p(yes), or a 1-5 grade) -> best against worst, kept
+only above ``pairs.chosen_min`` and below ``pairs.rejected_max`` (the curriculum, tightening over
+rounds) -> DPO on the unit LM -> spoken StoryCloze, sWUGGY and sBLIMP.
 
-Synthetic world (``domain.synthetic: true``): the prompts, the unit tokenizer, the starting unit LM and
-the transcriber are outputs of the preparation stages (:mod:`~polyrlaif.domains.spoken_lm.world`).
+Synthetic world (``domain.synthetic: true``): the prompts, the unit tokenizer, the starting unit LM,
+the transcriber and (with ``back_to_words: speech``) the vocoder are outputs of the preparation
+stages (:mod:`~polyrlaif.domains.spoken_lm.world`).
 """
 
 from __future__ import annotations
@@ -74,11 +75,34 @@ def _evaluations(cfg: TrainConfig, world: Path | None, units: str) -> list[Bench
     return runs
 
 
+def _back_to_words(
+    cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]], units: str, transcriber: Any
+) -> Any:
+    """The ``transcript`` verifier ``domain.back_to_words`` names."""
+    from polyrlaif.domains.spoken_lm.judge import SpeechTranscriptVerifier, TranscriptVerifier
+
+    d = cfg.domain
+    if d.back_to_words == "transcriber":
+        return TranscriptVerifier(transcriber, batch_size=cfg.sampling.batch_size)
+    from polyrlaif.core.io import read_jsonl
+    from polyrlaif.core.models import pick_device
+
+    vocoder, sentences = d.vocoder, None
+    if d.synthetic:
+        vocoder = f"world:{prepared['vocoder']['vocoder']}"
+        if d.asr == "pocketsphinx":  # the ASR's language model: the world's words, from its transcripts
+            corpus = Path(prepared["world"]["data_dir"]) / "corpus.jsonl"
+            sentences = [r["text"] for r in read_jsonl(corpus, required=("text",))]
+    return SpeechTranscriptVerifier(
+        vocoder, d.asr, units_dir=units, sentences=sentences, device=pick_device(cfg.model.device)
+    )
+
+
 def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
     """Everything the preference recipe needs for Align-SLM, configured from ``cfg``."""
     from polyrlaif.core.sampling import TextSampler
     from polyrlaif.domains.spoken_lm.data import load_prompts
-    from polyrlaif.domains.spoken_lm.judge import TranscriptVerifier, transcript_context
+    from polyrlaif.domains.spoken_lm.judge import transcript_context
     from polyrlaif.domains.spoken_lm.units import UnitTokenizer
 
     d = cfg.domain
@@ -88,7 +112,10 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
         units, transcriber = prepared["units"]["units"], prepared["transcriber"]["model"]
         starting_model = prepared["unit_lm"]["model"]
     else:
-        missing = [k for k in ("prompts", "units", "transcriber") if not getattr(d, k)]
+        needed = (
+            ("prompts", "units", "transcriber") if d.back_to_words == "transcriber" else ("prompts", "units")
+        )
+        missing = [k for k in needed if not getattr(d, k)]
         if missing:
             raise ValueError(
                 f"domain.{missing[0]} is required without domain.synthetic (see the domain README)"
@@ -102,7 +129,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
         prompts=loaded.prompts,
         score=coherence_score,
         context=transcript_context,
-        verifiers=[TranscriptVerifier(transcriber, batch_size=cfg.sampling.batch_size)],
+        verifiers=[_back_to_words(cfg, prepared, units, transcriber)],
         judges=[_judge(cfg)],
     )
     return DomainBuild(

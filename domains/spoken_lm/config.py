@@ -15,8 +15,10 @@ class SpokenWorldTrainingConfig:
     Short stories from a small grammar, spoken by several espeak-ng voices at 16 kHz
     (:mod:`polyrlaif.datasets.speech`). Units come from log-mel features and k-means; a tiny unit LM is
     pretrained on the spoken corpus (the starting policy); a tiny unit-to-text transcriber is trained on
-    the corpus's (units, transcript) pairs, so the judge (an LLM) reads words. The feedback comes from
-    that LLM, never from the grammar's ground truth.
+    the corpus's (units, transcript) pairs, so the judge (an LLM) reads words; with
+    ``back_to_words: speech`` the world also fits its own unit vocoder on the corpus (per-unit mean
+    log-mel frames and durations, Griffin-Lim), whose audio an ASR transcribes instead. The feedback
+    comes from that LLM, never from the grammar's ground truth.
 
     Attributes:
         seed: the world's seed.
@@ -63,7 +65,18 @@ class SpokenLMConfig:
             world's with ``synthetic``.
         prompt_seconds: the first seconds of each prompt the policy continues (``None``: all of it).
         transcriber: a unit-to-text model folder (prompt: units, completion: words); the world's with
-            ``synthetic``.
+            ``synthetic``. Used with ``back_to_words: transcriber``.
+        back_to_words: how a continuation (units) becomes words for the judge: ``transcriber`` (the
+            unit-to-text model) or ``speech`` (Align-SLM's way: ``vocoder`` speaks the units and ``asr``
+            transcribes the audio).
+        vocoder: with ``speech``, the unit vocoder: ``world:<dir>`` (a fitted
+            :class:`~polyrlaif.domains.spoken_lm.vocoder.WorldVocoder`) or a unit HiFi-GAN's hub id or
+            folder (speechbrain's ``UnitHIFIGAN``, for HuBERT units; ``pip install speechbrain``).
+            Unset with ``synthetic``: the world fits its own (the ``vocoder`` stage).
+        asr: with ``speech``, the recognizer: ``pocketsphinx`` (bundled US English model; with
+            ``synthetic`` its language model is built from the world's transcripts, else pocketsphinx's
+            general English LM), ``pocketsphinx:<file>`` (an LM of the file's sentences, one a line), or
+            an ASR model transformers loads (Whisper, wav2vec 2.0 CTC; hub id or folder).
         judge_mode: ``yesno`` (p(yes) that the continuation follows the story: a local LLM such as
             SmolLM2) or ``pointwise`` (Align-SLM's 1-5 grade through an OpenAI-compatible endpoint).
         eval_benchmarks: benchmarks run before training and after every round.
@@ -78,6 +91,9 @@ class SpokenLMConfig:
     units: str | None = None
     prompt_seconds: float | None = None
     transcriber: str | None = None
+    back_to_words: Literal["transcriber", "speech"] = "transcriber"
+    vocoder: str | None = None
+    asr: str = "pocketsphinx"
     judge_mode: Literal["yesno", "pointwise"] = "yesno"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["storycloze", "swuggy", "sblimp"])
 
@@ -86,3 +102,31 @@ class SpokenLMConfig:
             raise ValueError("domain.synthetic=true makes its own prompts, units and transcriber; unset them")
         if self.prompt_seconds is not None and self.prompt_seconds <= 0:
             raise ValueError(f"domain.prompt_seconds must be > 0 or null, got {self.prompt_seconds}")
+        self._check_back_to_words()
+
+    def _check_back_to_words(self) -> None:
+        if self.back_to_words not in ("transcriber", "speech"):
+            raise ValueError(
+                f"domain.back_to_words must be 'transcriber' or 'speech', got {self.back_to_words!r}"
+            )
+        if not str(self.asr).strip():
+            raise ValueError(
+                "domain.asr must be 'pocketsphinx', 'pocketsphinx:<sentences file>' or an ASR model "
+                "(hub id or folder), got an empty string"
+            )
+        if self.back_to_words == "transcriber":
+            if self.vocoder:
+                raise ValueError("domain.vocoder is used only with domain.back_to_words=speech; unset it")
+            return
+        if self.synthetic and self.vocoder:
+            raise ValueError(
+                "domain.synthetic=true speaks units with the world's own vocoder (stage 'vocoder'); "
+                "unset domain.vocoder"
+            )
+        if not self.synthetic and not self.vocoder:
+            raise ValueError(
+                "domain.back_to_words=speech needs domain.vocoder without domain.synthetic: world:<dir> "
+                "or a unit HiFi-GAN's hub id or folder"
+            )
+        if self.transcriber:
+            raise ValueError("domain.transcriber is unused with domain.back_to_words=speech; unset it")

@@ -1,9 +1,15 @@
 """Judging continuations of the `spoken_lm` domain (Align-SLM): back to words, then an LLM grades them.
 
-A unit LM continues a spoken prompt as units, which no LLM reads. :class:`TranscriptVerifier` turns each
-continuation back into words with a unit-to-text transcriber (a causal LM prompted with the units; the
-synthetic world trains one on its own (units, transcript) pairs); the judges then grade the transcript
-against the prompt's transcript, which the judge context always carries:
+A unit LM continues a spoken prompt as units, which no LLM reads. A verifier named ``transcript`` turns
+each continuation back into words, in one of two ways (``domain.back_to_words``):
+
+* :class:`TranscriptVerifier`: a unit-to-text transcriber (a causal LM prompted with the units; the
+  synthetic world trains one on its own (units, transcript) pairs);
+* :class:`SpeechTranscriptVerifier`: through speech, as Align-SLM does: a unit vocoder speaks the units
+  (:mod:`.vocoder`) and a real ASR writes down what it hears (:mod:`.asr`).
+
+The judges then grade the transcript against the prompt's transcript, which the judge context always
+carries:
 
 * :class:`CoherenceYesNoJudge`: p(yes) that the continuation follows the story, from a local LLM's
   next-token logits (SmolLM2-135M ships here and is a real LLM for this);
@@ -16,11 +22,14 @@ template hash, failure reasons.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.judges.pointwise import PointwiseJudge, Rubric
 from polyrlaif.core.judges.yesno import YesNoJudge
+from polyrlaif.core.log import get_logger
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = [
@@ -28,9 +37,12 @@ __all__ = [
     "COHERENCE_TEMPLATE",
     "CoherencePointwiseJudge",
     "CoherenceYesNoJudge",
+    "SpeechTranscriptVerifier",
     "TranscriptVerifier",
     "transcript_context",
 ]
+
+log = get_logger(__name__)
 
 COHERENCE_TEMPLATE = """\
 Here is the beginning of a short story:
@@ -120,6 +132,109 @@ class TranscriptVerifier:
                 )  # fmt: skip
             )
         return out
+
+
+class SpeechTranscriptVerifier:
+    """Turns each continuation (units) into words through speech: a vocoder speaks it, an ASR hears it.
+
+    The same contract as :class:`TranscriptVerifier`: name ``transcript``, the words in
+    ``scores["transcript"]``, ``score`` 1 when the ASR heard words and 0 when it heard none. A
+    continuation without unit tokens is not spoken: score 0, an empty transcript, and the rationale says
+    so. A vocoder or ASR that cannot be loaded or fails fails the judgment with the reason
+    (``vocoder_error: ...``, ``asr_error: ...``), holding the candidate back.
+
+    Args:
+        vocoder: a spec for :func:`~polyrlaif.domains.spoken_lm.vocoder.load_vocoder` (loaded on first
+            use) or a loaded vocoder (``synthesize(units)``, ``sample_rate``).
+        asr: a spec for :func:`~polyrlaif.domains.spoken_lm.asr.load_asr` (loaded on first use) or a
+            loaded recognizer (``transcribe(wavs, sample_rate)``).
+        units_dir: the unit tokenizer folder, to check a world vocoder's unit count against.
+        sentences: the domain's sentences, for plain ``"pocketsphinx"``'s language model.
+        audio_dir: when set, each spoken continuation is written there as ``<candidate_id>.wav``
+            (atomically), to listen to.
+        device: where a neural vocoder or ASR runs.
+    """
+
+    name = "transcript"
+
+    def __init__(
+        self,
+        vocoder: Any,
+        asr: Any,
+        *,
+        units_dir: str | None = None,
+        sentences: Sequence[str] | None = None,
+        audio_dir: str | Path | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.vocoder, self.asr, self.units_dir, self.sentences = vocoder, asr, units_dir, sentences
+        self.audio_dir = Path(audio_dir) if audio_dir is not None else None
+        self.device = device
+
+    def _vocoder(self) -> Any:
+        if isinstance(self.vocoder, str):
+            from polyrlaif.domains.spoken_lm.vocoder import load_vocoder
+
+            self.vocoder = load_vocoder(self.vocoder, self.units_dir, device=self.device)
+        return self.vocoder
+
+    def _hear(self, wavs: list[Any], sample_rate: int) -> list[str]:
+        if isinstance(self.asr, str):
+            from polyrlaif.domains.spoken_lm.asr import load_asr
+
+            self.asr = load_asr(self.asr, sentences=self.sentences, device=self.device)
+        heard = self.asr.transcribe(wavs, sample_rate) if wavs else []
+        if len(heard) != len(wavs):
+            raise RuntimeError(f"{len(heard)} transcripts for {len(wavs)} waveforms")
+        return heard
+
+    def _judgment(self, c: Candidate, **fields: Any) -> Judgment:
+        return Judgment(c.candidate_id, self.name, "verifier", c.prompt_id, **fields)
+
+    def verify(self, prompts: Mapping[str, PromptRecord], candidates: Sequence[Candidate]) -> list[Judgment]:
+        """One judgment per candidate, in order."""
+        from polyrlaif.domains.spoken_lm.units import save_audio, text_to_units
+
+        try:
+            vocoder = self._vocoder()
+        except Exception as exc:  # nothing can be spoken: every candidate says why
+            return [
+                self._judgment(c, failure=f"vocoder_error: {type(exc).__name__}: {exc}") for c in candidates
+            ]
+        out: dict[int, Judgment] = {}
+        spoken: dict[int, Any] = {}
+        for i, c in enumerate(candidates):
+            units = text_to_units(c.text, strict=False)  # BOS, EOS or stray words are not speech
+            if not units:
+                out[i] = self._judgment(
+                    c, score=0.0, scores={"transcript": ""}, rationale="no unit tokens to speak"
+                )
+                continue
+            try:
+                wav = vocoder.synthesize(units)
+            except Exception as exc:  # this candidate only (a unit the vocoder lacks)
+                out[i] = self._judgment(c, failure=f"vocoder_error: {type(exc).__name__}: {exc}")
+                continue
+            spoken[i] = wav
+            if self.audio_dir is not None:  # a failed write loses only the copy to listen to
+                name = re.sub(r"[^A-Za-z0-9._-]", "_", c.candidate_id)
+                try:
+                    save_audio(self.audio_dir / f"{name}.wav", wav, sample_rate=vocoder.sample_rate)
+                except OSError as exc:
+                    log.warning("could not write %s.wav to %s: %s", name, self.audio_dir, exc)
+        order = sorted(spoken)
+        try:
+            heard = self._hear([spoken[i] for i in order], vocoder.sample_rate)
+        except Exception as exc:  # nothing was heard: every spoken candidate says why
+            reason = f"asr_error: {type(exc).__name__}: {exc}"
+            out.update({i: self._judgment(candidates[i], failure=reason) for i in order})
+            order, heard = [], []
+        for i, text in zip(order, heard, strict=True):
+            words = " ".join(text.split())
+            out[i] = self._judgment(
+                candidates[i], score=float(bool(words)), scores={"transcript": words}, rationale=words
+            )
+        return [out[i] for i in range(len(candidates))]
 
 
 def _transcripts(context: Mapping[str, Any] | None) -> tuple[str, str]:

@@ -6,6 +6,9 @@
     unit_lm      a tiny unit LM pretrained on the corpus's unit strings: the starting policy
     transcriber  a tiny unit-to-text model trained on the corpus's and prompts' (units, transcript)
                  pairs: how the judge, an LLM, reads what the policy said
+    vocoder      (``back_to_words: speech`` only) the world's own unit-to-speech, fitted on the corpus:
+                 each unit's mean log-mel frame and run length, inverted by Griffin-Lim; an ASR
+                 (pocketsphinx by default) then hears what the policy said
 
 The judge's feedback comes from an LLM reading transcripts, never from the grammar's ground truth.
 """
@@ -21,7 +24,7 @@ from polyrlaif.core.io import read_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import PrepStage
 
-__all__ = ["stages", "world_dir"]
+__all__ = ["VOCODER_SETTINGS", "stages", "world_dir"]
 
 log = get_logger(__name__)
 
@@ -113,6 +116,24 @@ def _transcriber(cfg: TrainConfig) -> Any:
     return run
 
 
+#: The world vocoder's mel size and FFT size (its stage's settings).
+VOCODER_SETTINGS = {"n_mels": 80, "n_fft": 1024}
+
+
+def _vocoder(cfg: TrainConfig) -> Any:
+    def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        from polyrlaif.domains.spoken_lm.units import UnitTokenizer
+        from polyrlaif.domains.spoken_lm.vocoder import WorldVocoder
+
+        tok = UnitTokenizer.load(prepared["units"]["units"])
+        wavs = [a for a, _ in _rows(prepared["world"]["data_dir"], "corpus.jsonl")]
+        vocoder = WorldVocoder.fit(wavs, tok, **VOCODER_SETTINGS)
+        unseen = sum(c == 0 for c in vocoder.counts)
+        return {"vocoder": str(vocoder.save(out / "vocoder")), "unseen_units": unseen}
+
+    return run
+
+
 def stages(cfg: TrainConfig) -> list[PrepStage]:
     """The world's stages for this run (none without ``domain.synthetic``)."""
     d = cfg.domain
@@ -121,7 +142,7 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
     w, root = d.world, world_dir(cfg)
     sizes = ("seed", "train_stories", "prompt_stories", "storycloze", "swuggy_words", "sblimp_pairs")
     train = {"lr": w.lr, "batch_size": w.batch_size, "seed": w.seed}
-    return [
+    out = [
         PrepStage("world", root / "data", {k: getattr(w, k) for k in sizes}, _world(cfg),
                   description="stories spoken by espeak-ng voices"),
         PrepStage("units", root / "units", {"n_units": w.n_units, "features": w.features, "seed": w.seed},
@@ -131,3 +152,8 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
         PrepStage("transcriber", root / "transcriber", {**train, "epochs": w.transcriber_epochs},
                   _transcriber(cfg), after=("world", "units"), description="units -> words, for the judge"),
     ]  # fmt: skip
+    if d.back_to_words == "speech":
+        vocoder = PrepStage("vocoder", root / "vocoder", dict(VOCODER_SETTINGS), _vocoder(cfg),
+                            after=("world", "units"), description="units -> speech, for the ASR")  # fmt: skip
+        out.append(vocoder)
+    return out

@@ -1,0 +1,33 @@
+"""The `spoken_lm` domain brought back to words through speech (``domain.back_to_words=speech``): one
+round in the tiny spoken world, where the world fits its own vocoder in a stage and pocketsphinx, with a
+language model of the corpus's transcripts, hears each continuation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from polyrlaif.domains.spoken_lm.asr import normalize_words
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the spoken world speaks with espeak-ng")
+def test_a_round_hears_continuations_through_the_worlds_vocoder(tmp_path, tiny_lm_path, rule_judge, cli):
+    url, _ = rule_judge
+    out = tmp_path / "speech"
+    cli("train", "--config", "spoken_lm/tiny", f"run.output_dir={out}", f"model.name_or_path={tiny_lm_path}",
+        f"judge.base_url={url}", "domain.back_to_words=speech", "run.rounds=1")  # fmt: skip
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [s["name"] for s in metrics["stages"]][-1] == "vocoder"
+    assert (out / "world" / "vocoder" / "vocoder" / "world_vocoder.json").is_file()
+    rows = [json.loads(x) for x in (out / "round_1" / "judgments.jsonl").read_text().splitlines()]
+    said = [j for j in rows if j["judge_id"] == "transcript"]
+    assert said and all(j["failure"] is None and "transcript" in j["scores"] for j in said)
+    heard = [j["scores"]["transcript"] for j in said if j["score"] == 1.0]
+    assert heard and all(heard)
+    corpus = (out / "world" / "data" / "corpus.jsonl").read_text().splitlines()
+    vocabulary = {w for x in corpus for w in normalize_words(json.loads(x)["text"])}
+    assert {w for t in heard for w in t.split()} <= vocabulary  # the ASR's LM is the world's corpus
+    assert metrics["rounds"][1]["transcript_rate"] == len(heard) / len(said)
