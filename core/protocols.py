@@ -236,12 +236,18 @@ class OnlineTask:
             reward missing here weighs 1.
         rollout_func: TRL's ``rollout_func(prompts, trainer)`` for a multi-turn domain that generates
             its own completions (tool calls, observations masked out of the loss); ``None``: TRL samples.
+        num_frames: frames sampled per video part of a prompt, for a VLM policy (TRL reads them as a row
+            of images); use the count the policy and the reward model read.
+        frame_cache: a :class:`~polyrlaif.core.media.FrameCache` folder for those frames (later rounds
+            decode nothing); ``None``: decoded every time.
     """
 
     prompts: list[dict[str, Any]]
     rewards: dict[str, RewardFn]
     weights: dict[str, float] = field(default_factory=dict)
     rollout_func: Callable[[list[Any], Any], dict[str, list[Any]]] | None = None
+    num_frames: int = 8
+    frame_cache: str | None = None
 
 
 #: Folds a candidate's judgments into the scalar the pair builder ranks by (``None``: leave it out).

@@ -13,6 +13,7 @@ atomically under ``round_<k>/train/model``; a rerun finds finished rounds and tr
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from polyrlaif.core import run as kit
@@ -69,7 +70,7 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
         rows = kit.round_subset(cfg, task.prompts, r)
         start = model_path
         log.info(f"round {r}: {cfg.rl.algorithm} for {cfg.rl.max_steps} steps on {len(rows)} prompts")
-        round_task = OnlineTask(rows, task.rewards, task.weights, task.rollout_func)
+        round_task = dataclasses.replace(task, prompts=rows)
         kit.reset_counters(task.rewards)  # each round reports its own judge calls and failures
         # a fresh sampling seed each round, reproducible overall
         result = trainer.train(model_path, round_task, rdir / "train", seed=cfg.run.seed + r)

@@ -10,6 +10,11 @@ completion), and ``None`` means "does not apply" (TRL turns it into NaN and leav
 reward's mean; a completion every reward skips gets advantage 0). Each reward is logged by TRL under
 its name, ``rewards/<name>/mean``, the name being its key in ``reward_funcs``.
 
+A vision-language policy (a checkpoint ``AutoModelForImageTextToText`` loads) trains through TRL's
+vision path with its processor: the prompts' image and video parts become each row's ``images`` (a video
+as ``num_frames`` sampled frames, through a frame cache), prompt lengths count the image tokens, and the
+rewards see the prompts with those images (:mod:`polyrlaif.core.trainers.grpo_vision`).
+
 A multi-turn domain passes ``rollout_func`` (GRPO only; TRL's RLOO trainer has none) and generates
 the completions itself, e.g. :func:`polyrlaif.domains.search_agent.sampler.make_rollout_func`.
 The result is published like every other checkpoint
@@ -167,8 +172,15 @@ def grpo_train(
     seed: int = 0,
     reward_weights: list[float] | None = None,
     rollout_func: Callable[[list[Any], Any], dict[str, list[Any]]] | None = None,
+    num_frames: int = 8,
+    frame_cache: str | Path | None = None,
 ) -> TrainResult:
     """Train ``model_path`` online on ``prompts`` against ``reward_funcs``; publish to ``output_dir/model``.
+
+    A policy that ``AutoModelForImageTextToText`` loads trains as a VLM (TRL's vision path, with its
+    processor): image and video parts of the prompts become the rows' ``images``, a video as
+    ``num_frames`` sampled frames (:mod:`polyrlaif.core.trainers.grpo_vision`), and the reward functions
+    receive the prompts with those images in their parts.
 
     Args:
         model_path: a local model directory or hub id (resolved like every other trainer's).
@@ -182,6 +194,9 @@ def grpo_train(
         seed: seeds data order, sampling and initialisation.
         reward_weights: one weight per reward, in ``reward_funcs`` order; ``None``: all 1.
         rollout_func: TRL's custom generation hook ``(prompts, trainer) -> dict`` (GRPO only).
+        num_frames: frames sampled per video part (a VLM policy), the count the reward model reads too.
+        frame_cache: a :class:`~polyrlaif.core.media.FrameCache` folder for the videos' frames, so later
+            rounds decode nothing; ``None`` decodes every time.
 
     Returns:
         The published result; metrics hold the last step's loss, reward, each reward's mean
@@ -189,8 +204,10 @@ def grpo_train(
         when ``output_dir/model`` is already finished.
 
     Raises:
-        ValueError: no prompts, no rewards, a malformed or over-long prompt, invalid group settings, or
-            ``rollout_func`` with RLOO.
+        ValueError: no prompts, no rewards, a malformed or over-long prompt (image tokens counted),
+            invalid group settings, ``rollout_func`` with RLOO, or prompts with images or video for a
+            policy that is not a VLM.
+        InputError: a prompt's image or video is missing or unreadable (naming the row and the file).
     """
     output_dir = Path(output_dir)
     done = finished_result(output_dir)
@@ -213,16 +230,32 @@ def grpo_train(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from polyrlaif.core.models import pick_device, pick_dtype, resolve_model_path, set_cpu_threads
+    from polyrlaif.core.trainers import grpo_vision as gv
 
     device = pick_device(m.device)
     use_cpu = device == "cpu"
     if use_cpu:
         set_cpu_threads()
     path = resolve_model_path(model_path, m.cache_dir)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    _check_prompts(prompts, tokenizer, s.max_prompt_length)
+    vision = gv.is_vision_checkpoint(path)
+    if vision:  # images and video frames into TRL's rows, lengths with image tokens, before the model loads
+        from transformers import AutoProcessor
+
+        processing: Any = AutoProcessor.from_pretrained(path)
+        if processing.tokenizer.pad_token is None:
+            processing.tokenizer.pad_token = processing.tokenizer.eos_token
+        prompts = gv.vision_rows(prompts, num_frames, frame_cache)
+        gv.check_vision_prompts(prompts, processing, s.max_prompt_length)
+    elif gv.rows_have_visual(prompts):
+        raise ValueError(
+            f"{model_path}: the prompts carry images or video, and this checkpoint is not an "
+            "image-text-to-text model (AutoModelForImageTextToText)"
+        )
+    else:
+        processing = AutoTokenizer.from_pretrained(path)
+        if processing.pad_token is None:
+            processing.pad_token = processing.eos_token
+        _check_prompts(prompts, processing, s.max_prompt_length)
     # float32 on CPU (half-precision CPU training is slow and imprecise); model.dtype (auto: the
     # checkpoint's) on CUDA
     if use_cpu:
@@ -231,7 +264,12 @@ def grpo_train(
             log.warning("training on CPU in float32 (model.dtype=%s ignored)", m.dtype)
     else:
         dtype = "auto" if m.dtype == "auto" else pick_dtype(m.dtype, device)
-    policy = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    if vision:
+        from transformers import AutoModelForImageTextToText
+
+        policy = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
+    else:
+        policy = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
 
     names = list(reward_funcs)
     funcs = [_named(name, f) for name, f in reward_funcs.items()]
@@ -245,14 +283,14 @@ def grpo_train(
             reward_funcs=funcs,
             args=args,
             train_dataset=dataset,
-            processing_class=tokenizer,
+            processing_class=processing,
             rollout_func=rollout_func,
         )
     else:
         from trl import RLOOTrainer
 
         trainer = RLOOTrainer(
-            model=policy, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=tokenizer
+            model=policy, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processing
         )
     start = time.perf_counter()
     trainer.train()
@@ -260,14 +298,15 @@ def grpo_train(
     metrics = _summarise(trainer.state.log_history, names, seconds, trainer.state.global_step)
     # every step's logged values (rewards per reward, loss, KL, lengths), for reward curves
     atomic_write_jsonl(output_dir / STEPS_FILE, step_logs(trainer.state.log_history))
-    return publish_trained(output_dir, trainer.model, tokenizer, metrics)
+    return publish_trained(output_dir, trainer.model, processing, metrics)
 
 
 class OnlineRLTrainer:
     """GRPO or RLOO (``rl.algorithm``) through TRL; registered as ``grpo`` and ``rloo``.
 
     ``train``'s data is the round's :class:`~polyrlaif.core.protocols.OnlineTask`: its prompt rows,
-    rewards, weights and optional ``rollout_func``.
+    rewards, weights, optional ``rollout_func``, and for a VLM policy the frames per video and the frame
+    cache.
 
     Args:
         cfg: the run's config; reads ``rl``, ``model`` (device, dtype, cache) and ``run.seed``.
@@ -298,4 +337,6 @@ class OnlineRLTrainer:
             seed=self.seed if seed is None else seed,
             reward_weights=[float(data.weights.get(name, 1.0)) for name in data.rewards],
             rollout_func=data.rollout_func,
+            num_frames=getattr(data, "num_frames", 8),
+            frame_cache=getattr(data, "frame_cache", None),
         )
