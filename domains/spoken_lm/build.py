@@ -50,11 +50,24 @@ def _judge(cfg: TrainConfig) -> Any:
     return CoherenceYesNoJudge(backend, cache=cache, batch_size=cfg.judge.batch_size)
 
 
-def _evaluations(cfg: TrainConfig, world: Path | None, units: str) -> list[BenchmarkRun]:
+def _evaluations(cfg: TrainConfig, world: Path | None, units: str, transcriber: Any) -> list[BenchmarkRun]:
     from polyrlaif.core.registry import get_benchmark
     from polyrlaif.domains.spoken_lm import DOMAIN
 
-    files: dict[str, dict[str, Any]] = {}
+    d, j = cfg.domain, cfg.judge
+    files: dict[str, dict[str, Any]] = {
+        "semantic": {  # the held-out prompts' continuations, transcribed and judged as in the rounds
+            "annotations": world / "heldout_prompts.jsonl" if world is not None else d.heldout_prompts,
+            "audio": world if world is not None else d.audio_root,
+            "transcriber": transcriber,
+            "prompt_seconds": d.prompt_seconds,
+            "judge_mode": d.judge_mode,
+            "judge_backend": j.backend,
+            "judge_model": j.model,
+            "judge_base_url": j.base_url,
+            "judge_batch_size": j.batch_size,
+        }
+    }
     if world is not None:
         folders = {
             "storycloze": "storycloze/sSC",
@@ -69,7 +82,8 @@ def _evaluations(cfg: TrainConfig, world: Path | None, units: str) -> list[Bench
     runs = []
     for name in cfg.domain.eval_benchmarks:
         cls = get_benchmark(DOMAIN, name)
-        values = {"units": units, **{k: str(v) for k, v in files.get(name, {}).items()}}
+        given = files.get(name, {})
+        values = {"units": units, **{k: str(v) if isinstance(v, Path) else v for k, v in given.items()}}
         fields = {f.name for f in dataclasses.fields(cls.Options)}
         runs.append(BenchmarkRun(name, cls.Options(**{k: v for k, v in values.items() if k in fields})))
     return runs
@@ -133,7 +147,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
         judges=[_judge(cfg)],
     )
     return DomainBuild(
-        evaluations=_evaluations(cfg, world, units),
+        evaluations=_evaluations(cfg, world, units, transcriber),
         starting_model=starting_model,
         skipped=loaded.skipped,
         offline=offline,

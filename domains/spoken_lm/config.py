@@ -80,6 +80,9 @@ class SpokenLMConfig:
         judge_mode: ``yesno`` (p(yes) that the continuation follows the story: a local LLM such as
             SmolLM2) or ``pointwise`` (Align-SLM's 1-5 grade through an OpenAI-compatible endpoint).
         eval_benchmarks: benchmarks run before training and after every round.
+        heldout_prompts: with ``semantic`` in ``eval_benchmarks``, the held-out spoken prompts JSONL (as
+            ``prompts``; audio relative to ``audio_root``); the world's StoryCloze openings with
+            ``synthetic``. The semantic score transcribes with ``transcriber``.
     """
 
     name: str = "spoken_lm"
@@ -96,10 +99,18 @@ class SpokenLMConfig:
     asr: str = "pocketsphinx"
     judge_mode: Literal["yesno", "pointwise"] = "yesno"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["storycloze", "swuggy", "sblimp"])
+    heldout_prompts: str | None = None
 
     def __post_init__(self) -> None:
-        if self.synthetic and (self.prompts or self.units or self.transcriber):
-            raise ValueError("domain.synthetic=true makes its own prompts, units and transcriber; unset them")
+        if self.synthetic and (self.prompts or self.units or self.transcriber or self.heldout_prompts):
+            raise ValueError(
+                "domain.synthetic=true makes its own prompts, held-out prompts, units and transcriber; "
+                "unset them"
+            )
+        if "semantic" in self.eval_benchmarks and not self.synthetic:
+            for key in ("heldout_prompts", "transcriber"):
+                if not getattr(self, key):
+                    raise ValueError(f"the semantic benchmark needs domain.{key} without domain.synthetic")
         if self.prompt_seconds is not None and self.prompt_seconds <= 0:
             raise ValueError(f"domain.prompt_seconds must be > 0 or null, got {self.prompt_seconds}")
         self._check_back_to_words()
@@ -128,5 +139,8 @@ class SpokenLMConfig:
                 "domain.back_to_words=speech needs domain.vocoder without domain.synthetic: world:<dir> "
                 "or a unit HiFi-GAN's hub id or folder"
             )
-        if self.transcriber:
-            raise ValueError("domain.transcriber is unused with domain.back_to_words=speech; unset it")
+        if self.transcriber and "semantic" not in self.eval_benchmarks:
+            raise ValueError(
+                "domain.transcriber is unused with domain.back_to_words=speech (only the semantic "
+                "benchmark transcribes with it); unset it"
+            )

@@ -31,3 +31,13 @@ def test_a_round_hears_continuations_through_the_worlds_vocoder(tmp_path, tiny_l
     vocabulary = {w for x in corpus for w in normalize_words(json.loads(x)["text"])}
     assert {w for t in heard for w in t.split()} <= vocabulary  # the ASR's LM is the world's corpus
     assert metrics["rounds"][1]["transcript_rate"] == len(heard) / len(said)
+
+    # the semantic score ran on the held-out openings before and after the round, through the same judge
+    for rnd in ("round_0", "round_1"):
+        sem = out / rnd / "eval_semantic"
+        items = [json.loads(x) for x in (sem / "items.jsonl").read_text().splitlines()]
+        held = (out / "world" / "data" / "heldout_prompts.jsonl").read_text().splitlines()
+        assert [r["id"] for r in items] == [json.loads(x)["prompt_id"] for x in held]
+        got = json.loads((sem / "metrics.json").read_text())
+        scored = [r["score"] for r in items if r["score"] is not None]
+        assert got["n"] == len(scored) > 0 and 0.0 <= got["semantic_score"] <= 1.0
