@@ -16,7 +16,7 @@ import json
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +34,16 @@ STAGE_FILE = "stage.json"
 @dataclass
 class StageReport:
     """How one stage went: ``status`` is ``ran`` or ``skipped``; ``seconds`` is this run's wall time
-    (``built_seconds``: the time it took when it was built)."""
+    (``built_seconds``: the time it took when it was built); ``outputs``: what it returned (checkpoint
+    paths, and what it measured, e.g. a reward model's held-out accuracy), the run's ``metrics.json`` keeps
+    them."""
 
     name: str
     status: str
     seconds: float
     built_seconds: float
     output_dir: str
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 def settings_hash(settings: Mapping[str, Any], upstream: Mapping[str, str]) -> str:
@@ -135,7 +138,8 @@ def run_stages(stages: Sequence[PrepStage]) -> tuple[dict[str, dict[str, Any]], 
         if record is not None:
             log.info(f"[{i}/{len(stages)}] {s.name}: finished earlier, skipped ({out})")
             outputs[s.name] = dict(record.get("outputs", {}))
-            reports.append(StageReport(s.name, "skipped", 0.0, float(record.get("seconds", 0.0)), str(out)))
+            built = float(record.get("seconds", 0.0))
+            reports.append(StageReport(s.name, "skipped", 0.0, built, str(out), outputs[s.name]))
             continue
         log.info(f"[{i}/{len(stages)}] {s.name}: {s.description or 'running'} -> {out}")
         out.mkdir(parents=True, exist_ok=True)
@@ -154,5 +158,5 @@ def run_stages(stages: Sequence[PrepStage]) -> tuple[dict[str, dict[str, Any]], 
         )
         log.info(f"[{i}/{len(stages)}] {s.name}: done in {seconds:.0f}s")
         outputs[s.name] = result
-        reports.append(StageReport(s.name, "ran", seconds, seconds, str(out)))
+        reports.append(StageReport(s.name, "ran", seconds, seconds, str(out), result))
     return outputs, reports

@@ -28,10 +28,12 @@ __all__ = ["run"]
 
 log = get_logger(__name__)
 
-#: What an online round writes and the settings it depends on (core.resume).
+#: What an online round writes and the settings it depends on (core.resume). The rewards may come from a
+#: preparation stage (a reward model trained on sampled, judged pairs; a warm start), so a round also
+#: depends on the sampling, pairs and optim sections those stages read.
 LEVELS = (
-    Level("updates", ("model", "rl", "domain", "judge", "data", "run.seed", "run.num_prompts", "run.mode"),
-          ("train",), carries=True),
+    Level("updates", ("model", "rl", "domain", "judge", "data", "sampling", "pairs", "optim", "run.seed",
+                      "run.num_prompts", "run.mode"), ("train",), carries=True),
     Level("evaluations", ("eval",), ("eval_*",)),
 )  # fmt: skip
 
