@@ -5,6 +5,10 @@ judge's p(yes) that each is right, reading the video's frames and its detailed d
 the report, without it) -> best-against-worst pairs -> DPO on the policy (TRL's vision path, the frames
 read as images) -> video QA on held-out clips.
 
+Online (``run.mode: online``, :mod:`~polyrlaif.domains.video_lmm.online`): the ``reward_model`` stage
+trains a vision reward model on the same judge's preferences between the starting policy's answers, and
+GRPO / RLOO optimises the policy against it.
+
 Synthetic world (``domain.synthetic: true``): the prompts (the ``rlaif`` clips' questions with their
 descriptions), the SFT'd policy and the judge are outputs of the preparation stages
 (:mod:`~polyrlaif.domains.video_lmm.world`).
@@ -14,15 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.config import TrainConfig, judge_cache_path
 from polyrlaif.core.io import read_jsonl
-from polyrlaif.core.protocols import BenchmarkRun, DomainBuild, OfflineFeedback
+from polyrlaif.core.protocols import BenchmarkRun, DomainBuild, OfflineFeedback, PrepStage
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
-__all__ = ["build", "judge_score", "world_prompts"]
+__all__ = ["FeedbackParts", "build", "feedback_parts", "judge_score", "stages", "world_prompts"]
 
 
 def judge_score(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment]) -> float | None:
@@ -68,8 +73,23 @@ def _evaluations(cfg: TrainConfig, data_dir: Path | None) -> list[BenchmarkRun]:
     return runs
 
 
-def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
-    """Everything the preference recipe needs for VLM-RLAIF, configured from ``cfg``."""
+@dataclass
+class FeedbackParts:
+    """The judged-answers pipeline of a run: the prompts, sampler and context-aware judge (``offline``), the
+    starting policy a synthetic world made, its data folder, and the prompt rows left out."""
+
+    offline: OfflineFeedback
+    starting_model: str | None = None
+    data_dir: Path | None = None
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+
+def feedback_parts(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> FeedbackParts:
+    """The prompts, the sampler and the context-aware judge, configured from ``cfg`` (cheap: no model loads).
+
+    Raises:
+        ValueError: neither ``domain.prompts`` nor ``domain.synthetic``.
+    """
     from polyrlaif.core.judges.backends import build_backend
     from polyrlaif.core.judges.cache import JudgeCache
     from polyrlaif.core.judges.vlm_backend import VisionTransformersBackend
@@ -104,9 +124,34 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
         sampler=TextSampler.from_config(cfg), prompts=prompts, score=judge_score, context=_no_context,
         judges=[judge],
     )  # fmt: skip
+    return FeedbackParts(offline, starting_model, data_dir, skipped)
+
+
+def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
+    """Everything the preference recipe (and, with the ``reward_model`` stage's model, the online recipe)
+    needs for VLM-RLAIF, configured from ``cfg``."""
+    parts = feedback_parts(cfg, prepared)
+    online = None
+    if "reward_model" in prepared:  # run.mode: online
+        from polyrlaif.domains.video_lmm.online import online_task
+
+        online = online_task(cfg, parts.offline.prompts, prepared["reward_model"]["model"])
     return DomainBuild(
-        evaluations=_evaluations(cfg, data_dir),
-        starting_model=starting_model,
-        skipped=skipped,
-        offline=offline,
+        evaluations=_evaluations(cfg, parts.data_dir),
+        starting_model=parts.starting_model,
+        skipped=parts.skipped,
+        offline=parts.offline,
+        online=online,
     )
+
+
+def stages(cfg: TrainConfig) -> list[PrepStage]:
+    """The preparation stages, in order: the synthetic world's (:mod:`~polyrlaif.domains.video_lmm.world`),
+    then, with ``run.mode: online``, the ``reward_model`` stage (``<output_dir>/reward_model``)."""
+    from polyrlaif.domains.video_lmm.online import reward_model_stage
+    from polyrlaif.domains.video_lmm.world import stages as world_stages
+
+    out = world_stages(cfg)
+    if cfg.run.mode == "online":
+        out.append(reward_model_stage(cfg, Path(cfg.run.output_dir) / "reward_model"))
+    return out

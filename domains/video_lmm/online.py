@@ -1,0 +1,174 @@
+"""The online path of the `video_lmm` domain (``run.mode: online``): VLM-RLAIF's reward model and RL.
+
+    reward_model  a preparation stage, in view and resumable: the starting policy answers every training
+                  (video, question) ``sampling.n`` times -> the context-aware judge (reading the video's
+                  detailed description) scores each answer -> pairs (the core's pair builder, the
+                  ``pairs`` section) -> the vision reward model (``TRAINERS["reward_model"]``: pairs whose
+                  prompts carry video train the starting policy with a scalar head, ``domain.num_frames``
+                  frames per video, the ``optim`` section) -> its held-out pair accuracy
+    online task   GRPO / RLOO (the ``rl`` section) on the training prompts, the reward model's score of
+                  each answer as the reward (``VisionRewardModelScorer(path).as_reward_fn()``), the frames
+                  read once into a frame cache; ``rl.beta`` > 0 logs the KL to the round's starting policy
+
+The stage's answers, judgments and pairs are in ``<output_dir>/reward_model/feedback``, the reward model in
+``<output_dir>/reward_model/train/model``; its settings hash covers the sampling, judge, pairs and optim
+settings, so a changed one is refused (or rebuilt with ``run.recompute=true``), never silently reused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.log import get_logger
+from polyrlaif.core.protocols import OnlineTask, PrepStage
+from polyrlaif.core.records import PromptRecord
+
+__all__ = ["REWARD", "online_task", "reward_model_stage"]
+
+log = get_logger(__name__)
+
+#: The reward's name: TRL logs its mean per step as ``rewards/reward_model/mean``.
+REWARD = "reward_model"
+
+#: The ``optim`` fields the reward model trains with (the rest are DPO's).
+_RM_OPTIM = (
+    "lr",
+    "epochs",
+    "batch_size",
+    "grad_accum",
+    "max_length",
+    "max_steps",
+    "lora",
+    "reward_eval_fraction",
+)
+
+
+def _settings(cfg: TrainConfig) -> dict[str, Any]:
+    """What the reward model depends on, for the stage's hash (the world's stages cover a synthetic run's
+    prompts, starting policy and judge)."""
+    d, s = cfg.domain, cfg.sampling
+    optim = dataclasses.asdict(cfg.optim)
+    out: dict[str, Any] = {
+        "num_frames": d.num_frames,
+        "judge_context": d.judge_context,
+        "seed": cfg.run.seed,
+        "sampling": {
+            "n": s.n,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "max_new_tokens": s.max_new_tokens,
+        },
+        "pairs": dataclasses.asdict(cfg.pairs),
+        "optim": {k: optim[k] for k in _RM_OPTIM},
+    }
+    if not d.synthetic:
+        j = cfg.judge
+        out.update(model=cfg.model.name_or_path, prompts=d.prompts, videos_root=d.videos_root)
+        out["judge"] = {
+            "backend": j.backend,
+            "model": j.model,
+            "base_url": j.base_url,
+            "max_new_tokens": j.max_new_tokens,
+        }
+    return out
+
+
+def reward_model_stage(cfg: TrainConfig, out_dir: Path) -> PrepStage:
+    """The ``reward_model`` stage (after the world's stages in a synthetic run).
+
+    Raises:
+        ValueError: no prompts to sample on (``domain.prompts`` unset without ``domain.synthetic``), checked
+            here, before any stage runs.
+    """
+    d = cfg.domain
+    if not d.synthetic and not d.prompts:
+        raise ValueError(
+            "domain.prompts is required (JSONL of video, question rows) for the reward_model stage, or "
+            "domain.synthetic=true"
+        )
+    if cfg.optim.reward_eval_fraction <= 0:
+        log.warning("optim.reward_eval_fraction=0: the reward model will report no held-out pair accuracy")
+
+    def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        return _train_reward_model(cfg, out, prepared)
+
+    after = ("world", "policy_sft", "judge") if d.synthetic else ()
+    return PrepStage(REWARD, out_dir, _settings(cfg), run, after=after,
+                     description="the starting policy's answers, judged with the description -> pairs -> "
+                                 "a vision reward model (held-out pair accuracy)")  # fmt: skip
+
+
+def _train_reward_model(
+    cfg: TrainConfig, out: Path, prepared: Mapping[str, dict[str, Any]]
+) -> dict[str, Any]:
+    from polyrlaif.core.feedback import collect_feedback
+    from polyrlaif.core.registry import TRAINERS
+    from polyrlaif.domains.video_lmm.adapter import ADAPTER
+    from polyrlaif.domains.video_lmm.build import feedback_parts
+
+    d, m = cfg.domain, cfg.model
+    parts = feedback_parts(cfg, prepared)
+    start = parts.starting_model or m.name_or_path
+    # every training prompt, whatever run.num_prompts takes per round: the reward model sees them all
+    every = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, num_prompts=None, curriculum=False))
+    log.info(
+        f"reward model: {cfg.sampling.n} answers from {start} to each of {len(parts.offline.prompts)} prompts"
+    )
+    policy = ADAPTER.load(
+        start, num_frames=d.num_frames, dtype=m.dtype, device=m.device, cache_dir=m.cache_dir,
+        batch_size=cfg.sampling.batch_size,
+    )  # fmt: skip
+    try:
+        pairs, stats = collect_feedback(every, parts.offline, policy, 1, out / "feedback")
+    finally:
+        close = getattr(policy, "close", None)
+        if callable(close):
+            close()
+    if not pairs:
+        raise ValueError(
+            f"reward_model stage: no preference pairs from {stats['candidates']} answers "
+            f"({stats.get('judge_failures', 0)} judge failures; see {out / 'feedback'}): raise sampling.n or "
+            "sampling.temperature, or lower pairs.min_margin"
+        )
+    log.info(f"reward model: training {start} with a scalar head on {len(pairs)} pairs")
+    result = TRAINERS.get("reward_model")(cfg, num_frames=d.num_frames).train(start, pairs, out / "train")
+    metrics = result.metrics
+    if "eval_accuracy" in metrics:
+        log.info(
+            f"reward model: held-out pair accuracy {metrics['eval_accuracy']:.3f} (untrained head "
+            f"{metrics.get('eval_accuracy_before', float('nan')):.3f}) on {int(metrics['eval_pairs'])} pairs"
+        )
+    keep = ("eval_accuracy", "eval_accuracy_before", "eval_loss", "eval_margin", "train_accuracy", "pairs",
+            "train_pairs", "eval_pairs", "steps")  # fmt: skip
+    feedback = ("candidates", "pairs_kept", "mean_score", "judge_failures", "candidates_held_back")
+    return {
+        "model": result.model_path,
+        "backbone": start,
+        **{k: metrics[k] for k in keep if k in metrics},
+        **{f"feedback/{k}": stats[k] for k in feedback if k in stats},
+        **{f"feedback/{k}": v for k, v in stats.items() if k.endswith("context_flip_rate")},
+    }
+
+
+def online_task(cfg: TrainConfig, prompts: Sequence[PromptRecord], reward_model: str) -> OnlineTask:
+    """GRPO / RLOO on ``prompts`` (each its video and question), rewarded by the vision reward model.
+
+    The rows carry the video as a part; the core's trainer samples ``domain.num_frames`` frames (the
+    count the policy and the reward model read) into ``<output_dir>/frame_cache``, once.
+    """
+    from polyrlaif.core.judges.vision_reward_model import VisionRewardModelScorer
+    from polyrlaif.core.media import prompt_conversation
+
+    rows = [{"prompt": prompt_conversation(p), "prompt_id": p.prompt_id} for p in prompts]
+    scorer = VisionRewardModelScorer(reward_model, device=cfg.model.device, dtype=cfg.model.dtype,
+                                     batch_size=cfg.judge.batch_size)  # fmt: skip
+    return OnlineTask(
+        prompts=rows,
+        rewards={REWARD: scorer.as_reward_fn(REWARD)},
+        num_frames=cfg.domain.num_frames,
+        frame_cache=str(Path(cfg.run.output_dir) / "frame_cache"),
+    )
