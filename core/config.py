@@ -78,6 +78,11 @@ class JudgeConfig:
     concurrency: int = 4
     cache: bool = True
     cache_path: str | None = None  # default: <output_dir>/judge_cache.sqlite
+    # openai: ask for a JSON schema of the answer (response_format) from a pointwise or pairwise judge.
+    # auto: unless the server refuses it (then plain prompts for the rest of the run); on: always (a
+    # refusal is a failure); off: never. Answers are parsed as JSON, else as free text; a local model's
+    # answers are always free text.
+    structured_output: Literal["auto", "on", "off"] = "auto"
 
 
 @dataclass

@@ -41,6 +41,7 @@ FEEDBACK_KEYS = (
     "pairs_extra/dropped",
     "mean_score",
     "candidates_held_back",
+    "unparseable_rate",
 )
 
 
@@ -61,6 +62,18 @@ def _quantiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     pick = {q: ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] for q in (10, 50, 90)}
     return {f"score/p{q}": v for q, v in pick.items()}
+
+
+def _unparseable_rate(judges: Any) -> dict[str, float]:
+    """``{"unparseable_rate": ...}``: of the answers this round's text-reading judges read (pointwise,
+    pairwise: ``stats.answers``), the share no score or verdict could be read from; empty when none
+    read any."""
+    stats = [getattr(j, "stats", None) for j in judges]
+    counted = [
+        (s.answers, s.unparseable) for s in stats if hasattr(s, "answers") and hasattr(s, "unparseable")
+    ]
+    answers = sum(a for a, _ in counted)
+    return {"unparseable_rate": sum(u for _, u in counted) / answers} if answers else {}
 
 
 def _stop_on_outage(
@@ -214,8 +227,9 @@ def collect_feedback(
         "advisory_failures": advisory,  # advisory checks that could not decide; nobody is held back
         "candidates_held_back": len(held_back & {c.candidate_id for c in cands}),
     }
-    # e.g. calls, cache hits, and a pairwise judge's disagreement rate
+    # e.g. calls, cache hits, unparseable answers, and a pairwise judge's disagreement rate
     stats.update(counters({judge.judge_id.split(":")[0]: judge for judge in feedback.judges}))
+    stats.update(_unparseable_rate(feedback.judges))
     for v in feedback.verifiers:
         got = [
             j.score for js in verdicts.values() for j in js if j.judge_id == v.name and j.score is not None

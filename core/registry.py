@@ -92,7 +92,7 @@ JUDGE_BACKENDS = Registry(
     "judge backend",
     {
         "transformers": "polyrlaif.core.judges.backends:TransformersBackend",
-        "openai": "polyrlaif.core.judges.backends:OpenAIBackend",
+        "openai": "polyrlaif.core.judges.openai_backend:OpenAIBackend",
         "transformers_vlm": "polyrlaif.core.judges.vlm_backend:VisionTransformersBackend",
     },
 )

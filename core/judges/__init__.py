@@ -8,16 +8,17 @@ package loads neither torch nor httpx; backends import them on first use.
 from polyrlaif.core.judges.backends import (
     Completion,
     JudgeBackend,
-    OpenAIBackend,
     TransformersBackend,
     YesNo,
     build_backend,
 )
 from polyrlaif.core.judges.cache import JudgeCache
-from polyrlaif.core.judges.modes import BaseJudge, JudgeStats, render_context
+from polyrlaif.core.judges.modes import BaseJudge, JudgeStats, ParsingStats, render_context
+from polyrlaif.core.judges.openai_backend import OpenAIBackend
 from polyrlaif.core.judges.pairwise import PAIRWISE_TEMPLATE, PairwiseJudge, PairwiseStats, parse_preference
 from polyrlaif.core.judges.pointwise import POINTWISE_TEMPLATE, PointwiseJudge, Rubric, parse_rubric_answer
 from polyrlaif.core.judges.reward import RewardFnJudge, as_judge, judge_as_reward_fn
+from polyrlaif.core.judges.structured import StructuredSwitch, read_json_fields
 from polyrlaif.core.judges.yesno import YESNO_TEMPLATE, YesNoJudge
 
 __all__ = [
@@ -31,8 +32,10 @@ __all__ = [
     "POINTWISE_TEMPLATE",
     "PairwiseJudge",
     "PairwiseStats",
+    "ParsingStats",
     "PointwiseJudge",
     "RewardFnJudge",
+    "StructuredSwitch",
     "Rubric",
     "TransformersBackend",
     "YESNO_TEMPLATE",
@@ -43,5 +46,6 @@ __all__ = [
     "judge_as_reward_fn",
     "parse_preference",
     "parse_rubric_answer",
+    "read_json_fields",
     "render_context",
 ]

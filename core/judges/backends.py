@@ -1,8 +1,11 @@
-"""Judge model backends: a local transformers causal LM, or an OpenAI-compatible HTTP endpoint.
+"""Judge model backends: a local transformers causal LM, or an OpenAI-compatible HTTP endpoint
+(:mod:`polyrlaif.core.judges.openai_backend`).
 
 Both answer the same two questions for a batch of chat conversations: "continue this" (:meth:`complete`)
 and "how likely is the next token yes rather than no" (:meth:`yes_no`). Failures come back as values
 (``error`` set to ``"<reason>: <detail>"``), one per conversation, so a judge can count them by reason.
+The local model's answers are free text, which the judges parse; only the HTTP backend can constrain an
+answer to a JSON schema (:mod:`polyrlaif.core.judges.structured`).
 """
 
 from __future__ import annotations
@@ -10,13 +13,10 @@ from __future__ import annotations
 import math
 import os
 import threading
-import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from polyrlaif.core.io import InputError
 from polyrlaif.core.packed_lm import ROW_TOKENS
 
 __all__ = [
@@ -24,9 +24,7 @@ __all__ = [
     "YesNo",
     "JudgeBackend",
     "TransformersBackend",
-    "OpenAIBackend",
     "build_backend",
-    "openai_messages",
     "yes_no_from_top_logprobs",
     "yes_no_token_ids",
 ]
@@ -36,10 +34,12 @@ Conversation = list[dict[str, str]]
 
 @dataclass
 class Completion:
-    """One generated answer, or the reason there is none."""
+    """One generated answer, or the reason there is none. ``structured``: the request asked for a JSON
+    schema (``response_format``) and the server took it."""
 
     text: str | None
     error: str | None = None
+    structured: bool = False
 
     @property
     def ok(self) -> bool:
@@ -333,210 +333,6 @@ def _isolating(run: Any, batch: Sequence[Any], fail: Any) -> list[Any]:
         return [r for conv in batch for r in _isolating(run, [conv], fail)]
 
 
-class _RequestFailed(Exception):
-    def __init__(self, reason: str, detail: str, retry: bool, retry_after: float | None = None) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail, self.retry, self.retry_after = reason, detail, retry, retry_after
-
-
-class OpenAIBackend:
-    """An OpenAI-compatible ``/chat/completions`` endpoint (vLLM, Ollama, llama.cpp server, ...).
-
-    Requests run on a thread pool of ``concurrency`` workers, and a semaphore keeps the bound even
-    when several judges share the backend. Connection errors, timeouts, 429 and 5xx are retried
-    ``retries`` times with exponential backoff (``Retry-After`` is honoured, capped at
-    ``max_backoff_s``); other 4xx answers fail at once.
-
-    Args:
-        base_url: e.g. ``http://127.0.0.1:8000/v1``.
-        model: the model name the server expects.
-        api_key: sent as a bearer token when given.
-        timeout_s: per-request timeout (connect and read).
-        retries: extra attempts after the first.
-        concurrency: requests in flight at most.
-        backoff_s: first backoff; doubled on every retry.
-        max_backoff_s: cap on one backoff sleep.
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        *,
-        api_key: str | None = None,
-        timeout_s: float = 60,
-        retries: int = 3,
-        concurrency: int = 4,
-        backoff_s: float = 0.5,
-        max_backoff_s: float = 8.0,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.api_key = api_key
-        self.timeout_s = timeout_s
-        self.retries = max(0, retries)
-        self.concurrency = max(1, concurrency)
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
-        self.name = f"openai:{model}@{self.base_url}"
-        self.requests = 0  # HTTP attempts made, retries included
-        self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(self.concurrency)
-        self._client: Any = None
-
-    def _http(self) -> Any:
-        with self._lock:  # pool threads race here on first use; build exactly one client
-            if self._client is None:
-                import httpx
-
-                headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-                limits = httpx.Limits(max_connections=self.concurrency)
-                self._client = httpx.Client(timeout=self.timeout_s, headers=headers, limits=limits)
-            return self._client
-
-    def close(self) -> None:
-        """Close the HTTP connection pool (a later request opens a new one)."""
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def _post_once(self, payload: dict[str, Any]) -> dict[str, Any]:
-        import httpx
-
-        with self._lock:
-            self.requests += 1
-        try:
-            with self._slots:
-                resp = self._http().post(f"{self.base_url}/chat/completions", json=payload)
-        except httpx.TimeoutException as exc:
-            raise _RequestFailed("timeout", f"{type(exc).__name__} after {self.timeout_s}s", True) from None
-        except httpx.TransportError as exc:
-            raise _RequestFailed(
-                "connection", f"{self.base_url}: {type(exc).__name__}: {exc}", True
-            ) from None
-        if resp.status_code == 429 or resp.status_code >= 500:
-            after = resp.headers.get("retry-after")
-            wait = float(after) if after and after.replace(".", "", 1).isdigit() else None
-            raise _RequestFailed(f"http_{resp.status_code}", resp.text[:200], True, wait)
-        if resp.status_code >= 400:
-            raise _RequestFailed(f"http_{resp.status_code}", resp.text[:200], False)
-        try:
-            body = resp.json()
-            choice = body["choices"][0]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise _RequestFailed("bad_response", repr(resp.text[:200]), False) from None
-        return choice
-
-    def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST with bounded retries; raises :class:`_RequestFailed` with the attempt count."""
-        for attempt in range(self.retries + 1):
-            try:
-                return self._post_once(payload)
-            except _RequestFailed as exc:
-                if not exc.retry or attempt == self.retries:
-                    exc.detail = f"{exc.detail} (after {attempt + 1} attempt(s))"
-                    raise
-                wait = exc.retry_after if exc.retry_after is not None else self.backoff_s * 2**attempt
-                time.sleep(min(wait, self.max_backoff_s))
-        raise AssertionError("unreachable")
-
-    def _map(self, fn: Any, items: Sequence[Any]) -> list[Any]:
-        if len(items) <= 1 or self.concurrency == 1:
-            return [fn(x) for x in items]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(items))) as pool:
-            return list(pool.map(fn, items))
-
-    def complete(
-        self, conversations: Sequence[Conversation], *, max_new_tokens: int, temperature: float = 0.0
-    ) -> list[Completion]:
-        """One chat completion per conversation, ``concurrency`` at a time."""
-
-        def one(conv: Conversation) -> Completion:
-            try:
-                messages = openai_messages(conv)
-            except InputError as exc:  # e.g. a missing image: this conversation fails, not the call
-                return Completion(None, f"input_error: {exc}")
-            payload = {
-                "model": self.model,
-                "messages": messages,
-                "max_tokens": max_new_tokens,
-                "temperature": temperature,
-            }
-            try:
-                choice = self._post(payload)
-            except _RequestFailed as exc:
-                return Completion(None, f"{exc.reason}: {exc.detail}")
-            text = (choice.get("message") or {}).get("content")
-            if not isinstance(text, str):
-                return Completion(None, f"bad_response: no message content in {str(choice)[:200]}")
-            return Completion(text)
-
-        return self._map(one, conversations)
-
-    def yes_no(
-        self,
-        conversations: Sequence[Conversation],
-        *,
-        yes: Sequence[str] = ("Yes", "yes"),
-        no: Sequence[str] = ("No", "no"),
-    ) -> list[YesNo]:
-        """Ask for one token with ``top_logprobs: 20`` and compare the yes and no variants."""
-
-        def one(conv: Conversation) -> YesNo:
-            try:
-                messages = openai_messages(conv)
-            except InputError as exc:
-                return YesNo(None, f"input_error: {exc}")
-            payload = {
-                "model": self.model,
-                "messages": messages,
-                "max_tokens": 1,
-                "temperature": 0.0,
-                "logprobs": True,
-                "top_logprobs": 20,
-            }
-            try:
-                choice = self._post(payload)
-            except _RequestFailed as exc:
-                return YesNo(None, f"{exc.reason}: {exc.detail}")
-            content = ((choice.get("logprobs") or {}).get("content")) or []
-            if not content or not isinstance(content[0], dict):
-                return YesNo(None, "no_logprobs: the server returned no logprobs (does it support them?)")
-            top = content[0].get("top_logprobs") or [content[0]]
-            return yes_no_from_top_logprobs(top, yes, no)
-
-        return self._map(one, conversations)
-
-
-def openai_messages(conv: Conversation) -> list[dict[str, Any]]:
-    """Chat messages in the OpenAI wire format: image parts become base64 ``image_url`` data URIs,
-    which vLLM, llama.cpp and Ollama's OpenAI endpoints accept for vision models."""
-    import base64
-    import mimetypes
-
-    out: list[dict[str, Any]] = []
-    for m in conv:
-        content = m["content"]
-        if isinstance(content, str):
-            out.append(m)
-            continue
-        parts: list[dict[str, Any]] = []
-        for p in content:
-            if p.get("type") == "image":
-                path = p["path"]
-                try:
-                    data = base64.b64encode(open(path, "rb").read()).decode("ascii")
-                except OSError as exc:
-                    raise InputError(f"conversation image {path}: {exc}") from None
-                mime = mimetypes.guess_type(path)[0] or "image/png"
-                parts.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}})
-            else:
-                parts.append(p)
-        out.append({**m, "content": parts})
-    return out
-
-
 def build_backend(cfg: Any) -> JudgeBackend:
     """Build the backend a :class:`polyrlaif.core.config.JudgeConfig` names, via ``JUDGE_BACKENDS``.
 
@@ -555,6 +351,7 @@ def build_backend(cfg: Any) -> JudgeBackend:
             timeout_s=cfg.timeout_s,
             retries=cfg.retries,
             concurrency=cfg.concurrency,
+            structured_output=getattr(cfg, "structured_output", "auto"),
         )
     if cfg.backend in ("transformers", "transformers_vlm"):
         return cls(cfg.model, batch_size=cfg.batch_size)

@@ -3,8 +3,9 @@
 A mode (pointwise, pairwise, yes/no) renders one judge prompt per question from its template,
 asks the backend through :meth:`BaseJudge._ask` (which consults the cache first), and turns the raw
 answers into :class:`~polyrlaif.core.records.Judgment` s. The exact rendered text is hashed
-(:func:`~polyrlaif.core.io.sha256_text`): that hash is both ``Judgment.judge_prompt_hash`` and the
-cache key, so a cached answer is only ever replayed for the very same prompt.
+(:func:`~polyrlaif.core.io.sha256_text`): that hash is ``Judgment.judge_prompt_hash`` and, for a plain
+request, the cache key, so a cached answer is only ever replayed for the very same prompt. A request for a
+structured answer (a JSON schema as ``response_format``) is keyed apart (:func:`request_key`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from typing import Any, ClassVar
 from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
+from polyrlaif.core.judges.structured import json_schema_format, request_key, wants_structured
 
 __all__ = [
     "Answer",
     "BaseJudge",
     "JudgeStats",
+    "ParsingStats",
     "image_digest",
     "judge_prompt_key",
     "render_context",
@@ -69,6 +72,33 @@ class JudgeStats:
         out = {k: v for k, v in self.__dict__.items() if k != "failures"}
         out["failures"] = dict(self.failures)
         return out
+
+
+@dataclass
+class ParsingStats(JudgeStats):
+    """:class:`JudgeStats` of a judge that reads free text or JSON out of its model's answers.
+
+    Attributes:
+        answers: answers the model gave (fresh or from the cache) that the judge tried to read.
+        unparseable: of those, the ones no score or verdict could be read from.
+    """
+
+    answers: int = 0
+    unparseable: int = 0
+
+    def parsed(self, ok: bool) -> None:
+        """Count one answer read, and whether a score or verdict was found in it."""
+        self.answers += 1
+        self.unparseable += not ok
+
+    @property
+    def unparseable_rate(self) -> float:
+        """``unparseable / answers`` (0.0 before any answer)."""
+        return self.unparseable / self.answers if self.answers else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Counters plus ``unparseable_rate``."""
+        return {**super().as_dict(), "unparseable_rate": self.unparseable_rate}
 
 
 @dataclass
@@ -216,6 +246,8 @@ class BaseJudge:
         texts: Sequence[str],
         call: Callable[[list[list[dict[str, Any]]]], list[dict[str, Any] | str]],
         images: Sequence[Sequence[str]] | None = None,
+        *,
+        response_format: dict[str, Any] | None = None,
     ) -> list[Answer]:
         """Answer each rendered judge prompt from the cache or the backend, in order.
 
@@ -223,16 +255,20 @@ class BaseJudge:
         prompts are asked once. Successful answers are cached batch by batch, so an interrupted run
         keeps what it paid for. ``images[i]`` are image files the judge sees with prompt i (a
         multimodal judge); their contents are hashed into the key, so a changed image is asked anew.
+        ``response_format``: the JSON schema the requests ask for; it is part of the cache key, and an
+        answer the server gave without it (``raw["structured"]`` false: it refused the schema) is stored
+        under the plain request's key.
         """
         from tqdm.auto import tqdm
 
         judge_id = self.judge_id
         hashes = [judge_prompt_key(t, images[i] if images else ()) for i, t in enumerate(texts)]
-        unique = dict(zip(hashes, range(len(texts)), strict=False))
+        keys = [request_key(h, response_format) for h in hashes]
+        unique = dict(zip(keys, range(len(texts)), strict=False))
         done: dict[str, Answer] = {}
         if self.cache is not None:
-            for h, raw in self.cache.get_many(judge_id, unique).items():
-                done[h] = Answer(h, raw, cached=True)
+            for k, raw in self.cache.get_many(judge_id, unique).items():
+                done[k] = Answer(hashes[unique[k]], raw, cached=True)
         self.stats.cache_hits += len(done)
         todo = [h for h in unique if h not in done]
         off = not self.progress or not todo
@@ -243,23 +279,43 @@ class BaseJudge:
                 results = call(convs)
                 self.stats.calls += len(chunk)
                 fresh = {}
-                for h, res in zip(chunk, results, strict=True):
+                for k, res in zip(chunk, results, strict=True):
+                    h = hashes[unique[k]]
                     if isinstance(res, str):
-                        done[h] = Answer(h, None, error=res)
+                        done[k] = Answer(h, None, error=res)
                     else:
-                        done[h] = Answer(h, res)
-                        fresh[h] = res
+                        done[k] = Answer(h, res)
+                        fresh[request_key(h, response_format if res.get("structured") else None)] = res
                 if self.cache is not None and fresh:
                     self.cache.put_many(judge_id, fresh)
                 bar.update(len(chunk))
-        return [done[h] for h in hashes]
+        return [done[k] for k in keys]
 
-    def _ask_complete(self, texts: Sequence[str], *, max_new_tokens: int, temperature: float) -> list[Answer]:
+    def _ask_complete(
+        self,
+        texts: Sequence[str],
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        schema: tuple[str, dict[str, Any]] | None = None,
+    ) -> list[Answer]:
+        """Free-text answers; with ``schema`` (a name and a JSON schema of the answer), asked for as
+        structured output where the backend takes it (:func:`wants_structured`)."""
+        fmt = json_schema_format(*schema) if schema is not None and wants_structured(self.backend) else None
+        extra: dict[str, Any] = {"response_format": fmt} if fmt is not None else {}
+
         def call(convs: list[list[dict[str, str]]]) -> list[dict[str, Any] | str]:
-            outs = self.backend.complete(convs, max_new_tokens=max_new_tokens, temperature=temperature)
-            return [{"text": o.text} if o.ok else (o.error or "backend_error: no text") for o in outs]
+            outs = self.backend.complete(
+                convs, max_new_tokens=max_new_tokens, temperature=temperature, **extra
+            )
+            return [
+                ({"text": o.text, "structured": o.structured} if fmt is not None else {"text": o.text})
+                if o.ok
+                else (o.error or "backend_error: no text")
+                for o in outs
+            ]
 
-        return self._ask(texts, call)
+        return self._ask(texts, call, response_format=fmt)
 
     def _ask_yes_no(
         self,

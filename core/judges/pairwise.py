@@ -4,7 +4,8 @@ For each prompt, every pair of its candidates is shown twice: (x as A, y as B) a
 If both orders pick the same candidate it wins; if they disagree the pair is a tie (0.5) and counted
 as inconsistent; if either order fails the pair is left out of both win rates and the failure is
 recorded. Two identical texts tie without a judge call. A candidate's score is its win rate (ties
-count half) against the others of its prompt.
+count half) against the others of its prompt. An endpoint with structured output is asked for
+``{"winner": "A" | "B", "reason": ...}`` (:data:`PREFERENCE_SCHEMA`); free text stays the fallback.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any
 from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
-from polyrlaif.core.judges.modes import Answer, BaseJudge, JudgeStats, render_context, snippet
+from polyrlaif.core.judges.modes import Answer, BaseJudge, ParsingStats, render_context, snippet
+from polyrlaif.core.judges.structured import read_json_fields
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
-__all__ = ["PairwiseJudge", "PairwiseStats", "parse_preference", "PAIRWISE_TEMPLATE"]
+__all__ = ["PairwiseJudge", "PairwiseStats", "parse_preference", "PAIRWISE_TEMPLATE", "PREFERENCE_SCHEMA"]
 
 PAIRWISE_TEMPLATE = """\
 You are a strict, fair judge. Two responses to the same task follow. Decide which one is better.
@@ -46,6 +48,16 @@ Ignore the order in which they are shown and their length; judge correctness and
 
 Reply with a single letter on the first line, A or B, naming the better response; then one sentence why."""
 
+#: The JSON schema of a structured verdict: the better response's letter, then one sentence why.
+PREFERENCE_SCHEMA = {
+    "type": "object",
+    "properties": {"winner": {"type": "string", "enum": ["A", "B"]}, "reason": {"type": "string"}},
+    "required": ["winner", "reason"],
+    "additionalProperties": False,
+}
+#: Keys of a JSON verdict, in the order they are tried.
+_JSON_KEYS = ("winner", "better", "preferred", "verdict", "choice", "answer")
+
 _KEYWORDS = r"(?i:winner|verdict|answer|better(?:\s+response)?|preferred(?:\s+response)?|choice|choose)"
 _LABEL = r"(?i:response|assistant|output|option)?"
 
@@ -53,12 +65,20 @@ _LABEL = r"(?i:response|assistant|output|option)?"
 def parse_preference(text: str | None) -> str | None:
     """``"A"``, ``"B"``, ``"tie"`` or ``None`` from a judge's answer.
 
-    Understands ``[[A]]`` (MT-Bench), a leading ``A`` / ``B.`` / ``Response B`` / ``(A)``, and
-    ``winner: B`` / ``the better response is A`` / ``B is better`` anywhere. The letter must be upper
-    case, so the article "a" is never read as a verdict.
+    A JSON object (a structured answer, :data:`PREFERENCE_SCHEMA`) is read first: its ``winner`` (or
+    ``better``, ``preferred``, ``verdict``, ``choice``, ``answer``), read as free text is. Free text:
+    ``[[A]]`` (MT-Bench), a leading ``A`` / ``B.`` / ``Response B`` / ``(A)``, and ``winner: B`` /
+    ``the better response is A`` / ``B is better`` anywhere. The letter must be upper case, so the
+    article "a" is never read as a verdict.
     """
     if not text:
         return None
+    obj = read_json_fields(text)
+    if obj:
+        for key in _JSON_KEYS:
+            value = obj.get(key)
+            if isinstance(value, str) and "{" not in value:
+                return parse_preference(value)
     t = re.sub(r"[*`#]", "", text).strip()
     m = re.search(r"\[\[\s*(A|B|C|(?i:tie))\s*\]\]", t)
     if m:
@@ -80,8 +100,8 @@ def parse_preference(text: str | None) -> str | None:
 
 
 @dataclass
-class PairwiseStats(JudgeStats):
-    """:class:`JudgeStats` plus the position-bias audit.
+class PairwiseStats(ParsingStats):
+    """:class:`ParsingStats` (answers read, unparseable ones) plus the position-bias audit.
 
     Attributes:
         pairs: candidate pairs with both orders answered and parsed.
@@ -191,7 +211,12 @@ class PairwiseJudge(BaseJudge):
             p, ci, ck = prompts[candidates[i].prompt_id], candidates[i], candidates[k]
             texts.append(self.render(p, ci, ck, ctxs[i], ctxs[k]))  # i first
             texts.append(self.render(p, ck, ci, ctxs[k], ctxs[i]))  # k first
-        answers = self._ask_complete(texts, max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+        answers = self._ask_complete(
+            texts,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            schema=("pairwise_verdict", PREFERENCE_SCHEMA),
+        )
 
         vs: list[dict[str, dict[str, Any]]] = [{} for _ in candidates]
         cached = [True for _ in candidates]
@@ -217,6 +242,7 @@ class PairwiseJudge(BaseJudge):
             return None, ans.error
         raw = ans.raw.get("text") or ""
         verdict = parse_preference(raw)
+        self.stats.parsed(verdict is not None)
         return (verdict, None) if verdict else (None, f"unparseable: {snippet(raw)}")
 
     def _combine(self, first: Answer, second: Answer) -> tuple[float | None, dict[str, Any]]:

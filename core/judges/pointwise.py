@@ -1,7 +1,9 @@
 """Pointwise rubric judging: the judge scores each criterion on a scale, then gives a rationale.
 
 The judge answers lines like ``correctness: 7``; parsing tolerates markdown (``**Correctness**: 7/10``),
-bullets, case and underscores. ``Judgment.score`` is the mean of the criteria normalised to [0, 1].
+bullets, case and underscores. An endpoint with structured output is asked for a JSON object instead
+(:meth:`Rubric.json_schema`: each criterion an integer on the scale, then ``rationale``), which is read
+first; free text stays the fallback. ``Judgment.score`` is the mean of the criteria normalised to [0, 1].
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
-from polyrlaif.core.judges.modes import BaseJudge, render_context, snippet
+from polyrlaif.core.judges.modes import BaseJudge, ParsingStats, render_context, snippet
+from polyrlaif.core.judges.structured import read_json_fields
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = ["Rubric", "PointwiseJudge", "parse_rubric_answer", "RubricParse", "POINTWISE_TEMPLATE"]
@@ -94,6 +97,19 @@ class Rubric:
         """Criterion names, in order."""
         return [n for n, _ in self.criteria]
 
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON schema of an answer: every criterion a whole number on the scale, then a one-line
+        ``rationale`` (last, so a cut-short answer still has its scores)."""
+        score = {"type": "integer", "minimum": self.scale_min, "maximum": self.scale_max}
+        props: dict[str, Any] = {n: dict(score) for n in self.names}
+        props.setdefault("rationale", {"type": "string"})
+        return {
+            "type": "object",
+            "properties": props,
+            "required": list(props),
+            "additionalProperties": False,
+        }
+
 
 @dataclass
 class RubricParse:
@@ -105,12 +121,47 @@ class RubricParse:
     rationale: str
 
 
+def _number(value: Any) -> float | None:
+    """A score from a JSON value: a number, or a string such as ``"7"`` or ``"7/10"``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = re.match(rf"\s*{_NUM}", value) if isinstance(value, str) else None
+    return float(m.group(1)) if m else None
+
+
+def _parse_json(text: str, rubric: Rubric) -> RubricParse | None:
+    """The rubric's scores from a JSON answer (:meth:`Rubric.json_schema`); ``None`` when the answer
+    holds no JSON object with any criterion in it."""
+    obj = read_json_fields(text)
+    if not obj:
+        return None
+    fields = {_norm(str(k)).strip(): v for k, v in obj.items()}
+    scores: dict[str, float] = {}
+    for name in rubric.names:
+        keys = [_norm(name).strip(), *(["score", "rating"] if len(rubric.names) == 1 else [])]
+        found = [_number(fields[k]) for k in keys if k in fields]
+        if found and found[0] is not None:
+            scores[name] = found[0]
+    if not scores:
+        return None
+    missing = [n for n in rubric.names if n not in scores]
+    bad = [f"{n}={v:g}" for n, v in scores.items() if not rubric.scale_min <= v <= rubric.scale_max]
+    return RubricParse(scores, missing, bad, str(fields.get("rationale", "")).strip()[:2000])
+
+
 def parse_rubric_answer(text: str, rubric: Rubric) -> RubricParse:
     """Find ``criterion: score`` for every criterion of ``rubric`` in a judge's answer.
 
-    Accepts ``name: 7``, ``name = 7``, ``name - 7``, ``name: 7/10``, ``**Name**: 7`` and ``- name: 7``;
-    the first match of each criterion wins. A one-criterion rubric also accepts ``score: 7``.
+    A JSON object (a structured answer, :meth:`Rubric.json_schema`) is read first, its keys compared as
+    the criterion names are. Otherwise, free text: ``name: 7``, ``name = 7``, ``name - 7``,
+    ``name: 7/10``, ``**Name**: 7`` and ``- name: 7``; the first match of each criterion wins. A
+    one-criterion rubric also accepts ``score: 7``.
     """
+    parsed = _parse_json(text or "", rubric)
+    if parsed is not None:
+        return parsed
     clean = _norm(text or "")
     scores: dict[str, float] = {}
     for name in rubric.names:
@@ -134,7 +185,11 @@ class PointwiseJudge(BaseJudge):
     ``Judgment.score`` is the mean over criteria of ``(s - scale_min) / (scale_max - scale_min)``;
     ``Judgment.scores`` holds the raw per-criterion scores. An answer missing a criterion fails with
     ``unparseable: ...``, one with a score off the scale with ``out_of_range: ...``; backend errors
-    keep the backend's reason (``timeout``, ``connection``, ``http_500`` ...).
+    keep the backend's reason (``timeout``, ``connection``, ``http_500`` ...). ``stats`` counts the
+    answers read and the unparseable ones (:class:`~polyrlaif.core.judges.modes.ParsingStats`).
+
+    An OpenAI-compatible backend is asked for the rubric's JSON schema as structured output where
+    ``judge.structured_output`` and the server allow; a local model answers free text.
 
     Template slots: ``{prompt}``, ``{response}``, ``{context}``, ``{rubric_name}``, ``{criteria}``,
     ``{criteria_names}``, ``{scale_min}``, ``{scale_max}``.
@@ -153,6 +208,7 @@ class PointwiseJudge(BaseJudge):
     mode = "pointwise"
     kind = "pointwise"
     default_template = POINTWISE_TEMPLATE
+    stats: ParsingStats
     required_fields = frozenset({"response"})
     allowed_fields = frozenset(
         {"prompt", "response", "context", "rubric_name", "criteria", "criteria_names"}
@@ -175,6 +231,9 @@ class PointwiseJudge(BaseJudge):
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         super().__init__(backend, template=template, cache=cache, batch_size=batch_size, progress=progress)
+
+    def _new_stats(self) -> ParsingStats:
+        return ParsingStats()
 
     @property
     def judge_id(self) -> str:
@@ -212,7 +271,12 @@ class PointwiseJudge(BaseJudge):
         """One judgment per candidate, in order."""
         ctxs = self._contexts(len(candidates), contexts)
         texts = [self.render(prompts[c.prompt_id], c, x) for c, x in zip(candidates, ctxs, strict=True)]
-        answers = self._ask_complete(texts, max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+        answers = self._ask_complete(
+            texts,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            schema=("rubric_scores", self.rubric.json_schema()),
+        )
         out = []
         span = self.rubric.scale_max - self.rubric.scale_min
         for cand, ctx, text, ans in zip(candidates, ctxs, texts, answers, strict=True):
@@ -230,6 +294,7 @@ class PointwiseJudge(BaseJudge):
             else:
                 raw = ans.raw.get("text") or ""
                 parsed = parse_rubric_answer(raw, self.rubric)
+                self.stats.parsed(not parsed.missing)
                 j.scores, j.rationale = dict(parsed.scores), parsed.rationale
                 if parsed.missing:
                     j.failure = f"unparseable: no score for {', '.join(parsed.missing)} in {snippet(raw)}"

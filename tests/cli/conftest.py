@@ -5,7 +5,9 @@ criterion names the prompt asks for (the line after "using these names:") and gr
 of the prompt, so different responses get different, reproducible scores and preference pairs form.
 For a yes/no request (``logprobs``) it answers with top-logprobs from the same hash; for a pairwise
 prompt it prefers the response with the larger hash, in either order (a judge without position bias);
-for an answer-verdict prompt it replies with a JSON verdict, correct for odd hashes.
+for an answer-verdict prompt it replies with a JSON verdict, correct for odd hashes. It ignores a
+request's ``response_format`` (like a server that predates structured output), and can be told to
+answer junk that no score can be read from.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ class RuleJudgeServer:
         self.fail_when = None
         #: an outage: every request's connection is dropped without an answer
         self.down = False
+        #: ``(request text) -> bool``: answer prose with no score or verdict to the completions it picks
+        self.junk_when = None
+        self.junked = 0
 
     @staticmethod
     def reply(body: dict) -> dict:
@@ -97,7 +102,16 @@ def rule_judge():
                 self.end_headers()
                 self.wfile.write(data)
                 return
-            data = json.dumps(state.reply(body)).encode()
+            reply = state.reply(body)
+            if (
+                state.junk_when is not None
+                and not body.get("logprobs")
+                and state.junk_when(json.dumps(body["messages"], sort_keys=True))
+            ):
+                with state.lock:
+                    state.junked += 1
+                reply = {"choices": [{"message": {"content": "I would rather not say."}}]}
+            data = json.dumps(reply).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

@@ -69,6 +69,7 @@ def test_no_domain_builds_a_pair_from_a_failed_judgment(domain, tmp_path, tiny_l
 
 def test_judge_counters_are_per_round(tmp_path, tiny_lm_path, rule_judge, cli):
     url, judge = rule_judge
+    judge.junk_when = _one_in_three  # a judge model that sometimes writes no score at all
     out = tmp_path / "code"
     cli(*_args("code", out, tiny_lm_path, url))
     rounds = json.loads((out / "metrics.json").read_text())["rounds"]
@@ -78,6 +79,15 @@ def test_judge_counters_are_per_round(tmp_path, tiny_lm_path, rule_judge, cli):
         ]
         counted = [v for k, v in rounds[r].items() if k.startswith("judge/") and k.endswith("/judgments")]
         assert counted == [len(judged)]  # this round's, not the running total
+        # every judgment of a text-reading judge read one answer; the junk ones are unparseable
+        unparseable = sum(str(j.get("failure")).startswith("unparseable") for j in judged)
+        text_read = sum(j["kind"] == "pointwise" for j in judged)
+        (name,) = [k for k in rounds[r] if k.startswith("judge/") and k.endswith("/unparseable")]
+        assert rounds[r][name] == unparseable
+        assert rounds[r][name.replace("/unparseable", "/answers")] == text_read
+        assert rounds[r]["unparseable_rate"] == pytest.approx(unparseable / text_read)
+    assert judge.junked > 0 and sum(rounds[r]["unparseable_rate"] for r in (1, 2)) > 0
+    assert "unparseable_rate" in (out / "summary.txt").read_text()  # a row of the summary table
 
 
 def test_an_outage_stops_the_run_and_a_rerun_retries(tmp_path, tiny_lm_path, rule_judge, cli):

@@ -1,20 +1,12 @@
-"""Judge modes over a real OpenAI-compatible HTTP server on 127.0.0.1.
-
-The server is a plain ``http.server`` in a thread that answers by fixed rules: rubric scores from the
-response length, a preference for the longer response (with a configurable position bias: when the
-lengths are close it always answers "A"), and yes/no top-logprobs with a known P(yes). It can fail
-its first k requests, answer slowly, and it counts requests and the most it had in flight.
-"""
+"""Judge modes over a real OpenAI-compatible HTTP server on 127.0.0.1 (the ``server`` fixture of
+tests/core/conftest.py: rubric scores from the response length, a preference for the longer response
+with a configurable position bias, yes/no top-logprobs with a known P(yes), failures and delays on
+request)."""
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -31,111 +23,6 @@ from polyrlaif.core.judges import (
 from polyrlaif.core.records import Candidate, PromptRecord
 
 RUBRIC = Rubric("quality", (("correctness", "is it right"), ("clarity", "is it clear")), 1, 10)
-
-
-def _tag(text: str, name: str) -> str:
-    m = re.search(rf"<{name}>\n(.*?)\n</{name}>", text, flags=re.DOTALL)
-    return m.group(1) if m else ""
-
-
-def rubric_reply(response: str) -> str:
-    """The server's rubric rule; the tests compute expected scores with it too."""
-    if "GARBLE" in response:
-        return "I would rather not grade this one."
-    if "OFFSCALE" in response:
-        return "correctness: 42\nclarity: 3\nrationale: too long"
-    c = max(1, min(10, 1 + len(response) // 10))
-    return f"**Correctness**: {c}/10\n- clarity = {11 - c}\nRationale: judged by length."
-
-
-def p_yes_rule(response: str) -> float:
-    return len(response) / (len(response) + 20)
-
-
-class JudgeServer:
-    """State and rules of the fake-model server (a real server; only the model is fake)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.fail_first = 0
-        self.fail_status = 500
-        self.delay_s = 0.0
-        self.bias_within = -1  # |len(a) - len(b)| <= this: answer "A" whatever the content
-        self.payloads: list[dict] = []
-        self.auth: list[str | None] = []
-
-    def answer(self, body: dict) -> dict:
-        content = body["messages"][-1]["content"]
-        if body.get("logprobs"):
-            resp = _tag(content, "response")
-            if "NOLOGPROBS" in resp:
-                return {"choices": [{"message": {"content": "Yes"}, "logprobs": None}]}
-            p = p_yes_rule(resp)
-            top = [("Yes", 0.6 * p), (" yes", 0.3 * p), ("No", 0.6 * (1 - p)), (" no", 0.3 * (1 - p))]
-            top.append(("Maybe", 0.1))
-            top_lp = [{"token": t, "logprob": math.log(q)} for t, q in sorted(top, key=lambda x: -x[1])]
-            lp = {"content": [{**top_lp[0], "top_logprobs": top_lp}]}
-            return {"choices": [{"message": {"content": top_lp[0]["token"]}, "logprobs": lp}]}
-        if "<response_a>" in content:
-            a, b = _tag(content, "response_a"), _tag(content, "response_b")
-            letter = "A" if abs(len(a) - len(b)) <= self.bias_within or len(a) > len(b) else "B"
-            return {"choices": [{"message": {"content": f"{letter}\nIt is longer."}}]}
-        return {"choices": [{"message": {"content": rubric_reply(_tag(content, "response"))}}]}
-
-
-def _handler(state: JudgeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with state.lock:
-                state.requests += 1
-                n = state.requests
-                state.in_flight += 1
-                state.max_in_flight = max(state.max_in_flight, state.in_flight)
-                state.payloads.append(body)
-                state.auth.append(self.headers.get("Authorization"))
-            try:
-                time.sleep(state.delay_s)
-                if self.path != "/v1/chat/completions":
-                    status, out = 404, {"error": "not found"}
-                elif n <= state.fail_first:
-                    status, out = state.fail_status, {"error": "try again"}
-                else:
-                    status, out = 200, state.answer(body)
-                data = json.dumps(out).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status == 429:
-                    self.send_header("Retry-After", "0.01")
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:
-                pass  # the client gave up (timeout tests)
-            finally:
-                with state.lock:
-                    state.in_flight -= 1
-
-    return Handler
-
-
-@pytest.fixture
-def server():
-    state = JudgeServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _backend(url: str, **kw) -> OpenAIBackend:
@@ -191,7 +78,7 @@ def test_pairwise_both_orders_measure_position_bias(server):
 
     assert server.requests == 12  # 6 pairs x 2 orders; the lone candidate costs nothing
     sent = [p["messages"][0]["content"] for p in server.payloads]
-    shown = [(_tag(t, "response_a"), _tag(t, "response_b")) for t in sent]
+    shown = [(server.tag(t, "response_a"), server.tag(t, "response_b")) for t in sent]
     for a, b in [(texts[i], texts[k]) for i in range(4) for k in range(4) if i != k]:
         assert (a, b) in shown  # every pair in both orders
     # 10 vs 12 chars is within the bias window: each order picks its "A" -> inconsistent -> tie
@@ -229,7 +116,7 @@ def test_yes_no_reads_top_logprobs(server):
     judge = YesNoJudge(_backend(server.url), progress=False)
     out = judge.judge(prompts, cands, [{"claim": "the sky is blue"}] * 3)
     for j, t in zip(out[:2], texts[:2], strict=True):
-        assert j.score == pytest.approx(p_yes_rule(t)) and 0.0 <= j.score <= 1.0
+        assert j.score == pytest.approx(server.p_yes_rule(t)) and 0.0 <= j.score <= 1.0
         assert j.scores["mass"] == pytest.approx(0.9)
     assert out[2].score is None and out[2].failure.startswith("no_logprobs")
     assert judge.stats.failures == {"no_logprobs": 1}
@@ -349,8 +236,15 @@ def test_build_backend_from_config(server, monkeypatch):
     from polyrlaif.core.judges import TransformersBackend, build_backend
 
     monkeypatch.setenv("POLYRLAIF_TEST_KEY", "sk-test")
-    cfg = JudgeConfig(backend="openai", model="m", base_url=server.url, api_key_env="POLYRLAIF_TEST_KEY",
-                      timeout_s=3.0, retries=1, concurrency=2)
+    cfg = JudgeConfig(
+        backend="openai",
+        model="m",
+        base_url=server.url,
+        api_key_env="POLYRLAIF_TEST_KEY",
+        timeout_s=3.0,
+        retries=1,
+        concurrency=2,
+    )
     b = build_backend(cfg)
     assert isinstance(b, OpenAIBackend) and (b.timeout_s, b.retries, b.concurrency) == (3.0, 1, 2)
     assert b.complete([[{"role": "user", "content": "hi"}]], max_new_tokens=4)[0].ok
