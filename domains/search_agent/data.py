@@ -2,8 +2,9 @@
 
 Defaults are the packaged fictional corpus and questions (:mod:`polyrlaif.datasets.qa.fictional`),
 which no model can answer from memory. An index is built once per corpus content and kind into
-``$POLYRLAIF_CACHE/indexes/<corpus sha256[:16]>-<kind>`` (``~/.cache/polyrlaif`` when unset) unless a
-directory is given, and reused from then on.
+``$POLYRLAIF_CACHE/indexes/<corpus sha256[:16]>-<kind>`` (``~/.cache/polyrlaif`` when unset; a dense or
+hybrid index adds a digest of the encoder and its prompts) unless a directory is given, and reused from
+then on.
 
 Example::
 
@@ -41,12 +42,25 @@ def default_corpus() -> Path:
     return corpus_path()
 
 
-def default_index_dir(corpus: str | os.PathLike, kind: str) -> Path:
-    """The cache directory of ``corpus``'s ``kind`` index, named by the corpus's content."""
+def default_index_dir(
+    corpus: str | os.PathLike,
+    kind: str,
+    encoder: str | None = None,
+    query_prompt: str | None = None,
+    passage_prompt: str | None = None,
+) -> Path:
+    """The cache directory of ``corpus``'s ``kind`` index, named by the corpus's content and, for a dense
+    or hybrid index, by the encoder and its prompts (so two encoders do not rebuild one directory in
+    turn)."""
     from polyrlaif.core.models import cache_root
     from polyrlaif.domains.search_agent.corpus import file_sha256
+    from polyrlaif.domains.search_agent.encoder import DEFAULT_ENCODER
 
-    return cache_root() / "indexes" / f"{file_sha256(corpus)[:16]}-{kind}"
+    name = f"{file_sha256(corpus)[:16]}-{kind}"
+    if kind != "bm25":
+        spec = repr((encoder or DEFAULT_ENCODER, query_prompt, passage_prompt))
+        name += f"-{hashlib.sha256(spec.encode()).hexdigest()[:8]}"
+    return cache_root() / "indexes" / name
 
 
 def open_tools(
@@ -55,6 +69,9 @@ def open_tools(
     index_kind: str = "bm25",
     index_dir: str | os.PathLike | None = None,
     max_read_chars: int = 4000,
+    encoder: str | None = None,
+    query_prompt: str | None = None,
+    passage_prompt: str | None = None,
 ) -> Any:
     """``search`` and ``read`` over ``corpus``, building its index first if there is none yet.
 
@@ -63,6 +80,9 @@ def open_tools(
         index_kind: ``bm25``, ``dense`` or ``hybrid``.
         index_dir: where the index lives; default: :func:`default_index_dir`.
         max_read_chars: characters of a document ``read`` returns.
+        encoder: the dense encoder (``dense``, ``hybrid``); default: the packaged all-MiniLM-L6-v2.
+        query_prompt: prefix of every query; default: the encoder's own ``query`` prompt, if any.
+        passage_prompt: prefix of every document; default: the encoder's own passage prompt, if any.
 
     Returns:
         A :class:`~polyrlaif.domains.search_agent.tools.SearchTools`.
@@ -71,6 +91,7 @@ def open_tools(
         InputError: a missing or empty corpus, or an index that cannot be built or opened.
     """
     from polyrlaif.domains.search_agent.corpus import load_corpus
+    from polyrlaif.domains.search_agent.encoder import DEFAULT_ENCODER, TextEncoder
     from polyrlaif.domains.search_agent.index import build_index, load_retriever
     from polyrlaif.domains.search_agent.tools import SearchTools
 
@@ -78,9 +99,16 @@ def open_tools(
     if not corpus.is_file():
         raise InputError(f"{corpus}: no such corpus file")
     documents = load_corpus(corpus)  # an empty or malformed corpus fails here, naming file and line
-    index_dir = Path(index_dir) if index_dir is not None else default_index_dir(corpus, index_kind)
-    build_index(corpus, index_dir, kind=index_kind)  # skipped when an up-to-date index is there
-    retriever = load_retriever(index_dir, corpus_path=corpus)
+    enc = None
+    if index_kind != "bm25":  # loaded once, before any work: to build (or check) the index and for queries
+        prompts = {"query_prompt": query_prompt, "passage_prompt": passage_prompt}
+        enc = TextEncoder(encoder or DEFAULT_ENCODER, **prompts)
+    if index_dir is None:
+        index_dir = default_index_dir(corpus, index_kind, encoder, query_prompt, passage_prompt)
+    index_dir = Path(index_dir)
+    # skipped when an up-to-date index is there (same corpus, kind and encoder settings)
+    build_index(corpus, index_dir, kind=index_kind, encoder=enc if enc is not None else DEFAULT_ENCODER)
+    retriever = load_retriever(index_dir, corpus_path=corpus, encoder=enc)
     return SearchTools(retriever, documents, max_read_chars=max_read_chars)
 
 

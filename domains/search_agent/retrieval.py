@@ -150,7 +150,9 @@ class BM25Retriever:
 
 
 class DenseRetriever:
-    """Exact inner-product search over unit-norm embeddings (cosine similarity).
+    """Exact inner-product search over the encoder's embeddings (cosine similarity for a model that
+    normalises, the dot product for one trained for it). Documents are embedded as passages, queries as
+    queries, each with the encoder's prompt for its role.
 
     Args:
         index: a ``faiss.IndexFlatIP`` holding one embedding per document.
@@ -176,10 +178,10 @@ class DenseRetriever:
         batch_size: int = 32,
         show_progress: bool = False,
     ) -> DenseRetriever:
-        """Embed ``documents`` (title and text together) in batches and index them."""
+        """Embed ``documents`` (title and text together, as passages) in batches and index them."""
         import faiss
 
-        vectors = encoder.encode(
+        vectors = encoder.encode_passages(
             [_doc_text(d) for d in documents], batch_size=batch_size, show_progress=show_progress
         )
         index = faiss.IndexFlatIP(encoder.dim)
@@ -204,7 +206,7 @@ class DenseRetriever:
         _check_k(k)
         if not query.strip():
             return []
-        scores, rows = self.index.search(self.encoder.encode([query]), min(k, self.index.ntotal))
+        scores, rows = self.index.search(self.encoder.encode_queries([query]), min(k, self.index.ntotal))
         pairs = [(int(i), float(s)) for i, s in zip(rows[0], scores[0], strict=True) if i >= 0]
         return [Hit(self.doc_ids[i], s, rank) for rank, (i, s) in enumerate(pairs, start=1)]
 
