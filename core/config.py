@@ -34,7 +34,13 @@ __all__ = [
 
 @dataclass
 class ModelConfig:
-    """The policy. ``name_or_path``: a registry alias, a hub id or a local directory."""
+    """The policy. ``name_or_path``: a registry alias, a hub id or a local directory.
+
+    ``num_frames`` is the run's one frame count for video: each video part of a prompt is read as that
+    many frames (the middle frame of equal segments) by every model of the run that sees it: the policy
+    when it samples and is evaluated, every trainer (DPO rows, SFT, the reward model, GRPO rows) and the
+    judges a domain builds. Models without video input ignore it.
+    """
 
     name_or_path: str = "smollm2-135m-instruct"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = (
@@ -42,6 +48,7 @@ class ModelConfig:
     )
     device: str = "auto"
     cache_dir: str | None = None
+    num_frames: int = 8
 
 
 @dataclass
@@ -339,6 +346,7 @@ def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
         "judge.retries": (cfg.judge.retries, 0),
         "judge.concurrency": (cfg.judge.concurrency, 1),
         "judge.batch_size": (cfg.judge.batch_size, 1),
+        "model.num_frames": (cfg.model.num_frames, 1),
     }
     for key, (value, least) in minimums.items():
         if value < least:

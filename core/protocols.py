@@ -236,17 +236,15 @@ class OnlineTask:
             reward missing here weighs 1.
         rollout_func: TRL's ``rollout_func(prompts, trainer)`` for a multi-turn domain that generates
             its own completions (tool calls, observations masked out of the loss); ``None``: TRL samples.
-        num_frames: frames sampled per video part of a prompt, for a VLM policy (TRL reads them as a row
-            of images); use the count the policy and the reward model read.
-        frame_cache: a :class:`~polyrlaif.core.media.FrameCache` folder for those frames (later rounds
-            decode nothing); ``None``: decoded every time.
+        frame_cache: a :class:`~polyrlaif.core.media.FrameCache` folder for the frames of the prompts'
+            videos (later rounds decode nothing); ``None``: decoded every time. How many frames per video
+            is the run's ``model.num_frames``, which the trainer reads, as every model of the run does.
     """
 
     prompts: list[dict[str, Any]]
     rewards: dict[str, RewardFn]
     weights: dict[str, float] = field(default_factory=dict)
     rollout_func: Callable[[list[Any], Any], dict[str, list[Any]]] | None = None
-    num_frames: int = 8
     frame_cache: str | None = None
 
 

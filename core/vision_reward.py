@@ -44,7 +44,7 @@ HEAD_FILE = "reward_head.safetensors"
 #: What the folder is: ``{"kind": KIND, "num_frames", "hidden_size", "pooling", ...}``.
 INFO_FILE = "reward_model.json"
 KIND = "vision_reward_model"
-#: Frames sampled per video, as :class:`~polyrlaif.core.vlm.VisionLanguagePolicy` samples by default.
+#: Frames sampled per video when a folder records none (the default of the run's ``model.num_frames``).
 NUM_FRAMES = 8
 
 _UNSEEN = frozenset({"audio", "input_audio", "image_url", "video_url"})

@@ -49,14 +49,16 @@ def reads_video(processor: Any) -> bool:
     return getattr(processor, "video_processor", None) is not None
 
 
-def expand_videos(conversation: Any, num_frames: int, *, as_images: bool) -> tuple[Any, list[Any]]:
+def expand_videos(conversation: Any, num_frames: int | None, *, as_images: bool) -> tuple[Any, list[Any]]:
     """The conversation with each video part's frames sampled: ``(conversation, frames)``.
 
     With ``as_images`` a video part becomes ``num_frames`` image parts (paths dropped) and ``frames`` is
     the list of PIL images in order; otherwise the part stays a ``{"type": "video"}`` placeholder and
-    ``frames`` holds one ``(num_frames, H, W, 3)`` array per video.
+    ``frames`` holds one ``(num_frames, H, W, 3)`` array per video. ``num_frames`` has no default: a run's
+    models all read the run's ``model.num_frames``; ``None`` is for callers that expect no video.
 
     Raises:
+        ValueError: a video part and ``num_frames`` is ``None``.
         InputError: a missing, empty or corrupt video (naming the file).
     """
     from polyrlaif.core.media import sample_frames
@@ -72,6 +74,10 @@ def expand_videos(conversation: Any, num_frames: int, *, as_images: bool) -> tup
             if part.get("type") != "video":
                 parts.append(part)
                 continue
+            if num_frames is None:
+                raise ValueError(
+                    f"video {part.get('path')!r}: no frame count given (the run's model.num_frames)"
+                )
             _, array = sample_frames(part["path"], num_frames)
             if as_images:
                 from PIL import Image
@@ -86,12 +92,14 @@ def expand_videos(conversation: Any, num_frames: int, *, as_images: bool) -> tup
 
 
 def encode_multimodal(
-    processor: Any, conversations: Sequence[Any], device: str, *, num_frames: int = 8
+    processor: Any, conversations: Sequence[Any], device: str, *, num_frames: int | None
 ) -> dict[str, Any]:
     """Chat-template a batch with the generation prompt, load its images (and videos' frames) and
-    left-pad it.
+    left-pad it. ``num_frames`` (frames per video) has no default: it is the run's ``model.num_frames``,
+    so the policy, its trainers and its judges read a video alike (``None``: no video expected).
 
     Raises:
+        ValueError: a video and no ``num_frames``.
         InputError: an image or video file is missing or unreadable (naming the file).
     """
     texts, images, videos = [], [], []
@@ -120,10 +128,11 @@ class VisionLanguagePolicy(CausalLMPolicy):
 
     Conversations may carry image parts ``{"type": "image", "path": ...}`` and video parts
     ``{"type": "video", "path": ...}``; the images and frames are loaded per batch, so a large prompt set
-    never sits in memory as pixels. ``num_frames`` frames are sampled per video (attribute, default 8).
+    never sits in memory as pixels. ``num_frames`` frames are sampled per video (attribute): a domain's
+    adapter sets it to the run's ``model.num_frames``; unset (``None``), a video is refused.
     """
 
-    num_frames = 8
+    num_frames: int | None = None
 
     def _load(self, dtype: str) -> tuple[Any, Any]:
         model, self.processor = load_vlm(self.model_path, dtype=dtype, device=self.device)

@@ -16,25 +16,34 @@ __all__ = ["VisionTransformersBackend"]
 
 
 class VisionTransformersBackend(TransformersBackend):
-    """An ``AutoModelForImageTextToText`` judge; conversations may carry ``{"type": "image", "path"}``
-    parts. Registered as the judge backend ``transformers_vlm``.
+    """An ``AutoModelForImageTextToText`` judge; conversations may carry ``{"type": "image", "path"}`` and
+    ``{"type": "video", "path"}`` parts. Registered as the judge backend ``transformers_vlm``.
 
-    Args: as :class:`~polyrlaif.core.judges.backends.TransformersBackend`.
+    Args:
+        model: as :class:`~polyrlaif.core.judges.backends.TransformersBackend`.
+        num_frames: frames sampled per video part: a run's judge reads the run's ``model.num_frames``, as
+            its policy does. It is part of the backend's name (so of the judge's id and cache key);
+            ``None`` (no name suffix) refuses videos: a judge of images only.
+        **kwargs: as :class:`~polyrlaif.core.judges.backends.TransformersBackend`.
     """
 
     packs = False  # the processor expands each image into patch tokens: padded batches
 
-    def __init__(self, model: str, **kwargs: Any) -> None:
+    def __init__(self, model: str, *, num_frames: int | None = None, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
-        self.name = f"transformers_vlm:{model}"
+        if num_frames is not None and num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        # the frames a video is read as change the answers: a judge reading 4 is not one reading 8
+        self.name = f"transformers_vlm:{model}" + (f":{num_frames}_frames" if num_frames else "")
+        self.num_frames = num_frames
         self._processor: Any = None
 
     @classmethod
     def from_loaded_vlm(
-        cls, model: Any, processor: Any, *, name: str, batch_size: int = 8
+        cls, model: Any, processor: Any, *, name: str, batch_size: int = 8, num_frames: int | None = None
     ) -> VisionTransformersBackend:
         """Wrap a VLM already in memory (e.g. a policy labelling its own claims)."""
-        backend = cls(name, batch_size=batch_size)
+        backend = cls(name, batch_size=batch_size, num_frames=num_frames)
         backend._model, backend._processor, backend._tokenizer = model.eval(), processor, processor.tokenizer
         return backend
 
@@ -51,4 +60,6 @@ class VisionTransformersBackend(TransformersBackend):
     def _encode(self, conversations: Sequence[Any]) -> Any:
         from polyrlaif.core.vlm import encode_multimodal
 
-        return encode_multimodal(self._processor, conversations, str(self._model.device))
+        return encode_multimodal(
+            self._processor, conversations, str(self._model.device), num_frames=self.num_frames
+        )

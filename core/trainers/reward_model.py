@@ -38,7 +38,6 @@ from typing import Any
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import TrainResult, finished_result, no_checkpointing, publish_trained
-from polyrlaif.core.vision_reward import NUM_FRAMES
 
 __all__ = ["RewardModelTrainer", "check_text_pairs", "pair_accuracy", "split_pairs"]
 
@@ -114,18 +113,18 @@ class RewardModelTrainer:
 
     Args:
         cfg: the run's config; reads ``optim`` (lr, epochs, batch size, gradient accumulation, max steps,
-            max length, LoRA, ``reward_eval_fraction``), ``model`` (device, dtype, cache) and ``run.seed``
-            (head initialisation, held-out split, data order).
-        num_frames: frames sampled per video, for pairs whose prompts carry video (the vision reward model).
+            max length, LoRA, ``reward_eval_fraction``), ``model`` (device, dtype, cache; ``num_frames`` for
+            pairs whose prompts carry video) and ``run.seed`` (head initialisation, held-out split, data
+            order).
     """
 
     name = "reward_model"
 
-    def __init__(self, cfg: TrainConfig, *, num_frames: int = NUM_FRAMES) -> None:
+    def __init__(self, cfg: TrainConfig) -> None:
         fraction = cfg.optim.reward_eval_fraction
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"optim.reward_eval_fraction must be in [0, 1), got {fraction}")
-        self.cfg, self.num_frames = cfg, num_frames  # for the vision reward model, when the pairs need it
+        self.cfg = cfg  # for the vision reward model, when the pairs need it
         self.optim = cfg.optim
         self.model_cfg = cfg.model
         self.seed = cfg.run.seed
@@ -157,7 +156,7 @@ class RewardModelTrainer:
             from polyrlaif.core.registry import TRAINERS
 
             log.info("the pairs' prompts carry images or video: training a vision reward model")
-            vision = TRAINERS.get("vision_reward_model")(self.cfg, num_frames=self.num_frames)
+            vision = TRAINERS.get("vision_reward_model")(self.cfg)
             return vision.train(model_path, pairs, output_dir, seed=seed)
         check_text_pairs(pairs)
 

@@ -35,22 +35,23 @@ log = logging.getLogger(__name__)
 _REPORTED = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins")
 
 
-#: Frames sampled per video in a pair's prompt, as :class:`~polyrlaif.core.vlm.VisionLanguagePolicy` samples.
-NUM_FRAMES = 8
-
-
 def has_image_pairs(pairs: Sequence[PreferencePair]) -> bool:
     """True when any pair carries images or videos: then the model is trained as a vision-language model."""
     return any(m.kind in ("image", "video") for p in pairs for m in p.media)
 
 
-def pairs_to_rows(pairs: Sequence[PreferencePair], num_frames: int = NUM_FRAMES) -> list[dict[str, Any]]:
+def pairs_to_rows(pairs: Sequence[PreferencePair], num_frames: int | None = None) -> list[dict[str, Any]]:
     """TRL's conversational preference format: prompt messages, and one assistant turn each side.
 
     A string prompt becomes a single user turn, so every row renders through the chat template the
     policy samples with. Pairs with images get TRL's vision format: image placeholders in front of
     the first user turn's text and the loaded images in an ``images`` column; a video is read as its
-    ``num_frames`` sampled frames in a row, as the policy saw it.
+    ``num_frames`` sampled frames in a row, as the policy saw it (the run's ``model.num_frames``).
+
+    Raises:
+        ValueError: a pair's prompt carries a video and ``num_frames`` is not given: there is no safe
+            default, the count must be the one the policy sampled with.
+        InputError: an image or video is missing or unreadable.
     """
     from polyrlaif.core.media import conversation_image_paths, load_image, strip_image_paths, with_images
     from polyrlaif.core.vlm import expand_videos
@@ -71,9 +72,10 @@ def pairs_to_rows(pairs: Sequence[PreferencePair], num_frames: int = NUM_FRAMES)
         conv = with_images(_as_parts(prompt), p.media)
         images = [load_image(path, where=f"pair {p.pair_id}") for path in conversation_image_paths(conv)]
         conv, frames = expand_videos(conv, num_frames, as_images=True)
+        images += frames
         rows.append(
             {
-                "images": images + frames,
+                "images": images,
                 "prompt": strip_image_paths(conv),
                 "chosen": [{"role": "assistant", "content": [{"type": "text", "text": p.chosen}]}],
                 "rejected": [{"role": "assistant", "content": [{"type": "text", "text": p.rejected}]}],
@@ -125,8 +127,8 @@ class TRLDPOTrainer:
 
     Args:
         cfg: the run's config; reads ``optim`` (loss type, beta, learning rate, batch sizes, steps, LoRA),
-            ``model`` (device and dtype; ``auto``: float32 on CPU, bfloat16 on CUDA) and ``run.seed``
-            (adapter initialisation and data order).
+            ``model`` (device and dtype; ``auto``: float32 on CPU, bfloat16 on CUDA; ``num_frames``, the
+            frames per video the policy read) and ``run.seed`` (adapter initialisation and data order).
     """
 
     name = "trl"
@@ -135,6 +137,10 @@ class TRLDPOTrainer:
         self.optim = cfg.optim
         self.model_cfg = cfg.model
         self.seed = cfg.run.seed
+
+    def rows(self, pairs: Sequence[PreferencePair]) -> list[dict[str, Any]]:
+        """The rows ``train`` gives TRL: :func:`pairs_to_rows` with the run's ``model.num_frames``."""
+        return pairs_to_rows(pairs, self.model_cfg.num_frames)
 
     def train(
         self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path, *, seed: int | None = None
@@ -188,10 +194,11 @@ class TRLDPOTrainer:
                 tokenizer.pad_token = tokenizer.eos_token
             model = AutoModelForCausalLM.from_pretrained(path, dtype=load_dtype)
 
+        rows = self.rows(pairs)
         trainer = DPOTrainer(
             model=model,
             args=self._dpo_config(output_dir, device, dtype, vision=has_image_pairs(pairs)),
-            train_dataset=Dataset.from_list(pairs_to_rows(pairs)),
+            train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
             peft_config=peft_lora_config(self.optim.lora),
         )
@@ -202,6 +209,8 @@ class TRLDPOTrainer:
         seconds = time.perf_counter() - start
         metrics = summarise_history(trainer.state.log_history, seconds, trainer.state.global_step, len(pairs))
         metrics["setup_seconds"] = round(setup_seconds, 3)
+        if has_image_pairs(pairs):  # what the update saw: a video counts as its frames
+            metrics["images_per_prompt"] = sum(len(r["images"]) for r in rows) / len(rows)
 
         trained = trainer.model
         if self.optim.lora.enabled:

@@ -12,7 +12,7 @@ its name, ``rewards/<name>/mean``, the name being its key in ``reward_funcs``.
 
 A vision-language policy (a checkpoint ``AutoModelForImageTextToText`` loads) trains through TRL's
 vision path with its processor: the prompts' image and video parts become each row's ``images`` (a video
-as ``num_frames`` sampled frames, through a frame cache), prompt lengths count the image tokens, and the
+as ``model.num_frames`` sampled frames, through a frame cache), prompt lengths count the image tokens, and the
 rewards see the prompts with those images (:mod:`polyrlaif.core.trainers.grpo_vision`).
 
 A multi-turn domain passes ``rollout_func`` (GRPO only; TRL's RLOO trainer has none) and generates
@@ -172,14 +172,13 @@ def grpo_train(
     seed: int = 0,
     reward_weights: list[float] | None = None,
     rollout_func: Callable[[list[Any], Any], dict[str, list[Any]]] | None = None,
-    num_frames: int = 8,
     frame_cache: str | Path | None = None,
 ) -> TrainResult:
     """Train ``model_path`` online on ``prompts`` against ``reward_funcs``; publish to ``output_dir/model``.
 
     A policy that ``AutoModelForImageTextToText`` loads trains as a VLM (TRL's vision path, with its
     processor): image and video parts of the prompts become the rows' ``images``, a video as
-    ``num_frames`` sampled frames (:mod:`polyrlaif.core.trainers.grpo_vision`), and the reward functions
+    ``model.num_frames`` sampled frames (:mod:`polyrlaif.core.trainers.grpo_vision`), and the reward functions
     receive the prompts with those images in their parts.
 
     Args:
@@ -190,11 +189,11 @@ def grpo_train(
         rl: the ``rl`` config section (algorithm, lr, beta, group and batch sizes, steps, lengths,
             temperature); default ``RLConfig()``.
         model: the ``model`` section: device (``auto``: CUDA when present), dtype (``auto``: float32 on
-            CPU, the checkpoint's on CUDA) and cache folder; default ``ModelConfig()``.
+            CPU, the checkpoint's on CUDA), cache folder, and ``num_frames`` (frames sampled per video part
+            for a VLM policy, the count the policy and the reward model read); default ``ModelConfig()``.
         seed: seeds data order, sampling and initialisation.
         reward_weights: one weight per reward, in ``reward_funcs`` order; ``None``: all 1.
         rollout_func: TRL's custom generation hook ``(prompts, trainer) -> dict`` (GRPO only).
-        num_frames: frames sampled per video part (a VLM policy), the count the reward model reads too.
         frame_cache: a :class:`~polyrlaif.core.media.FrameCache` folder for the videos' frames, so later
             rounds decode nothing; ``None`` decodes every time.
 
@@ -244,7 +243,7 @@ def grpo_train(
         processing: Any = AutoProcessor.from_pretrained(path)
         if processing.tokenizer.pad_token is None:
             processing.tokenizer.pad_token = processing.tokenizer.eos_token
-        prompts = gv.vision_rows(prompts, num_frames, frame_cache)
+        prompts = gv.vision_rows(prompts, m.num_frames, frame_cache)
         gv.check_vision_prompts(prompts, processing, s.max_prompt_length)
     elif gv.rows_have_visual(prompts):
         raise ValueError(
@@ -305,11 +304,11 @@ class OnlineRLTrainer:
     """GRPO or RLOO (``rl.algorithm``) through TRL; registered as ``grpo`` and ``rloo``.
 
     ``train``'s data is the round's :class:`~polyrlaif.core.protocols.OnlineTask`: its prompt rows,
-    rewards, weights, optional ``rollout_func``, and for a VLM policy the frames per video and the frame
-    cache.
+    rewards, weights, optional ``rollout_func``, and for a VLM policy the frame cache.
 
     Args:
-        cfg: the run's config; reads ``rl``, ``model`` (device, dtype, cache) and ``run.seed``.
+        cfg: the run's config; reads ``rl``, ``model`` (device, dtype, cache; ``num_frames`` per video for a
+            VLM policy) and ``run.seed``.
     """
 
     def __init__(self, cfg: TrainConfig) -> None:
@@ -337,6 +336,5 @@ class OnlineRLTrainer:
             seed=self.seed if seed is None else seed,
             reward_weights=[float(data.weights.get(name, 1.0)) for name in data.rewards],
             rollout_func=data.rollout_func,
-            num_frames=getattr(data, "num_frames", 8),
             frame_cache=getattr(data, "frame_cache", None),
         )

@@ -47,10 +47,12 @@ class SFTSettings:
     seed: int = 0
     max_steps: int = -1
     freeze: tuple[str, ...] = ()  # parameter-name prefixes left untrained, e.g. ("model.vision_tower",)
-    num_frames: int = 8  # frames sampled per video part, read as images in a row
+    # frames sampled per video part, read as images in a row: the run's model.num_frames, which the policy
+    # samples with; None refuses videos
+    num_frames: int | None = None
 
 
-def _rows(examples: Sequence[SFTExample], vision: bool, num_frames: int = 8) -> list[dict[str, Any]]:
+def _rows(examples: Sequence[SFTExample], vision: bool, num_frames: int | None) -> list[dict[str, Any]]:
     from polyrlaif.core.media import conversation_image_paths, load_image, strip_image_paths
     from polyrlaif.core.vlm import expand_videos
 

@@ -30,7 +30,7 @@ from polyrlaif.core.io import InputError
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
 from polyrlaif.core.trainers.reward_model import pair_accuracy, split_pairs
-from polyrlaif.core.vision_reward import NUM_FRAMES, VisionRewardModel, bradley_terry_loss, prepare_input
+from polyrlaif.core.vision_reward import VisionRewardModel, bradley_terry_loss, prepare_input
 
 __all__ = ["VisionRewardModelTrainer", "check_vision_pairs", "has_visual_pairs", "pair_prompt"]
 
@@ -79,24 +79,21 @@ class VisionRewardModelTrainer:
     Args:
         cfg: the run's config; reads ``optim`` (lr, epochs, batch size in pairs, gradient accumulation, max
             steps, max length in tokens with the media's, LoRA, ``reward_eval_fraction``), ``model``
-            (device, dtype, cache) and ``run.seed`` (head initialisation, held-out split, data order).
-        num_frames: frames sampled per video; use what the policy samples with (``domain.num_frames``).
+            (device, dtype, cache; ``num_frames``, the frames per video the policy reads, which the reward
+            model is saved with and scores at) and ``run.seed`` (head initialisation, held-out split, data
+            order).
     """
 
     name = "vision_reward_model"
 
-    def __init__(self, cfg: TrainConfig, *, num_frames: int = NUM_FRAMES) -> None:
+    def __init__(self, cfg: TrainConfig) -> None:
         fraction = cfg.optim.reward_eval_fraction
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"optim.reward_eval_fraction must be in [0, 1), got {fraction}")
-        if num_frames < 1:
-            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
-        self.optim, self.model_cfg, self.seed, self.num_frames = (
-            cfg.optim,
-            cfg.model,
-            cfg.run.seed,
-            num_frames,
-        )
+        if cfg.model.num_frames < 1:
+            raise ValueError(f"model.num_frames must be >= 1, got {cfg.model.num_frames}")
+        self.optim, self.model_cfg, self.seed = cfg.optim, cfg.model, cfg.run.seed
+        self.num_frames = cfg.model.num_frames
 
     def train(
         self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path, *, seed: int | None = None

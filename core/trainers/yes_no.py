@@ -53,9 +53,12 @@ class YesNoSettings:
     freeze: tuple[str, ...] = ()  # parameter-name prefixes left untrained, e.g. ("model.vision_tower",)
     yes: tuple[str, ...] = ("Yes", "yes")
     no: tuple[str, ...] = ("No", "no")
+    # frames sampled per video part: the count the judge will read with (the run's model.num_frames);
+    # None refuses videos
+    num_frames: int | None = None
 
 
-def _encoder(path: str, vision: bool) -> tuple[Any, Any, Any]:
+def _encoder(path: str, vision: bool, num_frames: int | None) -> tuple[Any, Any, Any]:
     """The model, what saves with it, and a batch encoder (chat template, generation prompt, left pad)."""
     import torch
 
@@ -66,7 +69,11 @@ def _encoder(path: str, vision: bool) -> tuple[Any, Any, Any]:
 
         processor = AutoProcessor.from_pretrained(path)
         model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32)
-        return model, processor, lambda convs: encode_multimodal(processor, convs, "cpu")
+        return (
+            model,
+            processor,
+            lambda convs: encode_multimodal(processor, convs, "cpu", num_frames=num_frames),
+        )
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -121,7 +128,7 @@ def yes_no_train(
     s = settings or YesNoSettings()
     set_cpu_threads()
     path = resolve_model_path(model_path)
-    model, saver, encode = _encoder(path, any(has_visual(e.prompt) for e in examples))
+    model, saver, encode = _encoder(path, any(has_visual(e.prompt) for e in examples), s.num_frames)
     tok = getattr(saver, "tokenizer", saver)
     yes_ids, no_ids = yes_no_token_ids(tok, s.yes, s.no)
     freeze_parameters(model, s.freeze, f"{path} (yes/no training)")

@@ -18,7 +18,8 @@ class VideoLMMAdapter:
     """Loads a :class:`~polyrlaif.core.vlm.VisionLanguagePolicy` that samples ``num_frames`` per video."""
 
     def load(self, model: str, *, num_frames: int = 8, **kwargs: Any) -> Policy:
-        """The policy for ``model``."""
+        """The policy for ``model`` (``num_frames``: a run passes its ``model.num_frames``; 8 is that
+        field's default, for ``polyrlaif eval --model``)."""
         from polyrlaif.core.vlm import VisionLanguagePolicy
 
         policy = VisionLanguagePolicy(model, **kwargs)
@@ -26,8 +27,9 @@ class VideoLMMAdapter:
         return policy
 
     def policy_kwargs(self, cfg: Any) -> dict[str, Any]:
-        """The frames per video a run samples with (``domain.num_frames``)."""
-        return {"num_frames": cfg.domain.num_frames}
+        """The frames per video a run's models read (``model.num_frames``; its trainers and judge read it
+        too)."""
+        return {"num_frames": cfg.model.num_frames}
 
 
 ADAPTER = VideoLMMAdapter()

@@ -73,6 +73,18 @@ def _evaluations(cfg: TrainConfig, data_dir: Path | None) -> list[BenchmarkRun]:
     return runs
 
 
+def _judge_backend(cfg: TrainConfig) -> Any:
+    """The ``judge`` section's backend; a local VLM judge reads each video as the run's ``model.num_frames``
+    frames, as the policy does (``judge.backend`` names it; the core's ``build_backend`` knows no frames)."""
+    from polyrlaif.core.judges.backends import build_backend
+    from polyrlaif.core.judges.vlm_backend import VisionTransformersBackend
+
+    j = cfg.judge
+    if j.backend == "transformers_vlm":
+        return VisionTransformersBackend(j.model, batch_size=j.batch_size, num_frames=cfg.model.num_frames)
+    return build_backend(j)
+
+
 @dataclass
 class FeedbackParts:
     """The judged-answers pipeline of a run: the prompts, sampler and context-aware judge (``offline``), the
@@ -90,7 +102,6 @@ def feedback_parts(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> 
     Raises:
         ValueError: neither ``domain.prompts`` nor ``domain.synthetic``.
     """
-    from polyrlaif.core.judges.backends import build_backend
     from polyrlaif.core.judges.cache import JudgeCache
     from polyrlaif.core.judges.vlm_backend import VisionTransformersBackend
     from polyrlaif.core.sampling import TextSampler
@@ -105,8 +116,9 @@ def feedback_parts(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> 
         if d.curriculum == "length":
             prompts.sort(key=lambda p: len(p.text.split()))
         backend: Any = VisionTransformersBackend(
-            prepared["judge"]["model"], batch_size=cfg.judge.batch_size, device=cfg.model.device
-        )
+            prepared["judge"]["model"], batch_size=cfg.judge.batch_size, device=cfg.model.device,
+            num_frames=cfg.model.num_frames,
+        )  # fmt: skip
         starting_model = prepared["policy_sft"]["model"]
     else:
         if not d.prompts:
@@ -116,7 +128,7 @@ def feedback_parts(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> 
         data_dir, starting_model = None, None
         loaded = load_prompts(d.prompts, d.videos_root, curriculum=d.curriculum)
         prompts, skipped = loaded.prompts, loaded.skipped
-        backend = build_backend(cfg.judge)
+        backend = _judge_backend(cfg)
     path = judge_cache_path(cfg)
     judge = ContextAwareJudge(backend, use_context=d.judge_context, cache=JudgeCache(path) if path else None,
                               batch_size=cfg.judge.batch_size)  # fmt: skip

@@ -60,7 +60,6 @@ class VideoLMMConfig:
             ``videos_root``); unset with ``synthetic``.
         eval_annotations: held-out QA for the ``videoqa`` benchmark (any format it reads).
         videos_root: folder the prompts' videos are relative to.
-        num_frames: frames sampled per video (the middle frame of equal segments).
         judge_context: the judge reads the video's detailed description (VLM-RLAIF's context-aware
             reward); ``false`` is the ablation. Either way every round also asks the judge without the
             description and reports how often the preference changes (``judge/context_flip_rate``).
@@ -74,7 +73,6 @@ class VideoLMMConfig:
     prompts: str | None = None
     eval_annotations: str | None = None
     videos_root: str = "."
-    num_frames: int = 8
     judge_context: bool = True
     curriculum: Literal["none", "length"] = "none"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["videoqa"])
@@ -82,5 +80,3 @@ class VideoLMMConfig:
     def __post_init__(self) -> None:
         if self.synthetic and self.prompts:
             raise ValueError("domain.synthetic=true makes its own prompts; unset domain.prompts")
-        if self.num_frames < 1:
-            raise ValueError(f"domain.num_frames must be >= 1, got {self.num_frames}")

@@ -4,7 +4,7 @@
                   (video, question) ``sampling.n`` times -> the context-aware judge (reading the video's
                   detailed description) scores each answer -> pairs (the core's pair builder, the
                   ``pairs`` section) -> the vision reward model (``TRAINERS["reward_model"]``: pairs whose
-                  prompts carry video train the starting policy with a scalar head, ``domain.num_frames``
+                  prompts carry video train the starting policy with a scalar head, ``model.num_frames``
                   frames per video, the ``optim`` section) -> its held-out pair accuracy
     online task   GRPO / RLOO (the ``rl`` section) on the training prompts, the reward model's score of
                   each answer as the reward (``VisionRewardModelScorer(path).as_reward_fn()``), the frames
@@ -53,7 +53,7 @@ def _settings(cfg: TrainConfig) -> dict[str, Any]:
     d, s = cfg.domain, cfg.sampling
     optim = dataclasses.asdict(cfg.optim)
     out: dict[str, Any] = {
-        "num_frames": d.num_frames,
+        "num_frames": cfg.model.num_frames,
         "judge_context": d.judge_context,
         "seed": cfg.run.seed,
         "sampling": {
@@ -110,7 +110,7 @@ def _train_reward_model(
     from polyrlaif.domains.video_lmm.adapter import ADAPTER
     from polyrlaif.domains.video_lmm.build import feedback_parts
 
-    d, m = cfg.domain, cfg.model
+    m = cfg.model
     parts = feedback_parts(cfg, prepared)
     start = parts.starting_model or m.name_or_path
     # every training prompt, whatever run.num_prompts takes per round: the reward model sees them all
@@ -119,7 +119,7 @@ def _train_reward_model(
         f"reward model: {cfg.sampling.n} answers from {start} to each of {len(parts.offline.prompts)} prompts"
     )
     policy = ADAPTER.load(
-        start, num_frames=d.num_frames, dtype=m.dtype, device=m.device, cache_dir=m.cache_dir,
+        start, num_frames=m.num_frames, dtype=m.dtype, device=m.device, cache_dir=m.cache_dir,
         batch_size=cfg.sampling.batch_size,
     )  # fmt: skip
     try:
@@ -135,7 +135,7 @@ def _train_reward_model(
             "sampling.temperature, or lower pairs.min_margin"
         )
     log.info(f"reward model: training {start} with a scalar head on {len(pairs)} pairs")
-    result = TRAINERS.get("reward_model")(cfg, num_frames=d.num_frames).train(start, pairs, out / "train")
+    result = TRAINERS.get("reward_model")(cfg).train(start, pairs, out / "train")
     metrics = result.metrics
     if "eval_accuracy" in metrics:
         log.info(
@@ -157,7 +157,7 @@ def _train_reward_model(
 def online_task(cfg: TrainConfig, prompts: Sequence[PromptRecord], reward_model: str) -> OnlineTask:
     """GRPO / RLOO on ``prompts`` (each its video and question), rewarded by the vision reward model.
 
-    The rows carry the video as a part; the core's trainer samples ``domain.num_frames`` frames (the
+    The rows carry the video as a part; the core's trainer samples ``model.num_frames`` frames (the
     count the policy and the reward model read) into ``<output_dir>/frame_cache``, once.
     """
     from polyrlaif.core.judges.vision_reward_model import VisionRewardModelScorer
@@ -169,6 +169,5 @@ def online_task(cfg: TrainConfig, prompts: Sequence[PromptRecord], reward_model:
     return OnlineTask(
         prompts=rows,
         rewards={REWARD: scorer.as_reward_fn(REWARD)},
-        num_frames=cfg.domain.num_frames,
         frame_cache=str(Path(cfg.run.output_dir) / "frame_cache"),
     )

@@ -71,7 +71,7 @@ def _tiny_vlm(data_dir: Path, out: Path, seed: int) -> str:
 
 
 def _policy_sft(cfg: TrainConfig) -> Any:
-    w, d = cfg.domain.world, cfg.domain
+    w = cfg.domain.world
 
     def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         from polyrlaif.core.trainers.trl_sft import SFTExample, SFTSettings, sft_train
@@ -84,7 +84,7 @@ def _policy_sft(cfg: TrainConfig) -> Any:
             for r in rows
         ]
         settings = SFTSettings(epochs=w.policy_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed,
-                               num_frames=d.num_frames)  # fmt: skip
+                               num_frames=cfg.model.num_frames)  # fmt: skip
         result = sft_train(_tiny_vlm(data_dir, out, w.seed), examples, out, settings)
         return {"model": result.model_path}
 
@@ -113,7 +113,9 @@ def _judge(cfg: TrainConfig) -> Any:
                 YesNoExample(video_conversation(str(data_dir / r["video"]), text), r["label"] == "yes")
             )
         log.info(f"training the judge on {len(examples)} answers of its own clips (yes/no)")
-        settings = YesNoSettings(epochs=w.judge_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed + 1)
+        # the judge learns to read a video as the run's judge will (model.num_frames, as the policy)
+        settings = YesNoSettings(epochs=w.judge_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed + 1,
+                                 num_frames=cfg.model.num_frames)  # fmt: skip
         result = yes_no_train(_tiny_vlm(data_dir, out, w.seed + 1), examples, out, settings)
         return {"model": result.model_path}
 
@@ -127,7 +129,7 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
         return []
     w, root = d.world, world_dir(cfg)
     sizes = ("seed", "sft", "judge", "rlaif", "test", "frames_per_clip", "wrong_answer_rate")
-    train = {"lr": w.lr, "batch_size": w.batch_size, "num_frames": d.num_frames}
+    train = {"lr": w.lr, "batch_size": w.batch_size, "num_frames": cfg.model.num_frames}
     return [
         PrepStage("world", root / "data", {k: getattr(w, k) for k in sizes}, _world(w),
                   description="clips, descriptions and QA from a seed"),

@@ -68,7 +68,7 @@ def test_tiny_online_trains_a_reward_model_then_grpo_against_it_and_resumes(tmp_
         assert rounds[r]["videoqa/n_questions"] > 0 and (out / f"round_{r}" / "eval_videoqa").is_dir()
     assert rounds[2]["policy"] == str(out / "round_1" / "train" / "model")
     assert metrics["final_model"] == str(out / "round_2" / "train" / "model")
-    assert list((out / "frame_cache").glob("*_4.npy"))  # domain.num_frames=4, decoded once
+    assert list((out / "frame_cache").glob("*_4.npy"))  # model.num_frames=4, decoded once
     assert (out / "rewards.png").stat().st_size > 1000
 
     # a rerun resumes: every stage skipped, no checkpoint retrained, no answer redrawn or rejudged

@@ -87,6 +87,7 @@ def test_yaml_errors_name_file_line_and_column(tmp_path, text, expected):
         ("optim.backend=grpo", "optim.backend"),
         ("pairs.strategy=best", "pairs.strategy"),
         ("judge.backend=gpt", "judge.backend"),
+        ("model.num_frames=0", "model.num_frames"),
     ],
 )
 def test_ranges_and_choices_are_checked_when_the_config_loads(override, field):

@@ -76,8 +76,10 @@ def world(tmp_path_factory):
     optim = OptimConfig(
         lr=1e-3, max_steps=4, batch_size=3, reward_eval_fraction=0.3, lora=LoraConfig(enabled=False)
     )
-    cfg = TrainConfig(optim=optim, model=ModelConfig(device="cpu"), run=RunConfig(seed=0))
-    rm = TRAINERS.get("reward_model")(cfg, num_frames=NUM_FRAMES).train(vlm, pairs, root / "rm")
+    cfg = TrainConfig(
+        optim=optim, model=ModelConfig(device="cpu", num_frames=NUM_FRAMES), run=RunConfig(seed=0)
+    )
+    rm = TRAINERS.get("reward_model")(cfg).train(vlm, pairs, root / "rm")
     return {"vlm": vlm, "clips": clips, "rm": rm.model_path, "root": root}
 
 
@@ -100,10 +102,11 @@ def test_grpo_steps_of_a_vlm_against_the_vision_reward_model_log_reward_and_kl(w
         return out
 
     rl = RLConfig(beta=0.1, lr=1e-2, num_generations=2, batch_size=4, max_steps=2, max_completion_length=6)
-    cfg = TrainConfig(rl=rl, model=ModelConfig(device="cpu"), run=RunConfig(seed=0))
+    # the run's one frame count: the trainer samples the policy's frames with it, as the reward model did
+    cfg = TrainConfig(rl=rl, model=ModelConfig(device="cpu", num_frames=NUM_FRAMES), run=RunConfig(seed=0))
     rows = [{"prompt": video_prompt(c), "clip": c.name} for c in world["clips"][:2]]
     cache = tmp_path / "frames"
-    task = OnlineTask(rows, {"reward_model": recorded}, num_frames=NUM_FRAMES, frame_cache=str(cache))
+    task = OnlineTask(rows, {"reward_model": recorded}, frame_cache=str(cache))
     result = build_trainer(cfg, "grpo").train(world["vlm"], task, tmp_path / "rl")
 
     # the saved policy is a whole VLM checkpoint: the next round and the evaluation load it
@@ -171,8 +174,9 @@ def test_prompt_length_counts_image_tokens_and_a_text_policy_is_refused(world, t
         ValueError, match=r"prompt row 0 has 40 tokens with its 2 image\(s\), over max_prompt_length=20"
     ):
         grpo_train(
-            world["vlm"], rows, {"r": lambda p, c, **k: [0.0] * len(c)}, tmp_path / "a", rl, num_frames=2
-        )
+            world["vlm"], rows, {"r": lambda p, c, **k: [0.0] * len(c)}, tmp_path / "a", rl,
+            model=ModelConfig(num_frames=2),
+        )  # fmt: skip
     with pytest.raises(
         ValueError, match="prompts carry images or video, and this checkpoint is not an image-text"
     ):

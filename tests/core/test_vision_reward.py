@@ -89,11 +89,12 @@ def video_prompt(clip: Path | str) -> list[dict]:
     ]
 
 
-def rm_config(**optim) -> TrainConfig:
+def rm_config(num_frames: int = NUM_FRAMES, **optim) -> TrainConfig:
     settings = dict(lr=1e-3, epochs=1, max_steps=120, batch_size=8, max_length=512,
                     reward_eval_fraction=FRACTION, lora=LoraConfig(enabled=False))  # fmt: skip
     settings.update(optim)
-    return TrainConfig(optim=OptimConfig(**settings), model=ModelConfig(device="cpu"), run=RunConfig(seed=0))
+    model = ModelConfig(device="cpu", num_frames=num_frames)
+    return TrainConfig(optim=OptimConfig(**settings), model=model, run=RunConfig(seed=0))
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def pairs(tmp_path_factory) -> list[PreferencePair]:
 def trained(vlm, pairs, tmp_path_factory):
     """A vision reward model trained through the ``reward_model`` trainer (it sees the pairs' videos)."""
     out = tmp_path_factory.mktemp("vrm")
-    return RewardModelTrainer(rm_config(), num_frames=NUM_FRAMES).train(vlm, pairs, out), out
+    return RewardModelTrainer(rm_config()).train(vlm, pairs, out), out
 
 
 def test_bradley_terry_loss_against_hand_values():
@@ -218,7 +219,7 @@ def test_a_missing_video_is_an_input_error_naming_the_pair_and_file(vlm, tmp_pat
     pairs = make_pairs(tmp_path / "clips", 4)
     pairs[2].media = [MediaRef(kind="video", uri=str(tmp_path / "gone.mp4"))]
     with pytest.raises(InputError, match=r"pair 'p2'.*video file not found: .*gone\.mp4"):
-        RewardModelTrainer(rm_config(), num_frames=NUM_FRAMES).train(vlm, pairs, tmp_path / "out")
+        RewardModelTrainer(rm_config()).train(vlm, pairs, tmp_path / "out")
     assert not (tmp_path / "out" / "model").exists()
     pairs[2].media, pairs[1].chosen_media = pairs[0].media, [MediaRef(kind="image", uri="x.png")]
     with pytest.raises(ValueError, match="pair 'p1': its answers are media"):
@@ -228,8 +229,10 @@ def test_a_missing_video_is_an_input_error_naming_the_pair_and_file(vlm, tmp_pat
 def test_lora_trains_adapters_and_publishes_a_plain_checkpoint(vlm, pairs, tmp_path):
     from safetensors.torch import load_file
 
-    cfg = rm_config(max_steps=2, lr=1e-2, lora=LoraConfig(enabled=True, r=4, alpha=8, dropout=0.0))
-    result = VisionRewardModelTrainer(cfg, num_frames=1).train(vlm, pairs[:8], tmp_path)
+    lora = LoraConfig(enabled=True, r=4, alpha=8, dropout=0.0)
+    result = VisionRewardModelTrainer(rm_config(1, max_steps=2, lr=1e-2, lora=lora)).train(
+        vlm, pairs[:8], tmp_path
+    )
     weights = load_file(f"{result.model_path}/model.safetensors")
     base = load_file(f"{vlm}/model.safetensors")
     assert not any("lora" in k for k in weights) and weights.keys() == base.keys()

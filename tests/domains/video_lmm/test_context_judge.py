@@ -28,7 +28,7 @@ def judge_parts(tmp_path_factory):
     )
     cfg = TinyVLMConfig(image_size=32, hidden=32, vision_hidden=32, max_positions=512)
     model = build_tiny_vlm(root / "vlm", words, cfg)
-    return clip, VisionTransformersBackend(str(model), batch_size=4)
+    return clip, VisionTransformersBackend(str(model), batch_size=4, num_frames=4)
 
 
 def _prompt(pid: str, video: Path) -> PromptRecord:
