@@ -1,4 +1,4 @@
-"""The ``polyrlaif`` command. Verbs: train, feedback, eval, compare, verify, domains.
+"""The ``polyrlaif`` command. Verbs: train, feedback, eval, compare, seeds, verify, domains.
 
 Nothing heavy is imported at module level, so ``polyrlaif --help`` never imports torch.
 """
@@ -112,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("a", help="run folder, round folder (round_<k>) or evaluation folder")
     c.add_argument("b", help="the same, for the other side")
     c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+
+    sd = sub.add_parser(
+        "seeds",
+        help="the spread of a learning claim over seeds: each run's change from its round 0",
+        description="For runs of one config with different seeds: per benchmark and headline metric, each "
+        "run's last round minus its round 0 (paired by item, 95%% paired-bootstrap interval, p-value), "
+        "the mean over runs and how many runs' changes are significant.",
+    )
+    sd.add_argument("runs", nargs="+", help="run folders (each with round_0 and a later evaluated round)")
+    sd.add_argument("--round", type=int, default=None, help="compare this round with round 0 (default: last)")
+    sd.add_argument("--plot", default=None, help="also draw the spread to this PNG")
+    sd.add_argument("--seed", type=int, default=0, help="bootstrap seed")
 
     sub.add_parser("domains", help="list the registered domains and their benchmarks")
     return p
@@ -263,6 +275,28 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_seeds(args: argparse.Namespace) -> int:
+    from polyrlaif.core.report import print_summary
+    from polyrlaif.core.seeds import plot_seed_spread, seed_spread
+
+    spreads = seed_spread(args.runs, round_idx=args.round, seed=args.seed)
+    rows = []
+    for s in spreads:
+        row = {"metric": f"{s.benchmark}/{s.metric}"}
+        for run, d in zip(s.runs, s.differences, strict=True):
+            mark = " *" if d.significant else ""
+            row[Path(run).name] = f"{d.value:+.3g} [{d.low:+.3g}, {d.high:+.3g}] p={d.p_value:.2g}{mark}"
+        lo, hi = min(d.value for d in s.differences), max(d.value for d in s.differences)
+        row["mean (range)"] = f"{s.mean:+.3g} ({lo:+.3g} to {hi:+.3g})"
+        row["significant"] = f"{s.significant} of {len(s.runs)}"
+        rows.append(row)
+    print_summary("change from round 0, per run", rows)
+    print("[low, high]: 95% paired-bootstrap interval over the items; * the interval excludes 0")
+    if args.plot:
+        print(f"written: {plot_seed_spread(spreads, args.plot)}")
+    return 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from polyrlaif.core.registry import get_domain, load_object
 
@@ -298,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_verify(args)
         if args.verb == "compare":
             return _cmd_compare(args)
+        if args.verb == "seeds":
+            return _cmd_seeds(args)
         from polyrlaif.core.config import load_config
         from polyrlaif.core.registry import RECIPES
 
