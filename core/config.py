@@ -85,10 +85,10 @@ class JudgeConfig:
     concurrency: int = 4
     cache: bool = True
     cache_path: str | None = None  # default: <output_dir>/judge_cache.sqlite
-    # openai: ask for a JSON schema of the answer (response_format) from a pointwise or pairwise judge.
-    # auto: unless the server refuses it (then plain prompts for the rest of the run); on: always (a
-    # refusal is a failure); off: never. Answers are parsed as JSON, else as free text; a local model's
-    # answers are always free text.
+    # openai: ask a judge that reads a written answer (pointwise, pairwise, a domain's verdict judge) for
+    # its JSON schema (response_format). auto: unless the server refuses it (then plain prompts for the
+    # rest of the run); on: always (a refusal is a failure); off: never. Answers are parsed as JSON, else
+    # as free text; a local model's answers are always free text.
     structured_output: Literal["auto", "on", "off"] = "auto"
 
 

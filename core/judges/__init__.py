@@ -11,6 +11,7 @@ from polyrlaif.core.judges.backends import (
     TransformersBackend,
     YesNo,
     build_backend,
+    reads_next_token,
 )
 from polyrlaif.core.judges.cache import JudgeCache
 from polyrlaif.core.judges.modes import BaseJudge, JudgeStats, ParsingStats, render_context
@@ -47,5 +48,6 @@ __all__ = [
     "parse_preference",
     "parse_rubric_answer",
     "read_json_fields",
+    "reads_next_token",
     "render_context",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "JudgeBackend",
     "TransformersBackend",
     "build_backend",
+    "reads_next_token",
     "yes_no_from_top_logprobs",
     "yes_no_token_ids",
 ]
@@ -80,6 +81,14 @@ class JudgeBackend(Protocol):
         ...
 
 
+def reads_next_token(backend: object) -> bool:
+    """True when ``backend`` computes next-token probabilities itself (a local model, whose
+    :meth:`~JudgeBackend.yes_no` always answers), so a judge can read a yes/no verdict from p(yes) rather
+    than parse generated text. An HTTP endpoint answers ``yes_no`` only if its server returns logprobs,
+    and says false."""
+    return bool(getattr(backend, "next_token_probs", False))
+
+
 def _ratio(p_yes: float, p_no: float) -> YesNo:
     mass = p_yes + p_no
     if not mass > 0.0:
@@ -123,6 +132,9 @@ class TransformersBackend:
     #: yes/no passes are packed from the token ids of the text (a backend whose inputs are more than
     #: text, such as images, sets this false and is padded)
     packs = True
+    #: :meth:`yes_no` reads the model's own next-token distribution: always there, nothing to parse
+    #: (see :func:`reads_next_token`)
+    next_token_probs = True
 
     def __init__(
         self,

@@ -298,15 +298,18 @@ class BaseJudge:
         max_new_tokens: int,
         temperature: float,
         schema: tuple[str, dict[str, Any]] | None = None,
+        system: str | None = None,
     ) -> list[Answer]:
         """Free-text answers; with ``schema`` (a name and a JSON schema of the answer), asked for as
-        structured output where the backend takes it (:func:`wants_structured`)."""
+        structured output where the backend takes it (:func:`wants_structured`). ``system``: a system turn
+        before each prompt (a judge that has one puts it in :meth:`_spec`, so it is part of ``judge_id``)."""
         fmt = json_schema_format(*schema) if schema is not None and wants_structured(self.backend) else None
         extra: dict[str, Any] = {"response_format": fmt} if fmt is not None else {}
+        head = [{"role": "system", "content": system}] if system is not None else []
 
         def call(convs: list[list[dict[str, str]]]) -> list[dict[str, Any] | str]:
             outs = self.backend.complete(
-                convs, max_new_tokens=max_new_tokens, temperature=temperature, **extra
+                [[*head, *c] for c in convs], max_new_tokens=max_new_tokens, temperature=temperature, **extra
             )
             return [
                 ({"text": o.text, "structured": o.structured} if fmt is not None else {"text": o.text})

@@ -48,6 +48,10 @@ class OpenAIBackend:
             :meth:`complete` is sent (see :mod:`polyrlaif.core.judges.structured`).
     """
 
+    #: :meth:`yes_no` answers only where the server returns logprobs, so a judge that has the choice asks
+    #: an endpoint for a written answer (:func:`~polyrlaif.core.judges.backends.reads_next_token`)
+    next_token_probs = False
+
     def __init__(
         self,
         base_url: str,
