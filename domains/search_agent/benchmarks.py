@@ -17,8 +17,10 @@ Metrics: ``exact_match`` and ``f1`` (fractions in [0, 1]), ``n_questions``; cita
 recall and tool calls per question when the rows carry them; with an agent run, ``answered_rate``
 and, when the agent made JUDGE actions, ``judge_accuracy`` (agreement with the reranker's ideal
 verdict, as ReSeek's reward defines it); with a judge (``--opt judge='{"backend": ...}'``),
-``llm_judge_accuracy`` (the answer judge's JSON verdicts; failures are counted in
-``llm_judge_failures`` and left out of the mean). Per-row results go to ``rows.jsonl``; ``items.jsonl``
+``llm_judge_accuracy`` (the answer judge's verdicts: p(yes) of a local model, a JSON verdict from an
+endpoint, see ``judge_verdict``; failures are counted in ``llm_judge_failures`` and left out of the
+mean, and the answers no verdict could be read from in ``llm_judge_unparseable`` and
+``llm_judge_unparseable_rate``). Per-row results go to ``rows.jsonl``; ``items.jsonl``
 holds, per question, the numbers :meth:`QAEvaluator.aggregate` recomputes the headline metrics from.
 """
 
@@ -67,6 +69,9 @@ class QAOptions:
         max_observation_chars: tool output cut to this many characters.
         judge: a :class:`~polyrlaif.core.config.JudgeConfig` as a dict, for ``llm_judge_accuracy``.
         judge_cache: the judge cache file; default ``<output_dir>/judge_cache.sqlite``.
+        judge_verdict: how the answer judge decides: ``yesno`` (p(yes) from the next token), ``json`` (a
+            written JSON verdict, as structured output where the endpoint takes it), or ``auto``:
+            ``yesno`` for a local ``transformers`` judge, ``json`` for an endpoint.
     """
 
     predictions: str | None = None
@@ -84,6 +89,14 @@ class QAOptions:
     max_observation_chars: int = 1200
     judge: dict[str, Any] | None = None
     judge_cache: str | None = None
+    judge_verdict: str = "auto"
+
+    def __post_init__(self) -> None:
+        from polyrlaif.domains.search_agent.judge import VERDICT_MODES
+
+        if self.judge_verdict not in VERDICT_MODES:
+            valid = ", ".join(VERDICT_MODES)
+            raise ValueError(f"judge_verdict must be one of {valid}, got {self.judge_verdict!r}")
 
 
 class QAEvaluator:
@@ -283,7 +296,10 @@ class QAEvaluator:
 
         cfg = JudgeConfig(**(opts.judge or {}))
         cache = JudgeCache(opts.judge_cache or output_dir / "judge_cache.sqlite") if cfg.cache else None
-        judge = AnswerVerdictJudge(build_backend(cfg), cache=cache, max_new_tokens=cfg.max_new_tokens)
+        judge = AnswerVerdictJudge(
+            build_backend(cfg), cache=cache, max_new_tokens=cfg.max_new_tokens, verdict=opts.judge_verdict
+        )
+        log.info(f"{self.name}: answer judge {judge.judge_id}, verdicts by {judge.verdict_mode}")
         asked = [i for i, r in enumerate(rows) if r.prediction.strip()]  # no answer: wrong, no call
         verdicts = judge.verdicts(
             [
@@ -302,7 +318,11 @@ class QAEvaluator:
         for i, verdict in decided.items():
             per_row[i]["llm_judge"] = verdict
         known = [v for v in decided.values() if v is not None]
-        out = {"llm_judge_failures": float(len(rows) - len(known))}
+        out = {
+            "llm_judge_failures": float(len(rows) - len(known)),
+            "llm_judge_unparseable": float(judge.stats.unparseable),
+            "llm_judge_unparseable_rate": judge.stats.unparseable_rate,
+        }
         if known:
             out["llm_judge_accuracy"] = sum(known) / len(known)
         return out

@@ -53,7 +53,10 @@ def build_rewards(cfg: TrainConfig, documents: dict[str, Any]) -> dict[str, Any]
         path = judge_cache_path(cfg)
         cache = JudgeCache(path) if path else None
         rewards["answer_judge"] = AnswerJudgeReward(
-            backend, cache=cache, max_new_tokens=cfg.judge.max_new_tokens
+            backend,
+            cache=cache,
+            max_new_tokens=cfg.judge.max_new_tokens,
+            verdict=cfg.domain.answer_judge_verdict,
         )
         rewards["citation_faithfulness"] = CitationFaithfulnessReward(backend, documents, cache=cache)
     unknown = sorted(set(weights) - set(rewards) - set(_JUDGED))
@@ -231,6 +234,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
     if d.eval_llm_judge and cfg.judge.backend != "none":
         bench["judge"] = asdict(cfg.judge)
         bench["judge_cache"] = judge_cache_path(cfg)
+        bench["judge_verdict"] = d.answer_judge_verdict
     evaluations = [
         BenchmarkRun(name, make_options(get_benchmark(DOMAIN, name), bench, where="domain config"))
         for name in d.eval_benchmarks

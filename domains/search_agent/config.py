@@ -74,6 +74,11 @@ class SearchAgentConfig:
             logged but out of the total.
         eval_benchmarks: benchmarks run before training and after every round.
         eval_llm_judge: also score evaluation answers with the LLM answer judge (``llm_judge_accuracy``).
+        answer_judge_verdict: how the LLM answer judge (the ``answer_judge`` reward, ``llm_judge_accuracy``)
+            decides: ``yesno`` (p(yes) read from the judge's next token: nothing to parse), ``json`` (a
+            written JSON verdict, sent as structured output where ``judge.structured_output`` and the
+            endpoint allow), or ``auto``: ``yesno`` for a local ``transformers`` judge, ``json`` for an
+            ``openai`` endpoint.
         warm_start: before RL, fine-tune the policy on the scripted expert's demonstrations of the
             action protocol on the training questions (:mod:`~polyrlaif.domains.search_agent.expert`);
             round 0 then evaluates the warm-started policy. For small models that write no valid action.
@@ -108,6 +113,7 @@ class SearchAgentConfig:
     reward_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
     eval_benchmarks: list[str] = field(default_factory=lambda: ["qa"])
     eval_llm_judge: bool = True
+    answer_judge_verdict: Literal["auto", "json", "yesno"] = "auto"
     warm_start: bool = False
     warm_start_epochs: float = 2.0
     warm_start_lr: float = 5e-5

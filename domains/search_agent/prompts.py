@@ -7,9 +7,11 @@
   judged not useful (:data:`DROPPED_NOTE`). The loop that uses them is
   :mod:`~polyrlaif.domains.search_agent.agent`; the parser of the actions is
   :mod:`~polyrlaif.domains.search_agent.actions`.
-* The judges' prompts: :data:`ANSWER_JUDGE_TEMPLATE` (a JSON verdict on a predicted answer) and
-  :data:`CITATION_JUDGE_TEMPLATE` (yes/no: does a cited document support the answer), with 12 hex
-  digits of their sha256 recorded next to the rewards they produce, so a changed prompt is visible.
+* The judges' prompts: :data:`ANSWER_JUDGE_TEMPLATE` (a JSON verdict on a predicted answer, asked of a
+  model that writes its answer), :data:`ANSWER_YESNO_TEMPLATE` (the same question answered Yes or No,
+  asked of a model whose p(yes) is read) and :data:`CITATION_JUDGE_TEMPLATE` (yes/no: does a cited
+  document support the answer), with 12 hex digits of their sha256 recorded next to the rewards they
+  produce, so a changed prompt is visible.
   The judges are :mod:`~polyrlaif.domains.search_agent.judge`.
 """
 
@@ -26,6 +28,8 @@ __all__ = [
     "ACTION_FORMAT",
     "ANSWER_JUDGE_TEMPLATE",
     "ANSWER_JUDGE_TEMPLATE_HASH",
+    "ANSWER_YESNO_TEMPLATE",
+    "ANSWER_YESNO_TEMPLATE_HASH",
     "CITATION_JUDGE_TEMPLATE",
     "CITATION_JUDGE_TEMPLATE_HASH",
     "DROPPED_NOTE",
@@ -93,6 +97,25 @@ number or date is not).
 
 Reply with one JSON object and nothing else: {{"correct": true or false, "reason": "one sentence"}}"""
 
+ANSWER_YESNO_TEMPLATE = """\
+You check answers to questions. A predicted answer is correct when it means the same as one of the \
+gold answers (aliases, spelling variants and extra harmless words are fine; a different entity, \
+number or date is not).
+
+<question>
+{question}
+</question>
+
+<gold_answers>
+{gold_answers}
+</gold_answers>
+
+<prediction>
+{prediction}
+</prediction>
+
+Is the predicted answer correct? Answer Yes or No."""
+
 CITATION_JUDGE_TEMPLATE = """\
 <question>
 {prompt}
@@ -110,6 +133,7 @@ Does the document state or directly support the answer to the question? Answer Y
 
 #: 12 hex digits of the templates' sha256, recorded next to rewards so a changed prompt is visible.
 ANSWER_JUDGE_TEMPLATE_HASH = sha256_text(ANSWER_JUDGE_TEMPLATE)[:12]
+ANSWER_YESNO_TEMPLATE_HASH = sha256_text(ANSWER_YESNO_TEMPLATE)[:12]
 CITATION_JUDGE_TEMPLATE_HASH = sha256_text(CITATION_JUDGE_TEMPLATE)[:12]
 
 

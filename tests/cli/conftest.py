@@ -6,8 +6,9 @@ of the prompt, so different responses get different, reproducible scores and pre
 For a yes/no request (``logprobs``) it answers with top-logprobs from the same hash; for a pairwise
 prompt it prefers the response with the larger hash, in either order (a judge without position bias);
 for an answer-verdict prompt it replies with a JSON verdict, correct for odd hashes. It ignores a
-request's ``response_format`` (like a server that predates structured output), and can be told to
-answer junk that no score can be read from.
+request's ``response_format`` (like a server that predates structured output) unless told to refuse it
+(``refuse_response_format``: HTTP 400, as a server that validates its request fields answers), keeps
+every request body (``payloads``), and can be told to answer junk that no score can be read from.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class RuleJudgeServer:
         #: ``(request text) -> bool``: answer prose with no score or verdict to the completions it picks
         self.junk_when = None
         self.junked = 0
+        #: answer HTTP 400 to a request that carries ``response_format``
+        self.refuse_response_format = False
+        self.payloads: list[dict] = []
 
     @staticmethod
     def reply(body: dict) -> dict:
@@ -89,6 +93,7 @@ def rule_judge():
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with state.lock:
                 state.requests += 1
+                state.payloads.append(body)
             if state.down:
                 self.close_connection = True
                 return
@@ -97,6 +102,14 @@ def rule_judge():
                     state.failed += 1
                 data = b'{"error": "judge overloaded"}'
                 self.send_response(500)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            if state.refuse_response_format and "response_format" in body:
+                data = b'{"error": {"message": "response_format: extra fields not permitted"}}'
+                self.send_response(400)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -115,10 +115,67 @@ def test_llm_judge_accuracy_from_the_answer_judge(tmp_path, rule_judge):
     verdicts = [r["llm_judge"] for r in per_row]
     assert verdicts[3] is False and all(isinstance(v, bool) for v in verdicts)
     assert metrics["llm_judge_accuracy"] == sum(verdicts) / 4 and metrics["llm_judge_failures"] == 0
+    assert metrics["llm_judge_unparseable"] == 0 == metrics["llm_judge_unparseable_rate"]
     assert metrics["exact_match"] == 0.5
+    # an endpoint is asked for a written verdict, with its JSON schema as structured output
+    assert all(p["response_format"]["json_schema"]["name"] == "answer_verdict" for p in judge.payloads)
     items = [json.loads(x) for x in (tmp_path / "O" / "items.jsonl").read_text().splitlines()]
     assert [i["llm_judge"] for i in items] == verdicts
     assert items[1]["id"] == items[0]["id"] + "#2"  # the same question, without ids: kept apart
     assert QAEvaluator.aggregate(items)["llm_judge_accuracy"] == metrics["llm_judge_accuracy"]
     res = _eval(*args)
     assert res.returncode == 0 and judge.requests == 3  # the judge cache answered the rerun
+
+
+def test_unparseable_verdicts_are_counted_and_left_out(tmp_path, rule_judge):
+    url, judge = rule_judge
+    judge.junk_when = lambda text: "Varn" in text  # two of the four predictions get prose, no verdict
+    rows = [
+        {"question": "Who founded Quillmoor?", "prediction": "Edda Varn", "answers": ["Edda Varn"]},
+        {"question": "Who built the ferry?", "prediction": "Varn", "answers": ["Edda Varn"]},
+        {"question": "When was the tower built?", "prediction": "1802", "answers": ["1802"]},
+        {"question": "When was the mill built?", "prediction": "1799", "answers": ["1802"]},
+    ]
+    spec = json.dumps({"backend": "openai", "model": "rule-judge", "base_url": url})
+    out = tmp_path / "O.json"
+    res = _eval(
+        "--predictions",
+        str(_jsonl(tmp_path / "p.jsonl", rows)),
+        "--output",
+        str(out),
+        "--opt",
+        f"judge={spec}",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    metrics = json.loads(out.read_text())
+    assert judge.junked == 2 and metrics["llm_judge_failures"] == 2 == metrics["llm_judge_unparseable"]
+    assert metrics["llm_judge_unparseable_rate"] == 0.5
+    per_row = [json.loads(x) for x in (tmp_path / "O" / "rows.jsonl").read_text().splitlines()]
+    assert [r["llm_judge"] is None for r in per_row] == [True, True, False, False]
+    assert per_row[0]["llm_judge_reason"].startswith("unparseable_verdict: no JSON object")
+
+
+def test_a_local_judge_decides_by_p_yes_with_nothing_to_parse(tmp_path, tiny_lm_path):
+    rows = [
+        {"question": "Who founded Quillmoor?", "prediction": "Edda Varn", "answers": ["Edda Varn"]},
+        {"question": "When was the tower built?", "prediction": "1799", "answers": ["1802"]},
+        {"question": "When was the mill built?", "prediction": "in 1802", "answers": ["1802"]},
+    ]
+    spec = json.dumps({"backend": "transformers", "model": tiny_lm_path})
+    out = tmp_path / "O.json"
+    res = _eval(
+        "--predictions",
+        str(_jsonl(tmp_path / "p.jsonl", rows)),
+        "--output",
+        str(out),
+        "--opt",
+        f"judge={spec}",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "verdicts by yesno" in res.stderr
+    metrics = json.loads(out.read_text())
+    assert metrics["llm_judge_failures"] == 0 == metrics["llm_judge_unparseable"]
+    per_row = [json.loads(x) for x in (tmp_path / "O" / "rows.jsonl").read_text().splitlines()]
+    assert all(
+        isinstance(r["llm_judge"], bool) and r["llm_judge_reason"].startswith("p(yes)=") for r in per_row
+    )

@@ -1,11 +1,26 @@
-"""Shared fixtures: the packaged fictional corpus, its questions, the real MiniLM encoder and real indexes."""
+"""Shared fixtures: the packaged fictional corpus, its questions, the real MiniLM encoder and real indexes,
+and a real OpenAI-compatible judge endpoint (``server``) whose "model" follows fixed rules.
+
+The endpoint's rules: a prediction is correct when it contains a gold answer, a document supports an
+answer when it contains it; marker words in a prediction script its reply: ``MALFORMED`` a broken object
+without a verdict, ``FENCED`` the JSON in a code fence among chatter, ``CUT`` an object cut short in its
+reason. Structured output (``structured``): the server may ``ignore`` a request's ``response_format`` (as
+a server that predates it), ``honour`` it (answer the schema's object, as guided decoding would: a
+MALFORMED reply is then cut short before its verdict), or ``reject`` it with HTTP 400.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from polyrlaif.core.judges import OpenAIBackend
 from polyrlaif.datasets.qa.fictional import FictionalQuestion, corpus_path, load_questions
 from polyrlaif.domains.search_agent.corpus import Document, load_corpus
 
@@ -57,3 +72,90 @@ def index_dirs(tmp_path_factory, encoder) -> dict[str, Path]:
     finally:
         torch.set_num_threads(threads)
     return {kind: root / kind for kind in KINDS}
+
+
+def _tag(text: str, name: str) -> str:
+    m = re.search(rf"<{name}>\n(.*?)\n</{name}>", text, flags=re.DOTALL)
+    return m.group(1) if m else ""
+
+
+class VerdictServer:
+    """The fake judge model's rules and request log (a real server; only the model is fake)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.payloads: list[dict] = []
+        self.structured = "ignore"  # what a request's response_format gets: ignore, honour or reject
+        self.url = ""
+        self.backend: OpenAIBackend | None = None
+
+    def backend_with(self, structured_output: str) -> OpenAIBackend:
+        """A client of this server with ``judge.structured_output`` set to ``structured_output``."""
+        return OpenAIBackend(
+            self.url, "fake-judge", timeout_s=5, retries=0, structured_output=structured_output
+        )
+
+    def answer(self, body: dict) -> dict:
+        content = body["messages"][-1]["content"]
+        if body.get("logprobs"):
+            answer, document = _tag(content, "answer"), _tag(content, "document")
+            if "NOLOGPROBS" in answer:
+                return {"choices": [{"message": {"content": "Yes"}, "logprobs": None}]}
+            p = 0.9 if answer.lower() in document.lower() else 0.1
+            top = [{"token": "Yes", "logprob": math.log(p)}, {"token": "No", "logprob": math.log(1 - p)}]
+            return {
+                "choices": [{"message": {"content": "Yes"}, "logprobs": {"content": [{"top_logprobs": top}]}}]
+            }
+        pred = _tag(content, "prediction")
+        golds = [g.removeprefix("- ") for g in _tag(content, "gold_answers").splitlines()]
+        correct = any(g.lower() in pred.lower() for g in golds)
+        verdict = json.dumps({"correct": correct, "reason": "rule"})
+        schema = self.structured == "honour" and "response_format" in body
+        if "MALFORMED" in pred:  # guided decoding keeps the JSON's shape, but may run out of tokens
+            text = '{"correct": ' if schema else '{"correct": maybe, "reason": "unsure"'
+        elif "CUT" in pred:
+            text = verdict[: verdict.index('"reason"') + len('"reason": "ru')]
+        elif "FENCED" in pred and not schema:
+            text = f"Let me check.\n```json\n{verdict}\n```\nDone."
+        else:
+            text = verdict
+        return {"choices": [{"message": {"content": text}}]}
+
+
+@pytest.fixture
+def server():
+    """Start the judge endpoint; yields its :class:`VerdictServer` (``.backend``: a client, structured
+    output ``auto``)."""
+    state = VerdictServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with state.lock:
+                state.requests += 1
+                state.payloads.append(body)
+            status, out = 200, None
+            if state.structured == "reject" and "response_format" in body:
+                # what a server that validates its request fields answers to one it does not know
+                status, out = 400, {"error": {"message": "response_format: extra fields not permitted"}}
+            data = json.dumps(out or state.answer(body)).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    state.backend = state.backend_with("auto")
+    yield state
+    state.backend.close()
+    httpd.shutdown()
+    httpd.server_close()

@@ -1,22 +1,19 @@
 """Search-agent rewards: EM/F1, format, LLM-judge verdicts over real HTTP, citation faithfulness,
 ReSeek's JUDGE reward with the real MiniLM encoder, and the combined reward's renormalisation.
 
-The LLM judge is a real OpenAI-compatible HTTP server on 127.0.0.1 whose "model" follows fixed rules
-(as in tests/core/test_judge_http.py): a prediction is correct when it contains a gold answer, a
-document supports an answer when it contains it, and marker words script malformed replies.
+The LLM judge is the real OpenAI-compatible HTTP server of conftest.py (``server``), whose "model"
+follows fixed rules: a prediction is correct when it contains a gold answer, a document supports an
+answer when it contains it, and marker words script malformed replies.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from polyrlaif.core.judges import JudgeCache, OpenAIBackend
+from polyrlaif.core.judges import JudgeCache
 from polyrlaif.datasets.qa.fictional import corpus_path
 from polyrlaif.domains.search_agent.actions import Action
 from polyrlaif.domains.search_agent.agent import AgentConfig, Step, Trajectory, run_agents
@@ -31,71 +28,6 @@ from polyrlaif.domains.search_agent.verifier import ExactMatchReward, F1Reward, 
 def _tag(text: str, name: str) -> str:
     m = re.search(rf"<{name}>\n(.*?)\n</{name}>", text, flags=re.DOTALL)
     return m.group(1) if m else ""
-
-
-class VerdictServer:
-    """The fake judge model's rules and request log."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.payloads: list[dict] = []
-
-    def answer(self, body: dict) -> dict:
-        content = body["messages"][-1]["content"]
-        if body.get("logprobs"):
-            answer, document = _tag(content, "answer"), _tag(content, "document")
-            if "NOLOGPROBS" in answer:
-                return {"choices": [{"message": {"content": "Yes"}, "logprobs": None}]}
-            p = 0.9 if answer.lower() in document.lower() else 0.1
-            top = [{"token": "Yes", "logprob": math.log(p)}, {"token": "No", "logprob": math.log(1 - p)}]
-            return {
-                "choices": [{"message": {"content": "Yes"}, "logprobs": {"content": [{"top_logprobs": top}]}}]
-            }
-        pred = _tag(content, "prediction")
-        golds = [g.removeprefix("- ") for g in _tag(content, "gold_answers").splitlines()]
-        correct = any(g.lower() in pred.lower() for g in golds)
-        verdict = json.dumps({"correct": correct, "reason": "rule"})
-        if "MALFORMED" in pred:
-            text = '{"correct": maybe, "reason": "unsure"'
-        elif "FENCED" in pred:
-            text = f"Let me check.\n```json\n{verdict}\n```\nDone."
-        else:
-            text = verdict
-        return {"choices": [{"message": {"content": text}}]}
-
-
-@pytest.fixture
-def server():
-    state = VerdictServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with state.lock:
-                state.requests += 1
-                state.payloads.append(body)
-            data = json.dumps(state.answer(body)).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.backend = OpenAIBackend(
-        f"http://127.0.0.1:{httpd.server_address[1]}/v1", "fake-judge", timeout_s=5, retries=0
-    )
-    yield state
-    state.backend.close()
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +105,7 @@ def test_answer_judge_over_http_parses_fails_and_caches(server, qs, tmp_path) ->
         assert reward(_answered(None, status="turn_limit"), q) == 0.0  # no answer: no call
         assert server.requests == 4
         assert dict(reward.stats.failures) == {"unparseable_verdict": 1}
+        assert (reward.stats.answers, reward.stats.unparseable) == (4, 1)
 
         prompt = server.payloads[0]["messages"][-1]["content"]
         assert "<gold_answers>\n- Marta Solvey\n- Solvey\n</gold_answers>" in prompt
