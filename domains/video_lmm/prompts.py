@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "CONSISTENCY_PROMPT",
@@ -35,6 +36,14 @@ class JudgePrompt:
     system: str
     user: str
     with_pred: bool = False
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON schema of the reply the prompt asks for: ``{"pred": "yes" | "no", "score": 0-5}``
+        (``pred`` only where ``with_pred``; ``score`` an integer, as the prompts demand), sent as
+        structured output to an endpoint that takes it."""
+        props: dict[str, Any] = {"pred": {"type": "string", "enum": ["yes", "no"]}} if self.with_pred else {}
+        props["score"] = {"type": "integer", "minimum": 0, "maximum": 5}
+        return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
 #: Video-ChatGPT's zero-shot QA judge, verbatim (``quantitative_evaluation/evaluate_activitynet_qa.py``,

@@ -2,9 +2,13 @@
 
 :class:`VideoChatGPTJudge` asks one :class:`~polyrlaif.domains.video_lmm.prompts.JudgePrompt` (system and
 user turn, greedy), caches the answers and reads Video-ChatGPT's ``{'pred': 'yes', 'score': 4}`` from them
-(:func:`parse_judge_reply`); a reply without a usable score is a failure with its reason, counted in the
-judge's ``stats`` and summed by :func:`judge_counts`. :class:`JudgeOptions` are the judge fields every video
-benchmark takes; :func:`answer_videos` asks a policy each question on its video (resumable).
+(:func:`parse_judge_reply`). An OpenAI-compatible endpoint is sent that dict's JSON schema as structured
+output (:meth:`JudgePrompt.json_schema <polyrlaif.domains.video_lmm.prompts.JudgePrompt.json_schema>`)
+where ``judge_structured_output`` and the server allow (:mod:`polyrlaif.core.judges.structured`: a
+server that refuses it is asked plainly, and its free text parsed). A reply without a usable score is a
+failure with its reason, counted in the judge's ``stats`` with the unparseable answers and summed by
+:func:`judge_counts`. :class:`JudgeOptions` are the judge fields every video benchmark takes;
+:func:`answer_videos` asks a policy each question on its video (resumable).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from typing import Any, Literal, get_args
 from polyrlaif.core.io import InputError, StageWriter
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
-from polyrlaif.core.judges.modes import BaseJudge, snippet
+from polyrlaif.core.judges.modes import BaseJudge, ParsingStats, snippet
+from polyrlaif.core.judges.structured import STRUCTURED_MODES
 from polyrlaif.core.protocols import EvalRequest, Policy
 from polyrlaif.domains.video_lmm.prompts import JudgePrompt
 from polyrlaif.domains.video_lmm.qa_files import video_conversation
@@ -111,7 +116,9 @@ def parse_judge_reply(text: str | None, *, with_pred: bool) -> JudgeReply:
 
 class VideoChatGPTJudge(BaseJudge):
     """A core judge mode for one :class:`JudgePrompt`: system plus user turn, answers cached per
-    ``(judge_id, prompt)``, parsed by :func:`parse_judge_reply`, failures counted by reason in ``stats``.
+    ``(judge_id, prompt)``, asked for as the prompt's JSON schema where the backend takes structured
+    output, parsed by :func:`parse_judge_reply`; failures counted by reason in ``stats``
+    (:class:`~polyrlaif.core.judges.ParsingStats`: also the answers read and the unparseable ones).
 
     Args:
         backend: the judge model.
@@ -123,6 +130,7 @@ class VideoChatGPTJudge(BaseJudge):
 
     mode = "video_chatgpt"
     kind = "pointwise"
+    stats: ParsingStats
     required_fields = frozenset({"answer"})
     allowed_fields = frozenset(
         {"question", "answer", "prediction", "question1", "question2", "prediction1", "prediction2"}
@@ -140,6 +148,9 @@ class VideoChatGPTJudge(BaseJudge):
         self.prompt, self.max_new_tokens = prompt, max_new_tokens
         super().__init__(backend, template=prompt.user, cache=cache, batch_size=batch_size, progress=False)
 
+    def _new_stats(self) -> ParsingStats:
+        return ParsingStats()
+
     def _spec(self) -> dict[str, Any]:
         return {"system": self.prompt.system, "max_new_tokens": self.max_new_tokens}
 
@@ -150,20 +161,20 @@ class VideoChatGPTJudge(BaseJudge):
 
     def grade(self, rows: Sequence[Mapping[str, str]]) -> list[JudgeReply]:
         """One reply per row of template fields, in order (greedy judging)."""
-        system = {"role": "system", "content": self.prompt.system}
-
-        def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:
-            outs = self.backend.complete(
-                [[system, *c] for c in convs], max_new_tokens=self.max_new_tokens, temperature=0.0
-            )
-            return [{"text": o.text} if o.ok else (o.error or "backend_error: no text") for o in outs]
-
+        answers = self._ask_complete(
+            [self.template.format(**r) for r in rows],
+            max_new_tokens=self.max_new_tokens,
+            temperature=0.0,
+            schema=(f"video_chatgpt_{self.prompt.name}", self.prompt.json_schema()),
+            system=self.prompt.system,
+        )
         replies = []
-        for ans in self._ask([self.template.format(**r) for r in rows], call):
+        for ans in answers:
             if ans.raw is None:
                 reply = JudgeReply(None, None, ans.error or "backend_error: no text")
             else:
                 reply = parse_judge_reply(ans.raw.get("text"), with_pred=self.prompt.with_pred)
+                self.stats.parsed(not (reply.failure or "").startswith("unparseable"))
             if reply.failure:
                 self.stats.fail(reply.failure)
             replies.append(reply)
@@ -182,6 +193,9 @@ class JudgeOptions:
         judge_base_url: the OpenAI-compatible endpoint (its API key, if any, from ``OPENAI_API_KEY``).
         judge_cache: judge cache file (default ``<output_dir>/judge_cache.sqlite``).
         judge_max_new_tokens: room for the judge's dict.
+        judge_structured_output: ``auto``, ``on`` or ``off``, as ``judge.structured_output``: whether an
+            ``openai`` judge is sent the reply's JSON schema as ``response_format`` (``auto``: unless the
+            server refuses it; ``on``: a refusal is a failure; ``off``: never).
     """
 
     judge_backend: JudgeBackendName = "none"
@@ -189,11 +203,17 @@ class JudgeOptions:
     judge_base_url: str = "http://127.0.0.1:8000/v1"
     judge_cache: str | None = None
     judge_max_new_tokens: int = 64
+    judge_structured_output: str = "auto"
 
     def __post_init__(self) -> None:
         if self.judge_backend not in get_args(JudgeBackendName):
             valid = ", ".join(get_args(JudgeBackendName))
             raise ValueError(f"judge_backend must be one of {valid}, got {self.judge_backend!r}")
+        if self.judge_structured_output not in STRUCTURED_MODES:
+            valid = ", ".join(STRUCTURED_MODES)
+            raise ValueError(
+                f"judge_structured_output must be one of {valid}, got {self.judge_structured_output!r}"
+            )
 
 
 def build_judges(
@@ -206,7 +226,12 @@ def build_judges(
     from polyrlaif.core.config import JudgeConfig
     from polyrlaif.core.judges.backends import build_backend
 
-    cfg = JudgeConfig(backend=opts.judge_backend, model=opts.judge_model, base_url=opts.judge_base_url)
+    cfg = JudgeConfig(
+        backend=opts.judge_backend,
+        model=opts.judge_model,
+        base_url=opts.judge_base_url,
+        structured_output=opts.judge_structured_output,
+    )
     backend = build_backend(cfg)
     cache = JudgeCache(opts.judge_cache or output_dir / "judge_cache.sqlite")
     return [
@@ -215,12 +240,18 @@ def build_judges(
 
 
 def judge_counts(judges: Sequence[VideoChatGPTJudge | None]) -> dict[str, float]:
-    """``judge_failures`` and ``judge_failures/<reason>`` summed over the judges."""
-    out: dict[str, float] = {"judge_failures": 0.0}
+    """``judge_failures`` and ``judge_failures/<reason>``, the answers read (``judge_answers``), the
+    unparseable ones (``judge_unparseable``) and their share (``judge_unparseable_rate``), summed over
+    the judges."""
+    out: dict[str, float] = {"judge_failures": 0.0, "judge_answers": 0.0, "judge_unparseable": 0.0}
     for j in filter(None, judges):
+        out["judge_answers"] += j.stats.answers
+        out["judge_unparseable"] += j.stats.unparseable
         for reason, n in sorted(j.stats.failures.items()):
             out["judge_failures"] += n
             out[f"judge_failures/{reason}"] = out.get(f"judge_failures/{reason}", 0.0) + n
+    answers = out["judge_answers"]
+    out["judge_unparseable_rate"] = out["judge_unparseable"] / answers if answers else 0.0
     return out
 
 

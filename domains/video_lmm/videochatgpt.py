@@ -23,8 +23,10 @@ the annotations by task and id, or self-contained as Video-ChatGPT's inference s
 question whose video is missing or unreadable is skipped with its reason in ``skipped.jsonl``.
 
 A judge is required (``--opt judge_backend=openai --opt judge_model=M --opt judge_base_url=URL``, or
-``transformers``). An answer it does not give as ``{'score': n}`` with n in 0-5 is a failure with its
-reason, counted in ``judge_failures`` and left out of that aspect's mean. ``--limit N``: the first N
+``transformers``); an ``openai`` judge is sent the ``{"score": n}`` JSON schema as structured output
+(``--opt judge_structured_output=auto|on|off``). An answer it does not give as ``{'score': n}`` with n in
+0-5 is a failure with its reason, counted in ``judge_failures`` (no score read: ``judge_unparseable``)
+and left out of that aspect's mean. ``--limit N``: the first N
 questions of each task.
 """
 
@@ -130,7 +132,8 @@ class VideoChatGPTEvaluator:
     answer and predictions), ``skipped.jsonl``, ``metrics.json`` and ``metrics.md``; with a policy also
     ``generations.jsonl``. Metrics: the five aspects (an aspect whose task has no scored question is left
     out), ``average`` (of the five, when all are there), ``n_<task>`` (questions), ``skipped``,
-    ``judged_by``, ``judge_failures`` and ``judge_failures/<reason>``.
+    ``judged_by``, ``judge_failures``, ``judge_failures/<reason>``, ``judge_answers``,
+    ``judge_unparseable`` and ``judge_unparseable_rate``.
     """
 
     name: ClassVar[str] = "videochatgpt"

@@ -22,8 +22,10 @@ annotations by id, or Video-ChatGPT's self-contained ``{"question" | "Q", "answe
 Judging: with ``judge_backend`` ``openai`` or ``transformers`` (``--opt judge_backend=openai --opt
 judge_model=M --opt judge_base_url=URL``), the judge gets Video-ChatGPT's QA prompt (system and user turns
 of ``quantitative_evaluation/evaluate_activitynet_qa.py``, verbatim: :data:`~.prompts.QA_PROMPT`) and
-answers a dict ``{'pred': 'yes'|'no', 'score': 0-5}`` (:func:`~.qa_judge.parse_judge_reply`); an answer it
-does not give in that form is a failure with its reason, counted in ``judge_failures`` and left out of
+answers a dict ``{'pred': 'yes'|'no', 'score': 0-5}`` (:func:`~.qa_judge.parse_judge_reply`); an
+``openai`` judge is sent its JSON schema as structured output (``--opt judge_structured_output=auto|on|off``,
+as ``judge.structured_output``). An answer it does not give in that form is a failure with its reason,
+counted in ``judge_failures`` (and, when no score could be read, ``judge_unparseable``) and left out of
 both means. Without a judge (``judge_backend=none``, the default), ``accuracy`` is the normalised exact
 match against the answer (:func:`polyrlaif.evaluation.qa.normalize_answer`), there is no ``score``, and
 the metrics say ``judged_by: exact_match``.
@@ -117,7 +119,8 @@ class VideoQAEvaluator:
     question, answer and prediction), ``skipped.jsonl``, ``metrics.json`` and ``metrics.md``; with a policy
     also ``generations.jsonl``. Metrics: ``accuracy``, ``score``, ``n_scored`` (questions with a verdict),
     ``n_questions``, ``skipped``, ``judged_by`` (the judge's id, or ``exact_match``) and, with a judge,
-    ``judge_failures`` and ``judge_failures/<reason>``.
+    ``judge_failures``, ``judge_failures/<reason>``, ``judge_answers``, ``judge_unparseable`` and
+    ``judge_unparseable_rate``.
     """
 
     name: ClassVar[str] = "videoqa"

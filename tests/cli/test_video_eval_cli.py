@@ -108,6 +108,22 @@ def video_rule(body: dict) -> dict:
     return {"choices": [{"message": {"content": content}}]}
 
 
+def structured_video_rule(body: dict) -> dict:
+    """:func:`video_rule` for a server with guided decoding: a request with a ``response_format`` gets an
+    object of its schema, always well formed (a MALFORMED prediction is judged wrong)."""
+    fmt = body.get("response_format")
+    if fmt is None:
+        return video_rule(body)
+    text = body["messages"][-1]["content"]
+    gold = re.search(r"Correct Answer: (.*)\n", text).group(1).strip().lower()
+    preds = re.findall(r"Predicted Answer(?: to Question \d)?: (.*)\n", text)
+    right = all(p.strip().lower() == gold for p in preds)
+    props = fmt["json_schema"]["schema"]["properties"]
+    reply = {"pred": "yes" if right else "no", "score": 5 if right else 1} if "pred" in props else {}
+    reply = reply or {"score": 4 if right else 2}
+    return {"choices": [{"message": {"content": json.dumps(reply)}}]}
+
+
 def _install_stand_in(site: Path) -> Path:
     site.mkdir()
     (site / "vlmm_stand_in.py").write_text(STAND_IN)
@@ -173,6 +189,74 @@ def test_eval_videoqa_with_predictions_and_a_judge_endpoint(tmp_path: Path, rule
 
     served = state.requests  # a rerun replays the judge's answers from O/judge_cache.sqlite
     assert _polyrlaif(site, *args).returncode == 0 and state.requests == served
+
+
+def test_the_videoqa_judge_is_sent_its_reply_schema_and_a_refusal_falls_back(
+    tmp_path: Path, rule_judge, monkeypatch, caplog
+) -> None:
+    from polyrlaif.domains.video_lmm.prompts import QA_PROMPT
+
+    url, state = rule_judge
+    state.reply = structured_video_rule
+    monkeypatch.syspath_prepend(str(_install_stand_in(tmp_path / "site")))
+    q = _json(tmp_path / "Q.json", QUESTIONS)
+    p = tmp_path / "P.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in PREDICTIONS))
+
+    def run(out: Path, *opts: str) -> dict:
+        argv = [
+            "eval", "--domain", "video_lmm", "--benchmark", "videoqa", "--predictions", str(p),
+            "--annotations", q, "--output", str(out), "--opt", "judge_backend=openai",
+            "--opt", "judge_model=rule", "--opt", f"judge_base_url={url}", *opts,
+        ]  # fmt: skip
+        assert main(argv) == 0
+        return json.loads(out.read_text())
+
+    # a server that honours response_format answers the schema's object: nothing is unparseable
+    metrics = run(tmp_path / "honoured.json")
+    fmt = state.payloads[0]["response_format"]
+    assert (
+        fmt["json_schema"]["name"] == "video_chatgpt_qa"
+        and fmt["json_schema"]["schema"]
+        == {
+            "type": "object",
+            "properties": {
+                "pred": {"type": "string", "enum": ["yes", "no"]},
+                "score": {"type": "integer", "minimum": 0, "maximum": 5},
+            },
+            "required": ["pred", "score"],
+            "additionalProperties": False,
+        }
+        == QA_PROMPT.json_schema()
+    )
+    assert state.payloads[0]["messages"][0] == {"role": "system", "content": QA_PROMPT.system}
+    assert state.requests == 4 and metrics["judge_failures"] == 0
+    assert (metrics["judge_answers"], metrics["judge_unparseable"], metrics["judge_unparseable_rate"]) == (
+        4,
+        0,
+        0,
+    )
+    assert metrics["accuracy"] == 0.5 and metrics["score"] == 3.0  # MALFORMED: judged wrong (no, 1)
+
+    # one that refuses it: asked again plainly (logged once), the free text parsed, the junk counted
+    state.refuse_response_format, state.payloads[:] = True, []
+    with caplog.at_level("WARNING", logger="polyrlaif"):
+        metrics = run(tmp_path / "refused.json")
+    plain = [b for b in state.payloads if "response_format" not in b]
+    assert len(plain) == 4 and len(state.payloads) - len(plain) >= 1
+    assert caplog.text.count("refused response_format") == 1
+    assert (
+        metrics["judge_failures"]
+        == 1
+        == metrics["judge_failures/unparseable"]
+        == metrics["judge_unparseable"]
+    )
+    assert metrics["judge_answers"] == 4 and metrics["judge_unparseable_rate"] == 0.25
+    assert metrics["accuracy"] == pytest.approx(2 / 3)
+
+    # structured output on: a refusal is each question's failure, not a parse of anything
+    metrics = run(tmp_path / "strict.json", "--opt", "judge_structured_output=on")
+    assert metrics["judge_failures/structured_output_rejected"] == 4 and metrics["judge_answers"] == 0
 
 
 def test_eval_videochatgpt_from_its_own_files(tmp_path: Path, rule_judge) -> None:

@@ -98,6 +98,19 @@ def test_score_only_replies_including_the_prompts_own_typo() -> None:
     assert parse_judge_reply("{'score': 6}", with_pred=False).failure == "out_of_range: score 6 not in [0, 5]"
 
 
+def test_each_prompt_asks_for_its_reply_as_a_json_schema_that_the_parser_reads() -> None:
+    from polyrlaif.domains.video_lmm.prompts import QA_PROMPT
+
+    for _, prompt in DIMENSIONS.values():  # the five aspects: a score only
+        schema = prompt.json_schema()
+        assert schema["required"] == ["score"] and schema["additionalProperties"] is False
+        assert schema["properties"]["score"] == {"type": "integer", "minimum": 0, "maximum": 5}
+    assert parse_judge_reply(json.dumps({"score": 3}), with_pred=False) == JudgeReply(None, 3)
+    assert QA_PROMPT.json_schema()["required"] == ["pred", "score"]
+    assert QA_PROMPT.json_schema()["properties"]["pred"]["enum"] == ["yes", "no"]
+    assert parse_judge_reply('{"pred": "no", "score": 1}', with_pred=True) == JudgeReply(False, 1)
+
+
 def test_aggregate_means_each_aspect_over_its_scored_questions() -> None:
     rows = [
         {"id": "generic/a", "task": "generic", "correctness": 4, "detail_orientation": 2,
@@ -145,6 +158,10 @@ def test_predictions_join_by_task_and_failures_are_counted_per_aspect(
 
     # the tiny random LM never answers with the dict: 3 aspects x 3 generic + 1 temporal + 1 pair = 11
     assert metrics["judge_failures"] == 11 == metrics["judge_failures/unparseable"]
+    assert (
+        metrics["judge_answers"] == 11 == metrics["judge_unparseable"]
+        and metrics["judge_unparseable_rate"] == 1
+    )
     assert not set(DIMENSIONS) & set(metrics)
     assert (metrics["n_generic"], metrics["n_temporal"], metrics["n_consistency"]) == (3, 1, 1)
     items = _rows(tmp_path / "o" / "items.jsonl")

@@ -270,6 +270,11 @@ def test_judge_failures_are_counted_left_out_and_cached(tmp_path: Path, tiny_lm_
         metrics = VideoQAEvaluator().evaluate(None, EvalRequest(output_dir=tmp_path / "o", options=opts))
 
     assert metrics["judge_failures"] == 3 == metrics["judge_failures/unparseable"]
+    assert (metrics["judge_answers"], metrics["judge_unparseable"], metrics["judge_unparseable_rate"]) == (
+        3,
+        3,
+        1,
+    )
     assert math.isnan(metrics["accuracy"]) and "score" not in metrics and metrics["n_scored"] == 0
     assert metrics["judged_by"].startswith(f"video_chatgpt[qa]:transformers:{tiny_lm_path}:")
     assert "the judge failed on 3 question(s) {'unparseable': 3}; they are left out" in caplog.text
