@@ -33,7 +33,14 @@ LEVELS = (
 )  # fmt: skip
 
 #: What the update reports that is worth a row in the summary.
-TRAIN_KEYS = ("pairs_kept", "train/train_loss", "train/rewards/margins", "train/rewards/accuracies")
+TRAIN_KEYS = (
+    "pairs_kept",
+    "train/train_loss",
+    "train/rewards/margins",
+    "train/rewards/accuracies",
+    "train/fit/accuracy",
+    "train/fit/margin",
+)
 
 
 def run(cfg: TrainConfig) -> list[dict[str, Any]]:

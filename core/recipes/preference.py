@@ -25,7 +25,7 @@ __all__ = ["run"]
 log = get_logger(__name__)
 
 #: What a round's update reports that is worth a row in the summary.
-TRAIN_KEYS = ("train/train_loss", "train/rewards/margins")
+TRAIN_KEYS = ("train/train_loss", "train/rewards/margins", "train/fit/accuracy", "train/fit/margin")
 
 
 def run(cfg: TrainConfig) -> list[dict[str, Any]]:

@@ -199,6 +199,7 @@ class TRLDPOTrainer:
             model=model,
             args=self._dpo_config(output_dir, device, dtype, vision=has_image_pairs(pairs)),
             train_dataset=Dataset.from_list(rows),
+            eval_dataset=Dataset.from_list(rows),  # for the fit after training (reference log-probs up front)
             processing_class=tokenizer,
             peft_config=peft_lora_config(self.optim.lora),
         )
@@ -209,6 +210,11 @@ class TRLDPOTrainer:
         seconds = time.perf_counter() - start
         metrics = summarise_history(trainer.state.log_history, seconds, trainer.state.global_step, len(pairs))
         metrics["setup_seconds"] = round(setup_seconds, 3)
+        fit_start = time.perf_counter()  # how well the policy fits its own pairs, as the fast backend says
+        fit = trainer.evaluate()
+        metrics["fit/accuracy"] = float(fit["eval_rewards/accuracies"])
+        metrics["fit/margin"] = float(fit["eval_rewards/margins"])
+        metrics["fit_seconds"] = round(time.perf_counter() - fit_start, 3)
         if has_image_pairs(pairs):  # what the update saw: a video counts as its frames
             metrics["images_per_prompt"] = sum(len(r["images"]) for r in rows) / len(rows)
 

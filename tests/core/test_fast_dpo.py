@@ -26,6 +26,7 @@ from polyrlaif.core.trainers.dpo_step import (
     dpo_loss,
     pack_pairs,
     pair_logps,
+    reference_logps,
     tokenize_pairs,
 )
 from polyrlaif.core.trainers.fast_dpo import FastDPOTrainer
@@ -281,6 +282,8 @@ def test_steps_match_trl(loss_type, sft_weight, lora, tiny_lm_path, tmp_path, mo
         "rewards/accuracies",
         "steps",
         "pairs",
+        "fit/margin",  # the trained policy against its reference over every pair, after training
+        "fit/accuracy",
     ):
         assert ours.metrics[key] == pytest.approx(theirs.metrics[key], abs=1e-4), key
     # the third update, whose effect no logged loss shows, must match too
@@ -324,3 +327,28 @@ def test_image_pairs_are_trained_by_trl(tmp_path, monkeypatch):
     assert result.model_path == "from-trl"
     assert calls == [("no-model-needed", [pair], tmp_path)]
     assert not (tmp_path / "steps.jsonl").exists()
+
+
+def test_fit_reports_how_well_the_trained_policy_separates_its_own_pairs(tiny_lm_path, tmp_path):
+    """``fit/margin`` and ``fit/accuracy`` over every training pair, checked against the published model's
+    own log-probs against the starting model's (the reference); after a few steps on separable pairs
+    the policy prefers the chosen answers (from 0 margin, where policy and reference are one model)."""
+    from dataclasses import replace
+
+    from transformers import AutoModelForCausalLM
+
+    optim = replace(_optim("sigmoid", 0.0, False, backend="fast"), max_steps=12, lr=1e-3)
+    result = FastDPOTrainer(_cfg(optim)).train(tiny_lm_path, PAIRS, tmp_path)
+    tok = _tokenizer(tiny_lm_path)
+    examples = tokenize_pairs(tok, trl_dpo.pairs_to_rows(PAIRS), MAX_LENGTH)
+    kw = {"pad_token_id": tok.pad_token_id, "max_length": MAX_LENGTH, "batch_size": 4}
+    base = AutoModelForCausalLM.from_pretrained(tiny_lm_path).eval()
+    trained = AutoModelForCausalLM.from_pretrained(result.model_path).eval()
+    rc, rr = reference_logps(base, examples, **kw)
+    pc, pr = reference_logps(trained, examples, **kw)
+    margins = 0.1 * ((pc - rc) - (pr - rr))
+
+    assert result.metrics["fit/margin"] == pytest.approx(float(margins.mean()), abs=1e-4)
+    assert result.metrics["fit/accuracy"] == pytest.approx(float((margins > 0).float().mean()))
+    assert result.metrics["fit/accuracy"] > 0.5 and result.metrics["fit/margin"] > 0
+    assert result.metrics["fit_seconds"] >= 0
