@@ -8,7 +8,7 @@ from typing import Any
 
 from polyrlaif.core.io import atomic_write_bytes, atomic_write_json
 
-__all__ = ["print_summary", "plot_rounds", "plot_steps", "write_run_metrics"]
+__all__ = ["plot_rounds", "plot_steps", "print_summary", "save_figure", "write_run_metrics"]
 
 
 #: Suffixes of the interval and paired-difference keys that belong to a metric's own panel.
@@ -47,7 +47,6 @@ def plot_rounds(
         path: PNG file to write (atomically).
         keys: metrics to plot; default: every numeric key except ``round``.
     """
-    import io
 
     import matplotlib
 
@@ -85,10 +84,7 @@ def plot_rounds(
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return save_figure(fig, path)
 
 
 def plot_steps(
@@ -108,7 +104,6 @@ def plot_steps(
         title: figure title.
         boundaries: steps after which a new round began, drawn as dashed lines.
     """
-    import io
 
     import matplotlib
 
@@ -132,6 +127,15 @@ def plot_steps(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write a matplotlib figure to ``path`` as a PNG (110 dpi), atomically, and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)

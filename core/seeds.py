@@ -88,7 +88,7 @@ def plot_seed_spread(spreads: list[SeedSpread], path: str | Path, *, title: str 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from polyrlaif.core.io import atomic_write_bytes
+    from polyrlaif.core.report import save_figure
 
     n = len(spreads)
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2), squeeze=False)
@@ -105,10 +105,4 @@ def plot_seed_spread(spreads: list[SeedSpread], path: str | Path, *, title: str 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buf.getvalue())
-    return Path(path)
+    return save_figure(fig, path)
