@@ -33,7 +33,7 @@ from typing import Any
 
 from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.modes import JudgeStats
-from polyrlaif.core.protocols import RewardFn
+from polyrlaif.core.judges.reward_scorer import BaseRewardScorer
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = [
@@ -198,42 +198,15 @@ def weights_digest(path: str | Path) -> str:
     return _digest(stats, str(root))
 
 
-class RewardModelScorer:
+class RewardModelScorer(BaseRewardScorer):
     """Scores (prompt, completion) pairs with a sequence-classification reward model.
 
-    The model loads on first use, in eval mode, with gradients never taken.
-
-    Args:
-        path: the reward model's directory (a registry alias or hub id also resolves).
-        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda[:i]``.
-        batch_size: sequences per forward pass.
-        dtype: ``auto`` (float32 on CPU, bfloat16 on CUDA) or a dtype name.
-        max_length: longest input in tokens; longer ones fail (``None``: the model's
-            ``max_position_embeddings`` when it has one).
-
-    Attributes:
-        stats: failures of :meth:`as_reward_fn` calls, counted by reason.
+    The model loads on first use, in eval mode, with gradients never taken. Settings (path, device,
+    batch size, dtype, max length) and :attr:`stats` are :class:`BaseRewardScorer`'s; ``path`` may also
+    be a hub id.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        device: str = "auto",
-        batch_size: int = 16,
-        dtype: str = "auto",
-        max_length: int | None = None,
-    ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.path = str(path)
-        self.device = device
-        self.batch_size = batch_size
-        self.dtype = dtype
-        self.max_length = max_length
-        self.stats = JudgeStats()
-        self._model: Any = None
-        self._tokenizer: Any = None
+    _tokenizer: Any = None
 
     def _load(self) -> tuple[Any, Any]:
         if self._model is None:
@@ -314,42 +287,6 @@ class RewardModelScorer:
                 for i, value in zip(ok, values, strict=True):
                     scores[i] = value
         return scores, failures
-
-    def score(self, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float]:
-        """One reward per (prompt, completion), in order.
-
-        Raises:
-            ValueError: an input cannot be scored (naming its index and the reason).
-        """
-        scores, failures = self.try_score(prompts, completions)
-        for i, failure in enumerate(failures):
-            if failure is not None:
-                raise ValueError(f"input {i}: {failure}")
-        return [float(s) for s in scores]  # type: ignore[arg-type]
-
-    def as_reward_fn(self, name: str = "reward_model") -> RewardFn:
-        """This model as a TRL reward function named ``name`` (TRL logs ``rewards/<name>/mean``).
-
-        The returned callable takes ``(prompts, completions, **columns)``, ignores the columns, and
-        returns one float per completion, ``None`` where it failed; failures are counted by reason in
-        :attr:`stats`, which the callable also exposes as ``stats``.
-        """
-
-        def reward_fn(
-            prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
-        ) -> list[float | None]:
-            scores, failures = self.try_score(prompts, completions)
-            self.stats.calls += 1
-            self.stats.judgments += len(scores)
-            for failure in failures:
-                if failure is not None:
-                    self.stats.fail(failure)
-            return scores
-
-        reward_fn.__name__ = reward_fn.__qualname__ = name
-        reward_fn.stats = self.stats  # type: ignore[attr-defined]
-        reward_fn.scorer = self  # type: ignore[attr-defined]
-        return reward_fn
 
 
 class RewardModelJudge:

@@ -25,49 +25,24 @@ from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.io import InputError
-from polyrlaif.core.judges.modes import JudgeStats
-from polyrlaif.core.protocols import RewardFn
+from polyrlaif.core.judges.reward_scorer import BaseRewardScorer
 
 __all__ = ["VisionRewardModelScorer", "reward_model_scorer"]
 
 log = logging.getLogger(__name__)
 
 
-class VisionRewardModelScorer:
+class VisionRewardModelScorer(BaseRewardScorer):
     """Scores (prompt, completion) pairs with a vision reward model: batched, no gradients.
 
-    The model loads on first use, in eval mode.
-
-    Args:
-        path: the vision reward model's folder (a registry alias also resolves).
-        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda[:i]``.
-        batch_size: conversations per forward pass.
-        dtype: ``auto`` (float32 on CPU, bfloat16 on CUDA) or a dtype name.
-        max_length: longest input in tokens, media tokens included; longer ones fail (``None``: the
-            backbone's ``max_position_embeddings`` when it has one).
-
-    Attributes:
-        stats: failures of :meth:`as_reward_fn` calls, counted by reason.
+    The model loads on first use, in eval mode. Settings and :attr:`stats` are
+    :class:`BaseRewardScorer`'s, but ``batch_size`` (conversations per forward pass) defaults to 8 and
+    ``max_length`` counts media tokens too. Its reward function ignores TRL's ``images`` column: those
+    images are already in its prompts' image parts.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        device: str = "auto",
-        batch_size: int = 8,
-        dtype: str = "auto",
-        max_length: int | None = None,
-    ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.path = str(path)
-        self.device = device
-        self.batch_size = batch_size
-        self.dtype = dtype
-        self.max_length = max_length
-        self.stats = JudgeStats()
-        self._model: Any = None
+    def __init__(self, path: str | Path, *, batch_size: int = 8, **settings: Any) -> None:
+        super().__init__(path, batch_size=batch_size, **settings)
 
     @property
     def model(self) -> Any:
@@ -157,44 +132,6 @@ class VisionRewardModelScorer:
             for (i, _), value in zip(chunk, values, strict=True):
                 scores[i] = value
         return scores, failures
-
-    def score(self, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float]:
-        """One reward per (prompt, completion), in order.
-
-        Raises:
-            InputError: an image or video cannot be read (naming its index and the file).
-            ValueError: another input cannot be scored (naming its index and the reason).
-        """
-        scores, failures = self.try_score(prompts, completions)
-        for i, failure in enumerate(failures):
-            if failure is not None:
-                error = InputError if failure.startswith("reward_model_media_file") else ValueError
-                raise error(f"input {i}: {failure}")
-        return [float(s) for s in scores]  # type: ignore[arg-type]
-
-    def as_reward_fn(self, name: str = "reward_model") -> RewardFn:
-        """This model as a TRL reward function named ``name`` (TRL logs ``rewards/<name>/mean``).
-
-        The callable takes ``(prompts, completions, **columns)``, ignores the columns (TRL's ``images``
-        column is already in its prompts' image parts), and returns one float per completion, ``None``
-        where it failed; failures are counted by reason in :attr:`stats`, also exposed as ``stats``.
-        """
-
-        def reward_fn(
-            prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
-        ) -> list[float | None]:
-            scores, failures = self.try_score(prompts, completions)
-            self.stats.calls += 1
-            self.stats.judgments += len(scores)
-            for failure in failures:
-                if failure is not None:
-                    self.stats.fail(failure)
-            return scores
-
-        reward_fn.__name__ = reward_fn.__qualname__ = name
-        reward_fn.stats = self.stats  # type: ignore[attr-defined]
-        reward_fn.scorer = self  # type: ignore[attr-defined]
-        return reward_fn
 
 
 def reward_model_scorer(path: str | Path, **kwargs: Any) -> Any:
