@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.config import ModelConfig, TrainConfig
 from polyrlaif.core.io import atomic_write_json
 from polyrlaif.core.records import PreferencePair
 
@@ -42,9 +42,11 @@ __all__ = [
     "finished_result",
     "is_finished",
     "publish_checkpoint",
+    "free_memory",
     "freeze_parameters",
     "no_checkpointing",
     "publish_trained",
+    "training_device",
 ]
 
 CHECKPOINT_DIR = "model"
@@ -171,6 +173,37 @@ def no_checkpointing(config_cls: Any) -> dict[str, bool]:
     if "activation_checkpointing" in config_cls.__dataclass_fields__:
         return {"activation_checkpointing": False}
     return {"gradient_checkpointing": False}
+
+
+def training_device(model_cfg: ModelConfig) -> tuple[str, Any]:
+    """The device to train on (``model.device``) and the torch dtype to train in (``model.dtype``).
+
+    On CPU, torch's threads are sized to this process and training is in float32 whatever was asked
+    (a warning says so): CPUs have no fast half-precision matmuls.
+    """
+    import torch
+
+    from polyrlaif.core.models import pick_device, pick_dtype, set_cpu_threads
+
+    device = pick_device(model_cfg.device)
+    dtype = pick_dtype(model_cfg.dtype, device)
+    if device == "cpu":
+        set_cpu_threads()
+        if dtype != torch.float32:
+            log.warning("training on CPU in float32 (dtype %s ignored)", dtype)
+            dtype = torch.float32
+    return device, dtype
+
+
+def free_memory(device: str) -> None:
+    """Collect garbage and, on CUDA, return the cached blocks: call once the trained model is dropped."""
+    import gc
+
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
 
 
 def freeze_parameters(model: Any, prefixes: Sequence[str], what: str) -> int:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained, training_device
 from polyrlaif.core.trainers.dpo_step import (
     dpo_loss,
     pair_logps,
@@ -154,15 +154,9 @@ class FastDPOTrainer:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
-        from polyrlaif.core.models import pick_device, pick_dtype, resolve_model_path, set_cpu_threads
+        from polyrlaif.core.models import resolve_model_path
 
-        device = pick_device(self.model_cfg.device)
-        dtype = pick_dtype(self.model_cfg.dtype, device)
-        if device == "cpu":
-            set_cpu_threads()
-            if dtype != torch.float32:
-                log.warning("training on CPU in float32 (dtype %s ignored)", dtype)
-                dtype = torch.float32
+        device, dtype = training_device(self.model_cfg)
         path = resolve_model_path(model_path, self.model_cfg.cache_dir)
         tokenizer = AutoTokenizer.from_pretrained(path)
         if tokenizer.pad_token is None:

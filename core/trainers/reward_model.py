@@ -26,7 +26,6 @@ answers are media, or with audio, are refused with a clear error.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 import math
 import random
@@ -37,9 +36,16 @@ from typing import Any
 
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers.base import TrainResult, finished_result, no_checkpointing, publish_trained
+from polyrlaif.core.trainers.base import (
+    TrainResult,
+    finished_result,
+    free_memory,
+    no_checkpointing,
+    publish_trained,
+    training_device,
+)
 
-__all__ = ["RewardModelTrainer", "check_text_pairs", "pair_accuracy", "split_pairs"]
+__all__ = ["RewardModelTrainer", "check_text_pairs", "held_out_metrics", "pair_accuracy", "split_pairs"]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +107,52 @@ def pair_accuracy(chosen: Sequence[float], rejected: Sequence[float]) -> dict[st
     }
 
 
+def held_out_metrics(
+    summary: dict[str, float],
+    before: dict[str, float],
+    after: dict[str, float],
+    *,
+    kind: str,
+    pairs: Sequence[PreferencePair],
+    train_pairs: Sequence[PreferencePair],
+    eval_pairs: Sequence[PreferencePair],
+    too_long: int,
+    setup_seconds: float,
+) -> dict[str, float]:
+    """A reward model's metrics, text or vision alike, logged in one line naming ``kind``.
+
+    Args:
+        summary: the training loop's (``steps``, ``loss``, ``train_accuracy``, ...).
+        before: :func:`pair_accuracy` of the held-out pairs before training (its accuracy is reported as
+            ``eval_accuracy_before``).
+        after: the same after training (reported as ``eval_<name>``).
+        kind: what trained, for the log line.
+        pairs: every pair given; train_pairs, eval_pairs: the split of those within the length limit.
+        too_long: pairs left out as over ``optim.max_length``.
+        setup_seconds: loading and encoding time before training.
+    """
+    metrics = dict(summary)
+    metrics.update({f"eval_{k}": round(v, 6) for k, v in after.items()})
+    if "accuracy" in before:
+        metrics["eval_accuracy_before"] = before["accuracy"]
+    metrics.update(
+        pairs=float(len(pairs)),
+        train_pairs=float(len(train_pairs)),
+        eval_pairs=float(len(eval_pairs)),
+        pairs_too_long=float(too_long),
+        setup_seconds=round(setup_seconds, 3),
+    )
+    log.info(
+        "%s: held-out accuracy %.3f (untrained %.3f) on %d pairs, %d steps",
+        kind,
+        metrics.get("eval_accuracy", float("nan")),
+        metrics.get("eval_accuracy_before", float("nan")),
+        len(eval_pairs),
+        int(metrics.get("steps", 0)),
+    )
+    return metrics
+
+
 class RewardModelTrainer:
     """A Bradley-Terry reward model through TRL's ``RewardTrainer``; registered as ``"reward_model"``.
 
@@ -160,17 +212,13 @@ class RewardModelTrainer:
             return vision.train(model_path, pairs, output_dir, seed=seed)
         check_text_pairs(pairs)
 
-        import torch
         from datasets import Dataset
         from trl import RewardTrainer
 
         from polyrlaif.core.judges.reward_model import reward_model_input, score_ids
-        from polyrlaif.core.models import set_cpu_threads
 
         setup_start = time.perf_counter()
         model, tokenizer, device, dtype = self._load(model_path, seed)
-        if device == "cpu":
-            set_cpu_threads()
         encoded, too_long = [], 0
         for p in pairs:
             row = {
@@ -217,29 +265,20 @@ class RewardModelTrainer:
         model = trainer.model.merge_and_unload() if self.optim.lora.enabled else trainer.model
         after = evaluate()
 
-        metrics = self._summarise(trainer, seconds)
-        metrics.update({f"eval_{k}": round(v, 6) for k, v in after.items()})
-        if "accuracy" in before:
-            metrics["eval_accuracy_before"] = before["accuracy"]
-        metrics.update(
-            pairs=float(len(pairs)),
-            train_pairs=float(len(train_pairs)),
-            eval_pairs=float(len(eval_pairs)),
-            pairs_too_long=float(too_long),
-            setup_seconds=round(setup_seconds, 3),
-        )
-        log.info(
-            "reward model: held-out accuracy %.3f (untrained %.3f) on %d pairs, %d steps",
-            metrics.get("eval_accuracy", float("nan")),
-            metrics.get("eval_accuracy_before", float("nan")),
-            len(eval_pairs),
-            trainer.state.global_step,
+        metrics = held_out_metrics(
+            self._summarise(trainer, seconds),
+            before,
+            after,
+            kind="reward model",
+            pairs=pairs,
+            train_pairs=train_pairs,
+            eval_pairs=eval_pairs,
+            too_long=too_long,
+            setup_seconds=setup_seconds,
         )
         result = publish_trained(output_dir, model, tokenizer, metrics)
         trainer = model = None  # drop the references before freeing memory
-        gc.collect()
-        if device.startswith("cuda"):
-            torch.cuda.empty_cache()
+        free_memory(device)
         return result
 
     def _load(self, model_path: str, seed: int) -> tuple[Any, Any, str, Any]:
@@ -250,13 +289,9 @@ class RewardModelTrainer:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
-        from polyrlaif.core.models import pick_device, pick_dtype, resolve_model_path
+        from polyrlaif.core.models import resolve_model_path
 
-        device = pick_device(self.model_cfg.device)
-        dtype = pick_dtype(self.model_cfg.dtype, device)
-        if device == "cpu" and dtype != torch.float32:
-            log.warning("training on CPU in float32 (dtype %s ignored)", dtype)
-            dtype = torch.float32
+        device, dtype = training_device(self.model_cfg)
         # float16 weights cannot be trained with the fp16 grad scaler: keep float32 masters there
         load_dtype = torch.float32 if dtype == torch.float16 else dtype
         path = resolve_model_path(model_path, self.model_cfg.cache_dir)

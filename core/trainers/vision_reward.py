@@ -17,7 +17,6 @@ are the text reward model's: ``eval_accuracy`` (before and after), ``eval_loss``
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import time
@@ -28,8 +27,14 @@ from typing import Any
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.io import InputError
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
-from polyrlaif.core.trainers.reward_model import pair_accuracy, split_pairs
+from polyrlaif.core.trainers.base import (
+    TrainResult,
+    finished_result,
+    free_memory,
+    publish_checkpoint,
+    training_device,
+)
+from polyrlaif.core.trainers.reward_model import held_out_metrics, pair_accuracy, split_pairs
 from polyrlaif.core.vision_reward import VisionRewardModel, bradley_terry_loss, prepare_input
 
 __all__ = ["VisionRewardModelTrainer", "check_vision_pairs", "has_visual_pairs", "pair_prompt"]
@@ -117,9 +122,6 @@ class VisionRewardModelTrainer:
         if done is not None:
             return done
         check_vision_pairs(pairs)
-
-        import torch
-
         setup_start = time.perf_counter()
         model, device = self._load(model_path, seed)
         kept, too_long = self._within_length(model, pairs)
@@ -130,45 +132,30 @@ class VisionRewardModelTrainer:
         seconds = time.perf_counter() - start
         after = self._evaluate(model, eval_pairs)
 
-        metrics = self._summarise(steps, seconds)
-        metrics.update({f"eval_{k}": round(v, 6) for k, v in after.items()})
-        if "accuracy" in before:
-            metrics["eval_accuracy_before"] = before["accuracy"]
-        metrics.update(
-            pairs=float(len(pairs)),
-            train_pairs=float(len(train_pairs)),
-            eval_pairs=float(len(eval_pairs)),
-            pairs_too_long=float(too_long),
-            setup_seconds=round(start - setup_start, 3),
-        )
-        log.info(
-            "vision reward model: held-out accuracy %.3f (untrained %.3f) on %d pairs, %d steps",
-            metrics.get("eval_accuracy", float("nan")),
-            metrics.get("eval_accuracy_before", float("nan")),
-            len(eval_pairs),
-            len(steps),
+        metrics = held_out_metrics(
+            self._summarise(steps, seconds),
+            before,
+            after,
+            kind="vision reward model",
+            pairs=pairs,
+            train_pairs=train_pairs,
+            eval_pairs=eval_pairs,
+            too_long=too_long,
+            setup_seconds=start - setup_start,
         )
         result = publish_checkpoint(output_dir, model.write_into, metrics)
         model = None  # drop the reference before freeing memory
-        gc.collect()
-        if device.startswith("cuda"):
-            torch.cuda.empty_cache()
+        free_memory(device)
         return result
 
     def _load(self, model_path: str, seed: int) -> tuple[VisionRewardModel, str]:
         """The backbone with a new head (and LoRA adapters when asked), on its device, in training dtype."""
         import torch
 
-        from polyrlaif.core.models import pick_device, pick_dtype, resolve_model_path, set_cpu_threads
+        from polyrlaif.core.models import resolve_model_path
         from polyrlaif.core.trainers.trl_dpo import peft_lora_config
 
-        device = pick_device(self.model_cfg.device)
-        dtype = pick_dtype(self.model_cfg.dtype, device)
-        if device == "cpu":
-            set_cpu_threads()
-            if dtype != torch.float32:
-                log.warning("training on CPU in float32 (dtype %s ignored)", dtype)
-            dtype = torch.float32
+        device, dtype = training_device(self.model_cfg)
         if dtype == torch.float16:
             dtype = torch.float32  # float16 weights do not train without a grad scaler; keep float32
         path = resolve_model_path(model_path, self.model_cfg.cache_dir)
