@@ -103,6 +103,20 @@ def tiny_lm_path(tmp_path_factory) -> str:
 
 
 @pytest.fixture()
+def one_thread(monkeypatch):
+    """One CPU thread for the test (``OMP_NUM_THREADS=1`` too, which the trainers' ``set_cpu_threads``
+    honours): tiny models gain nothing from more, and on a shared two-core machine they lose a lot.
+    Use it for a whole module with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture()
 def nobody():
     """How to run Python as uid 65534 (root drops to it with setpriv(1)): ``nobody.python`` is the argv
     prefix of an interpreter of our version it can run (the venv's may live under /root), and

@@ -20,17 +20,9 @@ from polyrlaif.core.records import MediaRef, PreferencePair
 from polyrlaif.core.trainers.base import PreferenceTrainer, build_trainer
 from polyrlaif.core.trainers.diffusion_dpo import DiffusionDPOTrainer, DPOPlan, pair_prompt_text
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """Tiny models gain nothing from threads, and on a shared 2-core machine they lose a lot."""
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # read by set_cpu_threads in the trainer
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_loss_matches_a_hand_computation():

@@ -15,17 +15,9 @@ from polyrlaif.core.diffusion import DiffusionPolicy, build_tiny_t2i, load_t2i_p
 from polyrlaif.core.io import InputError
 from polyrlaif.core.protocols import MediaPolicy
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 WORDS = ["a", "red", "blue", "green", "square", "circle"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """Tiny models gain nothing from threads, and on a shared 2-core machine they lose a lot."""
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # read by set_cpu_threads in the trainers
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ from polyrlaif.core.protocols import OnlineTask
 from polyrlaif.core.trainers.base import DONE_MARKER, build_trainer
 from polyrlaif.core.trainers.trl_grpo import check_rl, grpo_train
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PROMPTS = [
     {"prompt": [{"role": "user", "content": "Say the word fox."}], "target": "fox"},
     {"prompt": [{"role": "user", "content": "Write some Python code."}], "target": "def"},
@@ -45,18 +47,6 @@ def code_only(prompts, completions, target, **kwargs) -> list[float | None]:
     ]
     CODE_SCORES.extend(x for x in out if x is not None)
     return out
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """One CPU thread: the tiny model gains nothing from more, and the machine is shared."""
-    import torch
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _weights(path: str) -> dict:

@@ -21,21 +21,11 @@ from polyrlaif.core.trainers.base import DONE_MARKER, build_trainer
 from polyrlaif.core.trainers.grpo_vision import vision_rows
 from polyrlaif.core.trainers.trl_grpo import grpo_train, read_steps
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (50, 60, 220)}
 QUESTION = "what colour is the video ?"
 NUM_FRAMES = 2
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """One CPU thread: the tiny models gain nothing from more, and the machine is shared."""
-    import torch
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def write_clip(path: Path, colour: str, rng: random.Random) -> Path:

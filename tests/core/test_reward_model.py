@@ -21,6 +21,8 @@ from polyrlaif.core.registry import TRAINERS
 from polyrlaif.core.trainers.base import DONE_MARKER, build_trainer
 from polyrlaif.core.trainers.reward_model import RewardModelTrainer, pair_accuracy, split_pairs
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 #: The preference to learn: an answer that ends with "fox" beats one that ends with another word.
 TARGET = "fox"
 OTHERS = ["dog", "cat", "code", "sum", "Paris", "print"]
@@ -53,18 +55,6 @@ def rm_config(**optim) -> TrainConfig:
     settings = dict(lr=3e-3, epochs=6, batch_size=8, max_length=128, lora=LoraConfig(enabled=False))
     settings.update(optim)
     return TrainConfig(optim=OptimConfig(**settings), model=ModelConfig(device="cpu"), run=RunConfig(seed=0))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """One CPU thread: the tiny model gains nothing from more, and the machine is shared."""
-    import torch
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -11,22 +11,12 @@ from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import DONE_MARKER, build_trainer
 from polyrlaif.core.trainers.trl_grpo import read_steps
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PROMPTS = [
     {"prompt": [{"role": "user", "content": "Say the word fox."}]},
     {"prompt": [{"role": "user", "content": "Write some Python code."}]},
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """One CPU thread: the tiny model gains nothing from more, and the machine is shared."""
-    import torch
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _pairs(n: int) -> list[PreferencePair]:

@@ -18,19 +18,9 @@ from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.tiny import TinyVLMConfig, build_tiny_vlm, corpus_words
 from polyrlaif.core.trainers.base import build_trainer
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 WORDS = corpus_words(["which way did the square move ? left right up down"])
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """One CPU thread: the tiny model gains nothing from more, and the machine is shared."""
-    import torch
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -30,23 +30,13 @@ from polyrlaif.core.vision_reward import (
     is_vision_reward_model,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 #: The preference to learn: the answer that names the clip's colour beats one that names another colour.
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (50, 60, 220)}
 QUESTION = "what colour is the video ?"
 NUM_FRAMES = 2
 FRACTION = 0.25
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """One CPU thread: the tiny model gains nothing from more, and the machine is shared."""
-    import torch
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def write_clip(path: Path, colour: str, rng: random.Random) -> Path:
