@@ -299,6 +299,41 @@ class TransformersBackend:
                 out.extend(_isolating(run, batch, lambda err: YesNo(None, err)))
         return out
 
+    def continuation_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, int] | str]:
+        """``(sum of log-probs, tokens)`` of each continuation after its context (plain text, no chat
+        template: the model reads ``context + continuation``), or an error string; batched, no grad."""
+        import torch
+
+        out: list[tuple[float, int] | str] = []
+        with self._lock:
+            model, tok = self._ensure_loaded()
+
+            def run(batch: Sequence[tuple[str, str]]) -> list[tuple[float, int] | str]:
+                rows = []
+                for context, continuation in batch:
+                    ctx = tok(context, add_special_tokens=False)["input_ids"] or [tok.eos_token_id]
+                    rows.append((ctx, tok(continuation, add_special_tokens=False)["input_ids"]))
+                width = max(len(c) + len(x) for c, x in rows)
+                pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+                ids = torch.full((len(rows), width), pad, dtype=torch.long)
+                mask = torch.zeros_like(ids)
+                for i, (c, x) in enumerate(rows):
+                    ids[i, : len(c) + len(x)] = torch.tensor(c + x)
+                    mask[i, : len(c) + len(x)] = 1
+                dev = model.device
+                with torch.no_grad():
+                    logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits[:, :-1].float()
+                logp = logits.log_softmax(-1).gather(-1, ids[:, 1:, None].to(logits.device))[..., 0]
+                res: list[tuple[float, int] | str] = []
+                for i, (c, x) in enumerate(rows):
+                    res.append((float(logp[i, len(c) - 1 : len(c) + len(x) - 1].sum()), len(x)))
+                return res
+
+            for start in range(0, len(pairs), self.batch_size):
+                batch = pairs[start : start + self.batch_size]
+                out.extend(_isolating(run, batch, lambda err: err))
+        return out
+
 
 def _variant_ids(tok: Any, words: Sequence[str]) -> list[int]:
     """Ids of the words, with and without a leading space, that are one token each.

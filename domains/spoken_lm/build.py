@@ -34,20 +34,13 @@ def coherence_score(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgme
 def _judge(cfg: TrainConfig) -> Any:
     from polyrlaif.core.judges.backends import build_backend
     from polyrlaif.core.judges.cache import JudgeCache
-    from polyrlaif.domains.spoken_lm.judge import (
-        ALIGN_SLM_RUBRIC,
-        CoherencePointwiseJudge,
-        CoherenceYesNoJudge,
-    )
+    from polyrlaif.domains.spoken_lm.judge import coherence_judge
 
     path = judge_cache_path(cfg)
     cache = JudgeCache(path) if path else None
-    backend = build_backend(cfg.judge)
-    if cfg.domain.judge_mode == "pointwise":
-        return CoherencePointwiseJudge(
-            backend, ALIGN_SLM_RUBRIC, cache=cache, batch_size=cfg.judge.batch_size
-        )
-    return CoherenceYesNoJudge(backend, cache=cache, batch_size=cfg.judge.batch_size)
+    return coherence_judge(
+        cfg.domain.judge_mode, build_backend(cfg.judge), cache=cache, batch_size=cfg.judge.batch_size
+    )
 
 
 def _evaluations(cfg: TrainConfig, world: Path | None, units: str, transcriber: Any) -> list[BenchmarkRun]:

@@ -78,7 +78,9 @@ class SpokenLMConfig:
             general English LM), ``pocketsphinx:<file>`` (an LM of the file's sentences, one a line), or
             an ASR model transformers loads (Whisper, wav2vec 2.0 CTC; hub id or folder).
         judge_mode: ``yesno`` (p(yes) that the continuation follows the story: a local LLM such as
-            SmolLM2) or ``pointwise`` (Align-SLM's 1-5 grade through an OpenAI-compatible endpoint).
+            SmolLM2), ``pointwise`` (Align-SLM's 1-5 grade through an OpenAI-compatible endpoint) or
+            ``loglik`` (a local LLM's geometric-mean token probability of the continuation's transcript
+            after the prompt's: no parsing, the whole distribution).
         eval_benchmarks: benchmarks run before training and after every round.
         heldout_prompts: with ``semantic`` in ``eval_benchmarks``, the held-out spoken prompts JSONL (as
             ``prompts``; audio relative to ``audio_root``); the world's StoryCloze openings with
@@ -97,7 +99,7 @@ class SpokenLMConfig:
     back_to_words: Literal["transcriber", "speech"] = "transcriber"
     vocoder: str | None = None
     asr: str = "pocketsphinx"
-    judge_mode: Literal["yesno", "pointwise"] = "yesno"
+    judge_mode: Literal["yesno", "pointwise", "loglik"] = "yesno"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["storycloze", "swuggy", "sblimp"])
     heldout_prompts: str | None = None
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from polyrlaif.core.judges.loglik import LogLikelihoodJudge
 from polyrlaif.core.judges.pointwise import PointwiseJudge, Rubric
 from polyrlaif.core.judges.yesno import YesNoJudge
 from polyrlaif.core.log import get_logger
@@ -35,8 +36,10 @@ from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 __all__ = [
     "ALIGN_SLM_RUBRIC",
     "COHERENCE_TEMPLATE",
+    "CoherenceLogLikelihoodJudge",
     "CoherencePointwiseJudge",
     "CoherenceYesNoJudge",
+    "coherence_judge",
     "SpeechTranscriptVerifier",
     "TranscriptVerifier",
     "transcript_context",
@@ -264,3 +267,28 @@ class CoherencePointwiseJudge(PointwiseJudge):
         said, continued = _transcripts(context)
         stand_in = PromptRecord(prompt_id=prompt.prompt_id, text=f"Continue this story: {said}")
         return super().render(stand_in, Candidate(candidate.candidate_id, candidate.prompt_id, continued), {})
+
+
+class CoherenceLogLikelihoodJudge(LogLikelihoodJudge):
+    """How likely a local LLM finds the continuation's transcript right after the prompt's transcript:
+    ``exp(mean token log-prob)`` (:class:`~polyrlaif.core.judges.loglik.LogLikelihoodJudge`). On the
+    synthetic world's held-out stories SmolLM2-135M's conditional likelihood of the ending picks the
+    coherent one far more often than its yes/no answer does, so this is the CPU world's default signal."""
+
+    def render_pair(
+        self, prompt: PromptRecord, candidate: Candidate, context: Mapping[str, Any] | None
+    ) -> tuple[str, str]:
+        """``(prompt transcript, continuation transcript)``; an empty transcript fails the judgment."""
+        said, continued = _transcripts(context)
+        return said, "" if continued == "(nothing)" else continued
+
+
+def coherence_judge(mode: str, backend: Any, *, cache: Any = None, batch_size: int = 16) -> Any:
+    """The coherence judge ``mode`` names (``yesno``, ``pointwise`` or ``loglik``) over ``backend``."""
+    if mode == "pointwise":
+        return CoherencePointwiseJudge(backend, ALIGN_SLM_RUBRIC, cache=cache, batch_size=batch_size)
+    if mode == "loglik":
+        return CoherenceLogLikelihoodJudge(backend, cache=cache, batch_size=batch_size)
+    if mode == "yesno":
+        return CoherenceYesNoJudge(backend, cache=cache, batch_size=batch_size)
+    raise ValueError(f"judge mode must be yesno, pointwise or loglik, got {mode!r}")

@@ -8,7 +8,8 @@ held-out spoken prompts (``{"audio", "transcript"[, "prompt_id"]}`` JSONL, as ``
 units -> ``samples`` continuations per prompt from the model -> the unit-to-text transcriber -> the judge
 (``judge_mode`` ``yesno``: p(yes) that the continuation follows the story, from a local LLM such as
 SmolLM2; ``pointwise``: Align-SLM's 1-5 grade, normalised to [0, 1], through an OpenAI-compatible
-endpoint) -> ``semantic_score``, the mean over prompts of each prompt's mean score.
+endpoint; ``loglik``: the local LLM's geometric-mean token probability of the continuation) ->
+``semantic_score``, the mean over prompts of each prompt's mean score.
 
 A continuation the transcriber or the judge could not score is counted (``judge_failures``, with its
 reason in ``items.jsonl``), never scored 0; a prompt with no scored continuation is left out of the mean
@@ -58,7 +59,7 @@ class SemanticOptions:
         units: the UnitTokenizer folder that turns the prompts' audio into units.
         transcriber: the unit-to-text model folder that turns continuations back into words.
         prompt_seconds: the first seconds of each prompt the model continues (``None``: all of it).
-        judge_mode: ``yesno`` or ``pointwise`` (see the module docstring).
+        judge_mode: ``yesno``, ``pointwise`` or ``loglik`` (see the module docstring).
         judge_backend: ``transformers`` (a local LLM) or ``openai`` (an OpenAI-compatible endpoint).
         judge_model: the judge model (a path or name for ``transformers``, the server's name for ``openai``).
         judge_base_url: the endpoint for ``openai`` (its key, if any, from ``OPENAI_API_KEY``).
@@ -70,15 +71,15 @@ class SemanticOptions:
     units: str | None = None
     transcriber: str | None = None
     prompt_seconds: float | None = None
-    judge_mode: Literal["yesno", "pointwise"] = "yesno"
+    judge_mode: Literal["yesno", "pointwise", "loglik"] = "yesno"
     judge_backend: Literal["transformers", "openai"] = "transformers"
     judge_model: str = "smollm2-135m-instruct"
     judge_base_url: str = "http://127.0.0.1:8000/v1"
     judge_batch_size: int = 16
 
     def __post_init__(self) -> None:
-        if self.judge_mode not in ("yesno", "pointwise"):
-            raise ValueError(f"judge_mode must be yesno or pointwise, got {self.judge_mode!r}")
+        if self.judge_mode not in ("yesno", "pointwise", "loglik"):
+            raise ValueError(f"judge_mode must be yesno, pointwise or loglik, got {self.judge_mode!r}")
         if self.judge_backend not in ("transformers", "openai"):
             raise ValueError(f"judge_backend must be transformers or openai, got {self.judge_backend!r}")
         if self.judge_batch_size < 1:
@@ -91,18 +92,11 @@ def _judge(opts: SemanticOptions, out: Path) -> Any:
     from polyrlaif.core.config import JudgeConfig
     from polyrlaif.core.judges.backends import build_backend
     from polyrlaif.core.judges.cache import JudgeCache
-    from polyrlaif.domains.spoken_lm.judge import (
-        ALIGN_SLM_RUBRIC,
-        CoherencePointwiseJudge,
-        CoherenceYesNoJudge,
-    )
+    from polyrlaif.domains.spoken_lm.judge import coherence_judge
 
     cfg = JudgeConfig(backend=opts.judge_backend, model=opts.judge_model, base_url=opts.judge_base_url)
-    cache, backend = JudgeCache(out / "judge_cache.sqlite"), build_backend(cfg)
-    if opts.judge_mode == "pointwise":
-        rubric = ALIGN_SLM_RUBRIC
-        return CoherencePointwiseJudge(backend, rubric, cache=cache, batch_size=opts.judge_batch_size)
-    return CoherenceYesNoJudge(backend, cache=cache, batch_size=opts.judge_batch_size)
+    cache = JudgeCache(out / "judge_cache.sqlite")
+    return coherence_judge(opts.judge_mode, build_backend(cfg), cache=cache, batch_size=opts.judge_batch_size)
 
 
 class SemanticEvaluator:

@@ -1,0 +1,92 @@
+"""Log-likelihood judging: how likely a local causal LM finds the response after a context.
+
+The score is the response's geometric-mean token probability, ``exp(mean token log-prob)``, in (0, 1]:
+no text is generated and nothing is parsed, and, unlike a small model's yes/no, the judge's whole
+distribution over the response is used. It suits continuation tasks ("how well does this continue that
+story?"), where the question is the likelihood itself; Align-SLM's CPU runs use it with SmolLM2.
+The context is the template rendered with ``{prompt}`` and ``{context}``; the response follows it after
+one space. Answers are cached under the judge id and the hash of context and response like every judge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from polyrlaif.core.io import sha256_text
+from polyrlaif.core.judges.modes import BaseJudge, render_context
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+
+__all__ = ["LOGLIK_TEMPLATE", "LogLikelihoodJudge"]
+
+LOGLIK_TEMPLATE = "{prompt}"
+
+#: Separates the rendered context from the response in the text that is hashed for the cache.
+_SEP = "\n<<response>>\n"
+
+
+class LogLikelihoodJudge(BaseJudge):
+    """``Judgment.score = exp(mean token log-prob of the response after the rendered context)``;
+    ``scores = {"logprob", "tokens", "mean_logprob"}``.
+
+    A backend without :meth:`~polyrlaif.core.judges.backends.TransformersBackend.continuation_logprobs`
+    (an endpoint) fails every judgment with a reason; an empty response fails too (no token to score).
+    Template slots: ``{prompt}``, ``{context}``; subclasses may override :meth:`render_pair`.
+    """
+
+    mode = "loglik"
+    kind = "loglik"
+    default_template = LOGLIK_TEMPLATE
+    required_fields = frozenset()
+    allowed_fields = frozenset({"prompt", "context"})
+
+    def render_pair(
+        self, prompt: PromptRecord, candidate: Candidate, context: Mapping[str, Any] | None
+    ) -> tuple[str, str]:
+        """``(context text, response text)`` for one candidate."""
+        return self.template.format(prompt=prompt.text, context=render_context(context)), candidate.text
+
+    def judge(
+        self,
+        prompts: Mapping[str, PromptRecord],
+        candidates: Sequence[Candidate],
+        contexts: Sequence[dict[str, Any]] | None = None,
+    ) -> list[Judgment]:
+        """One judgment per candidate, in order."""
+        ctxs = self._contexts(len(candidates), contexts)
+        pairs = [self.render_pair(prompts[c.prompt_id], c, x) for c, x in zip(candidates, ctxs, strict=True)]
+        texts = [f"{a}{_SEP}{b}" for a, b in pairs]
+        by_text = dict(zip(texts, pairs, strict=False))
+        scorer = getattr(self.backend, "continuation_logprobs", None)
+
+        def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:
+            if scorer is None:
+                return [f"unsupported_backend: {self.backend.name} gives no log-probs" for _ in convs]
+            asked = [by_text[str(c[-1]["content"])] for c in convs]
+            outs = scorer([(ctx, f" {resp.strip()}" if resp.strip() else "") for ctx, resp in asked])
+            return [o if isinstance(o, str) else {"logprob": o[0], "tokens": o[1]} for o in outs]
+
+        answers = self._ask(texts, call)
+        out = []
+        for cand, ctx, text, ans in zip(candidates, ctxs, texts, answers, strict=True):
+            j = Judgment(
+                candidate_id=cand.candidate_id,
+                judge_id=self.judge_id,
+                kind=self.kind,
+                prompt_id=cand.prompt_id,
+                judge_prompt_hash=sha256_text(text),
+                context=ctx,
+                cached=ans.cached,
+            )
+            tokens = int(ans.raw.get("tokens", 0)) if ans.raw else 0
+            if ans.raw is None or tokens < 1:
+                j.failure = ans.error or "empty_response: no token to score"
+                self.stats.fail(j.failure)
+            else:
+                mean = float(ans.raw["logprob"]) / tokens
+                j.score = math.exp(mean)
+                j.scores = {"logprob": float(ans.raw["logprob"]), "tokens": tokens, "mean_logprob": mean}
+            out.append(j)
+        self.stats.judgments += len(out)
+        return out
