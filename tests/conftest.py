@@ -4,11 +4,19 @@ Nothing is downloaded. The tokenizer is a byte-level BPE trained in code on a fe
 any string round-trips), with ChatML special tokens laid out like SmolLM2's (``<|endoftext|>`` = 0,
 ``<|im_start|>`` = 1, ``<|im_end|>`` = 2) and a ChatML chat template. The model is a 2-layer
 ``LlamaForCausalLM`` with hidden size 32 and random weights from a fixed seed.
+
+Also: ``serve_json``, real HTTP servers whose "model" is a Python function (the fake judge endpoints),
+and ``one_thread``, for modules that train tiny models.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +108,51 @@ def build_tiny_lm(path: str | Path, seed: int = 0) -> str:
 def tiny_lm_path(tmp_path_factory) -> str:
     """Path of a tiny chat causal LM directory, loadable with ``AutoModelForCausalLM.from_pretrained``."""
     return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm"))
+
+
+#: A fake endpoint's answer to one POST: the request's JSON body and its handler (``.path``, ``.headers``)
+#: in; ``(status, JSON payload)`` or ``(status, payload, extra headers)`` out.
+JsonReply = Callable[[Any, BaseHTTPRequestHandler], tuple]
+
+
+@pytest.fixture()
+def serve_json() -> Iterator[Callable[[JsonReply], str]]:
+    """Start real HTTP servers on 127.0.0.1 whose "model" is a Python function, for fake OpenAI-compatible
+    endpoints: ``serve_json(reply)`` starts one and returns its ``/v1`` base URL. Every POST's JSON body
+    goes to ``reply``, which may sleep (the server is threaded); its payload goes back as JSON. A client
+    that gave up (a timeout test) is no error. The servers stop when the test ends."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(reply: JsonReply) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status, out, *headers = reply(body, self)
+                data = json.dumps(out).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in (headers[0] if headers else {}).items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client gave up
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd.daemon_threads = True
+        servers.append(httpd)
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @pytest.fixture()

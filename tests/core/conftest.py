@@ -18,7 +18,7 @@ import math
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -83,6 +83,30 @@ class JudgeServer:
                 out[name] = "judged by length."
         return json.dumps(out)
 
+    def handle(self, body: dict, request: BaseHTTPRequestHandler) -> tuple:
+        """One request: counted (in flight too), delayed, then failed as configured or answered."""
+        with self.lock:
+            self.requests += 1
+            n = self.requests
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.payloads.append(body)
+            self.auth.append(request.headers.get("Authorization"))
+        try:
+            time.sleep(self.delay_s)
+            if request.path != "/v1/chat/completions":
+                return 404, {"error": "not found"}
+            if n <= self.fail_first:
+                retry = {"Retry-After": "0.01"} if self.fail_status == 429 else {}
+                return self.fail_status, {"error": "try again"}, retry
+            if self.structured == "reject" and "response_format" in body:
+                # what a server that validates its request fields answers to one it does not know
+                return 400, {"error": {"message": "response_format: extra fields not permitted"}}
+            return 200, self.answer(body)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
     def answer(self, body: dict) -> dict:
         content = body["messages"][-1]["content"]
         if body.get("logprobs"):
@@ -112,57 +136,9 @@ class JudgeServer:
         return {"choices": [{"message": {"content": text}}]}
 
 
-def _handler(state: JudgeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with state.lock:
-                state.requests += 1
-                n = state.requests
-                state.in_flight += 1
-                state.max_in_flight = max(state.max_in_flight, state.in_flight)
-                state.payloads.append(body)
-                state.auth.append(self.headers.get("Authorization"))
-            try:
-                time.sleep(state.delay_s)
-                if self.path != "/v1/chat/completions":
-                    status, out = 404, {"error": "not found"}
-                elif n <= state.fail_first:
-                    status, out = state.fail_status, {"error": "try again"}
-                elif state.structured == "reject" and "response_format" in body:
-                    # what a server that validates its request fields answers to one it does not know
-                    status, out = 400, {"error": {"message": "response_format: extra fields not permitted"}}
-                else:
-                    status, out = 200, state.answer(body)
-                data = json.dumps(out).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status == 429:
-                    self.send_header("Retry-After", "0.01")
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:
-                pass  # the client gave up (timeout tests)
-            finally:
-                with state.lock:
-                    state.in_flight -= 1
-
-    return Handler
-
-
 @pytest.fixture
-def server():
-    """Start the server; yields its :class:`JudgeServer` (``.url`` is the ``/v1`` base URL)."""
+def server(serve_json):
+    """Start the server; its :class:`JudgeServer` (``.url`` is the ``/v1`` base URL)."""
     state = JudgeServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    state.url = serve_json(state.handle)
+    return state

@@ -15,7 +15,6 @@ import json
 import math
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -96,6 +95,16 @@ class VerdictServer:
             self.url, "fake-judge", timeout_s=5, retries=0, structured_output=structured_output
         )
 
+    def handle(self, body: dict, request: object) -> tuple[int, dict]:
+        """One request: logged, then refused (``structured="reject"``, a ``response_format``) or answered."""
+        with self.lock:
+            self.requests += 1
+            self.payloads.append(body)
+        if self.structured == "reject" and "response_format" in body:
+            # what a server that validates its request fields answers to one it does not know
+            return 400, {"error": {"message": "response_format: extra fields not permitted"}}
+        return 200, self.answer(body)
+
     def answer(self, body: dict) -> dict:
         content = body["messages"][-1]["content"]
         if body.get("logprobs"):
@@ -124,38 +133,11 @@ class VerdictServer:
 
 
 @pytest.fixture
-def server():
+def server(serve_json):
     """Start the judge endpoint; yields its :class:`VerdictServer` (``.backend``: a client, structured
     output ``auto``)."""
     state = VerdictServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with state.lock:
-                state.requests += 1
-                state.payloads.append(body)
-            status, out = 200, None
-            if state.structured == "reject" and "response_format" in body:
-                # what a server that validates its request fields answers to one it does not know
-                status, out = 400, {"error": {"message": "response_format: extra fields not permitted"}}
-            data = json.dumps(out or state.answer(body)).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    state.url = serve_json(state.handle)
     state.backend = state.backend_with("auto")
     yield state
     state.backend.close()
-    httpd.shutdown()
-    httpd.server_close()

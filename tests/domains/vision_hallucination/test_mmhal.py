@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,39 +14,26 @@ from polyrlaif.domains.vision_hallucination.mmhal import MMHalEvaluator
 
 
 @pytest.fixture()
-def rater():
+def rater(serve_json):
     """An OpenAI-compatible endpoint whose "model" rates by rule: an answer that names a dog the image
     content does not list is a hallucination (1), "I cannot tell" is uninformative (3), else 6."""
     seen = {"requests": 0}
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def rate(body: dict, request: object) -> tuple[int, dict]:
+        seen["requests"] += 1
+        text = body["messages"][-1]["content"]
+        response = text.split("<response>")[1].split("</response>")[0]
+        if "garbled" in response:
+            content = "I will not grade this."
+        elif "dog" in response and "dog" not in text.split("<context>")[1]:
+            content = "faithfulness: 1\nrationale: a dog that is not there."
+        elif "cannot tell" in response:
+            content = "faithfulness: 3\nrationale: not informative."
+        else:
+            content = "faithfulness: 6\nrationale: right."
+        return 200, {"choices": [{"message": {"content": content}}]}
 
-        def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen["requests"] += 1
-            text = body["messages"][-1]["content"]
-            response = text.split("<response>")[1].split("</response>")[0]
-            if "garbled" in response:
-                content = "I will not grade this."
-            elif "dog" in response and "dog" not in text.split("<context>")[1]:
-                content = "faithfulness: 1\nrationale: a dog that is not there."
-            elif "cannot tell" in response:
-                content = "faithfulness: 3\nrationale: not informative."
-            else:
-                content = "faithfulness: 6\nrationale: right."
-            data = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    server.shutdown()
-    server.server_close()
+    return serve_json(rate), seen
 
 
 def test_mmhal_scores_hallucination_rate_and_replay(tmp_path, rater, check_items):
