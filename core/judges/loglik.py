@@ -14,7 +14,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.modes import BaseJudge, render_context
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
@@ -70,15 +69,7 @@ class LogLikelihoodJudge(BaseJudge):
         answers = self._ask(texts, call)
         out = []
         for cand, ctx, text, ans in zip(candidates, ctxs, texts, answers, strict=True):
-            j = Judgment(
-                candidate_id=cand.candidate_id,
-                judge_id=self.judge_id,
-                kind=self.kind,
-                prompt_id=cand.prompt_id,
-                judge_prompt_hash=sha256_text(text),
-                context=ctx,
-                cached=ans.cached,
-            )
+            j = self._judgment(cand, ctx, text, ans)
             tokens = int(ans.raw.get("tokens", 0)) if ans.raw else 0
             if ans.raw is None or tokens < 1:
                 j.failure = ans.error or "empty_response: no token to score"

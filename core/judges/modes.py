@@ -25,6 +25,7 @@ from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
 from polyrlaif.core.judges.structured import json_schema_format, request_key, wants_structured
+from polyrlaif.core.records import Candidate, Judgment
 
 __all__ = [
     "Answer",
@@ -234,6 +235,19 @@ class BaseJudge:
     def _spec(self) -> dict[str, Any]:
         """Settings that change the judge's answers; hashed into ``judge_id`` with the template."""
         return {}
+
+    def _judgment(self, cand: Candidate, context: dict[str, Any], text: str, answer: Answer) -> Judgment:
+        """This judge's empty judgment of ``cand`` from the judge prompt ``text`` (its hash) and ``answer``
+        (whether it came from the cache); the mode fills in the score or the failure."""
+        return Judgment(
+            candidate_id=cand.candidate_id,
+            judge_id=self.judge_id,
+            kind=self.kind,
+            prompt_id=cand.prompt_id,
+            judge_prompt_hash=sha256_text(text),
+            context=context,
+            cached=answer.cached,
+        )
 
     @property
     def judge_id(self) -> str:

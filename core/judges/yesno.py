@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
 from polyrlaif.core.judges.modes import BaseJudge, render_context
@@ -89,15 +88,7 @@ class YesNoJudge(BaseJudge):
         answers = self._ask_yes_no(texts, yes=self.yes, no=self.no)
         out = []
         for cand, ctx, text, ans in zip(candidates, ctxs, texts, answers, strict=True):
-            j = Judgment(
-                candidate_id=cand.candidate_id,
-                judge_id=self.judge_id,
-                kind=self.kind,
-                prompt_id=cand.prompt_id,
-                judge_prompt_hash=sha256_text(text),
-                context=ctx,
-                cached=ans.cached,
-            )
+            j = self._judgment(cand, ctx, text, ans)
             if ans.raw is None or ans.raw.get("p_yes") is None:
                 j.failure = ans.error or "backend_error: no probability"
                 self.stats.fail(j.failure)

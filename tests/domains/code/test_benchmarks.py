@@ -110,7 +110,7 @@ def test_protocols_are_satisfied() -> None:
 
 
 def test_a_body_less_stub_is_not_counted_as_executable(tmp_path) -> None:
-    """A stub "runs" to a failed assertion; executability must not reward it (the policy learnt to game it)."""
+    """A stub "runs" to a failed assertion; executability must not reward it (a policy learnt to game it)."""
     problems = _humaneval(3)
     ids = [p["task_id"] for p in problems]
     policy = ScriptedPolicy(problems, {ids[0]: [stub], ids[1]: [wrong], ids[2]: [correct]})
