@@ -29,6 +29,11 @@ class LogLikelihoodJudge(BaseJudge):
     """``Judgment.score = exp(mean token log-prob of the response after the rendered context)``;
     ``scores = {"logprob", "tokens", "mean_logprob"}``.
 
+    With ``pmi`` the score is instead ``sigmoid(mean token PMI)``, the response's log-prob after the
+    context minus its log-prob after nothing, per token: how much the context raises it, so fluent text
+    that would be likely anywhere (a stock phrase) gains nothing; 0.5 is "the context does not matter".
+    ``scores`` then also has ``bare_logprob`` and ``mean_pmi``.
+
     A backend without :meth:`~polyrlaif.core.judges.backends.TransformersBackend.continuation_logprobs`
     (an endpoint) fails every judgment with a reason; an empty response fails too (no token to score).
     Template slots: ``{prompt}``, ``{context}``; subclasses may override :meth:`render_pair`.
@@ -39,6 +44,13 @@ class LogLikelihoodJudge(BaseJudge):
     default_template = LOGLIK_TEMPLATE
     required_fields = frozenset()
     allowed_fields = frozenset({"prompt", "context"})
+
+    def __init__(self, backend: Any, *, pmi: bool = False, **kwargs: Any) -> None:
+        self.pmi = pmi
+        super().__init__(backend, **kwargs)
+
+    def _spec(self) -> dict[str, Any]:
+        return {"pmi": True} if self.pmi else {}  # the plain judge keeps its id
 
     def render_pair(
         self, prompt: PromptRecord, candidate: Candidate, context: Mapping[str, Any] | None
@@ -64,7 +76,14 @@ class LogLikelihoodJudge(BaseJudge):
                 return [f"unsupported_backend: {self.backend.name} gives no log-probs" for _ in convs]
             asked = [by_text[str(c[-1]["content"])] for c in convs]
             outs = scorer([(ctx, f" {resp.strip()}" if resp.strip() else "") for ctx, resp in asked])
-            return [o if isinstance(o, str) else {"logprob": o[0], "tokens": o[1]} for o in outs]
+            bare = scorer([("", resp.strip()) for _, resp in asked]) if self.pmi else [None] * len(asked)
+            res: list[dict[str, Any] | str] = []
+            for o, b in zip(outs, bare, strict=True):
+                if isinstance(o, str) or isinstance(b, str):
+                    res.append(o if isinstance(o, str) else str(b))
+                else:
+                    res.append({"logprob": o[0], "tokens": o[1], **({"bare_logprob": b[0]} if b else {})})
+            return res
 
         answers = self._ask(texts, call)
         out = []
@@ -78,6 +97,10 @@ class LogLikelihoodJudge(BaseJudge):
                 mean = float(ans.raw["logprob"]) / tokens
                 j.score = math.exp(mean)
                 j.scores = {"logprob": float(ans.raw["logprob"]), "tokens": tokens, "mean_logprob": mean}
+                if self.pmi:
+                    pmi = (float(ans.raw["logprob"]) - float(ans.raw["bare_logprob"])) / tokens
+                    j.score = 1.0 / (1.0 + math.exp(-pmi))
+                    j.scores |= {"bare_logprob": float(ans.raw["bare_logprob"]), "mean_pmi": pmi}
             out.append(j)
         self.stats.judgments += len(out)
         return out

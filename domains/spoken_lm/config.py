@@ -80,7 +80,8 @@ class SpokenLMConfig:
         judge_mode: ``yesno`` (p(yes) that the continuation follows the story: a local LLM such as
             SmolLM2), ``pointwise`` (Align-SLM's 1-5 grade through an OpenAI-compatible endpoint) or
             ``loglik`` (a local LLM's geometric-mean token probability of the continuation's transcript
-            after the prompt's: no parsing, the whole distribution).
+            after the prompt's: no parsing, the whole distribution) or ``pmi`` (the same, minus the
+            transcript's likelihood with no prompt: how much the prompt raises it).
         eval_benchmarks: benchmarks run before training and after every round.
         heldout_prompts: with ``semantic`` in ``eval_benchmarks``, the held-out spoken prompts JSONL (as
             ``prompts``; audio relative to ``audio_root``); the world's StoryCloze openings with
@@ -99,7 +100,7 @@ class SpokenLMConfig:
     back_to_words: Literal["transcriber", "speech"] = "transcriber"
     vocoder: str | None = None
     asr: str = "pocketsphinx"
-    judge_mode: Literal["yesno", "pointwise", "loglik"] = "yesno"
+    judge_mode: Literal["yesno", "pointwise", "loglik", "pmi"] = "yesno"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["storycloze", "swuggy", "sblimp"])
     heldout_prompts: str | None = None
 

@@ -284,11 +284,11 @@ class CoherenceLogLikelihoodJudge(LogLikelihoodJudge):
 
 
 def coherence_judge(mode: str, backend: Any, *, cache: Any = None, batch_size: int = 16) -> Any:
-    """The coherence judge ``mode`` names (``yesno``, ``pointwise`` or ``loglik``) over ``backend``."""
+    """The coherence judge `mode` names (yesno, pointwise, loglik or pmi) over `backend`."""
     if mode == "pointwise":
         return CoherencePointwiseJudge(backend, ALIGN_SLM_RUBRIC, cache=cache, batch_size=batch_size)
-    if mode == "loglik":
-        return CoherenceLogLikelihoodJudge(backend, cache=cache, batch_size=batch_size)
+    if mode in ("loglik", "pmi"):
+        return CoherenceLogLikelihoodJudge(backend, pmi=mode == "pmi", cache=cache, batch_size=batch_size)
     if mode == "yesno":
         return CoherenceYesNoJudge(backend, cache=cache, batch_size=batch_size)
-    raise ValueError(f"judge mode must be yesno, pointwise or loglik, got {mode!r}")
+    raise ValueError(f"judge mode must be yesno, pointwise, loglik or pmi, got {mode!r}")

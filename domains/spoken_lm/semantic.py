@@ -71,15 +71,15 @@ class SemanticOptions:
     units: str | None = None
     transcriber: str | None = None
     prompt_seconds: float | None = None
-    judge_mode: Literal["yesno", "pointwise", "loglik"] = "yesno"
+    judge_mode: Literal["yesno", "pointwise", "loglik", "pmi"] = "yesno"
     judge_backend: Literal["transformers", "openai"] = "transformers"
     judge_model: str = "smollm2-135m-instruct"
     judge_base_url: str = "http://127.0.0.1:8000/v1"
     judge_batch_size: int = 16
 
     def __post_init__(self) -> None:
-        if self.judge_mode not in ("yesno", "pointwise", "loglik"):
-            raise ValueError(f"judge_mode must be yesno, pointwise or loglik, got {self.judge_mode!r}")
+        if self.judge_mode not in ("yesno", "pointwise", "loglik", "pmi"):
+            raise ValueError(f"judge_mode must be yesno, pointwise, loglik or pmi, got {self.judge_mode!r}")
         if self.judge_backend not in ("transformers", "openai"):
             raise ValueError(f"judge_backend must be transformers or openai, got {self.judge_backend!r}")
         if self.judge_batch_size < 1:

@@ -56,3 +56,19 @@ def test_a_backend_without_log_probs_fails_every_judgment_with_its_reason():
     judge = LogLikelihoodJudge(Endpoint())  # type: ignore[arg-type]
     (j,) = judge.judge({"p": PromptRecord("p", "x")}, [Candidate("a", "p", "y")])
     assert j.score is None and j.failure.startswith("unsupported_backend: openai:some-model")
+
+
+def test_pmi_scores_how_much_the_context_raises_the_response(tiny_lm_path):
+    """``pmi``: sigmoid of the per-token log-prob after the context minus after nothing."""
+    prompts = {"p": PromptRecord("p", "Tom went to the park. He")}
+    cand = Candidate("a", "p", "played with a ball.")
+    backend = TransformersBackend(tiny_lm_path, device="cpu")
+    plain = LogLikelihoodJudge(backend)
+    (j,) = LogLikelihoodJudge(backend, pmi=True).judge(prompts, [cand])
+    (bare,) = backend.continuation_logprobs([("", "played with a ball.")])
+
+    assert j.scores["bare_logprob"] == pytest.approx(bare[0])
+    want = (j.scores["logprob"] - bare[0]) / j.scores["tokens"]
+    assert j.scores["mean_pmi"] == pytest.approx(want)
+    assert j.score == pytest.approx(1 / (1 + math.exp(-want)))
+    assert LogLikelihoodJudge(backend, pmi=True).judge_id != plain.judge_id
