@@ -49,14 +49,15 @@ def main() -> None:
         {"prompt_transcript": prompts[c.prompt_id].text, "continuation_transcript": c.text} for c in cands
     ]
     scores: dict[str, list[float]] = {}
+    logprobs: list[float] = []
     for mode in ("yesno", "loglik"):
         judged = coherence_judge(mode, backend, batch_size=16).judge(prompts, cands, ctxs)
         scores[mode] = [j.score if j.score is not None else float("nan") for j in judged]
-    pairs = [(prompts[c.prompt_id].text, " " + c.text) for c in cands]
-    cond = backend.continuation_logprobs(pairs)
+        if mode == "loglik":  # its summed log-prob of the ending after the opening, reused below
+            logprobs = [j.scores.get("logprob", float("nan")) for j in judged]
     bare = backend.continuation_logprobs([("", c.text) for c in cands])
-    scores["sum"] = [c[0] for c in cond]
-    scores["pmi"] = [c[0] - b[0] for c, b in zip(cond, bare, strict=True)]
+    scores["sum"] = logprobs
+    scores["pmi"] = [c - b[0] for c, b in zip(logprobs, bare, strict=True)]
 
     def agree(r: list[dict]) -> dict[str, float]:
         return {"agreement": sum(x["v"] for x in r) / len(r)}
