@@ -104,6 +104,10 @@ class PairsConfig:
     score is at least ``chosen_min[k]`` and its rejected score at most ``rejected_max[k]`` in round
     ``k + 1``; the last value holds for later rounds, so ``[0.5, 0.6, 0.7]`` raises the bar over three
     rounds. Empty: no threshold.
+
+    ``random_direction`` is a control run: the same pairs with each one's order flipped by a fair coin,
+    so the update has the same size and data but no judge signal (compare a run with it against the
+    same run without it).
     """
 
     min_margin: float = 0.1
@@ -114,6 +118,7 @@ class PairsConfig:
     length_tolerance: float = 0.02
     chosen_min: list[float] = field(default_factory=list)
     rejected_max: list[float] = field(default_factory=list)
+    random_direction: bool = False
 
 
 @dataclass

@@ -192,6 +192,7 @@ def collect_feedback(
         max_uses_per_candidate=cfg.pairs.max_uses_per_candidate,
         chosen_min=scheduled(cfg.pairs.chosen_min, round_idx),
         rejected_max=scheduled(cfg.pairs.rejected_max, round_idx),
+        random_direction=cfg.pairs.random_direction,
     )
     extra_stats: dict[str, Any] = {}
     if feedback.extra_pairs is not None:

@@ -7,6 +7,10 @@ Two pairing strategies share one entry point, :func:`build_pairs`:
 
 :func:`length_balance` then drops the pairs that make chosen responses systematically longer (or
 shorter) than rejected ones, RLAIF-V's guard against a length bias in the feedback.
+
+``random_direction`` is a control experiment, not a method: the same pairs, each one's order flipped by
+a fair coin (a function of its two candidates' ids, so reruns agree). Trained the same way, it shows
+how much of a run's change comes from the update itself rather than from the judge's preferences.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ __all__ = [
     "PairStats",
     "LengthReport",
     "build_pairs",
+    "coin",
     "length_balance",
     "len_in_words",
     "make_pair",
@@ -51,6 +56,7 @@ class PairStats:
     identical_text: int = 0
     capped: int = 0
     curriculum: int = 0  # pairs left out by the chosen_min / rejected_max thresholds
+    flipped: int = 0  # pairs whose order the random_direction control reversed
     margins: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, float]:
@@ -103,6 +109,12 @@ def same_output(a: Candidate, b: Candidate) -> bool:
     if a.text.strip() != b.text.strip():
         return False
     return [m.sha256 or m.uri for m in a.media] == [m.sha256 or m.uri for m in b.media]
+
+
+def coin(a: Candidate, b: Candidate) -> bool:
+    """A fair coin for a pair of candidates, the same for either order and on every rerun."""
+    ids = sorted((a.candidate_id, b.candidate_id))
+    return int(sha256_text("\x00".join(ids))[-1], 16) % 2 == 1
 
 
 def _best_worst(ranked, scores, min_margin, max_pairs_per_prompt, stats) -> list[tuple[Candidate, Candidate]]:
@@ -165,6 +177,7 @@ def build_pairs(
     max_uses_per_candidate: int | None = None,
     chosen_min: float | None = None,
     rejected_max: float | None = None,
+    random_direction: bool = False,
 ) -> tuple[list[PreferencePair], PairStats]:
     """Pair each prompt's candidates by score.
 
@@ -191,6 +204,8 @@ def build_pairs(
         max_uses_per_candidate: ``"all"`` only: pairs one candidate may be part of (``None``: no cap).
         chosen_min: keep a pair only when its chosen score is at least this (a curriculum threshold).
         rejected_max: keep a pair only when its rejected score is at most this.
+        random_direction: the control: flip each kept pair's order with probability 1/2 (a coin that
+            is a function of the two candidate ids); its ``margin`` is then negative.
 
     Returns:
         The pairs, in prompt order, and counts of what was dropped and why.
@@ -233,6 +248,9 @@ def build_pairs(
             if too_low or too_high:
                 stats.curriculum += 1
                 continue
+            if random_direction and coin(chosen, rejected):
+                chosen, rejected = rejected, chosen
+                stats.flipped += 1
             pair = make_pair(prompts[prompt_id], chosen, rejected, scores, provenance)
             pairs.append(pair)
             stats.margins.append(pair.margin)

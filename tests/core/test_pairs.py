@@ -106,3 +106,17 @@ def test_length_balance_removes_the_length_bias():
     # already balanced: nothing is dropped and no threshold is chosen
     same, rep2 = length_balance(_pairs_with_lengths([(5, 6), (6, 5)]))
     assert len(same) == 2 and rep2.threshold is None and rep2.direction == "balanced"
+
+
+def test_random_direction_control_flips_about_half_the_same_pairs():
+    prompts, cands, scores = _setup({f"q{i}": [1.0, 0.0] for i in range(200)})
+    judged, _ = build_pairs(prompts, cands, scores)
+    control, stats = build_pairs(prompts, cands, scores, random_direction=True)
+    assert {frozenset((p.chosen_id, p.rejected_id)) for p in control} == {
+        frozenset((p.chosen_id, p.rejected_id)) for p in judged
+    }  # the same pairs, only their order changes
+    flipped = [p for p in control if p.chosen_id.endswith("/1")]
+    assert stats.flipped == len(flipped) and 70 < len(flipped) < 130  # a fair coin over 200 pairs
+    assert all(p.margin == -1.0 for p in flipped)
+    again, _ = build_pairs(prompts, list(reversed(cands)), scores, random_direction=True)
+    assert {p.pair_id for p in again} == {p.pair_id for p in control}  # the same coin on a rerun
