@@ -40,6 +40,7 @@ __all__ = [
     "image_to_tensor",
     "item_noise",
     "load_train_parts",
+    "min_snr_weight",
     "noise_target",
     "per_sample_mse",
 ]
@@ -104,7 +105,7 @@ def load_train_parts(model_path: str, *, dtype: str = "auto", device: str = "aut
             log.warning("training on CPU in float32 (dtype %s ignored)", compute)
             compute = torch.float32
     pipe = load_t2i_pipeline(model_path, dtype="float32", device=dev)
-    if getattr(pipe.unet.config, "addition_embed_type", None) is not None:
+    if getattr(pipe.unet.config, "addition_embed_type", None) not in (None, "text"):
         raise NotImplementedError(
             f"{model_path}: the UNet takes added conditioning ({pipe.unet.config.addition_embed_type}, "
             "as SDXL does); training supports single-text-encoder pipelines (ours, SD 1.x/2.x)"
@@ -215,6 +216,15 @@ def per_sample_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred.float() - target.float()).pow(2).mean(dim=tuple(range(1, pred.ndim)))
 
 
+def min_snr_weight(scheduler: Any, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR-gamma loss weights of epsilon prediction: ``min(SNR(t), gamma) / SNR(t)`` per sample."""
+    import torch
+
+    alphas = scheduler.alphas_cumprod.to(t.device)[t].float()
+    snr = alphas / (1 - alphas)
+    return torch.clamp(snr, max=gamma) / snr
+
+
 def item_noise(seed: int, epoch: int, index: int, shape: Sequence[int]) -> torch.Tensor:
     """The Gaussian noise of one training item in one epoch: a function of those three numbers only,
     drawn on the CPU (the same on any device), so any pass can draw it again instead of storing it."""
@@ -256,6 +266,8 @@ def denoise_train(
     seed: int,
     max_steps: int | None = None,
     caption_dropout: float = 0.1,
+    train_text_encoder: bool = False,
+    snr_gamma: float | None = None,
     dtype: str = "auto",
     device: str = "auto",
 ) -> TrainResult:
@@ -265,6 +277,12 @@ def denoise_train(
     probability ``caption_dropout``. AdamW (weight decay 0.01), a 5% warm-up then cosine decay,
     gradients clipped to norm 1. The full pipeline is published to ``<output_dir>/model``; a rerun
     with a finished one returns it at once. ``<output_dir>/steps.jsonl`` logs every step.
+
+    From scratch, a frozen random text encoder leaves the UNet little to read: ``train_text_encoder``
+    trains it too (the pretraining of a synthetic world; fine-tuning a pretrained pipeline keeps it
+    frozen). ``snr_gamma`` weights each sample's loss by ``min(SNR(t), gamma) / SNR(t)`` (Min-SNR,
+    Hang et al. 2023, as diffusers' training scripts do for epsilon prediction), which keeps the
+    nearly clean timesteps from dominating and speeds up convergence.
 
     Args:
         model_path: the starting pipeline (directory or hub id).
@@ -276,6 +294,8 @@ def denoise_train(
         seed: data order, noise, timesteps and caption dropout.
         max_steps: stop after this many steps (default: all epochs).
         caption_dropout: probability of training a row unconditionally.
+        train_text_encoder: train the text encoder with the UNet.
+        snr_gamma: Min-SNR loss weighting (``None``: plain mean squared error; epsilon prediction only).
         dtype: compute dtype (see :func:`load_train_parts`).
         device: ``auto``, ``cpu`` or ``cuda[:i]``.
 
@@ -293,21 +313,31 @@ def denoise_train(
         return done
     if not rows:
         raise ValueError("no (image, caption) rows to train on")
+    if snr_gamma is not None and snr_gamma <= 0:
+        raise ValueError(f"snr_gamma must be > 0, got {snr_gamma}")
     import torch
     from diffusers.optimization import get_cosine_schedule_with_warmup
     from tqdm.auto import tqdm
 
+    from polyrlaif.core.diffusion import encode_text
+
     torch.manual_seed(seed)
     parts = load_train_parts(model_path, dtype=dtype, device=device)
+    if snr_gamma is not None and parts.noise_scheduler.config.prediction_type != "epsilon":
+        raise ValueError("snr_gamma weighting is written for epsilon prediction")
     images = encode_image_files(parts, [str(p) for p, _ in rows], [f"row {i}" for i in range(len(rows))])
-    captions = encode_prompts(parts, [c for _, c in rows])
-    empty = encode_prompts(parts, [""])[0]
+    texts = [c for _, c in rows]
     unet, sched, dev = parts.pipe.unet, parts.noise_scheduler, parts.device
+    encoder = parts.pipe.text_encoder
+    if train_text_encoder:
+        encoder.requires_grad_(True).train()
+    else:
+        captions, empty = encode_prompts(parts, texts), encode_prompts(parts, [""])[0]
     unet.train()
     n = len(rows)
     total = epochs * math.ceil(n / batch_size)
     total = min(total, max_steps) if max_steps else total
-    params = [p for p in unet.parameters() if p.requires_grad]
+    params = [p for m in (unet, encoder) for p in m.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2, fused=True)
     lr_sched = get_cosine_schedule_with_warmup(opt, max(1, total // 20), total)
     gen = torch.Generator().manual_seed(seed)
@@ -321,14 +351,21 @@ def denoise_train(
             if step >= total:
                 break
             idx = order[b : b + batch_size]
-            x0, emb = images[idx], captions[idx].clone()
-            emb[torch.rand(len(idx), generator=gen) < caption_dropout] = empty  # unconditional rows, for CFG
-            noise = torch.randn(x0.shape, generator=gen)
+            drop = torch.rand(len(idx), generator=gen) < caption_dropout  # unconditional rows, for CFG
+            x0, noise = images[idx], torch.randn(images[idx].shape, generator=gen)
             t = torch.randint(0, sched.config.num_train_timesteps, (len(idx),), generator=gen)
-            x0, emb, noise, t = x0.to(dev), emb.to(dev), noise.to(dev), t.to(dev)
+            x0, noise, t = x0.to(dev), noise.to(dev), t.to(dev)
             with parts.autocast():
+                if train_text_encoder:
+                    batch = ["" if d else texts[i] for i, d in zip(idx.tolist(), drop.tolist(), strict=True)]
+                    emb = encode_text(parts.pipe, batch, dev)
+                else:
+                    emb = captions[idx].clone()
+                    emb[drop] = empty
+                    emb = emb.to(dev)
                 pred = unet(sched.add_noise(x0, noise, t), t, encoder_hidden_states=emb).sample
-            loss = per_sample_mse(pred, noise_target(sched, x0, noise, t)).mean()
+            mse = per_sample_mse(pred, noise_target(sched, x0, noise, t))
+            loss = (mse * min_snr_weight(sched, t, snr_gamma)).mean() if snr_gamma else mse.mean()
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0).item()
             opt.step()
@@ -344,6 +381,7 @@ def denoise_train(
     bar.close()
     steps_log.close()
     unet.eval()
+    encoder.requires_grad_(False).eval()
     metrics = {
         "train_loss": epoch_means[-1],
         "train_loss_first": epoch_means[0],

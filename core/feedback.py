@@ -13,7 +13,7 @@ from typing import Any
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.io import StageWriter, atomic_write_jsonl
 from polyrlaif.core.log import get_logger
-from polyrlaif.core.pairs import build_pairs, length_balance
+from polyrlaif.core.pairs import build_pairs, coin, length_balance, reverse
 from polyrlaif.core.protocols import OfflineFeedback, Policy
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair
 from polyrlaif.core.resume import Level
@@ -197,6 +197,13 @@ def collect_feedback(
     extra_stats: dict[str, Any] = {}
     if feedback.extra_pairs is not None:
         extra, counts = feedback.extra_pairs(by_id, cands, verdicts, scores)
+        for pair in extra:  # the domain's pairs carry the same lineage as the core's
+            pair.provenance.setdefault("chosen", lineage.get(pair.chosen_id, {}))
+            pair.provenance.setdefault("rejected", lineage.get(pair.rejected_id, {}))
+        if cfg.pairs.random_direction:  # the control covers the domain's pairs too
+            flips = [coin(p.chosen_id, p.rejected_id) for p in extra]
+            extra = [reverse(p) if f else p for p, f in zip(extra, flips, strict=True)]
+            counts = {**counts, "flipped": float(sum(flips))}
         pairs = [*pairs, *extra]
         extra_stats = {f"pairs_extra/{k}": v for k, v in counts.items()}
         log.info(f"{len(extra)} extra pairs from the domain's pair builder: {counts}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from polyrlaif.core.io import sha256_text
 from polyrlaif.core.records import Candidate, PreferencePair, PromptRecord
@@ -31,6 +31,7 @@ __all__ = [
     "length_balance",
     "len_in_words",
     "make_pair",
+    "reverse",
     "same_output",
 ]
 
@@ -111,10 +112,30 @@ def same_output(a: Candidate, b: Candidate) -> bool:
     return [m.sha256 or m.uri for m in a.media] == [m.sha256 or m.uri for m in b.media]
 
 
-def coin(a: Candidate, b: Candidate) -> bool:
-    """A fair coin for a pair of candidates, the same for either order and on every rerun."""
-    ids = sorted((a.candidate_id, b.candidate_id))
+def coin(a: str, b: str) -> bool:
+    """A fair coin for a pair of candidate ids, the same for either order and on every rerun."""
+    ids = sorted((a, b))
     return int(sha256_text("\x00".join(ids))[-1], 16) % 2 == 1
+
+
+def reverse(pair: PreferencePair) -> PreferencePair:
+    """``pair`` with chosen and rejected swapped (texts, ids, media, scores; the margin negated)."""
+    prov = dict(pair.provenance)
+    prov["chosen_score"], prov["rejected_score"] = prov.get("rejected_score"), prov.get("chosen_score")
+    if "chosen" in prov or "rejected" in prov:
+        prov["chosen"], prov["rejected"] = prov.get("rejected", {}), prov.get("chosen", {})
+    return replace(
+        pair,
+        pair_id=sha256_text(f"{pair.rejected_id}|{pair.chosen_id}")[:16],
+        chosen=pair.rejected,
+        rejected=pair.chosen,
+        chosen_id=pair.rejected_id,
+        rejected_id=pair.chosen_id,
+        chosen_media=pair.rejected_media,
+        rejected_media=pair.chosen_media,
+        margin=-pair.margin,
+        provenance=prov,
+    )
 
 
 def _best_worst(ranked, scores, min_margin, max_pairs_per_prompt, stats) -> list[tuple[Candidate, Candidate]]:
@@ -248,7 +269,7 @@ def build_pairs(
             if too_low or too_high:
                 stats.curriculum += 1
                 continue
-            if random_direction and coin(chosen, rejected):
+            if random_direction and coin(chosen.candidate_id, rejected.candidate_id):
                 chosen, rejected = rejected, chosen
                 stats.flipped += 1
             pair = make_pair(prompts[prompt_id], chosen, rejected, scores, provenance)

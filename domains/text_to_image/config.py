@@ -28,6 +28,12 @@ class DrawWorldTrainingConfig:
         caption_error_rate: share of pretraining captions that are wrong about one axis.
         pretrain_epochs: denoising epochs of the policy's pretraining.
         pretrain_lr: its learning rate.
+        unet_channels: the policy UNet's channels per level (full resolution first; cross-attention at
+            every level but the first).
+        pooled_text: add a pooled prompt embedding to the UNet's timestep embedding as well.
+        pretrain_text_encoder: train the policy's text encoder with its UNet in pretraining (frozen in
+            the rounds).
+        pretrain_snr_gamma: Min-SNR loss weighting of the pretraining (``None``: plain MSE).
         clip_epochs: contrastive epochs of the judge.
         clip_lr: its learning rate.
         batch_size: batch size of both.
@@ -42,6 +48,10 @@ class DrawWorldTrainingConfig:
     caption_error_rate: float = 0.3
     pretrain_epochs: int = 10
     pretrain_lr: float = 1e-3
+    unet_channels: list[int] = field(default_factory=lambda: [32, 64, 64])
+    pooled_text: bool = True
+    pretrain_text_encoder: bool = True
+    pretrain_snr_gamma: float | None = 5.0
     clip_epochs: int = 20
     clip_lr: float = 1e-3
     batch_size: int = 32

@@ -74,10 +74,14 @@ def _pretrain(cfg: TrainConfig) -> Any:
             r["text"] for name in PROMPT_FILES for r in read_jsonl(Path(data_dir) / name)
         ]  # every word a prompt of the world can use, held-out prompts' included (none is unseen)
         words = corpus_words(texts)
-        init = build_tiny_t2i(out / "init", words, image_size=w.image_size, seed=w.seed)
+        init = build_tiny_t2i(
+            out / "init", words, image_size=w.image_size, seed=w.seed, channels=w.unet_channels,
+            pooled_text=w.pooled_text,
+        )  # fmt: skip
         result = denoise_train(
             str(init), rows, out, epochs=w.pretrain_epochs, lr=w.pretrain_lr,
-            batch_size=w.batch_size, seed=w.seed, dtype=cfg.model.dtype, device=cfg.model.device,
+            batch_size=w.batch_size, seed=w.seed, train_text_encoder=w.pretrain_text_encoder,
+            snr_gamma=w.pretrain_snr_gamma, dtype=cfg.model.dtype, device=cfg.model.device,
         )  # fmt: skip
         return {"model": result.model_path, **{k: v for k, v in result.metrics.items() if k != "images"}}
 
@@ -108,7 +112,9 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
     w, root = d.world, world_dir(cfg)
     keys = ("seed", "image_size", "pretrain_images", "clip_images", "rlaif_groups", "heldout_prompts")
     world = {k: getattr(w, k) for k in (*keys, "caption_error_rate")}
-    policy = {"epochs": w.pretrain_epochs, "lr": w.pretrain_lr, "batch_size": w.batch_size, "seed": w.seed}
+    policy = {"epochs": w.pretrain_epochs, "lr": w.pretrain_lr, "batch_size": w.batch_size, "seed": w.seed,
+              "unet_channels": list(w.unet_channels), "pooled_text": w.pooled_text,
+              "text_encoder": w.pretrain_text_encoder, "snr_gamma": w.pretrain_snr_gamma}  # fmt: skip
     judge = {"epochs": w.clip_epochs, "lr": w.clip_lr, "batch_size": w.batch_size, "seed": w.seed + 1}
     out = [
         PrepStage("world", root / "data", world, _generate(w), description="prompts, images and captions"),

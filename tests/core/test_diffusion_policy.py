@@ -139,3 +139,28 @@ def test_denoise_train_names_a_missing_image(tiny_t2i, tmp_path):
     with pytest.raises(InputError, match=r"row 2: image file not found: .*gone\.png"):
         denoise_train(tiny_t2i, rows, tmp_path / "out", epochs=1, lr=1e-3, batch_size=2, seed=0, device="cpu")
     assert not (tmp_path / "out" / "model").exists()
+
+
+def test_pretraining_from_scratch_trains_the_text_encoder_with_min_snr(tmp_path):
+    """The synthetic world's recipe: three levels, the pooled prompt in the timestep embedding, the
+    text encoder trained with the UNet, Min-SNR weights; the text encoder is published trained."""
+    from polyrlaif.core.diffusion_train import denoise_train, min_snr_weight
+
+    path = build_tiny_t2i(tmp_path / "init", WORDS, channels=(16, 32, 32), pooled_text=True, seed=0)
+    start = load_t2i_pipeline(path, device="cpu")
+    assert start.unet.config.addition_embed_type == "text"
+    assert len(start.unet.down_blocks) == 3
+    kwargs = dict(epochs=8, lr=2e-3, batch_size=4, seed=0, device="cpu")
+    result = denoise_train(str(path), _squares(tmp_path, 8), tmp_path / "out", train_text_encoder=True,
+                           snr_gamma=5.0, **kwargs)  # fmt: skip
+    assert result.metrics["train_loss"] < result.metrics["train_loss_first"], result.metrics
+    trained = load_t2i_pipeline(result.model_path, device="cpu")
+    token = trained.text_encoder.get_input_embeddings().weight
+    assert not torch.equal(token, start.text_encoder.get_input_embeddings().weight)
+    sched = trained.scheduler
+    t = torch.tensor([0, 500, 999])
+    alphas = sched.alphas_cumprod[t]
+    snr = alphas / (1 - alphas)
+    assert torch.allclose(min_snr_weight(sched, t, 5.0), torch.minimum(snr, torch.tensor(5.0)) / snr)
+    with pytest.raises(ValueError, match="snr_gamma"):
+        denoise_train(str(path), _squares(tmp_path, 2), tmp_path / "bad", snr_gamma=0.0, **kwargs)

@@ -120,3 +120,14 @@ def test_random_direction_control_flips_about_half_the_same_pairs():
     assert all(p.margin == -1.0 for p in flipped)
     again, _ = build_pairs(prompts, list(reversed(cands)), scores, random_direction=True)
     assert {p.pair_id for p in again} == {p.pair_id for p in control}  # the same coin on a rerun
+
+
+def test_reverse_swaps_every_side_of_a_pair():
+    from polyrlaif.core.pairs import reverse
+
+    prompts, cands, scores = _setup({"p": [1.0, 0.25]})
+    (pair,), _ = build_pairs(prompts, cands, scores, provenance={"p/0": {"j": 1}, "p/1": {"j": 0}})
+    back = reverse(pair)
+    assert (back.chosen_id, back.rejected_id, back.chosen, back.margin) == ("p/1", "p/0", "answer p 1", -0.75)
+    assert back.provenance["chosen"] == {"j": 0} and back.provenance["chosen_score"] == 0.25
+    assert reverse(back) == pair
