@@ -339,7 +339,11 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = load_config(args.config, args.overrides)
         if args.verb == "train":
-            RECIPES.get(cfg.run.mode)(cfg)  # the recipe of run.mode: preference, online or pairs
+            from polyrlaif.core.config import config_dict
+            from polyrlaif.core.tracking import session
+
+            with session(cfg.run.report_to, cfg.run.output_dir, config_dict(cfg)):  # run.report_to
+                RECIPES.get(cfg.run.mode)(cfg)  # the recipe of run.mode: preference, online or pairs
         else:
             from polyrlaif.core.feedback import run_feedback
 

@@ -216,6 +216,9 @@ class RunConfig:
     curriculum: bool = False
     # rerunning in a folder made with other settings: recompute what they invalidate (else: refuse)
     recompute: bool = False
+    # experiment tracking (core/tracking.py): tensorboard (event files under <output_dir>/tensorboard),
+    # wandb, trackio, mlflow (when installed) or none; every trainer's steps and every round's metrics
+    report_to: str = "tensorboard"
 
 
 @dataclass
@@ -356,6 +359,12 @@ def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
     for key, (value, least) in minimums.items():
         if value < least:
             raise bad(key, value, f"must be at least {least}")
+    from polyrlaif.core.tracking import check_report_to
+
+    try:
+        check_report_to(cfg.run.report_to)
+    except ValueError as exc:
+        raise ValueError(f"{where}: invalid config at field 'run.report_to': {exc}") from None
     positive = {"judge.timeout_s": cfg.judge.timeout_s, "optim.lr": cfg.optim.lr, "rl.lr": cfg.rl.lr}
     for key, value in positive.items():
         if not value > 0 or value == float("inf"):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from polyrlaif.core import tracking
 from polyrlaif.core.media import load_image
 from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
 
@@ -245,9 +246,10 @@ class StepLog:
         self._fh = self._partial.open("w", encoding="utf-8")
 
     def write(self, row: dict[str, Any]) -> None:
-        """Append one step's row."""
+        """Append one step's row (and log it to the run's tracker)."""
         self._fh.write(json.dumps(row) + "\n")
         self._fh.flush()
+        tracking.log_step(row)
 
     def close(self) -> None:
         """Publish the file."""

@@ -29,6 +29,7 @@ FREE_KEYS = (
     "run.rounds",
     "run.output_dir",
     "run.recompute",
+    "run.report_to",
     "model.cache_dir",
     "judge.api_key_env",
     "judge.timeout_s",

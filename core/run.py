@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from polyrlaif.core import tracking
 from polyrlaif.core.benchmarks import declared_metrics
 from polyrlaif.core.config import TrainConfig, config_dict, save_config
 from polyrlaif.core.evidence import ITEMS_FILE, evaluation_difference, evaluation_intervals, run_benchmark
@@ -254,8 +255,11 @@ def reset_counters(named: Mapping[str, Any]) -> None:
 
 
 def record_round(run: Run, built: DomainBuild, history: list[dict[str, Any]], keys: Sequence[str]) -> None:
-    """Rewrite ``metrics.json`` and ``metrics.png`` after a round, so an interrupted run shows progress."""
+    """Rewrite ``metrics.json`` and ``metrics.png`` after a round, so an interrupted run shows progress,
+    and log the rounds not logged yet to the run's tracker (``run.report_to``)."""
     write_run_metrics(run.out, history, {"directions": directions(run, built)}, keys=keys)
+    for row in history:
+        tracking.log_round(int(row["round"]), row)
 
 
 def _cell(h: Mapping[str, Any], k: str) -> str:
@@ -295,6 +299,8 @@ def finish(
         "stages": [vars(s) for s in run.stages],
     }
     write_run_metrics(run.out, history, extra, keys=keys)
+    for row in history:
+        tracking.log_round(int(row["round"]), row)
     text = ""
     if run.stages:
         rows = [

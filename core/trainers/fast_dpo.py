@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from polyrlaif.core import tracking
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained, training_device
@@ -285,6 +286,7 @@ class FastDPOTrainer:
             row = {"step": step, "seconds": seconds, "learning_rate": lr, "grad_norm": grad_norm, **logged}
             steps_file.write(json.dumps(row) + "\n")
             steps_file.flush()
+            tracking.log_step(row)
             bar.set_postfix(loss=f"{logged['loss']:.4f}")
             bar.update(1)
         bar.close()

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from polyrlaif.core import tracking
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
@@ -257,6 +258,7 @@ class RewardModelTrainer:
             train_dataset=Dataset.from_list([rows[id(p)] for p in train_pairs]),
             processing_class=tokenizer,
             peft_config=self._lora(),
+            callbacks=tracking.callbacks(),  # steps to the run's tracker (run.report_to)
         )
         start = time.perf_counter()
         setup_seconds = start - setup_start

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from polyrlaif.core import tracking
 from polyrlaif.core.config import LoraConfig, TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
@@ -202,6 +203,7 @@ class TRLDPOTrainer:
             eval_dataset=Dataset.from_list(rows),  # for the fit after training (reference log-probs up front)
             processing_class=tokenizer,
             peft_config=peft_lora_config(self.optim.lora),
+            callbacks=tracking.callbacks(),  # steps to the run's tracker (run.report_to)
         )
         # setup includes tokenisation and, without LoRA, the up-front reference log-probs
         start = time.perf_counter()

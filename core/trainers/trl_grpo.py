@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from polyrlaif.core import tracking
 from polyrlaif.core.config import ModelConfig, RLConfig, TrainConfig
 from polyrlaif.core.io import atomic_write_jsonl
 from polyrlaif.core.trainers.base import (
@@ -284,13 +285,15 @@ def grpo_train(
             train_dataset=dataset,
             processing_class=processing,
             rollout_func=rollout_func,
+            callbacks=tracking.callbacks(),  # steps to the run's tracker (run.report_to)
         )
     else:
         from trl import RLOOTrainer
 
         trainer = RLOOTrainer(
-            model=policy, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processing
-        )
+            model=policy, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processing,
+            callbacks=tracking.callbacks(),
+        )  # fmt: skip
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start

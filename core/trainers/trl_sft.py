@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyrlaif.core import tracking
 from polyrlaif.core.trainers.base import (
     TrainResult,
     finished_result,
@@ -151,6 +152,7 @@ def sft_train(
         args=args,
         train_dataset=Dataset.from_list(_rows(examples, vision, s.num_frames)),
         processing_class=processing,
+        callbacks=tracking.callbacks(),  # steps to the run's tracker (run.report_to)
     )
     start = time.perf_counter()
     trainer.train()
