@@ -141,7 +141,8 @@ class OptimConfig:
     # a TRAINERS name, checked when the config loads: "fast", our DPO step (text pairs; image pairs go
     # to TRL); "trl": TRL's DPOTrainer
     backend: str = "fast"
-    loss_type: Literal["sigmoid", "hinge", "ipo"] = "sigmoid"  # TRL's DPOConfig names
+    # TRL's DPOConfig names: the fast backend implements sigmoid, hinge and ipo; trl takes any of TRL's
+    loss_type: str = "sigmoid"
     beta: float = 0.1
     # weight of an added NLL term on the chosen responses (RPO; TRL's "sft" loss type). 0 = plain DPO.
     # It keeps the chosen likelihood from falling with the rejected one, which degenerates small models.
@@ -155,6 +156,8 @@ class OptimConfig:
     lora: LoraConfig = field(default_factory=LoraConfig)
     # the reward-model trainer's held-out share of the pairs (split by prompt), for held-out pair accuracy
     reward_eval_fraction: float = 0.1
+    # with backend trl: more DPOConfig fields, passed through (core/trl_options.py), checked at load
+    trl: dict[str, Any] = field(default_factory=dict)
 
 
 RLAlgorithm = Literal["grpo", "rloo"]
@@ -177,6 +180,8 @@ class RLConfig:
     max_prompt_length: int | None = 1024
     max_completion_length: int = 256  # per completion, or per model turn for a multi-turn domain
     temperature: float = 1.0
+    # more GRPOConfig / RLOOConfig fields, passed through (core/trl_options.py), checked at load
+    trl: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -388,6 +393,9 @@ def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
     backends = ["none", *JUDGE_BACKENDS.names()]
     if cfg.judge.backend not in backends:
         raise bad("judge.backend", cfg.judge.backend, f"valid: {', '.join(backends)}")
+    from polyrlaif.core.trl_options import check_trainer_options
+
+    check_trainer_options(cfg, where)
     if cfg.run.mode == "pairs" and not cfg.data.pairs:
         raise bad("data.pairs", cfg.data.pairs, "run.mode=pairs trains on a pairs file: set data.pairs=FILE")
 

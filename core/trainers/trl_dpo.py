@@ -27,6 +27,7 @@ from polyrlaif.core.trainers.base import (
     no_checkpointing,
     publish_trained,
 )
+from polyrlaif.core.trl_options import with_passthrough
 
 __all__ = ["TRLDPOTrainer", "has_image_pairs", "pairs_to_rows", "peft_lora_config", "summarise_history"]
 
@@ -236,7 +237,7 @@ class TRLDPOTrainer:
         from trl import DPOConfig
 
         o = self.optim
-        return DPOConfig(
+        return DPOConfig(**with_passthrough(dict(
             output_dir=str(output_dir / "trl"),
             loss_type=[o.loss_type, "sft"] if o.sft_weight > 0 else [o.loss_type],
             loss_weights=[1.0, o.sft_weight] if o.sft_weight > 0 else None,
@@ -261,7 +262,7 @@ class TRLDPOTrainer:
             save_strategy="no",
             report_to="none",
             dataloader_num_workers=0,
-        )
+        ), o.trl, "optim.trl"))  # fmt: skip
 
 
 def summarise_history(

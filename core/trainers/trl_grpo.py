@@ -38,6 +38,7 @@ from polyrlaif.core.trainers.base import (
     no_checkpointing,
     publish_trained,
 )
+from polyrlaif.core.trl_options import with_passthrough
 
 __all__ = [
     "ALGORITHMS",
@@ -108,7 +109,7 @@ def _config(
     from trl import GRPOConfig, RLOOConfig
 
     config_cls = GRPOConfig if s.algorithm == "grpo" else RLOOConfig
-    return config_cls(
+    return config_cls(**with_passthrough(dict(
         output_dir=str(output_dir / "trl"),
         learning_rate=s.lr,
         beta=s.beta,
@@ -129,7 +130,7 @@ def _config(
         save_strategy="no",
         report_to="none",
         dataloader_num_workers=0,
-    )
+    ), s.trl, "rl.trl"))  # fmt: skip
 
 
 def step_logs(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
