@@ -396,6 +396,11 @@ def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
     from polyrlaif.core.trl_options import check_trainer_options
 
     check_trainer_options(cfg, where)
+    from polyrlaif.core.hub import check_hub_model
+
+    check_hub_model(cfg.model.name_or_path, "model.name_or_path", where)
+    if cfg.judge.backend == "transformers":
+        check_hub_model(cfg.judge.model, "judge.model", where)
     if cfg.run.mode == "pairs" and not cfg.data.pairs:
         raise bad("data.pairs", cfg.data.pairs, "run.mode=pairs trains on a pairs file: set data.pairs=FILE")
 

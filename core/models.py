@@ -28,6 +28,7 @@ __all__ = [
     "DONE_MARKER",
     "GGUFModel",
     "MODEL_ALIASES",
+    "is_hub_id",
     "convert_gguf",
     "cache_root",
     "default_cache_dir",
@@ -100,6 +101,11 @@ def cache_root() -> Path:
 def default_cache_dir() -> Path:
     """``<cache_root()>/models``: where converted model aliases live."""
     return cache_root() / "models"
+
+
+def is_hub_id(name: str) -> bool:
+    """True for an ``org/name`` string that is not a local path."""
+    return not _looks_like_path(name) and bool(_HUB_ID.match(name))
 
 
 def _looks_like_path(name: str) -> bool:
