@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--output",
         default=None,
-        help="output directory (default runs/eval/<domain>-<benchmark>); a path ending in .json gets the "
-        "metrics, and the per-item files go to the directory of the same name without .json",
+        help="output directory (default runs/eval/<domain>-<benchmark>/<the model or predictions file, as a "
+        "name>); a path ending in .json gets the metrics, and the per-item files go to the directory of the "
+        "same name without .json",
     )
     e.add_argument("--predictions", default=None, help="score these predictions (JSONL) instead of a model's")
     e.add_argument("--annotations", default=None, help="ground truth file the benchmark reads")
@@ -198,6 +199,16 @@ def _cmd_domains() -> int:
     return 0
 
 
+def default_eval_dir(args: argparse.Namespace) -> Path:
+    """``runs/eval/<domain>-<benchmark>/<what was evaluated>``: one folder per model (or predictions
+    file), so evaluating a second model on a benchmark never meets the first one's outputs."""
+    import re
+
+    source = args.model or args.predictions or "no-model"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "--", str(source).removeprefix("./")).strip("-.") or "model"
+    return Path("runs/eval") / f"{args.domain}-{args.benchmark}" / slug
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from polyrlaif.core.protocols import EvalRequest
     from polyrlaif.core.registry import get_benchmark, get_domain, load_object
@@ -208,7 +219,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.predictions and args.model:
         raise ValueError("give either --model (generate, then score) or --predictions (score), not both")
     options = _eval_options(args, evaluator_cls)
-    target = Path(args.output or f"runs/eval/{args.domain}-{args.benchmark}")
+    target = Path(args.output) if args.output else default_eval_dir(args)
     out = target.with_suffix("") if target.suffix == ".json" else target
     request = EvalRequest(
         output_dir=out,

@@ -197,3 +197,18 @@ def test_audio_fills_the_audio_option_and_is_refused_where_there_is_none(
     args = ["eval", "--domain", "spoken_lm", "--benchmark", "swuggy", "--output", str(tmp_path / "o")]
     assert main([*args, "--annotations", "g.csv", "--opt", "score=max"]) == 2
     assert "score must be one of sum, mean, got 'max'" in capsys.readouterr().err
+
+
+def test_default_output_is_one_folder_per_model_or_predictions_file(tmp_path: Path, monkeypatch) -> None:
+    """Two evaluations on one benchmark without --output land side by side, neither refused."""
+    gold = _write_gold(tmp_path / "gold.csv")
+    for name in ("first", "second"):
+        (tmp_path / f"{name}.txt").write_text("".join(f"{n} {s}\n" for n, s in SCORES.items()))
+    monkeypatch.chdir(tmp_path)
+    for name in ("first", "second"):
+        args = ["eval", "--domain", "spoken_lm", "--benchmark", "swuggy", "--predictions", f"./{name}.txt",
+                "--annotations", str(gold)]  # fmt: skip
+        assert main(args) == 0
+    root = tmp_path / "runs" / "eval" / "spoken_lm-swuggy"
+    assert sorted(p.name for p in root.iterdir()) == ["first.txt", "second.txt"]
+    assert all((root / n / "metrics.json").is_file() for n in ("first.txt", "second.txt"))
