@@ -351,9 +351,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, args.overrides)
         if args.verb == "train":
             from polyrlaif.core.config import config_dict
+            from polyrlaif.core.log import log_file
             from polyrlaif.core.tracking import session
 
-            with session(cfg.run.report_to, cfg.run.output_dir, config_dict(cfg)):  # run.report_to
+            out = Path(cfg.run.output_dir)
+            with log_file(out / "train.log"), session(cfg.run.report_to, out, config_dict(cfg)):
                 RECIPES.get(cfg.run.mode)(cfg)  # the recipe of run.mode: preference, online or pairs
         else:
             from polyrlaif.core.feedback import run_feedback

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-__all__ = ["get_logger", "setup_logging"]
+__all__ = ["get_logger", "log_file", "setup_logging"]
 
 ROOT = "polyrlaif"
 _FORMAT = "[polyrlaif %(asctime)s] %(stage)s%(message)s"
@@ -52,11 +55,36 @@ def setup_logging(level: int = logging.INFO) -> None:
     JSON counts), so it stays clean for a pipe. Plain lines, so a log in a file reads as on a terminal.
     """
     root = logging.getLogger(ROOT)
-    root.setLevel(level)
+    root.setLevel(logging.DEBUG)  # the handlers choose: the terminal ``level``, a run's log file all
     if any(getattr(h, "_polyrlaif", False) for h in root.handlers):
         return
     handler = _StderrHandler()
+    handler.setLevel(level)
     handler.setFormatter(logging.Formatter(_FORMAT, datefmt="%H:%M:%S"))
     handler.addFilter(_StageFilter())
     handler._polyrlaif = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+
+
+@contextmanager
+def log_file(path: str | Path) -> Iterator[None]:
+    """Also write every ``polyrlaif`` record, debug level included (TRL's per-step rows), to ``path``,
+    appended, in the same format, while the block runs. The file is opened at its first record, so a
+    command refused before any work leaves no file (nor its folder) behind."""
+
+    class _LazyFile(logging.FileHandler):
+        def _open(self):  # noqa: ANN202 - the folder is made with the file
+            Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+            return super()._open()
+
+    handler = _LazyFile(path, mode="a", encoding="utf-8", delay=True)
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter(_FORMAT, datefmt="%H:%M:%S"))
+    handler.addFilter(_StageFilter())
+    root = logging.getLogger(ROOT)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()

@@ -36,6 +36,7 @@ __all__ = [
     "check_report_to",
     "log_round",
     "log_step",
+    "quiet",
     "session",
 ]
 
@@ -212,6 +213,31 @@ def _callback_class() -> type:
                 log_step(logs)
 
     return TrackerCallback
+
+
+@functools.cache
+def _quiet_progress_class() -> type:
+    from transformers.trainer_callback import ProgressCallback
+
+    class QuietProgress(ProgressCallback):
+        """transformers' progress bar without its per-step ``{'loss': ...}`` lines on the terminal: each
+        row goes to the run's log file (``train.log``) at debug level instead."""
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:  # noqa: ARG002
+            if logs and state.is_world_process_zero:
+                log.debug(f"step {state.global_step}: {dict(logs)}")
+
+    return QuietProgress
+
+
+def quiet(trainer: Any) -> Any:
+    """Swap a transformers/TRL trainer's progress bar for one that keeps the per-step log rows off the
+    terminal (they go to ``train.log``; the bar and its ETA stay). Returns the trainer."""
+    from transformers.trainer_callback import ProgressCallback
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(_quiet_progress_class()())
+    return trainer
 
 
 def callbacks() -> list[Any]:

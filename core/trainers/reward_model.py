@@ -260,6 +260,7 @@ class RewardModelTrainer:
             peft_config=self._lora(),
             callbacks=tracking.callbacks(),  # steps to the run's tracker (run.report_to)
         )
+        tracking.quiet(trainer)  # per-step dicts to train.log, not the terminal
         start = time.perf_counter()
         setup_seconds = start - setup_start
         trainer.train()

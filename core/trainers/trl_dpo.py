@@ -206,6 +206,7 @@ class TRLDPOTrainer:
             peft_config=peft_lora_config(self.optim.lora),
             callbacks=tracking.callbacks(),  # steps to the run's tracker (run.report_to)
         )
+        tracking.quiet(trainer)  # per-step dicts to train.log, not the terminal
         # setup includes tokenisation and, without LoRA, the up-front reference log-probs
         start = time.perf_counter()
         setup_seconds = start - setup_start

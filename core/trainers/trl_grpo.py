@@ -295,6 +295,7 @@ def grpo_train(
             model=policy, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processing,
             callbacks=tracking.callbacks(),
         )  # fmt: skip
+    tracking.quiet(trainer)  # per-step dicts to train.log, not the terminal
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start

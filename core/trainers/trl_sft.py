@@ -154,6 +154,7 @@ def sft_train(
         processing_class=processing,
         callbacks=tracking.callbacks(),  # steps to the run's tracker (run.report_to)
     )
+    tracking.quiet(trainer)  # per-step dicts to train.log, not the terminal
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start

@@ -44,7 +44,7 @@ def _events(out):
 @pytest.mark.parametrize("backend", ["fast", "trl"])
 def test_tensorboard_gets_every_step_and_every_round(tmp_path, tiny_lm_path, cli, backend):
     out = tmp_path / "run"
-    cli(
+    res = cli(
         *_args(
             out, tiny_lm_path, _pairs_file(tmp_path / "p.jsonl"), f"optim.backend={backend}", "optim.epochs=2"
         )
@@ -61,6 +61,11 @@ def test_tensorboard_gets_every_step_and_every_round(tmp_path, tiny_lm_path, cli
     assert [s for s, _ in pass1] == [0, 1]
     assert [v for _, v in pass1] == pytest.approx([r["heldout/pass@1"] for r in metrics])
     assert "round/pairs_kept" in scalars
+    # the run's log file has everything; TRL's per-step {'loss': ...} rows stay off the terminal
+    logged = (out / "train.log").read_text()
+    assert "run: done in" in logged and "{'loss'" not in res.stderr
+    if backend == "trl":
+        assert logged.count("{'loss'") >= 2
 
 
 def test_report_to_none_writes_no_events(tmp_path, tiny_lm_path, cli):
