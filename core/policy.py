@@ -23,6 +23,22 @@ def batch_seed(seed: int, batch_idx: int) -> int:
     return (seed * 1_000_003 + batch_idx) % (2**63 - 1)
 
 
+class DecodeSteps:
+    """A ``generate`` streamer that advances a progress bar by one per decoding step (``generate`` pushes
+    the prompt first, then each step's new tokens for the whole batch)."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar, self.steps = bar, -1  # the first push is the prompt
+
+    def put(self, value: Any) -> None:  # noqa: ARG002 - only the count matters
+        self.steps += 1
+        if self.steps:
+            self.bar.update(1)
+
+    def end(self) -> None:
+        """Generation finished (the caller settles the bar)."""
+
+
 class CausalLMPolicy:
     """A Hugging Face causal LM with a chat template, satisfying :class:`~polyrlaif.core.protocols.Policy`.
 
@@ -110,21 +126,34 @@ class CausalLMPolicy:
         convs = list(conversations)
         starts = list(range(0, len(convs), self.batch_size))
         results: list[list[str]] = []
-        for b, start in enumerate(tqdm(starts, desc="generate", unit="batch", disable=len(starts) <= 1)):
-            results.extend(
-                self._generate_batch(
-                    convs[start : start + self.batch_size],
-                    n=n,
-                    temperature=temperature,
-                    top_p=top_p,
-                    max_new_tokens=max_new_tokens,
-                    seed=batch_seed(seed, b),
+        # the bar counts decoding steps (at most max_new_tokens a batch), so it moves, with an ETA, while a
+        # batch decodes; a batch that stops early jumps to its full share
+        with tqdm(total=len(starts) * max_new_tokens, desc="generate", unit="tok-step", leave=False) as bar:
+            for b, start in enumerate(starts):
+                results.extend(
+                    self._generate_batch(
+                        convs[start : start + self.batch_size],
+                        n=n,
+                        temperature=temperature,
+                        top_p=top_p,
+                        max_new_tokens=max_new_tokens,
+                        seed=batch_seed(seed, b),
+                        streamer=DecodeSteps(bar),
+                    )
                 )
-            )
+                bar.update((b + 1) * max_new_tokens - bar.n)
         return results
 
     def _generate_batch(
-        self, convs: list[Any], *, n: int, temperature: float, top_p: float, max_new_tokens: int, seed: int
+        self,
+        convs: list[Any],
+        *,
+        n: int,
+        temperature: float,
+        top_p: float,
+        max_new_tokens: int,
+        seed: int,
+        streamer: Any = None,
     ) -> list[list[str]]:
         import torch
 
@@ -136,6 +165,7 @@ class CausalLMPolicy:
             "do_sample": sample,
             # greedy decoding gives n identical rows: decode once and repeat instead
             "num_return_sequences": n if sample else 1,
+            "streamer": streamer,
         }
         if sample:
             kwargs.update(temperature=temperature, top_p=top_p, top_k=0)

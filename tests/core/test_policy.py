@@ -96,3 +96,22 @@ def test_stats_count_generated_tokens(tiny_lm_path):
     assert 6 <= pol.stats["new_tokens"] <= 30
     pol.close()
     assert pol.model is None
+
+
+def test_the_bar_moves_with_each_decoding_step_inside_a_batch(policy):
+    """The generate bar counts decoding steps, so it advances (and shows an ETA) while a batch decodes,
+    not once per batch; a batch that stops early is settled to its full share."""
+    from polyrlaif.core.policy import DecodeSteps
+
+    class Counter:
+        n = 0
+
+        def update(self, k=1):
+            self.n += k
+
+    seen = Counter()
+    convs = [[{"role": "user", "content": f"count to {i}"}] for i in range(3)]
+    out = policy._generate_batch(convs, n=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=0,
+                                 streamer=DecodeSteps(seen))  # fmt: skip
+    assert len(out) == 3 and 1 <= seen.n <= 6  # one tick per step of the batch, never more than the budget
+    assert policy.generate(convs, n=2, temperature=1.0, max_new_tokens=6) is not None
