@@ -358,6 +358,9 @@ class Domain:
         stages: ``(TrainConfig) -> list[PrepStage]``, the domain's preparation stages, if any.
         benchmarks: benchmark name -> evaluator class.
         verify_file: ``(input, output, **options) -> dict`` for ``polyrlaif verify``, if any.
+        configs: an importable package holding the domain's own ``<name>.yaml`` configs, which
+            ``--config <domain>/<name>`` then finds (a third-party domain ships its configs this way; ours
+            live in ``polyrlaif.configs``).
     """
 
     name: str
@@ -368,3 +371,4 @@ class Domain:
     benchmarks: Mapping[str, str] = field(default_factory=dict)
     verify_file: str | None = None
     stages: str | None = None
+    configs: str | None = None

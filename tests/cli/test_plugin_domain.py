@@ -27,6 +27,10 @@ toy = "toy_domain:DOMAIN"
 
 [tool.setuptools]
 py-modules = ["toy_domain"]
+packages = ["toy_configs"]
+
+[tool.setuptools.package-data]
+toy_configs = ["*.yaml"]
 """
 
 CONFIG = """
@@ -55,6 +59,9 @@ def test_a_third_party_domain_installs_and_runs_one_round(tmp_path, tiny_lm_path
     pkg.mkdir()
     shutil.copy(Path(__file__).parent / "plugin_domain" / "toy_domain.py", pkg)
     (pkg / "pyproject.toml").write_text(PYPROJECT)
+    (pkg / "toy_configs").mkdir()
+    (pkg / "toy_configs" / "__init__.py").write_text("")
+    (pkg / "toy_configs" / "short.yaml").write_text(CONFIG)  # the package's own config: --config toy/short
     site = tmp_path / "site"
     subprocess.run(
         [
@@ -88,7 +95,7 @@ def test_a_third_party_domain_installs_and_runs_one_round(tmp_path, tiny_lm_path
 
     listed = cli("domains")
     assert listed.returncode == 0 and "toy" in listed.stdout and "mean_words" in listed.stdout
-    res = cli("train", "--config", str(config), f"run.output_dir={out}", f"model.name_or_path={tiny_lm_path}")
+    res = cli("train", "--config", "toy/short", f"run.output_dir={out}", f"model.name_or_path={tiny_lm_path}")
     assert res.returncode == 0, res.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert [r["round"] for r in metrics["rounds"]] == [0, 1]

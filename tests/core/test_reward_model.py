@@ -67,7 +67,7 @@ def trained(tiny_lm_path, tmp_path_factory):
 
 def test_registered_and_not_a_policy_backend():
     assert TRAINERS.get("reward_model") is RewardModelTrainer
-    from polyrlaif.core.config import check_config
+    from polyrlaif.core.config_checks import check_config
 
     with pytest.raises(ValueError, match="optim.backend.*'reward_model'"):
         check_config(TrainConfig(optim=OptimConfig(backend="reward_model")))

@@ -107,4 +107,5 @@ DOMAIN = Domain(
     build="toy_domain:build",
     stages="toy_domain:stages",
     benchmarks={"mean_words": "toy_domain:MeanWords"},
+    configs="toy_configs",  # --config toy/<name> finds toy_configs/<name>.yaml
 )

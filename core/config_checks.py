@@ -1,0 +1,84 @@
+"""Checks of a loaded config that no type can express, made when it loads, before any work: ranges,
+registry names, fields one mode needs, then the trainer options (:mod:`polyrlaif.core.trl_options`),
+the tracker (:mod:`polyrlaif.core.tracking`) and hub models (:mod:`polyrlaif.core.hub`)."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from polyrlaif.core.config import RLAlgorithm, TrainConfig
+
+__all__ = ["check_config"]
+
+
+def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
+    """Checks no type can express, made when the config loads (before any work): ranges, registry names,
+    and fields one mode needs.
+
+    Raises:
+        ValueError: naming the file, the field, the value and what is valid.
+    """
+    from polyrlaif.core.registry import JUDGE_BACKENDS, TRAINERS
+
+    def bad(key: str, value: Any, valid: str) -> ValueError:
+        return ValueError(f"{where}: invalid config at field {key!r}: {value!r}; {valid}")
+
+    minimums = {
+        "sampling.n": (cfg.sampling.n, 1),
+        "sampling.batch_size": (cfg.sampling.batch_size, 1),
+        "sampling.max_new_tokens": (cfg.sampling.max_new_tokens, 1),
+        "run.rounds": (cfg.run.rounds, 0),
+        "optim.batch_size": (cfg.optim.batch_size, 1),
+        "optim.grad_accum": (cfg.optim.grad_accum, 1),
+        "optim.epochs": (cfg.optim.epochs, 1),
+        "rl.num_generations": (cfg.rl.num_generations, 2),
+        "rl.batch_size": (cfg.rl.batch_size, 1),
+        "rl.max_steps": (cfg.rl.max_steps, 1),
+        "eval.samples": (cfg.eval.samples, 1),
+        "judge.retries": (cfg.judge.retries, 0),
+        "judge.concurrency": (cfg.judge.concurrency, 1),
+        "judge.batch_size": (cfg.judge.batch_size, 1),
+        "model.num_frames": (cfg.model.num_frames, 1),
+    }
+    for key, (value, least) in minimums.items():
+        if value < least:
+            raise bad(key, value, f"must be at least {least}")
+    from polyrlaif.core.tracking import check_report_to
+
+    try:
+        check_report_to(cfg.run.report_to)
+    except ValueError as exc:
+        raise ValueError(f"{where}: invalid config at field 'run.report_to': {exc}") from None
+    positive = {"judge.timeout_s": cfg.judge.timeout_s, "optim.lr": cfg.optim.lr, "rl.lr": cfg.rl.lr}
+    for key, value in positive.items():
+        if not value > 0 or value == float("inf"):
+            raise bad(key, value, "must be a finite number above 0")
+    if not 0.0 <= cfg.optim.reward_eval_fraction < 1.0:
+        raise bad("optim.reward_eval_fraction", cfg.optim.reward_eval_fraction, "must be in [0, 1)")
+    if cfg.run.num_prompts is not None and cfg.run.num_prompts < 1:
+        raise bad("run.num_prompts", cfg.run.num_prompts, "must be at least 1 (or unset: all)")
+    if cfg.rl.batch_size % cfg.rl.num_generations:
+        raise bad(
+            "rl.batch_size",
+            cfg.rl.batch_size,
+            f"must be a multiple of rl.num_generations ({cfg.rl.num_generations})",
+        )
+    # optim.backend names a preference trainer: any registered one but the online-RL algorithms and the
+    # reward-model trainers (they train a scorer, not a policy)
+    scorers = ("reward_model", "vision_reward_model")
+    preference = [n for n in TRAINERS.names() if n not in (*get_args(RLAlgorithm), *scorers)]
+    if cfg.optim.backend not in preference:
+        raise bad("optim.backend", cfg.optim.backend, f"valid: {', '.join(preference)}")
+    backends = ["none", *JUDGE_BACKENDS.names()]
+    if cfg.judge.backend not in backends:
+        raise bad("judge.backend", cfg.judge.backend, f"valid: {', '.join(backends)}")
+    from polyrlaif.core.trl_options import check_trainer_options
+
+    check_trainer_options(cfg, where)
+    from polyrlaif.core.hub import check_hub_model
+
+    check_hub_model(cfg.model.name_or_path, "model.name_or_path", where)
+    if cfg.judge.backend == "transformers":
+        check_hub_model(cfg.judge.model, "judge.model", where)
+    if cfg.run.mode == "pairs" and not cfg.data.pairs:
+        raise bad("data.pairs", cfg.data.pairs, "run.mode=pairs trains on a pairs file: set data.pairs=FILE")
