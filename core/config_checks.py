@@ -1,17 +1,16 @@
 """Checks of a loaded config that no type can express, made when it loads, before any work: ranges,
-registry names, fields one mode needs, then the trainer options (:mod:`polyrlaif.core.trl_options`),
+registry names, fields one mode needs (``cfg`` is a loaded ``TrainConfig``; this module does not
+import :mod:`polyrlaif.core.config`, which calls it), then the trainer options (:mod:`polyrlaif.core.trl_options`),
 the tracker (:mod:`polyrlaif.core.tracking`) and hub models (:mod:`polyrlaif.core.hub`)."""
 
 from __future__ import annotations
 
-from typing import Any, get_args
-
-from polyrlaif.core.config import RLAlgorithm, TrainConfig
+from typing import Any, get_args, get_type_hints
 
 __all__ = ["check_config"]
 
 
-def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
+def check_config(cfg: Any, *, where: str = "config") -> None:
     """Checks no type can express, made when the config loads (before any work): ranges, registry names,
     and fields one mode needs.
 
@@ -66,7 +65,8 @@ def check_config(cfg: TrainConfig, *, where: str = "config") -> None:
     # optim.backend names a preference trainer: any registered one but the online-RL algorithms and the
     # reward-model trainers (they train a scorer, not a policy)
     scorers = ("reward_model", "vision_reward_model")
-    preference = [n for n in TRAINERS.names() if n not in (*get_args(RLAlgorithm), *scorers)]
+    algorithms = get_args(get_type_hints(type(cfg.rl))["algorithm"])  # grpo, rloo: online RL, not preference
+    preference = [n for n in TRAINERS.names() if n not in (*algorithms, *scorers)]
     if cfg.optim.backend not in preference:
         raise bad("optim.backend", cfg.optim.backend, f"valid: {', '.join(preference)}")
     backends = ["none", *JUDGE_BACKENDS.names()]
