@@ -1,7 +1,7 @@
 """Checks of a loaded config that no type can express, made when it loads, before any work: ranges,
-registry names, fields one mode needs (``cfg`` is a loaded ``TrainConfig``; this module does not
-import :mod:`polyrlaif.core.config`, which calls it), then the trainer options (:mod:`polyrlaif.core.trl_options`),
-the tracker (:mod:`polyrlaif.core.tracking`) and hub models (:mod:`polyrlaif.core.hub`)."""
+registry names, fields one mode needs, then the trainer options (:mod:`polyrlaif.core.trl_options`),
+the tracker (:mod:`polyrlaif.core.tracking`) and hub models (:mod:`polyrlaif.core.hub`). ``cfg`` is a
+loaded ``TrainConfig``; this module does not import :mod:`polyrlaif.core.config`, which calls it."""
 
 from __future__ import annotations
 
