@@ -31,6 +31,16 @@ class VideoWorldTrainingConfig:
         description_dropout: share of the judge's training examples shown without the description.
         lr: learning rate of both.
         batch_size: batch size of both.
+        vision_pretrain_steps: steps of the ``policy_vision`` and ``judge_vision`` stages, which
+            pretrain each model's vision tower on its own split's frames (shapes, colours, pairs and
+            where each shape is) before SFT; 0 skips them (the tower then trains end to end from
+            scratch, and the policy learns only the question-only prior).
+        freeze_vision: keep a pretrained tower fixed through SFT and the judge's training.
+        judge_lr: the judge's learning rate (unset: ``lr``).
+        judge_init: what the judge's yes/no training starts from: ``fresh``, a new tiny VLM (its tower
+            pretrained on the judge split's frames when ``vision_pretrain_steps`` > 0), or ``policy``,
+            the SFT'd policy (as VLM-RLAIF initialises its reward model from the SFT model; the judge is
+            then still trained on its own split only).
     """
 
     seed: int = 0
@@ -45,6 +55,10 @@ class VideoWorldTrainingConfig:
     description_dropout: float = 0.5
     lr: float = 3e-4
     batch_size: int = 16
+    vision_pretrain_steps: int = 0
+    freeze_vision: bool = True
+    judge_lr: float | None = None
+    judge_init: Literal["fresh", "policy"] = "fresh"
 
 
 @dataclass

@@ -32,6 +32,7 @@ class ContextJudgeStats(JudgeStats):
 
     context_comparisons: int = 0
     context_flips: int = 0
+    empty_answers: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Counters plus ``context_flip_rate``."""
@@ -79,17 +80,31 @@ class ContextAwareJudge(BaseJudge):
         candidates: Sequence[Candidate],
         contexts: Sequence[dict[str, Any]] | None = None,
     ) -> list[Judgment]:
-        """One judgment per candidate, in order."""
+        """One judgment per candidate, in order.
+
+        An empty answer (nothing but whitespace) is never put to the model: it scores 0, the lowest
+        p(yes), and is counted (``empty_answers``), so that it can lose a pair but never win one.
+        """
+        stats: ContextJudgeStats = self.stats  # type: ignore[assignment]
+        asked = [c for c in candidates if c.text.strip()]
         texts, images = [], []
-        for c in candidates:
+        for c in asked:
             p = prompts[c.prompt_id]
             description = p.meta.get("description") or "(none)"
             texts.append(self.template.format(description=description, question=p.text, answer=c.text))
             texts.append(JUDGE_TEMPLATE_NO_CONTEXT.format(question=p.text, answer=c.text))
             images += [_video(p)] * 2
-        answers = self._ask_yes_no(texts, yes=("yes", "Yes"), no=("no", "No"), images=images)
+        answers = self._ask_yes_no(texts, yes=("yes", "Yes"), no=("no", "No"), images=images) if texts else []
+        index = {id(c): i for i, c in enumerate(asked)}
         out = []
-        for i, c in enumerate(candidates):
+        for c in candidates:
+            if id(c) not in index:
+                j = Judgment(c.candidate_id, self.judge_id, self.kind, c.prompt_id, score=0.0)
+                j.scores = {"p_yes": 0.0, "p_yes_no_context": 0.0, "empty_answer": 1.0}
+                stats.empty_answers += 1
+                out.append(j)
+                continue
+            i = index[id(c)]
             with_ctx, without = answers[2 * i], answers[2 * i + 1]
             chosen = with_ctx if self.use_context else without
             key = sha256_text(with_ctx.prompt_hash + without.prompt_hash)
@@ -115,7 +130,8 @@ class ContextAwareJudge(BaseJudge):
         """Per prompt, the answer pairs whose order by p(yes) differs with and without the description."""
         by_prompt: dict[str, list[Judgment]] = defaultdict(list)
         for j in judgments:
-            if j.ok and j.scores.get("p_yes") is not None and j.scores.get("p_yes_no_context") is not None:
+            if j.ok and j.scores.get("p_yes") is not None and j.scores.get("p_yes_no_context") is not None \
+                    and not j.scores.get("empty_answer"):
                 by_prompt[j.prompt_id].append(j)
         stats: ContextJudgeStats = self.stats  # type: ignore[assignment]
         for group in by_prompt.values():

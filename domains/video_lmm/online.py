@@ -27,7 +27,7 @@ from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import OnlineTask, PrepStage
 from polyrlaif.core.records import PromptRecord
 
-__all__ = ["REWARD", "online_task", "reward_model_stage"]
+__all__ = ["REWARD", "empty_answers_last", "online_task", "reward_model_stage"]
 
 log = get_logger(__name__)
 
@@ -168,6 +168,45 @@ def online_task(cfg: TrainConfig, prompts: Sequence[PromptRecord], reward_model:
                                      batch_size=cfg.judge.batch_size)  # fmt: skip
     return OnlineTask(
         prompts=rows,
-        rewards={REWARD: scorer.as_reward_fn(REWARD)},
+        rewards={REWARD: empty_answers_last(scorer.as_reward_fn(REWARD))},
         frame_cache=str(Path(cfg.run.output_dir) / "frame_cache"),
     )
+
+
+def _text(completion: Any) -> str:
+    """A TRL completion's text: a string, or a conversation whose contents are strings or text parts."""
+    if isinstance(completion, str):
+        return completion
+    parts = []
+    for message in completion or []:
+        content = message.get("content") if isinstance(message, Mapping) else message
+        if isinstance(content, str):
+            parts.append(content)
+        else:
+            parts += [c.get("text") or "" for c in content or [] if isinstance(c, Mapping)]
+    return "".join(parts)
+
+
+def empty_answers_last(reward_fn: Any) -> Any:
+    """``reward_fn`` with every empty answer (nothing but whitespace) scored below every other answer of
+    the batch: 1 under the lowest score of a non-empty answer (``None`` when none scored).
+
+    A learned reward model has no floor, and one taught by a biased judge can rank an empty answer high;
+    GRPO then moves the policy to saying nothing. An empty answer is a failed answer, so it can lose a
+    group but never win one. The count is kept in ``empty_answers`` (also on the returned callable).
+    """
+
+    def wrapped(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        scores = list(reward_fn(prompts, completions, **columns))
+        empty = [not _text(c).strip() for c in completions]
+        valid = [s for s, e in zip(scores, empty, strict=True) if s is not None and not e]
+        floor = min(valid) - 1.0 if valid else None
+        wrapped.empty_answers += sum(empty)  # type: ignore[attr-defined]
+        return [floor if e else s for s, e in zip(scores, empty, strict=True)]
+
+    wrapped.__name__ = wrapped.__qualname__ = getattr(reward_fn, "__name__", REWARD)
+    wrapped.empty_answers = 0  # type: ignore[attr-defined]
+    for attr in ("stats", "scorer"):
+        if hasattr(reward_fn, attr):
+            setattr(wrapped, attr, getattr(reward_fn, attr))
+    return wrapped

@@ -2,6 +2,10 @@
 
     world       clips of shapes that appear, move, change colour or disappear, with descriptions and
                 QA items (polyrlaif.datasets.video)
+    policy_vision, judge_vision (``world.vision_pretrain_steps`` > 0)
+                each model's vision tower first learns, on its own split's frames, which shapes, colours
+                and shape-colour pairs a frame shows and in which quarter each shape is (the pretrained
+                encoder a real video LMM starts from); it then stays frozen (``world.freeze_vision``)
     policy_sft  a tiny VLM (frames read as images) SFT'd on answers that are sometimes wrong about motion
                 or order: the starting policy
     judge       a separate tiny VLM trained, on a disjoint split, to say whether an answer is right while
@@ -22,7 +26,7 @@ from polyrlaif.core.io import read_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import PrepStage
 
-__all__ = ["stages", "video_conversation", "world_dir"]
+__all__ = ["N_FRAME_LABELS", "frame_labels", "stages", "video_conversation", "world_dir"]
 
 log = get_logger(__name__)
 
@@ -35,6 +39,85 @@ def world_dir(cfg: TrainConfig) -> Path:
 def video_conversation(video: str, text: str) -> list[dict[str, Any]]:
     """One user turn: the video, then the text."""
     return [{"role": "user", "content": [{"type": "video", "path": video}, {"type": "text", "text": text}]}]
+
+
+def _label_space() -> tuple[list[str], list[str]]:
+    from polyrlaif.datasets.draw.spec import COLOURS, SHAPES
+
+    return list(SHAPES), list(COLOURS)
+
+
+N_FRAME_LABELS = 3 + 4 + 12 + 12
+"""Labels of a frame: shape, colour, shape-colour pair, shape in each quarter (3 shapes, 4 colours)."""
+
+
+def frame_labels(clip: Any, frame: int) -> list[int]:
+    """The label indices one frame of ``clip`` shows (see :data:`N_FRAME_LABELS`).
+
+    Each visible object adds its shape, its colour there, the pair, and its shape in the quarter of the
+    frame its box centre is in (left/right by top/bottom): what counting, colour, appear/disappear and
+    direction questions need a frame to tell apart.
+    """
+    shapes, colours = _label_space()
+    ns, nc = len(shapes), len(colours)
+    half = clip.image_size / 2
+    out: set[int] = set()
+    for obj in clip.state_at(frame):
+        s, c = shapes.index(obj.shape), colours.index(obj.colour)
+        quarter = 2 * int(obj.y + obj.size / 2 >= half) + int(obj.x + obj.size / 2 >= half)
+        out |= {s, ns + c, ns + nc + s * nc + c, ns + nc + ns * nc + 4 * s + quarter}
+    return sorted(out)
+
+
+def _frames_of_split(data_dir: Path, split: str, out: Path) -> tuple[list[str], list[list[int]]]:
+    """Every frame of ``split``'s clips as a PNG under ``out/frames``, and its labels."""
+    from PIL import Image
+
+    from polyrlaif.datasets.video import load_clips
+
+    images, labels = [], []
+    folder = out / "frames"
+    folder.mkdir(parents=True, exist_ok=True)
+    for clip_id, clip in sorted(load_clips(data_dir, split).items()):
+        frames = clip.render()
+        for t in range(clip.num_frames):
+            path = folder / f"{clip_id}_{t:03d}.png"
+            if not path.is_file():
+                Image.fromarray(frames[t]).save(path)
+            images.append(str(path))
+            labels.append(frame_labels(clip, t))
+    return images, labels
+
+
+def _pretrain_tower(role: str, split: str, seed: int, w: Any) -> Any:
+    # like the CLIP encoder a real video LMM starts from: each model's tower first learns to see on its
+    # own split's frames, then stays frozen through SFT (trained end to end from scratch, the language
+    # model learns the question-only prior long before the frames get a useful gradient)
+    def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        from polyrlaif.core.trainers.vision_pretrain import VisionPretrainSettings, pretrain_vision_tower
+
+        data_dir = Path(prepared["world"]["data_dir"])
+        base = _tiny_vlm(data_dir, out, seed)
+        images, labels = _frames_of_split(data_dir, split, out)
+        log.info(f"pretraining the {role}'s vision tower on {len(images)} frames of the {split} split")
+        settings = VisionPretrainSettings(steps=w.vision_pretrain_steps, batch_size=32, seed=seed)
+        result = pretrain_vision_tower(base, images, labels, N_FRAME_LABELS, out, settings)
+        log.info(f"{role} tower: loss {result.metrics['loss']:.4f}, "
+                 f"train exact match {result.metrics['train_exact_match']:.3f}")  # fmt: skip
+        return {"model": result.model_path}
+
+    return run
+
+
+def _start(role: str, prepared: Mapping[str, dict[str, Any]], data_dir: Path, out: Path, seed: int) -> str:
+    """What ``role``'s training starts from: its pretrained tower's model, else a fresh tiny VLM."""
+    if f"{role}_vision" in prepared:
+        return prepared[f"{role}_vision"]["model"]
+    return _tiny_vlm(data_dir, out, seed)
+
+
+def _freeze(w: Any) -> tuple[str, ...]:
+    return ("model.vision_tower",) if w.vision_pretrain_steps > 0 and w.freeze_vision else ()
 
 
 def _world(w: Any) -> Any:
@@ -64,6 +147,8 @@ def _tiny_vlm(data_dir: Path, out: Path, seed: int) -> str:
         "Is the answer correct for this video?",
         "yes no (none)",
     ]
+    if (out / "init" / "config.json").is_file():
+        return str(out / "init")
     cfg = TinyVLMConfig(
         image_size=32, patch_size=8, hidden=64, vision_hidden=64, max_positions=512, seed=seed
     )
@@ -84,8 +169,8 @@ def _policy_sft(cfg: TrainConfig) -> Any:
             for r in rows
         ]
         settings = SFTSettings(epochs=w.policy_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed,
-                               num_frames=cfg.model.num_frames)  # fmt: skip
-        result = sft_train(_tiny_vlm(data_dir, out, w.seed), examples, out, settings)
+                               num_frames=cfg.model.num_frames, freeze=_freeze(w))  # fmt: skip
+        result = sft_train(_start("policy", prepared, data_dir, out, w.seed), examples, out, settings)
         return {"model": result.model_path}
 
     return run
@@ -114,9 +199,12 @@ def _judge(cfg: TrainConfig) -> Any:
             )
         log.info(f"training the judge on {len(examples)} answers of its own clips (yes/no)")
         # the judge learns to read a video as the run's judge will (model.num_frames, as the policy)
-        settings = YesNoSettings(epochs=w.judge_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed + 1,
-                                 num_frames=cfg.model.num_frames)  # fmt: skip
-        result = yes_no_train(_tiny_vlm(data_dir, out, w.seed + 1), examples, out, settings)
+        settings = YesNoSettings(epochs=w.judge_epochs, lr=w.judge_lr or w.lr, batch_size=w.batch_size,
+                                 seed=w.seed + 1, num_frames=cfg.model.num_frames,
+                                 freeze=_freeze(w))  # fmt: skip
+        start = prepared["policy_sft"]["model"] if w.judge_init == "policy" else \
+            _start("judge", prepared, data_dir, out, w.seed + 1)
+        result = yes_no_train(start, examples, out, settings)
         return {"model": result.model_path}
 
     return run
@@ -130,12 +218,35 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
     w, root = d.world, world_dir(cfg)
     sizes = ("seed", "sft", "judge", "rlaif", "test", "frames_per_clip", "wrong_answer_rate")
     train = {"lr": w.lr, "batch_size": w.batch_size, "num_frames": cfg.model.num_frames}
-    return [
+    out = [
         PrepStage("world", root / "data", {k: getattr(w, k) for k in sizes}, _world(w),
                   description="clips, descriptions and QA from a seed"),
-        PrepStage("policy_sft", root / "policy", {**train, "epochs": w.policy_epochs, "seed": w.seed},
-                  _policy_sft(cfg), after=("world",), description="SFT on answers sometimes wrong"),
-        PrepStage("judge", root / "judge",
-                  {**train, "epochs": w.judge_epochs, "seed": w.seed + 1, "dropout": w.description_dropout},
-                  _judge(cfg), after=("world",), description="yes/no training of the judge on its own clips"),
     ]  # fmt: skip
+    for role, split, seed in (("policy", "sft", w.seed), ("judge", "judge", w.seed + 1)):
+        upstream: tuple[str, ...] = ("world",)
+        if role == "judge" and w.judge_init == "policy":
+            # the judge starts from the SFT'd policy, tower and all (VLM-RLAIF's reward model init)
+            upstream = ("world", "policy_sft")
+        elif w.vision_pretrain_steps > 0:
+            settings = {"split": split, "seed": seed, "steps": w.vision_pretrain_steps,
+                        "labels": N_FRAME_LABELS}  # fmt: skip
+            out.append(PrepStage(f"{role}_vision", root / f"{role}_vision", settings,
+                                 _pretrain_tower(role, split, seed, w), after=("world",),
+                                 description=f"{role} tower: what {split} frames show"))  # fmt: skip
+            upstream = ("world", f"{role}_vision")
+        tower = {"vision_steps": w.vision_pretrain_steps, "freeze_vision": w.freeze_vision}
+        tower = tower if upstream[1:] else {}
+        if role == "policy":
+            out.append(PrepStage("policy_sft", root / "policy", {**train, **tower, "epochs": w.policy_epochs,
+                                 "seed": seed}, _policy_sft(cfg), after=upstream,
+                                 description="SFT on answers sometimes wrong"))  # fmt: skip
+        else:
+            settings = {**train, **tower, "epochs": w.judge_epochs, "seed": seed,
+                        "dropout": w.description_dropout}  # fmt: skip
+            if w.judge_lr is not None:
+                settings["judge_lr"] = w.judge_lr
+            if w.judge_init != "fresh":
+                settings["init"] = w.judge_init
+            out.append(PrepStage("judge", root / "judge", settings, _judge(cfg), after=upstream,
+                                 description="yes/no training of the judge on its own clips"))  # fmt: skip
+    return out

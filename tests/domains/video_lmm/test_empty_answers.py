@@ -1,0 +1,74 @@
+"""An empty answer is a failed answer: the judge gives it the lowest p(yes) without asking the model, and
+the online reward ranks it below every other answer of its batch, so neither a pair nor a GRPO group can
+prefer saying nothing (the synthetic run collapsed to empty answers when a learned reward could)."""
+
+from __future__ import annotations
+
+from polyrlaif.core.records import Candidate, PromptRecord
+
+
+def test_the_judge_scores_an_empty_answer_lowest_and_counts_it(monkeypatch) -> None:
+    from polyrlaif.domains.video_lmm.judge import ContextAwareJudge
+
+    asked: list[str] = []
+
+    class Answer:
+        def __init__(self, text: str) -> None:
+            self.raw, self.error, self.cached, self.prompt_hash = {"p_yes": 0.3}, None, False, text
+
+    def ask(self, texts, **kwargs):
+        asked.extend(texts)
+        return [Answer(t) for t in texts]
+
+    monkeypatch.setattr(ContextAwareJudge, "_ask_yes_no", ask)
+    monkeypatch.setattr(ContextAwareJudge, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(ContextAwareJudge, "judge_id", "j")
+    judge = ContextAwareJudge()
+    judge.use_context, judge.template = True, "{description} {question} {answer}"
+    judge.stats = judge._new_stats()
+    prompts = {"p": PromptRecord("p", "which way did it move?", meta={"description": "it moved left"})}
+    cands = [Candidate("p/0", "p", "left"), Candidate("p/1", "p", "  "), Candidate("p/2", "p", "")]
+    out = judge.judge(prompts, cands)
+    assert [j.score for j in out] == [0.3, 0.0, 0.0]
+    assert all(j.ok for j in out)
+    assert len(asked) == 2 and all("left" in t for t in asked)  # only the real answer, with and without
+    assert judge.stats.as_dict()["empty_answers"] == 2
+    assert judge.stats.as_dict()["context_comparisons"] == 0  # empties are not compared for flips
+
+
+def test_only_empty_answers_are_not_sent_to_the_model(monkeypatch) -> None:
+    from polyrlaif.domains.video_lmm.judge import ContextAwareJudge
+
+    def ask(self, texts, **kwargs):
+        raise AssertionError("nothing to ask")
+
+    monkeypatch.setattr(ContextAwareJudge, "_ask_yes_no", ask)
+    monkeypatch.setattr(ContextAwareJudge, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(ContextAwareJudge, "judge_id", "j")
+    judge = ContextAwareJudge()
+    judge.use_context, judge.template = True, "{description} {question} {answer}"
+    judge.stats = judge._new_stats()
+    out = judge.judge({"p": PromptRecord("p", "q?")}, [Candidate("p/0", "p", "")])
+    assert [j.score for j in out] == [0.0]
+
+
+def test_the_online_reward_ranks_empty_answers_below_every_other() -> None:
+    from polyrlaif.domains.video_lmm.online import empty_answers_last
+
+    def said(c) -> str:
+        if isinstance(c, str):
+            return c
+        content = c[0]["content"]
+        return content if isinstance(content, str) else "".join(p["text"] for p in content)
+
+    def reward(prompts, completions, **columns):  # a reward model that loves saying nothing
+        return [9.0 if not said(c).strip() else float(i) for i, c in enumerate(completions)]
+
+    reward.stats = "kept"
+    fn = empty_answers_last(reward)
+    conv = [[{"role": "assistant", "content": t}] for t in ["left", "", "right", " "]]
+    assert fn(["q"] * 4, conv) == [0.0, -1.0, 2.0, -1.0]
+    assert fn(["q"], ["up"]) == [0.0] and fn(["q"], [""]) == [None]
+    parts = [[{"role": "assistant", "content": [{"type": "text", "text": "up"}]}], [{"content": []}]]
+    assert fn(["q"] * 2, parts) == [0.0, -1.0]
+    assert fn.empty_answers == 4 and fn.stats == "kept" and fn.__name__ == "reward"

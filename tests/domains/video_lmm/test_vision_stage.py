@@ -1,0 +1,61 @@
+"""The video world's vision-pretraining stages: each model's tower first learns what its own split's
+frames show (shapes, colours, pairs, where each shape is), in view and hashed; without them the plan and
+the hashes of the other stages are what they were."""
+
+from __future__ import annotations
+
+import pytest
+
+from polyrlaif.core.config import load_config
+from polyrlaif.domains.video_lmm.build import stages
+
+
+def _plan(tmp_path, *overrides):
+    cfg = load_config("video_lmm/tiny", [f"run.output_dir={tmp_path}", *overrides])
+    return {s.name: s for s in stages(cfg)}
+
+
+def test_vision_steps_add_a_tower_stage_before_each_model(tmp_path):
+    plan = _plan(tmp_path, "domain.world.vision_pretrain_steps=5")
+    assert list(plan) == ["world", "policy_vision", "policy_sft", "judge_vision", "judge"]
+    assert plan["policy_sft"].after == ("world", "policy_vision")
+    assert plan["judge"].after == ("world", "judge_vision")
+    assert plan["policy_vision"].settings["split"] == "sft"
+    assert plan["judge_vision"].settings["split"] == "judge"
+    assert plan["policy_sft"].settings["freeze_vision"] is True
+    unfrozen = _plan(tmp_path, "domain.world.vision_pretrain_steps=5", "domain.world.freeze_vision=false")
+    assert unfrozen["judge"].settings != plan["judge"].settings
+
+
+def test_without_vision_steps_the_plan_and_its_settings_are_unchanged(tmp_path):
+    plan = _plan(tmp_path)
+    assert list(plan) == ["world", "policy_sft", "judge"]
+    assert set(plan["policy_sft"].settings) == {"lr", "batch_size", "num_frames", "epochs", "seed"}
+    assert set(plan["judge"].settings) == {"lr", "batch_size", "num_frames", "epochs", "seed", "dropout"}
+    assert _plan(tmp_path, "domain.world.judge_lr=0.001")["judge"].settings["judge_lr"] == 0.001
+
+
+def test_frame_labels_name_what_each_frame_shows():
+    from polyrlaif.datasets.video.clip import Clip, ClipEvent, ClipObject
+    from polyrlaif.domains.video_lmm.world import N_FRAME_LABELS, frame_labels
+
+    # a red square at the top left that moves right, then a blue circle appears at the bottom right
+    square, circle = ClipObject("square", "red", 2, 2, 6), ClipObject("circle", "blue", 20, 20, 6)
+    move = ClipEvent("move", "square", 2, 5, "red", direction="right", distance=18, origin=(2, 2),
+                     target=(20, 2))  # fmt: skip
+    appear = ClipEvent("appear", "circle", 8, 8, "blue")
+    clip = Clip((square, circle), (move, appear), 12, 32)
+    # shapes 0-2 (square, circle, triangle), colours 3-6 (red, green, blue, yellow), pairs 7-18
+    # (shape * 4 + colour), shape in quarter 19-30 (shape * 4 + quarter: 0 top left ... 3 bottom right)
+    assert frame_labels(clip, 0) == [0, 3, 7, 19]
+    assert frame_labels(clip, 6) == [0, 3, 7, 20]  # the square is now at the top right
+    assert frame_labels(clip, 11) == [0, 1, 3, 5, 7, 13, 20, 26]  # and the blue circle at the bottom right
+    assert max(max(frame_labels(clip, t)) for t in range(12)) < N_FRAME_LABELS == 31
+
+
+def test_a_judge_initialised_from_the_policy_waits_for_it_and_needs_no_tower_of_its_own(tmp_path):
+    plan = _plan(tmp_path, "domain.world.vision_pretrain_steps=5", "domain.world.judge_init=policy")
+    assert list(plan) == ["world", "policy_vision", "policy_sft", "judge"]
+    assert plan["judge"].after == ("world", "policy_sft") and plan["judge"].settings["init"] == "policy"
+    with pytest.raises(Exception, match="judge_init"):
+        _plan(tmp_path, "domain.world.judge_init=sft")
