@@ -7,13 +7,7 @@ and a scheduler. :func:`build_tiny_t2i` writes a randomly initialised one, small
 with ``save_pretrained`` / ``from_pretrained`` like any diffusers pipeline; :func:`load_t2i_pipeline`
 loads it or any hub or local diffusers pipeline (SD 1.5, SDXL) behind one call.
 
-:class:`DiffusionPolicy` is the :class:`~polyrlaif.core.protocols.MediaPolicy` over such a pipeline:
-PNG bytes per prompt, each image a function of its prompt, the policy's fixed settings and its own
-seed, not of the other prompts in its batch: every image has its own ``torch.Generator``, prompts are
-padded to the tokenizer's fixed length, and every pipeline call has the same shape (a short batch is
-filled up with dummy images), because convolution kernels round differently at different batch sizes
-(measured on CPU: a 1 in 255 pixel difference after 10 steps) but give each image the same bits
-wherever it sits in a batch of fixed size.
+:class:`~polyrlaif.core.diffusion_policy.DiffusionPolicy` is the policy over such a pipeline.
 
 ``diffusers`` is imported only when a pipeline is built or loaded: importing this module is free.
 """
@@ -21,8 +15,6 @@ wherever it sits in a batch of fixed size.
 from __future__ import annotations
 
 import functools
-import gc
-import io
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -35,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEDULERS",
-    "DiffusionPolicy",
     "PixelDiffusionPipeline",  # noqa: F822 - made on first access (module __getattr__)
     "build_tiny_t2i",
     "encode_text",
@@ -46,8 +37,8 @@ log = logging.getLogger(__name__)
 
 PIXEL_PIPELINE = "PixelDiffusionPipeline"
 
-#: Inference schedulers :class:`DiffusionPolicy` can sample with (diffusers class names); ``"saved"``
-#: keeps the pipeline's own.
+#: Inference schedulers a ``DiffusionPolicy`` (:mod:`polyrlaif.core.diffusion_policy`) can sample with
+#: (diffusers class names); ``"saved"`` keeps the pipeline's own.
 SCHEDULERS = {
     "ddim": "DDIMScheduler",
     "ddpm": "DDPMScheduler",
@@ -279,115 +270,3 @@ def build_tiny_t2i(
     with atomic_dir(out_dir) as staging:
         pipe.save_pretrained(staging)
     return Path(out_dir)
-
-
-def _png(image: Any) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-class DiffusionPolicy:
-    """A :class:`~polyrlaif.core.protocols.MediaPolicy` over a text-to-image pipeline: PNG bytes per prompt.
-
-    Args:
-        name_or_path: a pipeline directory or hub id (see :func:`load_t2i_pipeline`).
-        steps: denoising steps.
-        guidance_scale: classifier-free guidance weight.
-        scheduler: an inference scheduler of :data:`SCHEDULERS`, built from the saved scheduler's config
-            (same noise schedule), or ``"saved"`` for the saved one. DDIM is deterministic given the
-            starting noise.
-        height: image height in pixels (default: the model's native size).
-        width: image width in pixels (default: the model's native size).
-        dtype: ``auto`` (float32 on CPU, bfloat16 on CUDA) or a dtype name.
-        device: ``auto``, ``cpu`` or ``cuda[:i]``.
-        batch_size: images per pipeline call; a call for fewer images still computes this many.
-
-    Raises:
-        ValueError: an unknown scheduler name.
-    """
-
-    media_kind = "image"
-    suffix = ".png"
-
-    def __init__(
-        self,
-        name_or_path: str | Path,
-        *,
-        steps: int = 20,
-        guidance_scale: float = 3.0,
-        scheduler: str = "ddim",
-        height: int | None = None,
-        width: int | None = None,
-        dtype: str = "auto",
-        device: str = "auto",
-        batch_size: int = 8,
-    ) -> None:
-        if scheduler != "saved" and scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {scheduler!r}; valid: saved, {', '.join(SCHEDULERS)}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.model_id = str(name_or_path)
-        self.model_path = str(name_or_path)
-        self.steps, self.guidance_scale, self.batch_size = steps, guidance_scale, batch_size
-        self.pipe = load_t2i_pipeline(name_or_path, dtype=dtype, device=device)
-        if scheduler != "saved":
-            import diffusers
-
-            self.pipe.scheduler = getattr(diffusers, SCHEDULERS[scheduler]).from_config(
-                self.pipe.scheduler.config
-            )
-        self.pipe.set_progress_bar_config(disable=True)
-        native = self.pipe.unet.config.sample_size * getattr(self.pipe, "vae_scale_factor", 1)
-        self.height, self.width = height or native, width or native
-
-    def settings(self) -> dict[str, Any]:
-        """The fixed generation settings recorded with every candidate."""
-        return {
-            "scheduler": type(self.pipe.scheduler).__name__,
-            "steps": self.steps,
-            "guidance_scale": self.guidance_scale,
-            "height": self.height,
-            "width": self.width,
-        }
-
-    def generate_media(self, prompts: Sequence[str], *, seeds: Sequence[int]) -> list[bytes]:
-        """One PNG per prompt, ``prompts[i]`` generated from ``seeds[i]`` (its own CPU generator).
-
-        Raises:
-            ValueError: ``prompts`` and ``seeds`` differ in length.
-        """
-        import torch
-
-        if len(prompts) != len(seeds):
-            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
-        out: list[bytes] = []
-        for start in range(0, len(prompts), self.batch_size):
-            chunk = list(prompts[start : start + self.batch_size])
-            chunk_seeds = [int(s) for s in seeds[start : start + self.batch_size]]
-            real = len(chunk)
-            # every call has batch_size images (see the module docstring): fill up with dummies
-            chunk += [chunk[-1]] * (self.batch_size - real)
-            chunk_seeds += [0] * (self.batch_size - real)
-            # CPU generators: a seed gives the same starting noise on any device
-            gens = [torch.Generator("cpu").manual_seed(s) for s in chunk_seeds]
-            images = self.pipe(
-                chunk,
-                num_inference_steps=self.steps,
-                guidance_scale=self.guidance_scale,
-                generator=gens,
-                height=self.height,
-                width=self.width,
-                output_type="pil",
-            ).images
-            out.extend(_png(img) for img in images[:real])
-        return out
-
-    def close(self) -> None:
-        """Free the pipeline's memory (the policy cannot generate afterwards)."""
-        import torch
-
-        self.pipe = None
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()

@@ -16,11 +16,11 @@ __all__ = ["ADAPTER", "TextToImageAdapter"]
 
 
 class TextToImageAdapter:
-    """Loads a :class:`~polyrlaif.core.diffusion.DiffusionPolicy`."""
+    """Loads a :class:`~polyrlaif.core.diffusion_policy.DiffusionPolicy`."""
 
     def load(self, model: str, **kwargs: Any) -> MediaPolicy:
         """The policy for ``model``; ``cache_dir`` is the hub's own (HF_HOME) for pipelines."""
-        from polyrlaif.core.diffusion import DiffusionPolicy
+        from polyrlaif.core.diffusion_policy import DiffusionPolicy
 
         kwargs.pop("cache_dir", None)
         return DiffusionPolicy(model, **kwargs)

@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
-from polyrlaif.core.diffusion import DiffusionPolicy, build_tiny_t2i, load_t2i_pipeline
+from polyrlaif.core.diffusion import build_tiny_t2i, load_t2i_pipeline
+from polyrlaif.core.diffusion_policy import DiffusionPolicy
 from polyrlaif.core.io import InputError
 from polyrlaif.core.losses import diffusion_dpo_loss
 from polyrlaif.core.records import MediaRef, PreferencePair

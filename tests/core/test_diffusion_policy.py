@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from polyrlaif.core.diffusion import DiffusionPolicy, build_tiny_t2i, load_t2i_pipeline
+from polyrlaif.core.diffusion import build_tiny_t2i, load_t2i_pipeline
+from polyrlaif.core.diffusion_policy import DiffusionPolicy
 from polyrlaif.core.io import InputError
 from polyrlaif.core.protocols import MediaPolicy
 
@@ -91,8 +92,8 @@ def test_load_t2i_pipeline_names_a_directory_that_is_no_pipeline(tmp_path):
 
 def test_importing_the_modules_loads_no_torch():
     code = (
-        "import sys, polyrlaif.core.diffusion, polyrlaif.core.diffusion_train, "
-        "polyrlaif.core.trainers.diffusion_dpo\n"
+        "import sys, polyrlaif.core.diffusion, polyrlaif.core.diffusion_policy, "
+        "polyrlaif.core.diffusion_train, polyrlaif.core.trainers.diffusion_dpo\n"
         "print([m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -164,3 +165,18 @@ def test_pretraining_from_scratch_trains_the_text_encoder_with_min_snr(tmp_path)
     assert torch.allclose(min_snr_weight(sched, t, 5.0), torch.minimum(snr, torch.tensor(5.0)) / snr)
     with pytest.raises(ValueError, match="snr_gamma"):
         denoise_train(str(path), _squares(tmp_path, 2), tmp_path / "bad", snr_gamma=0.0, **kwargs)
+
+
+def test_a_prompt_and_seed_drawn_once_is_returned_again_not_redrawn(tiny_t2i):
+    """The benchmarks of one evaluation share images: the second request for a (prompt, seed) gets the
+    first image's bytes without running the pipeline; a new seed is drawn."""
+    policy = DiffusionPolicy(tiny_t2i, steps=2, scheduler="ddim", device="cpu", batch_size=2)
+    first = policy.generate_media(["a red square", "a blue square"], seeds=[1, 2])
+    assert policy.stats == {"images": 2, "reused": 0}
+    again = policy.generate_media(["a blue square", "a red square", "a red square"], seeds=[2, 1, 3])
+    assert again[0] == first[1] and again[1] == first[0] and again[2] != first[0]
+    assert policy.stats == {"images": 3, "reused": 2}
+    fresh = DiffusionPolicy(tiny_t2i, steps=2, scheduler="ddim", device="cpu", batch_size=2)
+    assert fresh.generate_media(["a red square"], seeds=[3]) == [
+        again[2]
+    ]  # the same image a cold policy draws
