@@ -41,6 +41,8 @@ class VideoWorldTrainingConfig:
             pretrained on the judge split's frames when ``vision_pretrain_steps`` > 0), or ``policy``,
             the SFT'd policy (as VLM-RLAIF initialises its reward model from the SFT model; the judge is
             then still trained on its own split only).
+        judge_negatives: the judge's wrong answers: ``near``, the world's near misses (words that occur
+            in the description), or ``uniform``, each drawn from the question type's other answers.
     """
 
     seed: int = 0
@@ -59,6 +61,7 @@ class VideoWorldTrainingConfig:
     freeze_vision: bool = True
     judge_lr: float | None = None
     judge_init: Literal["fresh", "policy"] = "fresh"
+    judge_negatives: Literal["near", "uniform"] = "near"
 
 
 @dataclass

@@ -26,7 +26,7 @@ from polyrlaif.core.io import read_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import PrepStage
 
-__all__ = ["N_FRAME_LABELS", "frame_labels", "stages", "video_conversation", "world_dir"]
+__all__ = ["N_FRAME_LABELS", "frame_labels", "mix_negatives", "stages", "video_conversation", "world_dir"]
 
 log = get_logger(__name__)
 
@@ -120,6 +120,32 @@ def _freeze(w: Any) -> tuple[str, ...]:
     return ("model.vision_tower",) if w.vision_pretrain_steps > 0 and w.freeze_vision else ()
 
 
+def mix_negatives(rows: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """The judge's rows with every wrong ("no") answer redrawn uniformly from the question type's answer
+    vocabulary (never the gold answer; of the gold answer's kind for ``order``: a shape or before/after).
+
+    The world's wrong answers are all near misses that occur in the description (the colour before the
+    change, the other end's count); a judge trained only on those never learned to read the description.
+    The wrong answers a policy gives are mostly its prior's words, which often do not occur in it.
+    """
+    from polyrlaif.datasets.video.text import ANSWER_VOCAB
+
+    gold = {r["id"].rsplit("_", 1)[0]: r["answer"] for r in rows if r["label"] == "yes"}
+    out = []
+    for r in rows:
+        key = r["id"].rsplit("_", 1)[0]
+        if r["label"] == "no" and key in gold:
+            vocab = ANSWER_VOCAB[r["type"]]
+            if r["type"] == "order":
+                vocab = ("before", "after") if gold[key] in ("before", "after") else \
+                    tuple(v for v in vocab if v not in ("before", "after"))
+            choices = [v for v in vocab if v != gold[key]]
+            if choices:
+                r = {**r, "answer": rng.choice(choices)}
+        out.append(r)
+    return out
+
+
 def _world(w: Any) -> Any:
     def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         from polyrlaif.datasets.video import VideoWorldConfig, generate_video_world
@@ -185,6 +211,8 @@ def _judge(cfg: TrainConfig) -> Any:
 
         data_dir = Path(prepared["world"]["data_dir"])
         rows = read_jsonl(data_dir / "sft" / "judge.jsonl")
+        if w.judge_negatives == "uniform":
+            rows = mix_negatives(rows, random.Random(w.seed + 2))
         rng = random.Random(w.seed + 1)  # which examples go without the description
         examples = []
         for r in rows:
@@ -247,6 +275,8 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
                 settings["judge_lr"] = w.judge_lr
             if w.judge_init != "fresh":
                 settings["init"] = w.judge_init
+            if w.judge_negatives != "near":
+                settings["negatives"] = w.judge_negatives
             out.append(PrepStage("judge", root / "judge", settings, _judge(cfg), after=upstream,
                                  description="yes/no training of the judge on its own clips"))  # fmt: skip
     return out

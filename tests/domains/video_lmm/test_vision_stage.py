@@ -59,3 +59,26 @@ def test_a_judge_initialised_from_the_policy_waits_for_it_and_needs_no_tower_of_
     assert plan["judge"].after == ("world", "policy_sft") and plan["judge"].settings["init"] == "policy"
     with pytest.raises(Exception, match="judge_init"):
         _plan(tmp_path, "domain.world.judge_init=sft")
+
+
+def test_uniform_negatives_are_never_the_gold_answer_and_keep_the_answer_kind():
+    import random
+
+    from polyrlaif.domains.video_lmm.world import mix_negatives
+
+    rows = []
+    for i, (kind, gold, near) in enumerate(
+        [("count", "one", "two"), ("colour", "red", "blue"), ("order", "after", "before"),
+         ("order", "circle", "square")] * 25  # fmt: skip
+    ):
+        rows += [{"id": f"q{i}_yes", "type": kind, "answer": gold, "label": "yes"},
+                 {"id": f"q{i}_no", "type": kind, "answer": near, "label": "no"}]  # fmt: skip
+    out = mix_negatives(rows, random.Random(0))
+    assert [r["answer"] for r in out[0::2]] == [r["answer"] for r in rows[0::2]]  # right answers kept
+    for gold, wrong in zip(out[0::2], out[1::2], strict=True):
+        assert wrong["answer"] != gold["answer"] and wrong["label"] == "no"
+        if gold["answer"] in ("before", "after"):
+            assert wrong["answer"] in ("before", "after")
+        elif gold["type"] == "order":
+            assert wrong["answer"] in ("square", "triangle")
+    assert len({r["answer"] for r in out[1::2] if r["type"] == "count"}) == 3  # zero, two, three all drawn
