@@ -40,9 +40,12 @@ def _no_context(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment])
     return {}
 
 
-def world_prompts(data_dir: Path, split: str = "rlaif") -> list[PromptRecord]:
-    """A split's questions as prompts, each with its video and the clip's description (never its answer)."""
+def world_prompts(data_dir: Path, split: str = "rlaif", closed_answers: bool = False) -> list[PromptRecord]:
+    """A split's questions as prompts, each with its video and the clip's description (never its answer);
+    with ``closed_answers`` also the words an answer of its type can be (``meta["answers"]``), so that the
+    judge and the online reward count any other answer as a failed one."""
     from polyrlaif.core.media import video_ref
+    from polyrlaif.datasets.video.text import ANSWER_VOCAB
 
     descriptions = {c["clip_id"]: c["description"] for c in read_jsonl(data_dir / "clips" / f"{split}.jsonl")}
     refs: dict[str, Any] = {}
@@ -51,6 +54,8 @@ def world_prompts(data_dir: Path, split: str = "rlaif") -> list[PromptRecord]:
         if r["video"] not in refs:
             refs[r["video"]] = video_ref(data_dir / r["video"])
         meta = {"description": descriptions[r["clip_id"]], "type": r["type"]}
+        if closed_answers:
+            meta["answers"] = list(ANSWER_VOCAB[r["type"]])
         out.append(PromptRecord(prompt_id=r["id"], text=r["question"], media=[refs[r["video"]]], meta=meta))
     return out
 
@@ -112,7 +117,7 @@ def feedback_parts(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> 
     skipped: list[dict[str, Any]] = []
     if d.synthetic:
         data_dir: Path | None = Path(prepared["world"]["data_dir"])
-        prompts = world_prompts(data_dir)
+        prompts = world_prompts(data_dir, closed_answers=d.closed_answers)
         if d.curriculum == "length":
             prompts.sort(key=lambda p: len(p.text.split()))
         backend: Any = VisionTransformersBackend(

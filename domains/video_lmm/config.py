@@ -81,6 +81,9 @@ class VideoLMMConfig:
             reward); ``false`` is the ablation. Either way every round also asks the judge without the
             description and reports how often the preference changes (``judge/context_flip_rate``).
         eval_benchmarks: benchmarks run before training and after every round.
+        closed_answers: in the synthetic world, an answer that is not one of its question type's answer
+            words (a colour to "which shape ...") is a failed answer, scored like an empty one by the
+            judge and the online reward.
     """
 
     name: str = "video_lmm"
@@ -92,6 +95,7 @@ class VideoLMMConfig:
     videos_root: str = "."
     judge_context: bool = True
     curriculum: Literal["none", "length"] = "none"
+    closed_answers: bool = False
     eval_benchmarks: list[str] = field(default_factory=lambda: ["videoqa"])
 
     def __post_init__(self) -> None:

@@ -22,7 +22,18 @@ from polyrlaif.core.judges.modes import BaseJudge, JudgeStats
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 from polyrlaif.domains.video_lmm.prompts import JUDGE_TEMPLATE, JUDGE_TEMPLATE_NO_CONTEXT
 
-__all__ = ["ContextAwareJudge", "ContextJudgeStats"]
+__all__ = ["ContextAwareJudge", "ContextJudgeStats", "answer_failure"]
+
+
+def answer_failure(text: str, answers: Sequence[str] | None = None) -> str | None:
+    """Why an answer is a failed one: ``"empty"`` (nothing but whitespace), ``"off_vocabulary"`` (not one
+    of ``answers``, compared lower-cased without a final full stop), or ``None`` when it is an answer."""
+    said = text.strip().lower().rstrip(".").strip()
+    if not said:
+        return "empty"
+    if answers is not None and said not in {a.lower() for a in answers}:
+        return "off_vocabulary"
+    return None
 
 
 @dataclass
@@ -33,6 +44,7 @@ class ContextJudgeStats(JudgeStats):
     context_comparisons: int = 0
     context_flips: int = 0
     empty_answers: int = 0
+    off_vocabulary_answers: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Counters plus ``context_flip_rate``."""
@@ -82,11 +94,13 @@ class ContextAwareJudge(BaseJudge):
     ) -> list[Judgment]:
         """One judgment per candidate, in order.
 
-        An empty answer (nothing but whitespace) is never put to the model: it scores 0, the lowest
-        p(yes), and is counted (``empty_answers``), so that it can lose a pair but never win one.
+        An empty answer (nothing but whitespace), or one outside the prompt's ``meta["answers"]`` where
+        it has them, is never put to the model: it scores 0, the lowest p(yes), and is counted
+        (``empty_answers``, ``off_vocabulary_answers``), so that it can lose a pair but never win one.
         """
         stats: ContextJudgeStats = self.stats  # type: ignore[assignment]
-        asked = [c for c in candidates if c.text.strip()]
+        failed = {id(c): answer_failure(c.text, prompts[c.prompt_id].meta.get("answers")) for c in candidates}
+        asked = [c for c in candidates if failed[id(c)] is None]
         texts, images = [], []
         for c in asked:
             p = prompts[c.prompt_id]
@@ -101,7 +115,10 @@ class ContextAwareJudge(BaseJudge):
             if id(c) not in index:
                 j = Judgment(c.candidate_id, self.judge_id, self.kind, c.prompt_id, score=0.0)
                 j.scores = {"p_yes": 0.0, "p_yes_no_context": 0.0, "empty_answer": 1.0}
-                stats.empty_answers += 1
+                if failed[id(c)] == "empty":
+                    stats.empty_answers += 1
+                else:
+                    stats.off_vocabulary_answers += 1
                 out.append(j)
                 continue
             i = index[id(c)]

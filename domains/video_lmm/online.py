@@ -55,6 +55,7 @@ def _settings(cfg: TrainConfig) -> dict[str, Any]:
     out: dict[str, Any] = {
         "num_frames": cfg.model.num_frames,
         "judge_context": d.judge_context,
+        **({"closed_answers": True} if d.closed_answers else {}),
         "seed": cfg.run.seed,
         "sampling": {
             "n": s.n,
@@ -164,6 +165,9 @@ def online_task(cfg: TrainConfig, prompts: Sequence[PromptRecord], reward_model:
     from polyrlaif.core.media import prompt_conversation
 
     rows = [{"prompt": prompt_conversation(p), "prompt_id": p.prompt_id} for p in prompts]
+    if any("answers" in p.meta for p in prompts):  # TRL hands the column to the reward function
+        for row, p in zip(rows, prompts, strict=True):
+            row["answers"] = list(p.meta.get("answers") or [])
     scorer = VisionRewardModelScorer(reward_model, device=cfg.model.device, dtype=cfg.model.dtype,
                                      batch_size=cfg.judge.batch_size)  # fmt: skip
     return OnlineTask(
@@ -188,17 +192,23 @@ def _text(completion: Any) -> str:
 
 
 def empty_answers_last(reward_fn: Any) -> Any:
-    """``reward_fn`` with every empty answer (nothing but whitespace) scored below every other answer of
-    the batch: 1 under the lowest score of a non-empty answer (``None`` when none scored).
+    """``reward_fn`` with every failed answer scored below every other answer of the batch: 1 under the
+    lowest score of an answer that did not fail (``None`` when none scored). An answer fails when it is
+    empty, or not one of its row's ``answers`` column where the rows have one (``judge.answer_failure``).
 
     A learned reward model has no floor, and one taught by a biased judge can rank an empty answer high;
     GRPO then moves the policy to saying nothing. An empty answer is a failed answer, so it can lose a
-    group but never win one. The count is kept in ``empty_answers`` (also on the returned callable).
+    group but never win one. The failed answers are counted in ``empty_answers`` (on the callable).
     """
+
+    from polyrlaif.domains.video_lmm.judge import answer_failure
 
     def wrapped(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
         scores = list(reward_fn(prompts, completions, **columns))
-        empty = [not _text(c).strip() for c in completions]
+        vocab = columns.get("answers") or [None] * len(completions)
+        # an empty list means the row has no answer words: anything non-empty is an answer
+        empty = [answer_failure(_text(c), v or None) is not None
+                 for c, v in zip(completions, vocab, strict=True)]  # fmt: skip
         valid = [s for s, e in zip(scores, empty, strict=True) if s is not None and not e]
         floor = min(valid) - 1.0 if valid else None
         wrapped.empty_answers += sum(empty)  # type: ignore[attr-defined]

@@ -72,3 +72,30 @@ def test_the_online_reward_ranks_empty_answers_below_every_other() -> None:
     parts = [[{"role": "assistant", "content": [{"type": "text", "text": "up"}]}], [{"content": []}]]
     assert fn(["q"] * 2, parts) == [0.0, -1.0]
     assert fn.empty_answers == 4 and fn.stats == "kept" and fn.__name__ == "reward"
+
+
+def test_an_answer_outside_the_prompts_answer_words_fails_like_an_empty_one(monkeypatch) -> None:
+    from polyrlaif.domains.video_lmm.judge import ContextAwareJudge, answer_failure
+    from polyrlaif.domains.video_lmm.online import empty_answers_last
+
+    assert answer_failure("  ") == "empty" and answer_failure("Yellow.", ["red", "yellow"]) is None
+    assert answer_failure("circle", ["red", "yellow"]) == "off_vocabulary"
+    assert answer_failure("circle") is None
+
+    class Answer:
+        raw, error, cached, prompt_hash = {"p_yes": 0.4}, None, False, "h"
+
+    monkeypatch.setattr(ContextAwareJudge, "_ask_yes_no", lambda self, texts, **k: [Answer() for _ in texts])
+    monkeypatch.setattr(ContextAwareJudge, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(ContextAwareJudge, "judge_id", "j")
+    judge = ContextAwareJudge()
+    judge.use_context, judge.template = True, "{description} {question} {answer}"
+    judge.stats = judge._new_stats()
+    prompts = {"p": PromptRecord("p", "what colour?", meta={"description": "d", "answers": ["red", "blue"]})}
+    out = judge.judge(prompts, [Candidate("p/0", "p", "Red"), Candidate("p/1", "p", "circle")])
+    assert [j.score for j in out] == [0.4, 0.0]
+    assert judge.stats.as_dict()["off_vocabulary_answers"] == 1
+
+    fn = empty_answers_last(lambda prompts, completions, **c: [5.0, 1.0, 2.0])
+    # the column from the rows: the second row has no answer words, so "circle" is an answer there
+    assert fn(["q"] * 3, ["circle", "circle", "red"], answers=[["red"], [], ["red"]]) == [0.0, 1.0, 2.0]
