@@ -93,6 +93,40 @@ def _stop_on_outage(
             )
 
 
+def judge_endpoints(judges: Any) -> list[str]:
+    """The base URLs of the OpenAI-compatible endpoints the judges call (a judge's ``backend``, or the
+    backend of the judge it wraps)."""
+    urls: list[str] = []
+    for judge in judges:
+        for obj in (judge, *(getattr(judge, a, None) for a in ("judge", "inner", "base"))):
+            backend = getattr(obj, "backend", None)
+            if str(getattr(backend, "name", "")).startswith("openai:") and backend.base_url not in urls:
+                urls.append(backend.base_url)
+    return urls
+
+
+def check_judge_endpoints(cfg: TrainConfig, feedback: OfflineFeedback) -> None:
+    """Before any sampling or evaluation: stop if an endpoint a judge calls does not answer at all.
+
+    Any HTTP answer (even an error status) counts as up; a refused, dropped or timed-out connection
+    stops the run with the endpoint and what to do, instead of after a round's sampling.
+
+    Raises:
+        RuntimeError: naming the endpoint and the settings that point at it.
+    """
+    import httpx
+
+    for url in judge_endpoints(feedback.judges):
+        try:
+            httpx.get(f"{url}/models", timeout=min(10.0, cfg.judge.timeout_s))
+        except httpx.HTTPError as exc:
+            raise RuntimeError(
+                f"the judge endpoint {url} does not answer ({type(exc).__name__}: {exc}); nothing was "
+                f"sampled. Start the judge endpoint (judge.base_url={cfg.judge.base_url}, "
+                f"judge.model={cfg.judge.model}) or point judge.backend/judge.base_url at a running one"
+            ) from None
+
+
 def _run_checker(
     stage: StageWriter, name: str, cands: list[Candidate], fn: Any, *, whole: bool = False
 ) -> list[Judgment]:
@@ -264,6 +298,7 @@ def run_feedback(cfg: TrainConfig) -> list[PreferencePair]:
     built = kit.build(run, prepared)
     if built.offline is None:
         raise ValueError(f"domain {run.domain.name!r} has no offline feedback (sampler, judges, score)")
+    check_judge_endpoints(cfg, built.offline)
     policy = kit.load_policy(run, kit.starting_model(run, built))
     pairs, stats = collect_feedback(cfg, built.offline, policy, 1, run.out / "round_1")
     kit.close_policy(policy)

@@ -16,7 +16,7 @@ from typing import Any
 
 from polyrlaif.core import run as kit
 from polyrlaif.core.config import TrainConfig
-from polyrlaif.core.feedback import FEEDBACK_KEYS, PREFERENCE_LEVELS, collect_feedback
+from polyrlaif.core.feedback import FEEDBACK_KEYS, PREFERENCE_LEVELS, check_judge_endpoints, collect_feedback
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.trainers.base import build_trainer, is_finished
 
@@ -33,6 +33,7 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
     run = kit.setup(cfg, PREFERENCE_LEVELS)  # refuses artifacts made with other settings
     built = kit.build(run, kit.prepare(run))  # the preparation stages run first, in view
     feedback = kit.require(run, built.offline, "offline feedback (sampler, verifiers, judges, score)")
+    check_judge_endpoints(cfg, feedback)  # a judge endpoint that does not answer stops the run now
     trainer = build_trainer(cfg)  # optim.backend
     keys = (*FEEDBACK_KEYS, *(f"{v.name}_rate" for v in feedback.verifiers), *TRAIN_KEYS)
     model_path = kit.starting_model(run, built)

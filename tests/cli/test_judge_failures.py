@@ -114,3 +114,22 @@ def test_an_outage_stops_the_run_and_a_rerun_retries(tmp_path, tiny_lm_path, rul
     assert judge.requests > before
     assert not any(j.get("failure") for j in judgments if j["kind"] != "verifier")
     assert (out / "round_1" / "train" / "model").is_dir() or not _rows(out / "round_1" / "pairs.jsonl")
+
+
+def test_a_judge_endpoint_that_does_not_answer_stops_the_run_before_any_work(tmp_path, tiny_lm_path):
+    """Nothing listens at the judge's URL: the run stops before round 0's evaluation and any sampling,
+    naming the endpoint (a server that answers at all, even with an error status, counts as up)."""
+    import socket
+
+    with socket.socket() as s:  # a free port, closed again: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    out = tmp_path / "code"
+    res = subprocess.run(
+        [sys.executable, "-m", "polyrlaif.core.cli", *_args("code", out, tiny_lm_path, url)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 2
+    assert f"the judge endpoint {url} does not answer (ConnectError" in res.stderr
+    assert "nothing was sampled" in res.stderr and "Start the judge endpoint" in res.stderr
+    assert not (out / "round_0").exists() and not (out / "round_1").exists()
