@@ -173,8 +173,6 @@ def _tiny_vlm(data_dir: Path, out: Path, seed: int) -> str:
         "Is the answer correct for this video?",
         "yes no (none)",
     ]
-    if (out / "init" / "config.json").is_file():
-        return str(out / "init")
     cfg = TinyVLMConfig(
         image_size=32, patch_size=8, hidden=64, vision_hidden=64, max_positions=512, seed=seed
     )
