@@ -7,9 +7,21 @@ from __future__ import annotations
 from polyrlaif.core.records import Candidate, PromptRecord
 
 
-def test_the_judge_scores_an_empty_answer_lowest_and_counts_it(monkeypatch) -> None:
+def _judge(monkeypatch, ask):
+    """A ContextAwareJudge whose model call is ``ask``: what is under test is which answers reach the
+    model and how an empty one is scored, not the model itself."""
     from polyrlaif.domains.video_lmm.judge import ContextAwareJudge
 
+    monkeypatch.setattr(ContextAwareJudge, "_ask_yes_no", ask)
+    monkeypatch.setattr(ContextAwareJudge, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(ContextAwareJudge, "judge_id", "j")
+    judge = ContextAwareJudge()
+    judge.use_context, judge.template = True, "{description} {question} {answer}"
+    judge.stats = judge._new_stats()
+    return judge
+
+
+def test_the_judge_scores_an_empty_answer_lowest_and_counts_it(monkeypatch) -> None:
     asked: list[str] = []
 
     class Answer:
@@ -20,12 +32,7 @@ def test_the_judge_scores_an_empty_answer_lowest_and_counts_it(monkeypatch) -> N
         asked.extend(texts)
         return [Answer(t) for t in texts]
 
-    monkeypatch.setattr(ContextAwareJudge, "_ask_yes_no", ask)
-    monkeypatch.setattr(ContextAwareJudge, "__init__", lambda self, *a, **k: None)
-    monkeypatch.setattr(ContextAwareJudge, "judge_id", "j")
-    judge = ContextAwareJudge()
-    judge.use_context, judge.template = True, "{description} {question} {answer}"
-    judge.stats = judge._new_stats()
+    judge = _judge(monkeypatch, ask)
     prompts = {"p": PromptRecord("p", "which way did it move?", meta={"description": "it moved left"})}
     cands = [Candidate("p/0", "p", "left"), Candidate("p/1", "p", "  "), Candidate("p/2", "p", "")]
     out = judge.judge(prompts, cands)
@@ -37,17 +44,10 @@ def test_the_judge_scores_an_empty_answer_lowest_and_counts_it(monkeypatch) -> N
 
 
 def test_only_empty_answers_are_not_sent_to_the_model(monkeypatch) -> None:
-    from polyrlaif.domains.video_lmm.judge import ContextAwareJudge
-
     def ask(self, texts, **kwargs):
         raise AssertionError("nothing to ask")
 
-    monkeypatch.setattr(ContextAwareJudge, "_ask_yes_no", ask)
-    monkeypatch.setattr(ContextAwareJudge, "__init__", lambda self, *a, **k: None)
-    monkeypatch.setattr(ContextAwareJudge, "judge_id", "j")
-    judge = ContextAwareJudge()
-    judge.use_context, judge.template = True, "{description} {question} {answer}"
-    judge.stats = judge._new_stats()
+    judge = _judge(monkeypatch, ask)
     out = judge.judge({"p": PromptRecord("p", "q?")}, [Candidate("p/0", "p", "")])
     assert [j.score for j in out] == [0.0]
 
