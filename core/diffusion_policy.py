@@ -112,13 +112,14 @@ class DiffusionPolicy:
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         keys = [(str(p), int(s)) for p, s in zip(prompts, seeds, strict=True)]
         todo = list(dict.fromkeys(k for k in keys if k not in self._made))
-        drawn = self._draw([p for p, _ in todo], [s for _, s in todo])
-        if len(self._made) + len(todo) > MEMO_IMAGES:
+        made = dict(zip(todo, self._draw([p for p, _ in todo], [s for _, s in todo]), strict=True))
+        out = [made[k] if k in made else self._made[k] for k in keys]
+        if len(self._made) + len(made) > MEMO_IMAGES:  # bounded: start over rather than grow
             self._made.clear()
-        self._made.update(zip(todo, drawn, strict=True))
+        self._made.update(made)
         self.stats["images"] += len(todo)
         self.stats["reused"] += len(keys) - len(todo)
-        return [self._made[k] if k in self._made else drawn[todo.index(k)] for k in keys]
+        return out
 
     def _draw(self, prompts: Sequence[str], seeds: Sequence[int]) -> list[bytes]:
         import torch

@@ -123,8 +123,10 @@ def plot_rounds(
             )
         fig.tight_layout(rect=(0, 0.03, 1, 0.97))
         written.append(save_figure(fig, _page_path(path, page)))
-    for stale in range(len(pages), len(pages) + 20):  # pages a longer earlier plot left behind
-        _page_path(path, stale).unlink(missing_ok=True)
+    keep = {p.name for p in written}
+    for old in path.parent.glob(f"{path.stem}_p*{path.suffix}"):  # pages a longer earlier plot left
+        if old.name not in keep:
+            old.unlink()
     return written
 
 

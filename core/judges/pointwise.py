@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
 from polyrlaif.core.judges.modes import BaseJudge, ParsingStats, render_context, snippet
@@ -280,15 +279,7 @@ class PointwiseJudge(BaseJudge):
         out = []
         span = self.rubric.scale_max - self.rubric.scale_min
         for cand, ctx, text, ans in zip(candidates, ctxs, texts, answers, strict=True):
-            j = Judgment(
-                candidate_id=cand.candidate_id,
-                judge_id=self.judge_id,
-                kind=self.kind,
-                prompt_id=cand.prompt_id,
-                judge_prompt_hash=sha256_text(text),
-                context=ctx,
-                cached=ans.cached,
-            )
+            j = self._judgment(cand, ctx, text, ans)
             if ans.raw is None:
                 j.failure = ans.error
             else:

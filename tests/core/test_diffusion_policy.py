@@ -180,3 +180,13 @@ def test_a_prompt_and_seed_drawn_once_is_returned_again_not_redrawn(tiny_t2i):
     assert fresh.generate_media(["a red square"], seeds=[3]) == [
         again[2]
     ]  # the same image a cold policy draws
+
+
+def test_a_full_memo_starts_over_and_still_returns_every_image(tiny_t2i, monkeypatch):
+    from polyrlaif.core import diffusion_policy
+
+    monkeypatch.setattr(diffusion_policy, "MEMO_IMAGES", 2)
+    policy = DiffusionPolicy(tiny_t2i, steps=2, scheduler="ddim", device="cpu", batch_size=2)
+    first = policy.generate_media(["a red square", "a blue square"], seeds=[1, 2])
+    both = policy.generate_media(["a red square", "a red square"], seeds=[1, 5])  # one kept, one new: full
+    assert both[0] == first[0] and len(both) == 2 and policy.stats == {"images": 3, "reused": 1}

@@ -114,4 +114,5 @@ def test_the_bar_moves_with_each_decoding_step_inside_a_batch(policy):
     out = policy._generate_batch(convs, n=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=0,
                                  streamer=DecodeSteps(seen))  # fmt: skip
     assert len(out) == 3 and 1 <= seen.n <= 6  # one tick per step of the batch, never more than the budget
-    assert policy.generate(convs, n=2, temperature=1.0, max_new_tokens=6) is not None
+    out = policy.generate(convs, n=2, temperature=1.0, max_new_tokens=6)
+    assert [len(x) for x in out] == [2, 2, 2]  # the bar's streamer leaves the completions as they are
