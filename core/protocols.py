@@ -326,7 +326,9 @@ class PrepStage:
 
     Attributes:
         name: unique within the run, e.g. ``"policy_sft"``.
-        output_dir: the stage's own folder.
+        output_dir: the stage's own folder; ``None``: a folder in the shared stage cache named by the
+            stage and its settings hash (:func:`polyrlaif.core.stages.place_stages`), so any run with the
+            same settings, from any working directory, reuses it.
         settings: every value the result depends on (JSON-serialisable); hashed with the hashes of
             the ``after`` stages, so a change upstream invalidates what was built on it.
         run: ``(output_dir, prepared) -> outputs``, with ``prepared`` the outputs of the stages before;
@@ -336,7 +338,7 @@ class PrepStage:
     """
 
     name: str
-    output_dir: Path
+    output_dir: Path | None
     settings: dict[str, Any]
     run: Callable[[Path, Mapping[str, dict[str, Any]]], dict[str, Any]]
     after: tuple[str, ...] = ()

@@ -33,7 +33,7 @@ from polyrlaif.core.protocols import Domain, DomainBuild, EvalRequest, Policy, P
 from polyrlaif.core.registry import get_benchmark, get_domain, load_object
 from polyrlaif.core.report import print_summary, write_run_metrics
 from polyrlaif.core.resume import Level, check_resume
-from polyrlaif.core.stages import StageReport, run_stages, stage_plan
+from polyrlaif.core.stages import StageReport, place_stages, run_stages, stage_plan, worlds_root
 
 __all__ = [
     "Run",
@@ -79,6 +79,7 @@ def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
     always describes what is on disk."""
     domain = get_domain(cfg.domain.name)
     plan = list(load_object(domain.stages)(cfg)) if domain.stages else []
+    place_stages(plan, worlds_root() / domain.name)  # stages without a world_dir: the shared cache
     stage_plan(plan, recompute=cfg.run.recompute)
     out = Path(cfg.run.output_dir)
     defaults = config_dict(TrainConfig(domain=type(cfg.domain)()))

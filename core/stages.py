@@ -8,23 +8,42 @@ of its settings (and of the stages it reads), its outputs and its wall time, so 
 - skips a stage whose ``stage.json`` has the same hash,
 - stops before any work when the hash differs, naming the stage, its folder and the changed keys,
 - runs a stage that never finished (the trainers inside resume from their own checkpoints).
+
+A stage without a folder of its own (``output_dir=None``, what a domain gives when ``domain.world_dir`` is
+unset) lives in the shared stage cache, ``$POLYRLAIF_WORLDS`` or ``<cache root>/worlds``, under
+``<domain>/<stage>-<hash>``: a run with the same settings, from any working directory, finds it built, and
+one with other settings builds its own beside it rather than refusing. A file lock keeps two runs from
+building the same stage at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.io import atomic_write_json, sha256_text
 from polyrlaif.core.log import get_logger
+from polyrlaif.core.models import cache_root
 from polyrlaif.core.protocols import PrepStage
 
-__all__ = ["STAGE_FILE", "StageReport", "run_stages", "settings_hash", "stage_plan"]
+__all__ = [
+    "STAGE_FILE",
+    "StageReport",
+    "place_stages",
+    "run_stages",
+    "settings_hash",
+    "stage_dir",
+    "stage_plan",
+    "worlds_root",
+]
 
 log = get_logger(__name__)
 
@@ -50,6 +69,28 @@ def settings_hash(settings: Mapping[str, Any], upstream: Mapping[str, str]) -> s
     """The hash a stage is keyed by: its settings and the hashes of the stages it reads."""
     blob = json.dumps({"settings": settings, "after": dict(upstream)}, sort_keys=True, default=str)
     return sha256_text(blob)
+
+
+def worlds_root() -> Path:
+    """The shared stage cache: ``$POLYRLAIF_WORLDS``, else ``<cache_root()>/worlds``."""
+    return Path(os.environ.get("POLYRLAIF_WORLDS") or cache_root() / "worlds").expanduser()
+
+
+def stage_dir(world_dir: str | os.PathLike | None, name: str = "") -> Path | None:
+    """A stage's folder ``name`` under a domain's ``world_dir``, or ``None`` (a place in the shared cache,
+    see :func:`place_stages`) when ``world_dir`` is unset."""
+    return None if world_dir is None else Path(world_dir) / name
+
+
+def place_stages(stages: Sequence[PrepStage], cache_dir: str | os.PathLike) -> None:
+    """Give every stage without a folder its place in the cache: ``<cache_dir>/<name>-<hash[:16]>``, the
+    hash of its settings and of the stages it reads (so a change upstream moves it too)."""
+    _check_order(stages)
+    hashes: dict[str, str] = {}
+    for s in stages:
+        hashes[s.name] = settings_hash(s.settings, {a: hashes[a] for a in s.after})
+        if s.output_dir is None:
+            s.output_dir = Path(cache_dir) / f"{s.name}-{hashes[s.name][:16]}"
 
 
 def _changed(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -87,6 +128,9 @@ def stage_plan(stages: Sequence[PrepStage], *, recompute: bool = False) -> dict[
             to do.
     """
     _check_order(stages)
+    unplaced = [s.name for s in stages if s.output_dir is None]
+    if unplaced:
+        raise ValueError(f"preparation stage(s) {unplaced} have no folder: place them first (place_stages)")
     hashes: dict[str, str] = {}
     stale: list[PrepStage] = []
     for s in stages:
@@ -107,6 +151,19 @@ def stage_plan(stages: Sequence[PrepStage], *, recompute: bool = False) -> dict[
     for s in stale:
         shutil.rmtree(s.output_dir)
     return hashes
+
+
+@contextmanager
+def _building(out: Path) -> Iterator[None]:
+    """Hold ``.<name>.lock`` beside ``out`` while its stage is checked and built, so a second run waits
+    for it instead of writing into the same folder (the shared cache)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _read(stage: PrepStage) -> dict[str, Any] | None:
@@ -133,30 +190,31 @@ def run_stages(stages: Sequence[PrepStage]) -> tuple[dict[str, dict[str, Any]], 
     reports: list[StageReport] = []
     for i, s in enumerate(stages, 1):
         out = Path(s.output_dir)
-        record = _read(s)
         t0 = time.perf_counter()
-        if record is not None:
-            log.info(f"[{i}/{len(stages)}] {s.name}: finished earlier, skipped ({out})")
-            outputs[s.name] = dict(record.get("outputs", {}))
-            built = float(record.get("seconds", 0.0))
-            reports.append(StageReport(s.name, "skipped", 0.0, built, str(out), outputs[s.name]))
-            continue
-        log.info(f"[{i}/{len(stages)}] {s.name}: {s.description or 'running'} -> {out}")
-        out.mkdir(parents=True, exist_ok=True)
-        result = dict(s.run(out, dict(outputs)) or {})
-        seconds = round(time.perf_counter() - t0, 1)
-        atomic_write_json(
-            out / STAGE_FILE,
-            {
-                "name": s.name,
-                "hash": hashes[s.name],
-                "settings": s.settings,
-                "after": {a: hashes[a] for a in s.after},
-                "outputs": result,
-                "seconds": seconds,
-            },
-        )
-        log.info(f"[{i}/{len(stages)}] {s.name}: done in {seconds:.0f}s")
-        outputs[s.name] = result
-        reports.append(StageReport(s.name, "ran", seconds, seconds, str(out), result))
+        with _building(out):
+            record = _read(s)  # under the lock: another run may have just built it
+            if record is None:
+                log.info(f"[{i}/{len(stages)}] {s.name}: {s.description or 'running'} -> {out}")
+                out.mkdir(parents=True, exist_ok=True)
+                result = dict(s.run(out, dict(outputs)) or {})
+                seconds = round(time.perf_counter() - t0, 1)
+                atomic_write_json(
+                    out / STAGE_FILE,
+                    {
+                        "name": s.name,
+                        "hash": hashes[s.name],
+                        "settings": s.settings,
+                        "after": {a: hashes[a] for a in s.after},
+                        "outputs": result,
+                        "seconds": seconds,
+                    },
+                )
+                log.info(f"[{i}/{len(stages)}] {s.name}: done in {seconds:.0f}s")
+                outputs[s.name] = result
+                reports.append(StageReport(s.name, "ran", seconds, seconds, str(out), result))
+                continue
+        log.info(f"[{i}/{len(stages)}] {s.name}: finished earlier, skipped ({out})")
+        outputs[s.name] = dict(record.get("outputs", {}))
+        built = float(record.get("seconds", 0.0))
+        reports.append(StageReport(s.name, "skipped", 0.0, built, str(out), outputs[s.name]))
     return outputs, reports

@@ -104,6 +104,21 @@ def build_tiny_lm(path: str | Path, seed: int = 0) -> str:
     return str(path)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _worlds_cache(tmp_path_factory) -> Iterator[None]:
+    """Synthetic worlds built without a ``domain.world_dir`` go to a cache of this test session's own
+    (``POLYRLAIF_WORLDS``, which the CLI subprocesses inherit), not the user's ``~/.cache/polyrlaif``."""
+    import os
+
+    before = os.environ.get("POLYRLAIF_WORLDS")
+    os.environ["POLYRLAIF_WORLDS"] = str(tmp_path_factory.mktemp("worlds"))
+    yield
+    if before is None:
+        os.environ.pop("POLYRLAIF_WORLDS", None)
+    else:
+        os.environ["POLYRLAIF_WORLDS"] = before
+
+
 @pytest.fixture(scope="session")
 def tiny_lm_path(tmp_path_factory) -> str:
     """Path of a tiny chat causal LM directory, loadable with ``AutoModelForCausalLM.from_pretrained``."""

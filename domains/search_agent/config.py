@@ -29,7 +29,7 @@ class SearchAgentConfig:
         domain: {name: search_agent, corpus: my_corpus.jsonl, questions: hotpot_dev.json}
 
         # world: a generated encyclopedia (polyrlaif.datasets.qa.world), built by the preparation
-        # stage `world` into world_dir (default <run.output_dir>/world) and reused on reruns
+        # stage `world` into world_dir (default: the shared stage cache, keyed by its settings), reused
         domain:
           name: search_agent
           source: world
@@ -45,7 +45,7 @@ class SearchAgentConfig:
             seed, entities per kind, share of near-name distractors, single- and two-hop question counts);
             read with ``source: world``. The defaults hold out about 180 questions at ``eval_holdout: 0.3``.
         world_dir: where the ``world`` stage writes the world (``corpus.jsonl``, ``questions.jsonl``,
-            ``entities.jsonl``, ``world.json``); default ``<run.output_dir>/world``. Runs can share one.
+            ``entities.jsonl``, ``world.json``); default: the shared stage cache, keyed by the settings.
         corpus: JSONL corpus ``{id, title, text}``; default: the packaged fictional corpus.
         questions: training questions (see :func:`polyrlaif.datasets.qa.loaders.load_qa` for the
             formats); default: the packaged fictional questions.

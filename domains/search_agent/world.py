@@ -3,9 +3,10 @@
 With ``domain.source: world`` the stage ``world`` writes, from ``domain.world``'s settings
 (:class:`~polyrlaif.datasets.qa.world.QAWorldConfig`), a corpus of invented towns, rivers, people,
 organisations and events, with near-name distractors, and single- and two-hop questions about it
-(:func:`~polyrlaif.datasets.qa.world.write_world`) into ``domain.world_dir`` (default
-``<run.output_dir>/world``). The stage is hashed by those settings and the generator's version: a
-rerun skips it, and a changed setting stops the run naming the key (:mod:`polyrlaif.core.stages`).
+(:func:`~polyrlaif.datasets.qa.world.write_world`) into ``domain.world_dir``, or, when
+that is unset, the shared stage cache under its settings hash. The stage is hashed by those settings and
+the generator's version: a rerun skips it; a changed setting builds another in the cache, or, in a
+``world_dir``, stops the run naming the key (:mod:`polyrlaif.core.stages`).
 Its outputs, the corpus and the questions files, reach ``build`` and the warm start, which reads them
 and so runs after it.
 """
@@ -20,16 +21,12 @@ from typing import Any
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import PrepStage
+from polyrlaif.core.stages import stage_dir
 from polyrlaif.datasets.qa.world import WORLD_FORMAT, write_world
 
-__all__ = ["stages", "world_dir"]
+__all__ = ["stages"]
 
 log = get_logger(__name__)
-
-
-def world_dir(cfg: TrainConfig) -> Path:
-    """Where the world lives: ``domain.world_dir`` (shareable between runs), else ``<output_dir>/world``."""
-    return Path(cfg.domain.world_dir or Path(cfg.run.output_dir) / "world")
 
 
 def stages(cfg: TrainConfig) -> list[PrepStage]:
@@ -51,7 +48,7 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
     return [
         PrepStage(
             name="world",
-            output_dir=world_dir(cfg),
+            output_dir=stage_dir(d.world_dir),
             settings=settings,
             run=generate,
             description="an invented encyclopedia and questions about it, from a seed",

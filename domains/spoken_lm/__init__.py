@@ -17,6 +17,7 @@ DOMAIN = Domain(
     stages="polyrlaif.domains.spoken_lm.world:stages",
     benchmarks={
         "storycloze": "polyrlaif.domains.spoken_lm.storycloze:StoryClozeEvaluator",
+        "topic_storycloze": "polyrlaif.domains.spoken_lm.storycloze:TopicStoryClozeEvaluator",
         "swuggy": "polyrlaif.domains.spoken_lm.zerospeech:SwuggyEvaluator",
         "sblimp": "polyrlaif.domains.spoken_lm.zerospeech:SblimpEvaluator",
         "semantic": "polyrlaif.domains.spoken_lm.semantic:SemanticEvaluator",

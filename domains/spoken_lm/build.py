@@ -62,16 +62,14 @@ def _evaluations(cfg: TrainConfig, world: Path | None, units: str, transcriber: 
         }
     }
     if world is not None:
-        folders = {
-            "storycloze": "storycloze/sSC",
-            "swuggy": "zerospeech/lexical/dev",
-            "sblimp": "zerospeech/syntactic/dev",
-        }
-        for name, folder in folders.items():
-            index = world / "storycloze" / "sSC.csv" if name == "storycloze" else world / folder / "gold.csv"
-            # the StoryCloze index names files relative to its own folder
-            audio = world / "storycloze" if name == "storycloze" else world / folder
-            files[name] = {"annotations": index, "audio": audio}
+        # the StoryCloze indexes name files relative to their own folder
+        for name, split in (("storycloze", "sSC"), ("topic_storycloze", "tSC")):
+            files[name] = {
+                "annotations": world / "storycloze" / f"{split}.csv",
+                "audio": world / "storycloze",
+            }
+        for name, folder in (("swuggy", "zerospeech/lexical/dev"), ("sblimp", "zerospeech/syntactic/dev")):
+            files[name] = {"annotations": world / folder / "gold.csv", "audio": world / folder}
     runs = []
     for name in cfg.domain.eval_benchmarks:
         cls = get_benchmark(DOMAIN, name)

@@ -30,6 +30,8 @@ class SpokenWorldTrainingConfig:
         n_units: k-means clusters (the unit vocabulary).
         features: ``logmel`` or ``mfcc``.
         unit_lm_epochs: pretraining epochs of the unit LM.
+        unit_lm_hidden: the unit LM's hidden size (its MLP is four times wider).
+        unit_lm_layers: the unit LM's decoder layers.
         transcriber_epochs: training epochs of the transcriber.
         lr: learning rate of both.
         batch_size: batch size of both.
@@ -44,6 +46,8 @@ class SpokenWorldTrainingConfig:
     n_units: int = 50
     features: Literal["logmel", "mfcc"] = "logmel"
     unit_lm_epochs: float = 10.0
+    unit_lm_hidden: int = 64
+    unit_lm_layers: int = 2
     transcriber_epochs: float = 10.0
     lr: float = 1e-3
     batch_size: int = 16
@@ -56,7 +60,8 @@ class SpokenLMConfig:
     Attributes:
         name: always ``spoken_lm``.
         synthetic: build the spoken world and its models under ``world_dir`` (preparation stages).
-        world_dir: where the world lives (default ``<run.output_dir>/world``).
+        world_dir: where the world lives (default: the shared stage cache, ``$POLYRLAIF_WORLDS`` or
+            ``~/.cache/polyrlaif/worlds``, keyed by each stage's settings).
         world: the world's sizes and training.
         prompts: JSONL of ``{"audio", "transcript"[, "prompt_id"]}`` spoken prompts (audio relative to
             ``audio_root``); unset with ``synthetic``.

@@ -56,6 +56,7 @@ from polyrlaif.domains.spoken_lm.zerospeech import (
 __all__ = [
     "INDEX_COLUMNS",
     "StoryClozeEvaluator",
+    "TopicStoryClozeEvaluator",
     "StoryClozeOptions",
     "StoryPair",
     "load_stories",
@@ -355,7 +356,7 @@ class StoryClozeEvaluator:
                 f"storycloze: {len(skipped)} recording(s) skipped, {len(left_out)} stories left out; "
                 f"reasons in {out / SKIPPED_FILE}"
             )
-        log.info(f"storycloze: accuracy {metrics['accuracy']:.4f} over {len(items)} stories")
+        log.info(f"{self.name}: accuracy {metrics['accuracy']:.4f} over {len(items)} stories")
         return metrics
 
     @staticmethod
@@ -370,3 +371,10 @@ class StoryClozeEvaluator:
                 out[f"accuracy_{variant}"] = sum(float(r[f"score_{variant}"]) for r in rows) / len(rows)
         out["n"] = float(len(rows))
         return out
+
+
+class TopicStoryClozeEvaluator(StoryClozeEvaluator):
+    """Topic-StoryCloze (tSC): the same scoring over an index whose incorrect endings come from another
+    story, so the ending is off-topic rather than subtly wrong; Align-SLM reports both."""
+
+    name: ClassVar[str] = "topic_storycloze"

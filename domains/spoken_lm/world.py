@@ -23,15 +23,11 @@ from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.io import read_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import PrepStage
+from polyrlaif.core.stages import stage_dir
 
-__all__ = ["VOCODER_SETTINGS", "stages", "world_dir"]
+__all__ = ["VOCODER_SETTINGS", "stages"]
 
 log = get_logger(__name__)
-
-
-def world_dir(cfg: TrainConfig) -> Path:
-    """Where the world and its models live (``domain.world_dir``, default ``<output_dir>/world``)."""
-    return Path(cfg.domain.world_dir or Path(cfg.run.output_dir) / "world")
 
 
 def _world(cfg: TrainConfig) -> Any:
@@ -87,7 +83,9 @@ def _unit_lm(cfg: TrainConfig) -> Any:
         from polyrlaif.domains.spoken_lm.units import UnitTokenizer
 
         tokens = UnitTokenizer.load(prepared["units"]["units"]).tokens()
-        init = build_tiny_unit_lm(out / "init", tokens, seed=w.seed)
+        init = build_tiny_unit_lm(
+            out / "init", tokens, seed=w.seed, hidden=w.unit_lm_hidden, layers=w.unit_lm_layers
+        )
         examples = [SFTExample(None, units) for units, _ in _encode(prepared, "corpus.jsonl")]
         settings = SFTSettings(epochs=w.unit_lm_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed)
         result = sft_train(str(init), examples, out, settings)
@@ -134,26 +132,34 @@ def _vocoder(cfg: TrainConfig) -> Any:
     return run
 
 
+def _lm_size(w: Any) -> dict[str, int]:
+    """The unit LM's size as stage settings, only where it is not the default (so worlds built before
+    the size was a setting keep their hash)."""
+    size = {"hidden": w.unit_lm_hidden, "layers": w.unit_lm_layers}
+    return {} if size == {"hidden": 64, "layers": 2} else size
+
+
 def stages(cfg: TrainConfig) -> list[PrepStage]:
     """The world's stages for this run (none without ``domain.synthetic``)."""
     d = cfg.domain
     if not d.synthetic:
         return []
-    w, root = d.world, world_dir(cfg)
+    w, root = d.world, d.world_dir
     sizes = ("seed", "train_stories", "prompt_stories", "storycloze", "swuggy_words", "sblimp_pairs")
     train = {"lr": w.lr, "batch_size": w.batch_size, "seed": w.seed}
+    at = {name: stage_dir(root, name) for name in ("data", "units", "unit_lm", "transcriber", "vocoder")}
     out = [
-        PrepStage("world", root / "data", {k: getattr(w, k) for k in sizes}, _world(cfg),
+        PrepStage("world", at["data"], {k: getattr(w, k) for k in sizes}, _world(cfg),
                   description="stories spoken by espeak-ng voices"),
-        PrepStage("units", root / "units", {"n_units": w.n_units, "features": w.features, "seed": w.seed},
+        PrepStage("units", at["units"], {"n_units": w.n_units, "features": w.features, "seed": w.seed},
                   _units(cfg), after=("world",), description="k-means units over the corpus's features"),
-        PrepStage("unit_lm", root / "unit_lm", {**train, "epochs": w.unit_lm_epochs}, _unit_lm(cfg),
-                  after=("world", "units"), description="unit LM pretraining on the spoken corpus"),
-        PrepStage("transcriber", root / "transcriber", {**train, "epochs": w.transcriber_epochs},
+        PrepStage("unit_lm", at["unit_lm"], {**train, "epochs": w.unit_lm_epochs, **_lm_size(w)},
+                  _unit_lm(cfg), after=("world", "units"), description="unit LM pretraining on the corpus"),
+        PrepStage("transcriber", at["transcriber"], {**train, "epochs": w.transcriber_epochs},
                   _transcriber(cfg), after=("world", "units"), description="units -> words, for the judge"),
     ]  # fmt: skip
     if d.back_to_words == "speech":
-        vocoder = PrepStage("vocoder", root / "vocoder", dict(VOCODER_SETTINGS), _vocoder(cfg),
+        vocoder = PrepStage("vocoder", at["vocoder"], dict(VOCODER_SETTINGS), _vocoder(cfg),
                             after=("world", "units"), description="units -> speech, for the ASR")  # fmt: skip
         out.append(vocoder)
     return out

@@ -64,7 +64,8 @@ class TextToImageConfig:
     Attributes:
         name: always ``text_to_image``.
         synthetic: build the draw world and its models under ``world_dir`` (preparation stages).
-        world_dir: where the synthetic world lives (default ``<run.output_dir>/world``).
+        world_dir: where the synthetic world lives (default: the shared stage cache, ``$POLYRLAIF_WORLDS``
+            or ``~/.cache/polyrlaif/worlds``, keyed by each stage's settings).
         world: the world's sizes and how its models are trained.
         prompts: JSONL of ``{"text"[, "prompt_id", "group", "axis"]}`` rows to sample on; rows sharing a
             ``group`` are analogous prompts (cross-validation pairs them). Unset with ``synthetic``.

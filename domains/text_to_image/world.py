@@ -20,17 +20,13 @@ from typing import Any
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.io import read_jsonl
 from polyrlaif.core.protocols import PrepStage
+from polyrlaif.core.stages import stage_dir
 from polyrlaif.core.tiny import corpus_words
 
-__all__ = ["PROMPT_FILES", "stages", "world_dir"]
+__all__ = ["PROMPT_FILES", "stages"]
 
 #: The world's prompt files: the rounds sample on the first, the benchmarks evaluate on the second.
 PROMPT_FILES = ("rlaif_prompts.jsonl", "heldout_prompts.jsonl")
-
-
-def world_dir(cfg: TrainConfig) -> Path:
-    """Where the world and its models live (``domain.world_dir``, default ``<output_dir>/world``)."""
-    return Path(cfg.domain.world_dir or Path(cfg.run.output_dir) / "world")
 
 
 def _world_config(w: Any) -> Any:
@@ -109,7 +105,7 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
     d = cfg.domain
     if not d.synthetic:
         return []
-    w, root = d.world, world_dir(cfg)
+    w, root = d.world, d.world_dir
     keys = ("seed", "image_size", "pretrain_images", "clip_images", "rlaif_groups", "heldout_prompts")
     world = {k: getattr(w, k) for k in (*keys, "caption_error_rate")}
     policy = {"epochs": w.pretrain_epochs, "lr": w.pretrain_lr, "batch_size": w.batch_size, "seed": w.seed,
@@ -117,11 +113,12 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
               "text_encoder": w.pretrain_text_encoder, "snr_gamma": w.pretrain_snr_gamma}  # fmt: skip
     judge = {"epochs": w.clip_epochs, "lr": w.clip_lr, "batch_size": w.batch_size, "seed": w.seed + 1}
     out = [
-        PrepStage("world", root / "data", world, _generate(w), description="prompts, images and captions"),
-        PrepStage("policy_pretrain", root / "policy", policy, _pretrain(cfg), after=("world",),
+        PrepStage("world", stage_dir(root, "data"), world, _generate(w),
+                  description="prompts, images and captions"),
+        PrepStage("policy_pretrain", stage_dir(root, "policy"), policy, _pretrain(cfg), after=("world",),
                   description="denoising pretraining on captions that are sometimes wrong"),
     ]  # fmt: skip
     if d.clip_model == "world":  # the judge, and the feature model of CLIPScore and FID
-        out.append(PrepStage("clip_judge", root / "clip", judge, _clip(cfg), after=("world",),
+        out.append(PrepStage("clip_judge", stage_dir(root, "clip"), judge, _clip(cfg), after=("world",),
                              description="contrastive training of the judge on its own split"))  # fmt: skip
     return out

@@ -71,7 +71,8 @@ class VideoLMMConfig:
     Attributes:
         name: always ``video_lmm``.
         synthetic: build the video world and its models under ``world_dir`` (preparation stages).
-        world_dir: where the world lives (default ``<run.output_dir>/world``).
+        world_dir: where the world lives (default: the shared stage cache, ``$POLYRLAIF_WORLDS`` or
+            ``~/.cache/polyrlaif/worlds``, keyed by each stage's settings).
         world: the world's sizes and training.
         prompts: JSONL of ``{"video", "question"[, "id", "description"]}`` rows (video relative to
             ``videos_root``); unset with ``synthetic``.

@@ -25,15 +25,11 @@ from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.io import read_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import PrepStage
+from polyrlaif.core.stages import stage_dir
 
-__all__ = ["N_FRAME_LABELS", "frame_labels", "mix_negatives", "stages", "video_conversation", "world_dir"]
+__all__ = ["N_FRAME_LABELS", "frame_labels", "mix_negatives", "stages", "video_conversation"]
 
 log = get_logger(__name__)
-
-
-def world_dir(cfg: TrainConfig) -> Path:
-    """Where the world and its models live (``domain.world_dir``, default ``<output_dir>/world``)."""
-    return Path(cfg.domain.world_dir or Path(cfg.run.output_dir) / "world")
 
 
 def video_conversation(video: str, text: str) -> list[dict[str, Any]]:
@@ -241,11 +237,11 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
     d = cfg.domain
     if not d.synthetic:
         return []
-    w, root = d.world, world_dir(cfg)
+    w, root = d.world, d.world_dir
     sizes = ("seed", "sft", "judge", "rlaif", "test", "frames_per_clip", "wrong_answer_rate")
     train = {"lr": w.lr, "batch_size": w.batch_size, "num_frames": cfg.model.num_frames}
     out = [
-        PrepStage("world", root / "data", {k: getattr(w, k) for k in sizes}, _world(w),
+        PrepStage("world", stage_dir(root, "data"), {k: getattr(w, k) for k in sizes}, _world(w),
                   description="clips, descriptions and QA from a seed"),
     ]  # fmt: skip
     for role, split, seed in (("policy", "sft", w.seed), ("judge", "judge", w.seed + 1)):
@@ -256,15 +252,16 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
         elif w.vision_pretrain_steps > 0:
             settings = {"split": split, "seed": seed, "steps": w.vision_pretrain_steps,
                         "labels": N_FRAME_LABELS}  # fmt: skip
-            out.append(PrepStage(f"{role}_vision", root / f"{role}_vision", settings,
+            out.append(PrepStage(f"{role}_vision", stage_dir(root, f"{role}_vision"), settings,
                                  _pretrain_tower(role, split, seed, w), after=("world",),
                                  description=f"{role} tower: what {split} frames show"))  # fmt: skip
             upstream = ("world", f"{role}_vision")
         tower = {"vision_steps": w.vision_pretrain_steps, "freeze_vision": w.freeze_vision}
         tower = tower if upstream[1:] else {}
         if role == "policy":
-            out.append(PrepStage("policy_sft", root / "policy", {**train, **tower, "epochs": w.policy_epochs,
-                                 "seed": seed}, _policy_sft(cfg), after=upstream,
+            out.append(PrepStage("policy_sft", stage_dir(root, "policy"),
+                                 {**train, **tower, "epochs": w.policy_epochs, "seed": seed},
+                                 _policy_sft(cfg), after=upstream,
                                  description="SFT on answers sometimes wrong"))  # fmt: skip
         else:
             settings = {**train, **tower, "epochs": w.judge_epochs, "seed": seed,
@@ -275,6 +272,6 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
                 settings["init"] = w.judge_init
             if w.judge_negatives != "near":
                 settings["negatives"] = w.judge_negatives
-            out.append(PrepStage("judge", root / "judge", settings, _judge(cfg), after=upstream,
+            out.append(PrepStage("judge", stage_dir(root, "judge"), settings, _judge(cfg), after=upstream,
                                  description="yes/no training of the judge on its own clips"))  # fmt: skip
     return out

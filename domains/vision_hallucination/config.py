@@ -57,7 +57,8 @@ class VisionHallucinationConfig:
         image_root: directory the prompts' and benchmarks' image paths are relative to.
         synthetic: build the synthetic shape world (images, annotations, SFT policy, labeler) under
             ``world_dir`` on first use; reruns reuse it.
-        world_dir: where the synthetic world lives (default ``<run.output_dir>/world``); several runs
+        world_dir: where the synthetic world lives (default: the shared stage cache, ``$POLYRLAIF_WORLDS``
+            or ``~/.cache/polyrlaif/worlds``, keyed by each stage's settings); several runs
             may share one.
         world: sizes and training of the synthetic world.
         labeler: who answers the claim questions: ``world`` (the synthetic world's trained labeler) or

@@ -26,8 +26,9 @@ from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.io import read_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import PrepStage
+from polyrlaif.core.stages import stage_dir
 
-__all__ = ["N_OBJECT_LABELS", "labeler_report", "object_labels", "stages", "world_dir"]
+__all__ = ["N_OBJECT_LABELS", "labeler_report", "object_labels", "stages"]
 
 log = get_logger(__name__)
 
@@ -38,11 +39,6 @@ StageFn = Callable[[Path, Mapping[str, dict[str, Any]]], dict[str, Any]]
 
 #: Epochs of the cascade checker's contrastive training.
 CHECKER_EPOCHS = 30
-
-
-def world_dir(cfg: TrainConfig) -> Path:
-    """Where the world lives: ``domain.world_dir`` (shareable between runs), else ``<output_dir>/world``."""
-    return Path(cfg.domain.world_dir or Path(cfg.run.output_dir) / "world")
 
 
 def _conversation(data_dir: Path, image: str, text: str) -> list[dict]:
@@ -65,11 +61,11 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
     d = cfg.domain
     if not d.synthetic:
         return []
-    w, root = d.world, world_dir(cfg)
+    w, root = d.world, d.world_dir
     out = [
         PrepStage(
             "world",
-            root / "data",
+            stage_dir(root, "data"),
             {
                 k: getattr(w, k)
                 for k in ("seed", "image_size", "images", "hallucination_rate", "texture", "object_size")
@@ -86,7 +82,7 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
             out.append(
                 PrepStage(
                     f"{role}_vision",
-                    root / f"{role}_vision",
+                    stage_dir(root, f"{role}_vision"),
                     {
                         "split": split,
                         "seed": seed,
@@ -103,16 +99,18 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
         if role == "policy":
             settings = {**train, "epochs": w.policy_epochs, "policy_qa": w.policy_qa}
             desc = "SFT on captions that hallucinate sometimes"
-            out.append(PrepStage("policy_sft", root / "policy", settings, _policy_sft(w), upstream, desc))
+            policy = stage_dir(root, "policy")
+            out.append(PrepStage("policy_sft", policy, settings, _policy_sft(w), upstream, desc))
         else:
             settings = {**train, "epochs": w.labeler_epochs}
             desc = "yes/no training of the labeler on disjoint images"
-            out.append(PrepStage("labeler", root / "labeler", settings, _labeler(w), upstream, desc))
+            labeler = stage_dir(root, "labeler")
+            out.append(PrepStage("labeler", labeler, settings, _labeler(w), upstream, desc))
     if d.cascade and d.clip_model in (None, "world"):
         out.append(
             PrepStage(
                 "clip_checker",
-                root / "clip_checker",
+                stage_dir(root, "clip_checker"),
                 {"epochs": CHECKER_EPOCHS, "seed": w.seed},
                 _checker(w.seed),
                 after=("world",),

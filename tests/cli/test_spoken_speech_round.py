@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -21,13 +22,14 @@ def test_a_round_hears_continuations_through_the_worlds_vocoder(tmp_path, tiny_l
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert [s["name"] for s in metrics["stages"]][-1] == "vocoder"
-    assert (out / "world" / "vocoder" / "vocoder" / "world_vocoder.json").is_file()
+    built = {s["name"]: Path(s["output_dir"]) for s in metrics["stages"]}  # in the test session's cache
+    assert (built["vocoder"] / "vocoder" / "world_vocoder.json").is_file()
     rows = [json.loads(x) for x in (out / "round_1" / "judgments.jsonl").read_text().splitlines()]
     said = [j for j in rows if j["judge_id"] == "transcript"]
     assert said and all(j["failure"] is None and "transcript" in j["scores"] for j in said)
     heard = [j["scores"]["transcript"] for j in said if j["score"] == 1.0]
     assert heard and all(heard)
-    corpus = (out / "world" / "data" / "corpus.jsonl").read_text().splitlines()
+    corpus = (built["world"] / "corpus.jsonl").read_text().splitlines()
     vocabulary = {w for x in corpus for w in normalize_words(json.loads(x)["text"])}
     assert {w for t in heard for w in t.split()} <= vocabulary  # the ASR's LM is the world's corpus
     assert metrics["rounds"][1]["transcript_rate"] == len(heard) / len(said)
@@ -36,7 +38,7 @@ def test_a_round_hears_continuations_through_the_worlds_vocoder(tmp_path, tiny_l
     for rnd in ("round_0", "round_1"):
         sem = out / rnd / "eval_semantic"
         items = [json.loads(x) for x in (sem / "items.jsonl").read_text().splitlines()]
-        held = (out / "world" / "data" / "heldout_prompts.jsonl").read_text().splitlines()
+        held = (built["world"] / "heldout_prompts.jsonl").read_text().splitlines()
         assert [r["id"] for r in items] == [json.loads(x)["prompt_id"] for x in held]
         got = json.loads((sem / "metrics.json").read_text())
         scored = [r["score"] for r in items if r["score"] is not None]

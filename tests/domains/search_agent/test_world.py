@@ -145,7 +145,9 @@ def test_the_world_stage_is_skipped_on_rerun_and_refuses_changed_settings(tmp_pa
     from polyrlaif.datasets.qa.loaders import load_qa
     from polyrlaif.domains.search_agent.build import stages
 
-    cfg = _cfg(tmp_path)
+    assert stages(_cfg(tmp_path))[0].output_dir is None  # without world_dir: the shared stage cache
+    own = f"domain.world_dir={tmp_path / 'run' / 'world'}"
+    cfg = _cfg(tmp_path, own)
     plan = stages(cfg)
     assert [s.name for s in plan] == ["world"] and plan[0].output_dir == tmp_path / "run" / "world"
     outputs, reports = run_stages(plan)
@@ -155,12 +157,12 @@ def test_the_world_stage_is_skipped_on_rerun_and_refuses_changed_settings(tmp_pa
     assert Path(world["corpus"]).read_bytes() == _corpus_bytes(TINY)
     stamp = Path(world["corpus"]).stat().st_mtime_ns
 
-    again, reports = run_stages(stages(_cfg(tmp_path)))
+    again, reports = run_stages(stages(_cfg(tmp_path, own)))
     assert [r.status for r in reports] == ["skipped"] and again == outputs
     assert Path(world["corpus"]).stat().st_mtime_ns == stamp
 
     with pytest.raises(ValueError, match=r"'world'.*seed: 0 -> 1"):
-        run_stages(stages(_cfg(tmp_path, "domain.world.seed=1")))
+        run_stages(stages(_cfg(tmp_path, own, "domain.world.seed=1")))
     shared = _cfg(tmp_path, f"domain.world_dir={tmp_path / 'shared'}")
     assert stages(shared)[0].output_dir == tmp_path / "shared"
 
@@ -209,6 +211,7 @@ def test_the_warm_start_demonstrates_on_at_most_warm_start_questions(
         "domain.warm_start_epochs=1",
         "domain.max_hops=1",
         "domain.max_turns=4",
+        f"domain.world_dir={tmp_path / 'world'}",
     )
     plan = stages(cfg)
     assert plan[1].settings["warm_start_questions"] == 2
