@@ -18,7 +18,8 @@ def test_a_round_hears_continuations_through_the_worlds_vocoder(tmp_path, tiny_l
     url, _ = rule_judge
     out = tmp_path / "speech"
     cli("train", "--config", "spoken_lm/tiny", f"run.output_dir={out}", f"model.name_or_path={tiny_lm_path}",
-        f"judge.base_url={url}", "domain.back_to_words=speech", "run.rounds=1")  # fmt: skip
+        f"judge.base_url={url}", "domain.back_to_words=speech", "run.rounds=1",
+        "domain.eval_benchmarks=[storycloze,topic_storycloze,semantic]")  # fmt: skip
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert [s["name"] for s in metrics["stages"]][-1] == "vocoder"
@@ -43,3 +44,10 @@ def test_a_round_hears_continuations_through_the_worlds_vocoder(tmp_path, tiny_l
         got = json.loads((sem / "metrics.json").read_text())
         scored = [r["score"] for r in items if r["score"] is not None]
         assert got["n"] == len(scored) > 0 and 0.0 <= got["semantic_score"] <= 1.0
+
+    # StoryCloze and Topic-StoryCloze score the same stories' two index files, each its own recordings
+    for name, split in (("storycloze", "sSC"), ("topic_storycloze", "tSC")):
+        rows = (out / "round_1" / f"eval_{name}" / "items.jsonl").read_text().splitlines()
+        items = [json.loads(x) for x in rows]
+        assert items and all(r["correct_file"].startswith(f"{split}/") for r in items)
+        assert f"{name}/accuracy" in metrics["rounds"][1]

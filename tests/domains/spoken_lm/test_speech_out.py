@@ -290,3 +290,16 @@ def test_the_vocoder_stage_joins_the_world_only_when_speech_brings_words_back():
     assert vocoder.after == ("world", "units")
     with pytest.raises(ValueError, match="domain.back_to_words"):
         load_config("spoken_lm/synthetic", ["domain.back_to_words=phonemes"])
+
+
+def test_the_unit_lm_size_is_a_stage_setting_only_off_its_default():
+    from polyrlaif.core.config import load_config
+    from polyrlaif.domains.spoken_lm.world import stages
+
+    def unit_lm(*overrides):
+        plan = stages(load_config("spoken_lm/synthetic", list(overrides)))
+        return next(s.settings for s in plan if s.name == "unit_lm")
+
+    assert "hidden" not in unit_lm()  # worlds built before the size was a setting keep their hash
+    bigger = unit_lm("domain.world.unit_lm_hidden=96", "domain.world.unit_lm_layers=3")
+    assert (bigger["hidden"], bigger["layers"]) == (96, 3)
