@@ -1,7 +1,9 @@
 """The contract every registered domain meets: full RLAIF rounds on tiny models from one command.
 
-Each domain ships ``configs/<domain>/tiny.yaml``; the test points its policy at the tiny random chat
-model (tests/conftest.py) and its judge at the rule-based HTTP endpoint (tests/cli/conftest.py), runs
+Each domain has a tiny config (ours: ``tests/configs/<domain>/tiny.yaml``, kept out of the packaged
+configs; a third-party domain's: ``tiny.yaml`` in its own configs package); the test points its policy
+at the tiny random chat model (tests/conftest.py) and its judge at the rule-based HTTP endpoint
+(tests/cli/conftest.py), runs
 ``polyrlaif train``, checks the artifacts a user relies on (those of offline preference rounds, or of
 online RL rounds for a domain whose tiny config says ``run.mode: online``), then reruns and checks
 that the rerun resumes: no judge request is repeated.
@@ -13,6 +15,7 @@ import json
 import shutil
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.core.registry import list_domains
 
@@ -20,12 +23,12 @@ from polyrlaif.core.registry import list_domains
 def _mode(domain: str) -> str:
     from polyrlaif.core.config import load_config
 
-    return load_config(f"{domain}/tiny").run.mode
+    return load_config(tiny_config(domain)).run.mode
 
 
 def _contract_domains() -> list[str]:
-    """Every domain of ours (each must ship ``configs/<domain>/tiny.yaml``), and an installed third-party
-    domain when it ships a ``tiny`` config of its own; one that does not is not ours to test."""
+    """Every domain of ours (each must have ``tests/configs/<domain>/tiny.yaml``), and an installed
+    third-party domain when it ships a ``tiny`` config of its own; one that does not is not ours to test."""
     from polyrlaif.core.config import builtin_config_path
     from polyrlaif.core.registry import get_domain
 
@@ -44,7 +47,7 @@ def test_one_full_round(domain, tmp_path, tiny_lm_path, rule_judge, cli):
     args = [
         "train",
         "--config",
-        f"{domain}/tiny",
+        tiny_config(domain),
         f"run.output_dir={out}",
         f"model.name_or_path={tiny_lm_path}",
         f"judge.base_url={url}",

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.core.registry import list_domains
 
@@ -38,7 +39,7 @@ def _args(domain, out, model, url, *extra):
     return [
         "train",
         "--config",
-        f"{domain}/tiny",
+        tiny_config(domain),
         f"run.output_dir={out}",
         f"model.name_or_path={model}",
         f"judge.base_url={url}",

@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+from tiny_configs import tiny_config
+
 
 def _write(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -44,7 +46,7 @@ def _args(out, model, pairs, *extra):
     return [
         "train",
         "--config",
-        "code/tiny",
+        tiny_config("code"),
         "run.mode=pairs",
         f"data.pairs={pairs}",
         f"run.output_dir={out}",

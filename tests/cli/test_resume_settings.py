@@ -8,12 +8,14 @@ import json
 import subprocess
 import sys
 
+from tiny_configs import tiny_config
+
 
 def _args(out, model, url, *extra):
     return [
         "train",
         "--config",
-        "code/tiny",
+        tiny_config("code"),
         f"run.output_dir={out}",
         f"model.name_or_path={model}",
         f"judge.base_url={url}",

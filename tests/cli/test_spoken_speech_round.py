@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.domains.spoken_lm.asr import normalize_words
 
@@ -17,8 +18,9 @@ from polyrlaif.domains.spoken_lm.asr import normalize_words
 def test_a_round_hears_continuations_through_the_worlds_vocoder(tmp_path, tiny_lm_path, rule_judge, cli):
     url, _ = rule_judge
     out = tmp_path / "speech"
-    cli("train", "--config", "spoken_lm/tiny", f"run.output_dir={out}", f"model.name_or_path={tiny_lm_path}",
-        f"judge.base_url={url}", "domain.back_to_words=speech", "run.rounds=1",
+    cli("train", "--config", tiny_config("spoken_lm"), f"run.output_dir={out}",
+        f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}", "domain.back_to_words=speech",
+        "run.rounds=1",
         "domain.eval_benchmarks=[storycloze,topic_storycloze,semantic]")  # fmt: skip
 
     metrics = json.loads((out / "metrics.json").read_text())

@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tiny_configs import tiny_config
+
 
 def test_changed_stage_settings_stop_the_run_and_leave_the_config(tmp_path, cli):
     out = tmp_path / "run"
-    args = ["train", "--config", "vision_hallucination/tiny", f"run.output_dir={out}"]
+    args = ["train", "--config", tiny_config("vision_hallucination"), f"run.output_dir={out}"]
     args += ["domain.labeler=world", "run.rounds=0"]  # the world's own labeler; stages and round 0 only
     args += [f"domain.world_dir={out / 'world'}"]  # a folder of its own: changed settings there refuse
     first = cli(*args)

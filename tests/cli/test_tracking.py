@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from tiny_configs import tiny_config
 
 
 def _pairs_file(path, n=4):
@@ -27,7 +28,7 @@ def _pairs_file(path, n=4):
 
 
 def _args(out, model, pairs, *extra):
-    return ["train", "--config", "code/tiny", "run.mode=pairs", f"data.pairs={pairs}",
+    return ["train", "--config", tiny_config("code"), "run.mode=pairs", f"data.pairs={pairs}",
             f"run.output_dir={out}", f"model.name_or_path={model}", "eval.limit=2", *extra]  # fmt: skip
 
 

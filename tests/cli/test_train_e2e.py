@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import re
 
+from tiny_configs import tiny_config
+
 
 def _args(out, model, url, *extra):
     return [
         "feedback",
         "--config",
-        "code/tiny",
+        tiny_config("code"),
         f"run.output_dir={out}",
         f"model.name_or_path={model}",
         f"judge.base_url={url}",

@@ -12,6 +12,8 @@ import json
 import subprocess
 import sys
 
+from tiny_configs import tiny_config
+
 from polyrlaif.core.io import read_jsonl
 from polyrlaif.core.vision_reward import is_vision_reward_model
 
@@ -24,7 +26,8 @@ def _finished(out):
 def test_tiny_online_trains_a_reward_model_then_grpo_against_it_and_resumes(tmp_path, rule_judge, cli):
     url, judge = rule_judge
     out = tmp_path / "run"
-    args = ["train", "--config", "video_lmm/tiny-online", f"run.output_dir={out}", f"judge.base_url={url}"]
+    config = tiny_config("video_lmm", "tiny-online")
+    args = ["train", "--config", config, f"run.output_dir={out}", f"judge.base_url={url}"]
     res = cli(*args)
     metrics = json.loads((out / "metrics.json").read_text())
 

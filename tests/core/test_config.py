@@ -1,8 +1,10 @@
 """Typed configs: YAML + dotted overrides, validation errors that name the field."""
 
 import re
+from pathlib import Path
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.core.config import load_config, save_config
 
@@ -52,8 +54,8 @@ def test_run_mode_is_checked_and_each_mode_needs_its_parts(tmp_path):
     from polyrlaif.core.registry import RECIPES
 
     with pytest.raises(ValueError, match=r"field 'run.mode'.*'sideways'"):
-        load_config("code/tiny", ["run.mode=sideways"])
-    online_code = load_config("code/tiny", ["run.mode=online", f"run.output_dir={tmp_path / 'a'}"])
+        load_config(tiny_config("code"), ["run.mode=sideways"])
+    online_code = load_config(tiny_config("code"), ["run.mode=online", f"run.output_dir={tmp_path / 'a'}"])
     with pytest.raises(ValueError, match="'code' has no online RL task .*, which run.mode=online needs"):
         RECIPES.get("online")(online_code)
     with pytest.raises(ValueError, match="needs run.mode=preference"):
@@ -92,4 +94,20 @@ def test_yaml_errors_name_file_line_and_column(tmp_path, text, expected):
 )
 def test_ranges_and_choices_are_checked_when_the_config_loads(override, field):
     with pytest.raises(ValueError, match=rf"invalid config at field '{re.escape(field)}'"):
-        load_config("code/tiny", [override])
+        load_config(tiny_config("code"), [override])
+
+
+def test_every_packaged_config_is_for_users_and_the_fixtures_live_under_tests():
+    """The packaged configs run as they are: none is a test fixture that needs the tests' rule-judge
+    endpoint; those live in tests/configs and load by path."""
+    from importlib.resources import files
+
+    from polyrlaif.core.config import builtin_config_path
+
+    packaged = sorted(p for p in Path(str(files("polyrlaif.configs"))).rglob("*.yaml"))
+    assert len(packaged) >= 6
+    for path in packaged:
+        assert not path.stem.startswith("tiny") and "rule-judge" not in path.read_text(), path
+        load_config(path)  # and each loads as it is
+    assert builtin_config_path("code/tiny") is None
+    assert load_config(tiny_config("code")).judge.model == "rule-judge"

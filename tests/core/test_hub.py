@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+from tiny_configs import tiny_config
+
 LOAD = "from polyrlaif.core.config import load_config; load_config('code/tiny', {overrides!r})"
 
 
@@ -20,7 +22,7 @@ def test_an_unreachable_hub_model_fails_at_once_with_what_to_do(tmp_path):
     out = tmp_path / "run"
     start = time.perf_counter()
     res = subprocess.run(
-        [sys.executable, "-m", "polyrlaif.core.cli", "train", "--config", "code/tiny",
+        [sys.executable, "-m", "polyrlaif.core.cli", "train", "--config", tiny_config("code"),
          "model.name_or_path=nobody-here/no-such-model", f"run.output_dir={out}"],
         capture_output=True, text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path)},

@@ -4,6 +4,7 @@ and its rejected score stays under rejected_max, on a per-round schedule whose l
 from __future__ import annotations
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.core.feedback import scheduled
 from polyrlaif.core.pairs import build_pairs
@@ -44,7 +45,7 @@ def test_a_curriculum_run_takes_the_prompts_in_order_slice_by_slice() -> None:
     from polyrlaif.core.run import round_subset
 
     items = list(range(10))  # a domain's prompts, easy to hard
-    cfg = load_config("code/tiny", ["run.num_prompts=4", "run.curriculum=true"])
+    cfg = load_config(tiny_config("code"), ["run.num_prompts=4", "run.curriculum=true"])
     assert [round_subset(cfg, items, r) for r in (1, 2, 3)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 0, 1]]
-    shuffled = load_config("code/tiny", ["run.num_prompts=4"])
+    shuffled = load_config(tiny_config("code"), ["run.num_prompts=4"])
     assert round_subset(shuffled, items, 1) != round_subset(shuffled, items, 2)  # seeded subsets

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.core.protocols import PrepStage
 from polyrlaif.core.stages import STAGE_FILE, run_stages
@@ -170,6 +171,6 @@ def test_a_run_without_world_dir_places_its_world_in_the_cache_from_any_folder(t
     places = []
     for name in ("a", "b"):
         monkeypatch.chdir(tmp_path.joinpath(name).mkdir() or tmp_path / name)
-        run = setup(load_config("search_agent/tiny", [f"run.output_dir={tmp_path / name / 'run'}"]))
+        run = setup(load_config(tiny_config("search_agent"), [f"run.output_dir={tmp_path / name / 'run'}"]))
         places.append(run.plan[0].output_dir)
     assert places[0] == places[1] and places[0].parent == tmp_path / "worlds" / "search_agent"

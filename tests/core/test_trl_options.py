@@ -4,12 +4,13 @@ when the config loads; the options reach TRL's own config classes."""
 from __future__ import annotations
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.core.config import load_config
 
 
 def _load(*overrides):
-    return load_config("code/tiny", list(overrides))
+    return load_config(tiny_config("code"), list(overrides))
 
 
 def test_the_fast_backend_names_the_loss_types_it_lacks_and_where_to_go():

@@ -4,6 +4,7 @@ the question split, and the domain's reward wiring (weights, judges) from a run 
 from __future__ import annotations
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.domains.search_agent.actions import Action
 from polyrlaif.domains.search_agent.agent import AgentConfig, Step, Trajectory
@@ -106,11 +107,11 @@ def test_build_refuses_judged_weights_without_a_judge(tmp_path):
     from polyrlaif.core.config import load_config
     from polyrlaif.domains.search_agent.build import build_rewards
 
-    cfg = load_config("search_agent/tiny", [f"run.output_dir={tmp_path}", "judge.backend=none"])
+    cfg = load_config(tiny_config("search_agent"), [f"run.output_dir={tmp_path}", "judge.backend=none"])
     with pytest.raises(ValueError, match=r"\['answer_judge', 'citation_faithfulness'\].*judge.backend=none"):
         build_rewards(cfg, {})
     cfg = load_config(
-        "search_agent/tiny",
+        tiny_config("search_agent"),
         [
             f"run.output_dir={tmp_path}",
             "judge.backend=none",
@@ -119,6 +120,7 @@ def test_build_refuses_judged_weights_without_a_judge(tmp_path):
         ],
     )
     assert set(build_rewards(cfg, {})) == {"exact_match", "f1", "format"}
-    cfg = load_config("search_agent/tiny", [f"run.output_dir={tmp_path}", "domain.reward_weights={bogus: 1}"])
+    bogus = [f"run.output_dir={tmp_path}", "domain.reward_weights={bogus: 1}"]
+    cfg = load_config(tiny_config("search_agent"), bogus)
     with pytest.raises(ValueError, match="unknown reward"):
         build_rewards(cfg, {})

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.datasets.qa.world import QAWorld, QAWorldConfig, build_world, write_world
 from polyrlaif.datasets.qa.world_entities import REFERENCE_KINDS
@@ -137,7 +138,7 @@ def _corpus_bytes(config: QAWorldConfig) -> bytes:
 def _cfg(tmp_path: Path, *overrides: str):
     from polyrlaif.core.config import load_config
 
-    return load_config("search_agent/tiny", [f"run.output_dir={tmp_path / 'run'}", *overrides])
+    return load_config(tiny_config("search_agent"), [f"run.output_dir={tmp_path / 'run'}", *overrides])
 
 
 def test_the_world_stage_is_skipped_on_rerun_and_refuses_changed_settings(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.core.config import load_config
 from polyrlaif.core.io import InputError
@@ -44,7 +45,7 @@ def test_analogous_prompts_know_each_other(tmp_path: Path) -> None:
 
 
 def _run(tmp_path: Path, a_under_b: float, b_under_a: float):
-    cfg = load_config("text_to_image/tiny", ["domain.rule_weight=0", "domain.judge_weight=1"])
+    cfg = load_config(tiny_config("text_to_image"), ["domain.rule_weight=0", "domain.judge_weight=1"])
     prompts = _prompts(tmp_path)
     cands = [_cand("a0", "A"), _cand("a1", "A"), _cand("b0", "B"), _cand("b1", "B")]
     verdicts = {
@@ -82,7 +83,7 @@ def test_disagreement_drops_the_comparison(tmp_path: Path) -> None:
 
 
 def test_score_folds_rules_and_judge(tmp_path: Path) -> None:
-    cfg = load_config("text_to_image/tiny", ["domain.rule_weight=2", "domain.judge_weight=1"])
+    cfg = load_config(tiny_config("text_to_image"), ["domain.rule_weight=2", "domain.judge_weight=1"])
     cand = _cand("a0", "A")
     rules = Judgment("a0", "rules", "verifier", prompt_id="A", score=0.5, scores={"under": {"B": 0.25}})
     judge = _judged("a0", "A", 0.9, {"B": 0.4})

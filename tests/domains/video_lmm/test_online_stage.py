@@ -4,6 +4,7 @@ the errors raised before any work. (The stage's run itself: tests/cli/test_video
 from __future__ import annotations
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.core.config import load_config
 from polyrlaif.core.stages import settings_hash
@@ -11,7 +12,8 @@ from polyrlaif.domains.video_lmm.build import stages
 
 
 def _stages(tmp_path, *overrides):
-    return stages(load_config("video_lmm/tiny-online", [f"run.output_dir={tmp_path}", *overrides]))
+    config = tiny_config("video_lmm", "tiny-online")
+    return stages(load_config(config, [f"run.output_dir={tmp_path}", *overrides]))
 
 
 def test_online_mode_adds_the_reward_model_stage_after_the_world(tmp_path):
@@ -20,7 +22,7 @@ def test_online_mode_adds_the_reward_model_stage_after_the_world(tmp_path):
     rm = plan[-1]
     assert rm.after == ("world", "policy_sft", "judge") and rm.output_dir == tmp_path / "reward_model"
     assert rm.settings["num_frames"] == 4 and rm.settings["sampling"]["n"] == 4
-    offline = stages(load_config("video_lmm/tiny", [f"run.output_dir={tmp_path}"]))
+    offline = stages(load_config(tiny_config("video_lmm"), [f"run.output_dir={tmp_path}"]))
     assert [s.name for s in offline] == ["world", "policy_sft", "judge"]
 
 

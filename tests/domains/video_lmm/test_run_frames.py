@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from tiny_configs import tiny_config
 
 from polyrlaif.core.config import load_config
 from polyrlaif.domains.video_lmm.adapter import ADAPTER
@@ -28,7 +29,7 @@ def _user_run(tmp_path, num_frames: int):
         "judge.backend=transformers_vlm",
         "judge.model=some/vlm-judge",
     ]
-    return load_config("video_lmm/tiny", overrides)
+    return load_config(tiny_config("video_lmm"), overrides)
 
 
 def test_the_policy_and_the_judge_read_the_runs_frame_count(tmp_path):
@@ -42,6 +43,6 @@ def test_the_policy_and_the_judge_read_the_runs_frame_count(tmp_path):
 
 
 def test_the_world_trains_policy_and_judge_at_the_runs_frame_count(tmp_path):
-    cfg = load_config("video_lmm/tiny", [f"run.output_dir={tmp_path}", "model.num_frames=3"])
+    cfg = load_config(tiny_config("video_lmm"), [f"run.output_dir={tmp_path}", "model.num_frames=3"])
     by_name = {s.name: s for s in stages(cfg)}
     assert by_name["policy_sft"].settings["num_frames"] == 3 and by_name["judge"].settings["num_frames"] == 3

@@ -5,13 +5,14 @@ the hashes of the other stages are what they were."""
 from __future__ import annotations
 
 import pytest
+from tiny_configs import tiny_config
 
 from polyrlaif.core.config import load_config
 from polyrlaif.domains.video_lmm.build import stages
 
 
 def _plan(tmp_path, *overrides):
-    cfg = load_config("video_lmm/tiny", [f"run.output_dir={tmp_path}", *overrides])
+    cfg = load_config(tiny_config("video_lmm"), [f"run.output_dir={tmp_path}", *overrides])
     return {s.name: s for s in stages(cfg)}
 
 
