@@ -151,9 +151,16 @@ class MediaSampler:
         return cls(n=cfg.sampling.n, batch_size=cfg.sampling.batch_size, seed=cfg.run.seed)
 
     def sample(
-        self, policy: MediaPolicy, prompts: Sequence[PromptRecord], *, round_idx: int, out_path: Path
+        self,
+        policy: MediaPolicy,
+        prompts: Sequence[PromptRecord],
+        *,
+        round_idx: int,
+        out_path: Path,
+        desc: str | None = None,
     ) -> list[Candidate]:
-        """Generate (resuming from ``out_path`` if an earlier run was interrupted) and return candidates."""
+        """Generate (resuming from ``out_path`` if an earlier run was interrupted) and return candidates;
+        ``desc`` labels the progress bar (default ``round <round_idx> generating``)."""
         from tqdm.auto import tqdm
 
         media_dir = Path(out_path).parent / "media"
@@ -163,7 +170,7 @@ class MediaSampler:
             done = stage.finished_keys
             settings = dict(policy.settings())
             total = len(prompts) * self.n
-            bar = tqdm(total=total, desc=f"round {round_idx} generating", unit=policy.media_kind)
+            bar = tqdm(total=total, desc=desc or f"round {round_idx} generating", unit=policy.media_kind)
             for start in range(0, len(prompts), self.batch_size):
                 batch = list(enumerate(prompts[start : start + self.batch_size], start))
                 jobs = [(i, p, j) for i, p in batch for j in range(self.n)]

@@ -150,7 +150,9 @@ def generate_images(
     )
     records = [PromptRecord(prompt_id=pid, text=text) for pid, text in prompts]
     sampler = MediaSampler(n=samples, batch_size=batch_size, seed=seed)
-    by_id = {c.candidate_id: c for c in sampler.sample(policy, records, round_idx=0, out_path=out_path)}
+    # the same seeds whichever round is evaluated (round_idx 0), so rounds compare on the same noise
+    made = sampler.sample(policy, records, round_idx=0, out_path=out_path, desc="evaluation generating")
+    by_id = {c.candidate_id: c for c in made}
     chosen = [by_id[cid] for cid in seeds]
     text = dict(prompts)
     return [
