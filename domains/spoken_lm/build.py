@@ -53,6 +53,7 @@ def _evaluations(cfg: TrainConfig, world: Path | None, units: str, transcriber: 
             "annotations": world / "heldout_prompts.jsonl" if world is not None else d.heldout_prompts,
             "audio": world if world is not None else d.audio_root,
             "transcriber": transcriber,
+            "transcribe_with_prompt": d.transcribe_with_prompt,
             "prompt_seconds": d.prompt_seconds,
             "judge_mode": d.judge_mode,
             "judge_backend": j.backend,
@@ -84,11 +85,17 @@ def _back_to_words(
     cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]], units: str, transcriber: Any
 ) -> Any:
     """The ``transcript`` verifier ``domain.back_to_words`` names."""
-    from polyrlaif.domains.spoken_lm.judge import SpeechTranscriptVerifier, TranscriptVerifier
+    from polyrlaif.domains.spoken_lm.judge import (
+        SpeechTranscriptVerifier,
+        TranscriptVerifier,
+        transcript_settings,
+    )
 
     d = cfg.domain
     if d.back_to_words == "transcriber":
-        return TranscriptVerifier(transcriber, batch_size=cfg.sampling.batch_size)
+        return TranscriptVerifier(
+            transcriber, batch_size=cfg.sampling.batch_size, **transcript_settings(d.transcribe_with_prompt)
+        )
     from polyrlaif.core.io import read_jsonl
     from polyrlaif.core.models import pick_device
 

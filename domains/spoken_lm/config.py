@@ -74,6 +74,11 @@ class SpokenLMConfig:
         back_to_words: how a continuation (units) becomes words for the judge: ``transcriber`` (the
             unit-to-text model) or ``speech`` (Align-SLM's way: ``vocoder`` speaks the units and ``asr``
             transcribes the audio).
+        transcribe_with_prompt: with ``transcriber``, it reads each continuation after its prompt's
+            units and keeps the words after the prompt's sentences (a transcriber trained on whole
+            utterances makes up a new one's opening for a continuation alone; see
+            :class:`~polyrlaif.domains.spoken_lm.judge.TranscriptVerifier`); needs whole prompts
+            (``prompt_seconds`` unset).
         vocoder: with ``speech``, the unit vocoder: ``world:<dir>`` (a fitted
             :class:`~polyrlaif.domains.spoken_lm.vocoder.WorldVocoder`) or a unit HiFi-GAN's hub id or
             folder (speechbrain's ``UnitHIFIGAN``, for HuBERT units; ``pip install speechbrain``).
@@ -103,6 +108,7 @@ class SpokenLMConfig:
     prompt_seconds: float | None = None
     transcriber: str | None = None
     back_to_words: Literal["transcriber", "speech"] = "transcriber"
+    transcribe_with_prompt: bool = True
     vocoder: str | None = None
     asr: str = "pocketsphinx"
     judge_mode: Literal["yesno", "pointwise", "loglik", "pmi"] = "yesno"
@@ -121,6 +127,12 @@ class SpokenLMConfig:
                     raise ValueError(f"the semantic benchmark needs domain.{key} without domain.synthetic")
         if self.prompt_seconds is not None and self.prompt_seconds <= 0:
             raise ValueError(f"domain.prompt_seconds must be > 0 or null, got {self.prompt_seconds}")
+        in_context = self.transcribe_with_prompt and self.back_to_words == "transcriber"
+        if self.prompt_seconds is not None and in_context:
+            raise ValueError(
+                "domain.transcribe_with_prompt needs whole prompts (their transcripts say which words are "
+                "the prompt's): unset domain.prompt_seconds, or set domain.transcribe_with_prompt=false"
+            )
         self._check_back_to_words()
 
     def _check_back_to_words(self) -> None:

@@ -58,6 +58,8 @@ class SemanticOptions:
         audio: the folder the prompts' audio paths are relative to (default: the prompts file's folder).
         units: the UnitTokenizer folder that turns the prompts' audio into units.
         transcriber: the unit-to-text model folder that turns continuations back into words.
+        transcribe_with_prompt: the transcriber reads each continuation after its prompt's units
+            (:class:`~polyrlaif.domains.spoken_lm.judge.TranscriptVerifier`'s ``with_prompt``).
         prompt_seconds: the first seconds of each prompt the model continues (``None``: all of it).
         judge_mode: ``yesno``, ``pointwise`` or ``loglik`` (see the module docstring).
         judge_backend: ``transformers`` (a local LLM) or ``openai`` (an OpenAI-compatible endpoint).
@@ -70,6 +72,7 @@ class SemanticOptions:
     audio: str | None = None
     units: str | None = None
     transcriber: str | None = None
+    transcribe_with_prompt: bool = False
     prompt_seconds: float | None = None
     judge_mode: Literal["yesno", "pointwise", "loglik", "pmi"] = "yesno"
     judge_backend: Literal["transformers", "openai"] = "transformers"
@@ -121,7 +124,11 @@ class SemanticEvaluator:
             InputError: a bad prompts file (naming file, line and field), before any model loads.
         """
         from polyrlaif.domains.spoken_lm.data import load_prompts
-        from polyrlaif.domains.spoken_lm.judge import TranscriptVerifier, transcript_context
+        from polyrlaif.domains.spoken_lm.judge import (
+            TranscriptVerifier,
+            transcript_context,
+            transcript_settings,
+        )
         from polyrlaif.domains.spoken_lm.units import UnitTokenizer
         from polyrlaif.evaluation.tables import write_metrics
 
@@ -156,7 +163,9 @@ class SemanticEvaluator:
             for j, t in enumerate(outs)
         ]
         by_id = {p.prompt_id: p for p in prompts}
-        said = TranscriptVerifier(opts.transcriber, batch_size=request.batch_size).verify(by_id, cands)
+        settings = transcript_settings(opts.transcribe_with_prompt)
+        transcriber = TranscriptVerifier(opts.transcriber, batch_size=request.batch_size, **settings)
+        said = transcriber.verify(by_id, cands)
         ctxs = [transcript_context(by_id[c.prompt_id], c, [s]) for c, s in zip(cands, said, strict=True)]
         judged = _judge(opts, out).judge(by_id, cands, ctxs)
         items = _items(prompts, cands, said, judged, n)
