@@ -45,6 +45,7 @@ __all__ = [
     "heldout_combos",
     "render",
     "sample_story",
+    "scene_words",
     "tokens",
     "vocabulary",
 ]
@@ -304,3 +305,20 @@ def vocabulary() -> list[str]:
             words.update(tokens(sentence))
     words.update(s.obj for s in SCENES)
     return sorted(words)
+
+
+def scene_words() -> dict[str, frozenset[str]]:
+    """Per scene (by place), the words only its sentences use: its place, its object and the verbs and
+    nouns of its scene sentences and endings that no other scene shares ("oven", "kite", "spade"). A
+    continuation that uses some of its scene's words and none of another's stays on topic."""
+    per = {
+        s.place: set(tokens(" ".join([s.place, s.obj, *s.middles, *s.endings]).replace("{", " {")))
+        for s in SCENES
+    }
+    per = {p: {w for w in ws if not w.startswith("{")} for p, ws in per.items()}
+    shared = {w for p, ws in per.items() for w in ws if any(w in o for q, o in per.items() if q != p)}
+    shared |= set(tokens(" ".join(OPENINGS + EXTRAS))) | _FUNCTION_WORDS  # any scene may say these
+    return {p: frozenset(ws - shared) for p, ws in per.items()}
+
+
+_FUNCTION_WORDS = frozenset({"a", "all", "and", "at", "back", "by", "in", "of", "on", "some", "the", "were"})

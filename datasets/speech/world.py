@@ -58,6 +58,7 @@ from polyrlaif.core.io import (
     atomic_write_jsonl,
     atomic_write_text,
     check_world_dir,
+    read_jsonl,
 )
 from polyrlaif.datasets.speech import files, tts
 from polyrlaif.datasets.speech import grammar as g
@@ -70,6 +71,7 @@ __all__ = [
     "SpeechWorldManifest",
     "generate_speech_world",
     "load_speech_world",
+    "topic_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -278,3 +280,20 @@ def load_speech_world(data_dir: str | Path) -> SpeechWorldManifest:
         raise ValueError(f"{data_dir}: no finished speech world (no DONE marker); run generate_speech_world")
     meta = json.loads((data_dir / "world.json").read_text(encoding="utf-8"))
     return SpeechWorldManifest(data_dir, meta["config_hash"], meta["counts"])
+
+
+def topic_rows(data_dir: str | Path) -> list[dict]:
+    """For each held-out opening (``heldout_prompts.jsonl``), its story's scene words and every other
+    scene's (:func:`~polyrlaif.datasets.speech.grammar.scene_words`): the semantic benchmark's ``topics``,
+    a check of continuations from the grammar that no judge reads."""
+    root = Path(data_dir)
+    scene = {
+        r["story_id"]: r["scene"] for r in read_jsonl(root / "stories.jsonl", required=("story_id", "scene"))
+    }
+    words = g.scene_words()
+    rows = []
+    for r in read_jsonl(root / "heldout_prompts.jsonl", required=("prompt_id", "story_id")):
+        own = scene[r["story_id"]]
+        other = sorted(w for place, ws in words.items() if place != own for w in ws)
+        rows.append({"prompt_id": r["prompt_id"], "words": sorted(words[own]), "other_words": other})
+    return rows

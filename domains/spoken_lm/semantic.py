@@ -20,6 +20,12 @@ and counted (``unscored_prompts``). Audio that cannot be read is skipped with it
 continuation's score or failure, so the core's bootstrap gives ``semantic_score`` its interval and the
 paired difference between rounds.
 
+With ``topics`` (JSONL of ``{"prompt_id", "words", "other_words"}``), a check that reads no judge:
+a transcript is on topic when it uses one of its prompt's ``words`` and none of its ``other_words``
+(lower-cased words); ``on_topic_rate`` is the mean over prompts of their continuations' share. The
+synthetic world writes it from its grammar (each scene's own words, the other scenes' as
+``other_words``): the ground truth checking the judge afterwards, never feeding it.
+
 CLI::
 
     polyrlaif eval --domain spoken_lm --benchmark semantic --model M --annotations heldout_prompts.jsonl \\
@@ -30,6 +36,7 @@ CLI::
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +65,7 @@ class SemanticOptions:
         audio: the folder the prompts' audio paths are relative to (default: the prompts file's folder).
         units: the UnitTokenizer folder that turns the prompts' audio into units.
         transcriber: the unit-to-text model folder that turns continuations back into words.
+        topics: a JSONL of per-prompt topic words for ``on_topic_rate`` (see the module docstring).
         transcribe_with_prompt: the transcriber reads each continuation after its prompt's units
             (:class:`~polyrlaif.domains.spoken_lm.judge.TranscriptVerifier`'s ``with_prompt``).
         prompt_seconds: the first seconds of each prompt the model continues (``None``: all of it).
@@ -73,6 +81,7 @@ class SemanticOptions:
     units: str | None = None
     transcriber: str | None = None
     transcribe_with_prompt: bool = False
+    topics: str | None = None
     prompt_seconds: float | None = None
     judge_mode: Literal["yesno", "pointwise", "loglik", "pmi"] = "yesno"
     judge_backend: Literal["transformers", "openai"] = "transformers"
@@ -113,7 +122,11 @@ class SemanticEvaluator:
 
     name: ClassVar[str] = "semantic"
     Options: ClassVar[type] = SemanticOptions
-    metrics: ClassVar[Mapping[str, Direction]] = {"semantic_score": "higher", "transcript_rate": "higher"}
+    metrics: ClassVar[Mapping[str, Direction]] = {
+        "semantic_score": "higher",
+        "transcript_rate": "higher",
+        "on_topic_rate": "higher",
+    }
     max_new_tokens: ClassVar[int] = 60  # units: about a sentence of the spoken world
 
     def evaluate(self, policy: Any, request: EvalRequest) -> dict[str, float]:
@@ -169,6 +182,8 @@ class SemanticEvaluator:
         ctxs = [transcript_context(by_id[c.prompt_id], c, [s]) for c, s in zip(cands, said, strict=True)]
         judged = _judge(opts, out).judge(by_id, cands, ctxs)
         items = _items(prompts, cands, said, judged, n)
+        if opts.topics:
+            _mark_topics(items, _read_topics(opts.topics))
         atomic_write_jsonl(out / ITEMS_FILE, items)
         metrics = {
             **self.aggregate(items),
@@ -195,7 +210,31 @@ class SemanticEvaluator:
             out["semantic_score"] = sum(scored) / len(scored)
         if total:
             out["transcript_rate"] = made / total
+        topical = [sum(r["on_topic"]) / len(r["on_topic"]) for r in rows if r.get("on_topic")]
+        if topical:
+            out["on_topic_rate"] = sum(topical) / len(topical)
         return out
+
+
+def _read_topics(path: str) -> dict[str, tuple[set[str], set[str]]]:
+    """prompt_id -> (its words, the words that take a continuation off its topic)."""
+    from polyrlaif.core.io import read_jsonl
+
+    rows = read_jsonl(path, required=("prompt_id", "words", "other_words"))
+    return {
+        str(r["prompt_id"]): ({w.lower() for w in r["words"]}, {w.lower() for w in r["other_words"]})
+        for r in rows
+    }
+
+
+def _mark_topics(items: list[dict[str, Any]], topics: Mapping[str, tuple[set[str], set[str]]]) -> None:
+    """Each item's ``on_topic``: per transcript, whether it uses a topic word and no other topic's."""
+    for item in items:
+        if item["id"] not in topics:
+            continue
+        own, other = topics[item["id"]]
+        said = [set(re.findall(r"[a-z]+", t.lower())) for t in item["transcripts"]]
+        item["on_topic"] = [bool(w & own) and not (w & other) for w in said]
 
 
 def _items(

@@ -46,6 +46,9 @@ def test_a_round_hears_continuations_through_the_worlds_vocoder(tmp_path, tiny_l
         got = json.loads((sem / "metrics.json").read_text())
         scored = [r["score"] for r in items if r["score"] is not None]
         assert got["n"] == len(scored) > 0 and 0.0 <= got["semantic_score"] <= 1.0
+        # the grammar's check of the same transcripts, which no judge reads
+        assert all(len(r["on_topic"]) == len(r["transcripts"]) for r in items)
+        assert 0.0 <= got["on_topic_rate"] <= 1.0
 
     # StoryCloze and Topic-StoryCloze score the same stories' two index files, each its own recordings
     for name, split in (("storycloze", "sSC"), ("topic_storycloze", "tSC")):

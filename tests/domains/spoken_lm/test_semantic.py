@@ -1,7 +1,7 @@
 """The semantic-score benchmark's bookkeeping (``domains/spoken_lm/semantic.py``): per-prompt means,
 failures counted and never scored 0, prompts with nothing scored left out of the mean, and options
 checked before any model loads. The full path (unit LM -> transcriber -> judge) runs in the contract
-round (``tests/cli/test_domain_contract.py``, ``configs/spoken_lm/tiny.yaml``)."""
+round (``tests/cli/test_domain_contract.py``, ``tests/configs/spoken_lm/tiny.yaml``)."""
 
 from __future__ import annotations
 
@@ -65,3 +65,28 @@ def test_bad_options_and_inputs_are_refused_before_any_model_loads(tmp_path):
     opts = SemanticOptions(annotations=str(tmp_path / "none.jsonl"), units="u", transcriber="t")
     with pytest.raises(InputError, match="none.jsonl"):
         ev.evaluate(object(), EvalRequest(tmp_path / "o", options=opts))
+
+
+def test_on_topic_uses_the_prompts_words_and_no_other_topics(tmp_path):
+    from polyrlaif.core.io import atomic_write_jsonl
+    from polyrlaif.datasets.speech.grammar import scene_words
+    from polyrlaif.domains.spoken_lm.semantic import _mark_topics, _read_topics
+
+    words = scene_words()
+    assert {"oven", "cake"} <= words["kitchen"] and "warm" not in words["kitchen"]  # "The sun was warm."
+    assert all(not (a & b) for p, a in words.items() for q, b in words.items() if p != q)
+    beach = {"prompt_id": "p0", "words": sorted(words["beach"]), "other_words": sorted(words["park"])}
+    atomic_write_jsonl(tmp_path / "topics.jsonl", [beach])
+    items = [
+        {
+            "id": "p0",
+            "transcripts": ["She found the shells.", "She flew the kite over the sand.", "It was a day.", ""],
+        },
+        {"id": "p1", "transcripts": ["anything"]},
+    ]
+    _mark_topics(items, _read_topics(str(tmp_path / "topics.jsonl")))
+    assert items[0]["on_topic"] == [True, False, False, False] and "on_topic" not in items[1]
+    assert SemanticEvaluator.aggregate(items)["on_topic_rate"] == 0.25
+    with pytest.raises(InputError, match="other_words"):
+        atomic_write_jsonl(tmp_path / "bad.jsonl", [{"prompt_id": "p0", "words": []}])
+        _read_topics(str(tmp_path / "bad.jsonl"))
