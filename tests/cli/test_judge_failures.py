@@ -23,7 +23,7 @@ def _preference_domains() -> list[str]:
     judged by its own trained model, video_lmm's, fails by other means: its own tests)."""
     from polyrlaif.core.config import load_config
 
-    cfgs = {d: load_config(f"{d}/tiny") for d in list_domains()}
+    cfgs = {d: load_config(tiny_config(d)) for d in list_domains()}
     return [d for d, c in cfgs.items() if c.run.mode == "preference" and c.judge.backend == "openai"]
 
 

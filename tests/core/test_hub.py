@@ -10,7 +10,8 @@ import time
 
 from tiny_configs import tiny_config
 
-LOAD = "from polyrlaif.core.config import load_config; load_config('code/tiny', {overrides!r})"
+CODE_TINY = tiny_config("code")
+LOAD = f"from polyrlaif.core.config import load_config; load_config({CODE_TINY!r}, {{overrides!r}})"
 
 
 def _python(code, **env):
