@@ -34,6 +34,7 @@ from polyrlaif.core.log import get_logger
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = [
+    "after_prompt",
     "ALIGN_SLM_RUBRIC",
     "COHERENCE_TEMPLATE",
     "CoherenceLogLikelihoodJudge",
@@ -89,6 +90,17 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
 
 
+def after_prompt(transcript: str, prompt_transcript: str) -> str:
+    """The words of ``transcript`` (of a prompt and its continuation, read as one) after the prompt's:
+    its first k sentences dropped, k the prompt transcript's sentence count, or, when the transcript has
+    no more sentences than that (a transcriber that writes no full stops), its first n words, n the
+    prompt transcript's word count."""
+    k, parts = len(sentences(prompt_transcript)), sentences(transcript)
+    if len(parts) > k:
+        return " ".join(" ".join(parts[k:]).split())
+    return " ".join(transcript.split()[len(prompt_transcript.split()) :])
+
+
 def transcript_settings(with_prompt: bool) -> dict[str, Any]:
     """:class:`TranscriptVerifier`'s keywords for a run: in context, room for the prompt's words too."""
     return {"with_prompt": True, "max_new_tokens": 96} if with_prompt else {}
@@ -103,7 +115,8 @@ class TranscriptVerifier:
 
     With ``with_prompt``, the transcriber reads the prompt's units and then the continuation's, as one
     utterance, and the transcript keeps what follows the prompt: its first k sentences are dropped, k
-    being the number of sentences in the prompt's own transcript (``meta["transcript"]``). A transcriber
+    being the number of sentences in the prompt's own transcript (``meta["transcript"]``; see
+    :func:`after_prompt`). A transcriber
     trained on whole utterances (the synthetic world's, on whole stories) reads a continuation alone as
     the start of a new one: on 200 continuations of the spoken world's unit LM it made up a new story's
     opening for nearly all of them, and named the prompt's scene in 4.5% (46.5% in context).
@@ -137,14 +150,14 @@ class TranscriptVerifier:
         Raises:
             ValueError: ``with_prompt`` and a prompt without ``meta["transcript"]``.
         """
-        units, skip = [c.text for c in candidates], [0] * len(candidates)
+        units, skip = [c.text for c in candidates], [""] * len(candidates)
         if self.with_prompt:
             for i, c in enumerate(candidates):
                 prompt = prompts[c.prompt_id]
                 said = prompt.meta.get("transcript")
                 if not isinstance(said, str):
                     raise ValueError(f"prompt {c.prompt_id}: no meta['transcript'] to transcribe after")
-                units[i], skip[i] = f"{prompt.text} {c.text}", len(sentences(said))
+                units[i], skip[i] = f"{prompt.text} {c.text}", said
         convs = [[{"role": "user", "content": text}] for text in units]
         try:
             model = self._model()
@@ -157,7 +170,7 @@ class TranscriptVerifier:
             ]
         out = []
         for c, texts, k in zip(candidates, outs, skip, strict=True):
-            words = " ".join(" ".join(sentences(texts[0])[k:]).split())
+            words = after_prompt(texts[0], k) if self.with_prompt else " ".join(texts[0].split())
             out.append(
                 Judgment(
                     c.candidate_id,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from polyrlaif.core.records import Candidate, PromptRecord
-from polyrlaif.domains.spoken_lm.judge import TranscriptVerifier, sentences
+from polyrlaif.domains.spoken_lm.judge import TranscriptVerifier, after_prompt, sentences
 
 OPENINGS = {"<u1> <u2> <u3>": "Anna went to the park.", "<u4> <u5> <u6>": "Ben went to the lake."}
 ENDINGS = {"<u7> <u8>": "She flew the kite.", "<u9> <u10>": "He caught the fish."}
@@ -57,3 +57,13 @@ def test_cut_prompts_and_in_context_transcription_are_refused_together():
     with pytest.raises(ValueError, match="transcribe_with_prompt needs whole prompts"):
         SpokenLMConfig(prompt_seconds=2.0)
     assert SpokenLMConfig(prompt_seconds=2.0, transcribe_with_prompt=False).prompt_seconds == 2.0
+
+
+def test_the_continuation_is_what_follows_the_prompts_sentences_or_words():
+    prompt = "Anna went to the park. It was a nice day."
+    said = "Anna went to the park. It was nice day. She flew the kite."  # a word wrong in the prompt
+    assert after_prompt(said, prompt) == "She flew the kite."
+    # no full stops from the transcriber: the prompt's word count says where the continuation starts
+    said = "anna went to the park it was a nice day she flew the kite"
+    assert after_prompt(said, prompt) == "she flew the kite"
+    assert after_prompt("Anna went to the park.", prompt) == ""
