@@ -44,7 +44,7 @@ def test_tiny_online_trains_a_reward_model_then_grpo_against_it_and_resumes(tmp_
     feedback = out / "reward_model" / "feedback"
     pairs = read_jsonl(feedback / "pairs.jsonl")
     assert len(pairs) == rm["pairs"] and all(p["media"][0]["kind"] == "video" for p in pairs)
-    assert {p["provenance"]["policy"] for p in pairs} == {str(out / "world/policy/model")}
+    assert {p["provenance"]["policy"] for p in pairs} == {stages[1]["outputs"]["model"]}  # the SFT'd policy
     judgments = read_jsonl(feedback / "judgments.jsonl")
     assert judgments and all(j["judge_id"].startswith("context_yesno:transformers_vlm:") for j in judgments)
     assert all({"p_yes", "p_yes_no_context"} <= set(j["scores"]) for j in judgments)

@@ -159,8 +159,9 @@ def test_two_runs_building_one_cached_stage_build_it_once(tmp_path):
         t.start()
     for t in runs:
         t.join()
-    assert calls == ["world", "model"]  # the second run waited on the lock, then found them built
-    assert sorted(reports) == [["ran", "ran"], ["skipped", "skipped"]]
+    assert calls == ["world", "model"]  # each stage built once: the other run waited, then found it built
+    for stage in range(2):  # which run builds which stage is up to the scheduler
+        assert sorted(r[stage] for r in reports) == ["ran", "skipped"]
 
 
 def test_a_run_without_world_dir_places_its_world_in_the_cache_from_any_folder(tmp_path, monkeypatch):
