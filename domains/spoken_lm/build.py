@@ -62,14 +62,14 @@ def _evaluations(cfg: TrainConfig, world: Path | None, units: str, transcriber: 
             "judge_batch_size": j.batch_size,
         }
     }
-    if world is not None and "semantic" in d.eval_benchmarks:  # the grammar's check of each continuation
-        from polyrlaif.core.io import atomic_write_jsonl
-        from polyrlaif.datasets.speech.world import topic_rows
-
-        topics = Path(cfg.run.output_dir) / "heldout_topics.jsonl"
-        atomic_write_jsonl(topics, topic_rows(world))
-        files["semantic"]["topics"] = topics
     if world is not None:
+        if "semantic" in d.eval_benchmarks:  # the grammar's check of each continuation
+            from polyrlaif.core.io import atomic_write_jsonl
+            from polyrlaif.datasets.speech.world import topic_rows
+
+            topics = Path(cfg.run.output_dir) / "heldout_topics.jsonl"
+            atomic_write_jsonl(topics, topic_rows(world))
+            files["semantic"]["topics"] = topics
         # the StoryCloze indexes name files relative to their own folder
         for name, split in (("storycloze", "sSC"), ("topic_storycloze", "tSC")):
             files[name] = {

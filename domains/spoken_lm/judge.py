@@ -116,10 +116,10 @@ class TranscriptVerifier:
     With ``with_prompt``, the transcriber reads the prompt's units and then the continuation's, as one
     utterance, and the transcript keeps what follows the prompt: its first k sentences are dropped, k
     being the number of sentences in the prompt's own transcript (``meta["transcript"]``; see
-    :func:`after_prompt`). A transcriber
-    trained on whole utterances (the synthetic world's, on whole stories) reads a continuation alone as
-    the start of a new one: on 200 continuations of the spoken world's unit LM it made up a new story's
-    opening for nearly all of them, and named the prompt's scene in 4.5% (46.5% in context).
+    :func:`after_prompt`). A transcriber trained on whole utterances (the synthetic world's, on whole
+    stories) reads a continuation alone as the start of a new one: on 200 continuations of the spoken
+    world's unit LM it made up a new story's opening for nearly all of them, and named the prompt's
+    scene in 4.5% (46.5% in context).
 
     Args:
         transcriber: a unit-to-text model folder (loaded on first use, through the domain's adapter), or
@@ -150,14 +150,14 @@ class TranscriptVerifier:
         Raises:
             ValueError: ``with_prompt`` and a prompt without ``meta["transcript"]``.
         """
-        units, skip = [c.text for c in candidates], [""] * len(candidates)
+        units, before = [c.text for c in candidates], [""] * len(candidates)  # before: the prompt's words
         if self.with_prompt:
             for i, c in enumerate(candidates):
                 prompt = prompts[c.prompt_id]
                 said = prompt.meta.get("transcript")
                 if not isinstance(said, str):
                     raise ValueError(f"prompt {c.prompt_id}: no meta['transcript'] to transcribe after")
-                units[i], skip[i] = f"{prompt.text} {c.text}", said
+                units[i], before[i] = f"{prompt.text} {c.text}", said
         convs = [[{"role": "user", "content": text}] for text in units]
         try:
             model = self._model()
@@ -169,8 +169,8 @@ class TranscriptVerifier:
                 for c in candidates
             ]
         out = []
-        for c, texts, k in zip(candidates, outs, skip, strict=True):
-            words = after_prompt(texts[0], k) if self.with_prompt else " ".join(texts[0].split())
+        for c, texts, said in zip(candidates, outs, before, strict=True):
+            words = after_prompt(texts[0], said)  # without a prompt, the whole transcript
             out.append(
                 Judgment(
                     c.candidate_id,

@@ -39,7 +39,8 @@ def _contract_domains() -> list[str]:
 
 
 @pytest.mark.parametrize("domain", _contract_domains())
-def test_one_full_round(domain, tmp_path, tiny_lm_path, rule_judge, cli):
+def test_one_full_round(domain, tmp_path, tiny_lm_path, rule_judge, cli, monkeypatch):
+    monkeypatch.setenv("POLYRLAIF_WORLDS", str(tmp_path / "worlds"))  # its own stages: all built here
     if domain == "spoken_lm" and shutil.which("espeak-ng") is None:
         pytest.skip("the spoken world speaks with espeak-ng: `make install` as root installs it")
     url, judge = rule_judge

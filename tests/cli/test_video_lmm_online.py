@@ -23,7 +23,10 @@ def _finished(out):
     return {str(p): p.stat().st_mtime_ns for name in names for p in out.rglob(name)}
 
 
-def test_tiny_online_trains_a_reward_model_then_grpo_against_it_and_resumes(tmp_path, rule_judge, cli):
+def test_tiny_online_trains_a_reward_model_then_grpo_against_it_and_resumes(
+    tmp_path, rule_judge, cli, monkeypatch
+):
+    monkeypatch.setenv("POLYRLAIF_WORLDS", str(tmp_path / "worlds"))  # its own stages: all built here
     url, judge = rule_judge
     out = tmp_path / "run"
     config = tiny_config("video_lmm", "tiny-online")
