@@ -47,6 +47,7 @@ __all__ = [
     "no_checkpointing",
     "publish_trained",
     "training_device",
+    "training_encoder",
 ]
 
 CHECKPOINT_DIR = "model"
@@ -223,3 +224,40 @@ def freeze_parameters(model: Any, prefixes: Sequence[str], what: str) -> int:
     if prefixes and not frozen:
         raise ValueError(f"freeze prefixes {list(prefixes)} match no parameter of {what}")
     return frozen
+
+
+def training_encoder(path: str, vision: bool, num_frames: int | None) -> tuple[Any, Any, Any]:
+    """A model to train in float32 on CPU, what saves with it (processor or tokenizer), and a batch
+    encoder of conversations (chat template with the generation prompt, left padding; a vision model
+    reads its images and ``num_frames`` frames per video part)."""
+    import torch
+
+    if vision:
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        from polyrlaif.core.vlm import encode_multimodal
+
+        processor = AutoProcessor.from_pretrained(path)
+        model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32)
+        return (
+            model,
+            processor,
+            lambda convs: encode_multimodal(processor, convs, "cpu", num_frames=num_frames),
+        )
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+
+    def encode(convs: Sequence[Any]) -> dict[str, Any]:
+        texts = [tok.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in convs]
+        side, tok.padding_side = tok.padding_side, "left"
+        try:
+            return dict(tok(texts, return_tensors="pt", padding=True, add_special_tokens=False))
+        finally:
+            tok.padding_side = side
+
+    return model, tok, encode

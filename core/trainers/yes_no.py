@@ -27,6 +27,7 @@ from polyrlaif.core.trainers.base import (
     finished_result,
     freeze_parameters,
     publish_trained,
+    training_encoder,
 )
 
 __all__ = ["YesNoExample", "YesNoSettings", "yes_no_train"]
@@ -56,41 +57,9 @@ class YesNoSettings:
     # frames sampled per video part: the count the judge will read with (the run's model.num_frames);
     # None refuses videos
     num_frames: int | None = None
-
-
-def _encoder(path: str, vision: bool, num_frames: int | None) -> tuple[Any, Any, Any]:
-    """The model, what saves with it, and a batch encoder (chat template, generation prompt, left pad)."""
-    import torch
-
-    if vision:
-        from transformers import AutoModelForImageTextToText, AutoProcessor
-
-        from polyrlaif.core.vlm import encode_multimodal
-
-        processor = AutoProcessor.from_pretrained(path)
-        model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32)
-        return (
-            model,
-            processor,
-            lambda convs: encode_multimodal(processor, convs, "cpu", num_frames=num_frames),
-        )
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-
-    def encode(convs: Sequence[Any]) -> dict[str, Any]:
-        texts = [tok.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in convs]
-        side, tok.padding_side = tok.padding_side, "left"
-        try:
-            return dict(tok(texts, return_tensors="pt", padding=True, add_special_tokens=False))
-        finally:
-            tok.padding_side = side
-
-    return model, tok, encode
+    # load the model as a vision-language one even when no example has an image (a VLM's text-only
+    # pretraining); None: when any example has an image or video part
+    multimodal: bool | None = None
 
 
 def yes_no_train(
@@ -128,7 +97,8 @@ def yes_no_train(
     s = settings or YesNoSettings()
     set_cpu_threads()
     path = resolve_model_path(model_path)
-    model, saver, encode = _encoder(path, any(has_visual(e.prompt) for e in examples), s.num_frames)
+    vision = s.multimodal if s.multimodal is not None else any(has_visual(e.prompt) for e in examples)
+    model, saver, encode = training_encoder(path, vision, s.num_frames)
     tok = getattr(saver, "tokenizer", saver)
     yes_ids, no_ids = yes_no_token_ids(tok, s.yes, s.no)
     freeze_parameters(model, s.freeze, f"{path} (yes/no training)")

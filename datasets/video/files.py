@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from polyrlaif.datasets.video.clip import Clip
 from polyrlaif.datasets.video.mp4 import encode_mp4
 from polyrlaif.datasets.video.sample import sample_clip
-from polyrlaif.datasets.video.text import describe, qa_items, wrong_answer
+from polyrlaif.datasets.video.text import describe, other_answer, qa_items, wrong_answer
 
 if TYPE_CHECKING:
     from polyrlaif.datasets.video.world import VideoWorldConfig
 
-__all__ = ["judge_rows", "policy_rows", "split_clips", "split_rows"]
+__all__ = ["judge_rows", "policy_rows", "reading_rows", "split_clips", "split_rows"]
 
 
 def split_clips(cfg: VideoWorldConfig, split: str, exclude: set[str]) -> list[Clip]:
@@ -116,4 +116,33 @@ def judge_rows(
                     "type": r["type"],
                 }
             )
+    return rows
+
+
+def reading_rows(cfg: VideoWorldConfig, clips: int, exclude: set[str]) -> list[dict]:
+    """Text-only judge rows from ``clips`` more clips, never rendered: each QA item with its gold answer
+    (label "yes") and a wrong one (label "no"; half the world's near misses, half drawn from the
+    type's answer words), beside the clip's description. What a judge reads its descriptions with
+    before it learns to look (its own split, ``reading``, disjoint from every clip in ``exclude``).
+
+    Rows: ``{"id", "description", "question", "answer", "label", "type"}``.
+    """
+    rows = []
+    for i in range(1, clips + 1):
+        for attempt in range(1000):
+            rng = random.Random(f"polyrlaif-video/{cfg.seed}/reading/{i}/{attempt}")
+            clip = sample_clip(rng, **cfg.clip_kwargs())
+            if describe(clip) not in exclude:
+                break
+        else:
+            raise RuntimeError(f"reading clip {i}: every draw repeats an excluded clip")
+        text = describe(clip)
+        rng = random.Random(f"polyrlaif-video/{cfg.seed}/reading/{i}/qa")
+        for k, item in enumerate(qa_items(clip, rng)):
+            near = rng.random() < 0.5
+            wrong = wrong_answer(item, clip, rng) if near else other_answer(item["answer"], item["type"], rng)
+            for label, answer in (("yes", item["answer"]), ("no", wrong)):
+                rows.append({"id": f"reading_{i:05d}_q{k}_{label}", "description": text,
+                             "question": item["question"], "answer": answer, "label": label,
+                             "type": item["type"]})  # fmt: skip
     return rows

@@ -166,6 +166,17 @@ def qa_items(clip: Clip, rng: random.Random) -> list[dict]:
     return items
 
 
+def other_answer(gold: str, kind: str, rng: random.Random) -> str:
+    """A wrong answer drawn uniformly from the question type's answer words (for ``order``, of the gold
+    answer's kind: a shape, or before/after); unlike :func:`wrong_answer`, often a word the clip's
+    description never uses."""
+    vocab = ANSWER_VOCAB[kind]
+    if kind == "order":
+        before_after = ("before", "after")
+        vocab = before_after if gold in before_after else tuple(v for v in vocab if v not in before_after)
+    return rng.choice([v for v in vocab if v != gold])
+
+
 def wrong_answer(item: dict, clip: Clip, rng: random.Random) -> str:
     """A plausible wrong answer to a QA item: the mistake a model that misread the clip would make.
 

@@ -135,8 +135,13 @@ def feedback_parts(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> 
         prompts, skipped = loaded.prompts, loaded.skipped
         backend = _judge_backend(cfg)
     path = judge_cache_path(cfg)
-    judge = ContextAwareJudge(backend, use_context=d.judge_context, cache=JudgeCache(path) if path else None,
-                              batch_size=cfg.judge.batch_size)  # fmt: skip
+    judge = ContextAwareJudge(
+        backend,
+        use_context=d.judge_context,
+        scoring=d.judge_scoring,
+        cache=JudgeCache(path) if path else None,
+        batch_size=cfg.judge.batch_size,
+    )
     offline = OfflineFeedback(
         sampler=TextSampler.from_config(cfg), prompts=prompts, score=judge_score, context=_no_context,
         judges=[judge],

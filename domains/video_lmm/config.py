@@ -43,6 +43,10 @@ class VideoWorldTrainingConfig:
             then still trained on its own split only).
         judge_negatives: the judge's wrong answers: ``near``, the world's near misses (words that occur
             in the description), or ``uniform``, each drawn from the question type's other answers.
+        reading_clips: with ``judge_scoring: answer``, clips of the judge's ``judge_reading`` stage: before
+            it sees a frame, the judge learns to answer questions from descriptions alone, on this many
+            more clips that are never rendered (their own random streams, none a test clip); 0 skips it.
+        reading_steps: steps of that stage (batch 32, ``judge_lr``).
     """
 
     seed: int = 0
@@ -62,6 +66,8 @@ class VideoWorldTrainingConfig:
     judge_lr: float | None = None
     judge_init: Literal["fresh", "policy"] = "fresh"
     judge_negatives: Literal["near", "uniform"] = "near"
+    reading_clips: int = 0
+    reading_steps: int = 4000
 
 
 @dataclass
@@ -81,6 +87,10 @@ class VideoLMMConfig:
         judge_context: the judge reads the video's detailed description (VLM-RLAIF's context-aware
             reward); ``false`` is the ablation. Either way every round also asks the judge without the
             description and reports how often the preference changes (``judge/context_flip_rate``).
+        judge_scoring: how the judge scores an answer: ``yes_no``, p(yes) that it is right; or ``answer``,
+            the judge's own probability of the answer among the question type's answer words (needs
+            ``closed_answers`` or prompts with answer words). In the synthetic world it also decides how
+            the judge is trained: on yes/no verdicts, or to answer the questions itself.
         eval_benchmarks: benchmarks run before training and after every round.
         closed_answers: in the synthetic world, an answer that is not one of its question type's answer
             words (a colour to "which shape ...") is a failed answer, scored like an empty one by the
@@ -97,8 +107,14 @@ class VideoLMMConfig:
     judge_context: bool = True
     curriculum: Literal["none", "length"] = "none"
     closed_answers: bool = False
+    judge_scoring: Literal["yes_no", "answer"] = "yes_no"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["videoqa"])
 
     def __post_init__(self) -> None:
         if self.synthetic and self.prompts:
             raise ValueError("domain.synthetic=true makes its own prompts; unset domain.prompts")
+        if self.synthetic and self.judge_scoring == "answer" and not self.closed_answers:
+            raise ValueError(
+                "domain.judge_scoring=answer in the synthetic world needs domain.closed_answers=true "
+                "(the prompts' answer words)"
+            )

@@ -7,6 +7,12 @@ is part of the prompt's hash, so the cache tells the two apart). Every judgment 
 description; :class:`ContextAwareJudge` counts, per prompt, how often the two orderings of its answers
 disagree: ``context_flip_rate`` is the description's measured effect on the feedback, the paper's
 central claim. ``use_context=False`` makes the no-description judge the one that scores (the ablation).
+
+``scoring="answer"`` asks the judge the question itself instead (with the answer words to choose from,
+the prompt's ``meta["answers"]``): an answer's score is the judge's probability of that word among them,
+one forward pass per prompt whatever the number of answers. A judge trained to answer from the
+description (:func:`polyrlaif.core.trainers.completion.completion_train`) reads it far better than one
+trained on yes/no verdicts (docs/benchmarks.md, video_lmm).
 """
 
 from __future__ import annotations
@@ -15,12 +21,17 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Any, Literal
 
 from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.modes import BaseJudge, JudgeStats
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
-from polyrlaif.domains.video_lmm.prompts import JUDGE_TEMPLATE, JUDGE_TEMPLATE_NO_CONTEXT
+from polyrlaif.domains.video_lmm.prompts import (
+    ANSWER_TEMPLATE,
+    ANSWER_TEMPLATE_NO_CONTEXT,
+    JUDGE_TEMPLATE,
+    JUDGE_TEMPLATE_NO_CONTEXT,
+)
 
 __all__ = ["ContextAwareJudge", "ContextJudgeStats", "answer_failure"]
 
@@ -66,6 +77,9 @@ class ContextAwareJudge(BaseJudge):
     Args:
         backend: a judge backend that reads videos (``transformers_vlm``: frames as images or a video).
         use_context: score with the description (VLM-RLAIF) or without it (the ablation).
+        scoring: ``yes_no``, p(yes) that the answer is right; or ``answer``, the judge's probability of
+            the answer among the prompt's answer words (``meta["answers"]``; a prompt without them fails
+            its judgments with a reason).
         cache: optional answer cache.
         batch_size: judge prompts per backend call.
     """
@@ -75,15 +89,28 @@ class ContextAwareJudge(BaseJudge):
     default_template = JUDGE_TEMPLATE
     required_fields = frozenset({"question", "answer"})
     allowed_fields = frozenset({"description", "question", "answer"})
+    scoring: str = "yes_no"
 
-    def __init__(self, backend: Any, *, use_context: bool = True, **kwargs: Any) -> None:
-        self.use_context = use_context
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        use_context: bool = True,
+        scoring: Literal["yes_no", "answer"] = "yes_no",
+        **kwargs: Any,
+    ) -> None:
+        if scoring not in ("yes_no", "answer"):
+            raise ValueError(f"scoring must be 'yes_no' or 'answer', got {scoring!r}")
+        self.use_context, self.scoring = use_context, scoring
         super().__init__(backend, **kwargs)
 
     def _new_stats(self) -> JudgeStats:
         return ContextJudgeStats()
 
     def _spec(self) -> dict[str, Any]:
+        if self.scoring == "answer":
+            return {"use_context": self.use_context, "scoring": "answer",
+                    "templates": [ANSWER_TEMPLATE, ANSWER_TEMPLATE_NO_CONTEXT]}  # fmt: skip
         return {"use_context": self.use_context, "no_context_template": JUDGE_TEMPLATE_NO_CONTEXT}
 
     def judge(
@@ -101,14 +128,8 @@ class ContextAwareJudge(BaseJudge):
         stats: ContextJudgeStats = self.stats  # type: ignore[assignment]
         failed = {id(c): answer_failure(c.text, prompts[c.prompt_id].meta.get("answers")) for c in candidates}
         asked = [c for c in candidates if failed[id(c)] is None]
-        texts, images = [], []
-        for c in asked:
-            p = prompts[c.prompt_id]
-            description = p.meta.get("description") or "(none)"
-            texts.append(self.template.format(description=description, question=p.text, answer=c.text))
-            texts.append(JUDGE_TEMPLATE_NO_CONTEXT.format(question=p.text, answer=c.text))
-            images += [_video(p)] * 2
-        answers = self._ask_yes_no(texts, yes=("yes", "Yes"), no=("no", "No"), images=images) if texts else []
+        ask = self._answers if self.scoring == "answer" else self._verdicts
+        answers = ask(prompts, asked)
         index = {id(c): i for i, c in enumerate(asked)}
         out = []
         for c in candidates:
@@ -142,6 +163,65 @@ class ContextAwareJudge(BaseJudge):
         self._count_flips(out)
         self.stats.judgments += len(out)
         return out
+
+    def _verdicts(self, prompts: Mapping[str, PromptRecord], asked: Sequence[Candidate]) -> list[Any]:
+        """p(yes) with and without the description, two answers per candidate."""
+        texts, images = [], []
+        for c in asked:
+            p = prompts[c.prompt_id]
+            description = p.meta.get("description") or "(none)"
+            texts.append(self.template.format(description=description, question=p.text, answer=c.text))
+            texts.append(JUDGE_TEMPLATE_NO_CONTEXT.format(question=p.text, answer=c.text))
+            images += [_video(p)] * 2
+        return self._ask_yes_no(texts, yes=("yes", "Yes"), no=("no", "No"), images=images) if texts else []
+
+    def _answers(self, prompts: Mapping[str, PromptRecord], asked: Sequence[Candidate]) -> list[Any]:
+        """The judge's probability of each candidate's answer word, with and without the description, as
+        answers whose ``raw["p_yes"]`` holds it (two per candidate). Each prompt is asked once; the
+        probability of a word is its next-token mass against the other answer words' (the backend's
+        yes/no read with ``yes=(word,)`` and ``no=`` the rest)."""
+        from polyrlaif.core.judges.modes import Answer
+
+        by_words: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        texts, images, words_of = [], [], []
+        for c in asked:
+            p = prompts[c.prompt_id]
+            words = tuple(p.meta.get("answers") or ())
+            options = ", ".join(words)
+            description = p.meta.get("description") or "(none)"
+            texts.append(ANSWER_TEMPLATE.format(description=description, question=p.text, options=options))
+            texts.append(ANSWER_TEMPLATE_NO_CONTEXT.format(question=p.text, options=options))
+            images += [_video(p)] * 2
+            words_of += [words] * 2
+            by_words[words] += [len(texts) - 2, len(texts) - 1]
+        out: list[Any] = [None] * len(texts)
+        for words, idx in by_words.items():
+            if not words:
+                for i in idx:
+                    out[i] = Answer("", None, error="no_answer_words: answer scoring needs meta['answers']")
+                continue
+            got = self._ask([texts[i] for i in idx], self._word_probs(words), [images[i] for i in idx])
+            for i, a in zip(idx, got, strict=True):
+                out[i] = a
+        for i, (a, c) in enumerate(zip(out, [c for c in asked for _ in (0, 1)], strict=True)):
+            if a.raw is not None:
+                said = c.text.strip().lower().rstrip(".").strip()
+                probs = {w.lower(): v for w, v in a.raw["probs"].items()}
+                out[i] = Answer(a.prompt_hash, {**a.raw, "p_yes": probs.get(said)}, cached=a.cached,
+                                error=None if said in probs else f"answer_not_scored: {said!r}")  # fmt: skip
+        return out
+
+    def _word_probs(self, words: tuple[str, ...]) -> Any:
+        def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:
+            probs: list[dict[str, float] | str] = [{} for _ in convs]
+            for w in words:
+                outs = self.backend.yes_no(convs, yes=(w,), no=tuple(x for x in words if x != w))
+                for i, o in enumerate(outs):
+                    if isinstance(probs[i], dict):
+                        probs[i] = {**probs[i], w: o.p_yes} if o.ok else (o.error or "backend_error")
+            return [{"probs": p} if isinstance(p, dict) else p for p in probs]
+
+        return call
 
     def _count_flips(self, judgments: Sequence[Judgment]) -> None:
         """Per prompt, the answer pairs whose order by p(yes) differs with and without the description."""

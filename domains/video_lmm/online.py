@@ -56,6 +56,7 @@ def _settings(cfg: TrainConfig) -> dict[str, Any]:
         "num_frames": cfg.model.num_frames,
         "judge_context": d.judge_context,
         **({"closed_answers": True} if d.closed_answers else {}),
+        **({"judge_scoring": d.judge_scoring} if d.judge_scoring != "yes_no" else {}),
         "seed": cfg.run.seed,
         "sampling": {
             "n": s.n,

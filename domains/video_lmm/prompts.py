@@ -18,6 +18,8 @@ __all__ = [
     "CONTEXT_PROMPT",
     "CORRECTNESS_PROMPT",
     "DETAIL_PROMPT",
+    "ANSWER_TEMPLATE",
+    "ANSWER_TEMPLATE_NO_CONTEXT",
     "JUDGE_TEMPLATE",
     "JUDGE_TEMPLATE_NO_CONTEXT",
     "QA_PROMPT",
@@ -228,3 +230,14 @@ JUDGE_TEMPLATE_NO_CONTEXT = """\
 Question: {question}
 Answer: {answer}
 Is the answer correct for this video? Answer yes or no."""
+
+#: The answer-scoring judge (``domain.judge_scoring: answer``): the judge is asked the question itself,
+#: with the answer words to choose from, and an answer's score is the judge's probability of it among them.
+ANSWER_TEMPLATE = """\
+Video description: {description}
+Question: {question}
+Answer ({options}):"""
+
+ANSWER_TEMPLATE_NO_CONTEXT = """\
+Question: {question}
+Answer ({options}):"""

@@ -8,8 +8,12 @@
                 encoder a real video LMM starts from); it then stays frozen (``world.freeze_vision``)
     policy_sft  a tiny VLM (frames read as images) SFT'd on answers that are sometimes wrong about motion
                 or order: the starting policy
-    judge       a separate tiny VLM trained, on a disjoint split, to say whether an answer is right while
-                seeing the frames and (most of the time) the clip's description: the context-aware judge
+    judge_reading (``domain.judge_scoring: answer`` and ``world.reading_clips`` > 0)
+                the judge first learns to answer questions from descriptions alone, on clips that are never
+                rendered (text is cheap: thousands of clips in minutes)
+    judge       a separate tiny VLM trained, on a disjoint split, to say whether an answer is right (or,
+                with ``judge_scoring: answer``, to answer the question itself) while seeing the frames and
+                (most of the time) the clip's description: the context-aware judge
 
 Feedback comes from the judge; the generator's answer key only checks afterwards (the benchmarks).
 """
@@ -124,20 +128,14 @@ def mix_negatives(rows: list[dict[str, Any]], rng: random.Random) -> list[dict[s
     change, the other end's count); a judge trained only on those never learned to read the description.
     The wrong answers a policy gives are mostly its prior's words, which often do not occur in it.
     """
-    from polyrlaif.datasets.video.text import ANSWER_VOCAB
+    from polyrlaif.datasets.video.text import other_answer
 
     gold = {r["id"].rsplit("_", 1)[0]: r["answer"] for r in rows if r["label"] == "yes"}
     out = []
     for r in rows:
         key = r["id"].rsplit("_", 1)[0]
         if r["label"] == "no" and key in gold:
-            vocab = ANSWER_VOCAB[r["type"]]
-            if r["type"] == "order":
-                vocab = ("before", "after") if gold[key] in ("before", "after") else \
-                    tuple(v for v in vocab if v not in ("before", "after"))
-            choices = [v for v in vocab if v != gold[key]]
-            if choices:
-                r = {**r, "answer": rng.choice(choices)}
+            r = {**r, "answer": other_answer(gold[key], r["type"], rng)}
         out.append(r)
     return out
 
@@ -205,6 +203,8 @@ def _judge(cfg: TrainConfig) -> Any:
 
         data_dir = Path(prepared["world"]["data_dir"])
         rows = read_jsonl(data_dir / "sft" / "judge.jsonl")
+        if cfg.domain.judge_scoring == "answer":
+            return _answer_judge(cfg, prepared, data_dir, rows, out)
         if w.judge_negatives == "uniform":
             rows = mix_negatives(rows, random.Random(w.seed + 2))
         rng = random.Random(w.seed + 1)  # which examples go without the description
@@ -227,6 +227,73 @@ def _judge(cfg: TrainConfig) -> Any:
         start = prepared["policy_sft"]["model"] if w.judge_init == "policy" else \
             _start("judge", prepared, data_dir, out, w.seed + 1)
         result = yes_no_train(start, examples, out, settings)
+        return {"model": result.model_path}
+
+    return run
+
+
+def _answer_prompt(row: dict[str, Any], with_description: bool = True) -> str:
+    from polyrlaif.datasets.video.text import ANSWER_VOCAB
+    from polyrlaif.domains.video_lmm.prompts import ANSWER_TEMPLATE, ANSWER_TEMPLATE_NO_CONTEXT
+
+    options = ", ".join(ANSWER_VOCAB[row["type"]])  # the words build.world_prompts puts in meta["answers"]
+    if with_description:
+        description, question = row["description"], row["question"]
+        return ANSWER_TEMPLATE.format(description=description, question=question, options=options)
+    return ANSWER_TEMPLATE_NO_CONTEXT.format(question=row["question"], options=options)
+
+
+def _answer_judge(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]], data_dir: Path,
+                  rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:  # fmt: skip
+    """``judge_scoring: answer``: the judge learns to answer its split's questions (gold answers only),
+    seeing the frames and, but for ``description_dropout`` of them, the description."""
+    from polyrlaif.core.trainers.completion import CompletionExample, CompletionSettings, completion_train
+
+    w = cfg.domain.world
+    rng = random.Random(w.seed + 1)  # which examples go without the description
+    examples = []
+    for r in rows:
+        if r["label"] == "yes":
+            text = _answer_prompt(r, with_description=rng.random() >= w.description_dropout)
+            conv = video_conversation(str(data_dir / r["video"]), text)
+            examples.append(CompletionExample(conv, r["answer"]))
+    steps = max(1, round(w.judge_epochs * len(examples) / w.batch_size))
+    log.info(f"training the judge to answer {len(examples)} questions of its own clips ({steps} steps)")
+    settings = CompletionSettings(
+        steps=steps,
+        lr=w.judge_lr or w.lr,
+        batch_size=w.batch_size,
+        seed=w.seed + 1,
+        num_frames=cfg.model.num_frames,
+        freeze=_freeze(w),
+    )
+    start = prepared["judge_reading"]["model"] if "judge_reading" in prepared else \
+        _start("judge", prepared, data_dir, out, w.seed + 1)
+    result = completion_train(start, examples, out, settings)
+    return {"model": result.model_path}
+
+
+def _judge_reading(cfg: TrainConfig) -> Any:
+    w = cfg.domain.world
+
+    def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        from polyrlaif.core.trainers.completion import CompletionExample, CompletionSettings, completion_train
+        from polyrlaif.datasets.video import VideoWorldConfig
+        from polyrlaif.datasets.video.files import reading_rows
+
+        data_dir = Path(prepared["world"]["data_dir"])
+        held_out = {r["description"] for r in read_jsonl(data_dir / "clips" / "test.jsonl")}
+        wc = VideoWorldConfig(seed=w.seed, frames_per_clip=w.frames_per_clip)
+        rows = [r for r in reading_rows(wc, w.reading_clips, held_out) if r["label"] == "yes"]
+        log.info(f"the judge learns to read: {len(rows)} questions of {w.reading_clips} clips' descriptions")
+        text_only = [[{"role": "user", "content": [{"type": "text", "text": _answer_prompt(r)}]}]
+                     for r in rows]  # fmt: skip
+        examples = [CompletionExample(conv, r["answer"]) for conv, r in zip(text_only, rows, strict=True)]
+        settings = CompletionSettings(steps=w.reading_steps, lr=w.judge_lr or w.lr, batch_size=32,
+                                      seed=w.seed + 3, multimodal=True, freeze=_freeze(w))  # fmt: skip
+        start = _start("judge", prepared, data_dir, out, w.seed + 1)
+        result = completion_train(start, examples, out, settings)
+        log.info(f"judge reading: loss {result.metrics['loss_first']:.3f} -> {result.metrics['loss']:.3f}")
         return {"model": result.model_path}
 
     return run
@@ -264,14 +331,24 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
                                  _policy_sft(cfg), after=upstream,
                                  description="SFT on answers sometimes wrong"))  # fmt: skip
         else:
+            if d.judge_scoring == "answer" and w.reading_clips > 0:
+                reading = {"clips": w.reading_clips, "steps": w.reading_steps, "seed": seed,
+                           "lr": w.judge_lr or w.lr, **tower}  # fmt: skip
+                out.append(PrepStage("judge_reading", stage_dir(root, "judge_reading"), reading,
+                                     _judge_reading(cfg), after=upstream,
+                                     description="the judge answers from descriptions alone"))  # fmt: skip
+                upstream = ("world", "judge_reading")
             settings = {**train, **tower, "epochs": w.judge_epochs, "seed": seed,
                         "dropout": w.description_dropout}  # fmt: skip
+            if d.judge_scoring != "yes_no":
+                settings["scoring"] = d.judge_scoring
             if w.judge_lr is not None:
                 settings["judge_lr"] = w.judge_lr
             if w.judge_init != "fresh":
                 settings["init"] = w.judge_init
             if w.judge_negatives != "near":
                 settings["negatives"] = w.judge_negatives
+            what = "answers" if d.judge_scoring == "answer" else "yes/no verdicts"
             out.append(PrepStage("judge", stage_dir(root, "judge"), settings, _judge(cfg), after=upstream,
-                                 description="yes/no training of the judge on its own clips"))  # fmt: skip
+                                 description=f"the judge trained on {what} of its own clips"))  # fmt: skip
     return out

@@ -63,3 +63,25 @@ def test_an_unreadable_video_fails_the_judgment(judge_parts, tmp_path: Path) -> 
     (j,) = judge.judge({"p": _prompt("p", bad)}, [Candidate("p/0", "p", "left")])
     assert j.score is None and j.failure and "bad.mp4" in j.failure
     assert judge.stats.as_dict()["failures"]
+
+
+def test_answer_scoring_asks_each_prompt_once_and_scores_a_distribution(judge_parts) -> None:
+    from polyrlaif.domains.video_lmm.judge import ContextAwareJudge
+
+    clip, backend = judge_parts
+    judge = ContextAwareJudge(backend, scoring="answer")
+    assert judge.judge_id != ContextAwareJudge(backend).judge_id
+    prompt = _prompt("p", clip)
+    prompt.meta["answers"] = ["left", "right", "none"]
+    cands = [Candidate(f"p/{i}", "p", text) for i, text in enumerate(["left", "Right.", "none"])]
+    out = judge.judge({"p": prompt}, cands)
+    assert all(j.ok and 0 < j.score < 1 for j in out)
+    # the three answers are the judge's distribution over the prompt's answer words, with and without
+    assert sum(j.score for j in out) == pytest.approx(1.0, abs=1e-5)
+    assert sum(j.scores["p_yes_no_context"] for j in out) == pytest.approx(1.0, abs=1e-5)
+    assert judge.stats.calls == 2  # one prompt, asked with and without the description
+    bare = _prompt("q", clip)  # no answer words: a failure with its reason, never a score
+    (j,) = judge.judge({"q": bare}, [Candidate("q/0", "q", "left")])
+    assert j.score is None and "no_answer_words" in j.failure
+    with pytest.raises(ValueError, match="scoring"):
+        ContextAwareJudge(backend, scoring="likert")
