@@ -91,6 +91,10 @@ class VideoLMMConfig:
             the judge's own probability of the answer among the question type's answer words (needs
             ``closed_answers`` or prompts with answer words). In the synthetic world it also decides how
             the judge is trained: on yes/no verdicts, or to answer the questions itself.
+        reward_init: what the online path's reward model starts from: ``policy``, the starting policy (as
+            VLM-RLAIF initialises it from the SFT model), or ``judge``, the judge's model (the synthetic
+            world's, or a local ``transformers_vlm`` judge's ``judge.model``), which has learned to answer
+            the questions and reads the frames with its own tower.
         eval_benchmarks: benchmarks run before training and after every round.
         closed_answers: in the synthetic world, an answer that is not one of its question type's answer
             words (a colour to "which shape ...") is a failed answer, scored like an empty one by the
@@ -108,6 +112,7 @@ class VideoLMMConfig:
     curriculum: Literal["none", "length"] = "none"
     closed_answers: bool = False
     judge_scoring: Literal["yes_no", "answer"] = "yes_no"
+    reward_init: Literal["policy", "judge"] = "policy"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["videoqa"])
 
     def __post_init__(self) -> None:

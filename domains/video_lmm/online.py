@@ -57,6 +57,7 @@ def _settings(cfg: TrainConfig) -> dict[str, Any]:
         "judge_context": d.judge_context,
         **({"closed_answers": True} if d.closed_answers else {}),
         **({"judge_scoring": d.judge_scoring} if d.judge_scoring != "yes_no" else {}),
+        **({"reward_init": d.reward_init} if d.reward_init != "policy" else {}),
         "seed": cfg.run.seed,
         "sampling": {
             "n": s.n,
@@ -91,6 +92,11 @@ def reward_model_stage(cfg: TrainConfig, out_dir: Path) -> PrepStage:
         raise ValueError(
             "domain.prompts is required (JSONL of video, question rows) for the reward_model stage, or "
             "domain.synthetic=true"
+        )
+    if d.reward_init == "judge" and not d.synthetic and cfg.judge.backend != "transformers_vlm":
+        raise ValueError(
+            f"domain.reward_init=judge needs a local judge model (judge.backend=transformers_vlm), "
+            f"not judge.backend={cfg.judge.backend}"
         )
     if cfg.optim.reward_eval_fraction <= 0:
         log.warning("optim.reward_eval_fraction=0: the reward model will report no held-out pair accuracy")
@@ -136,8 +142,9 @@ def _train_reward_model(
             f"({stats.get('judge_failures', 0)} judge failures; see {out / 'feedback'}): raise sampling.n or "
             "sampling.temperature, or lower pairs.min_margin"
         )
-    log.info(f"reward model: training {start} with a scalar head on {len(pairs)} pairs")
-    result = TRAINERS.get("reward_model")(cfg).train(start, pairs, out / "train")
+    backbone = _reward_backbone(cfg, prepared, start)
+    log.info(f"reward model: training {backbone} with a scalar head on {len(pairs)} pairs")
+    result = TRAINERS.get("reward_model")(cfg).train(backbone, pairs, out / "train")
     metrics = result.metrics
     if "eval_accuracy" in metrics:
         log.info(
@@ -149,11 +156,22 @@ def _train_reward_model(
     feedback = ("candidates", "pairs_kept", "mean_score", "judge_failures", "candidates_held_back")
     return {
         "model": result.model_path,
-        "backbone": start,
+        "backbone": backbone,
         **{k: metrics[k] for k in keep if k in metrics},
         **{f"feedback/{k}": stats[k] for k in feedback if k in stats},
         **{f"feedback/{k}": v for k, v in stats.items() if k.endswith("context_flip_rate")},
     }
+
+
+def _reward_backbone(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]], policy: str) -> str:
+    """What the reward model starts from: the starting policy (VLM-RLAIF's SFT model), or, with
+    ``domain.reward_init: judge``, the judge's own model (the world's, or a local judge's ``judge.model``).
+    """
+    if cfg.domain.reward_init == "policy":
+        return policy
+    if "judge" in prepared:
+        return str(prepared["judge"]["model"])
+    return str(cfg.judge.model)
 
 
 def online_task(cfg: TrainConfig, prompts: Sequence[PromptRecord], reward_model: str) -> OnlineTask:

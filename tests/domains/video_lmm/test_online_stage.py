@@ -33,6 +33,7 @@ def test_the_hash_covers_what_the_reward_model_is_trained_with_and_nothing_else(
     base = key()
     changes = ["optim.lr=0.002", "optim.reward_eval_fraction=0.5", "sampling.n=3", "sampling.temperature=0.7"]
     changes += ["pairs.min_margin=0.1", "model.num_frames=2", "domain.judge_context=false", "run.seed=1"]
+    changes += ["domain.reward_init=judge"]
     for changed in changes:
         assert key(changed) != base, changed
     # the policy-update settings (rl, and optim's DPO-only fields) do not touch the reward model
@@ -47,3 +48,11 @@ def test_a_run_without_prompts_is_refused_before_any_stage_runs(tmp_path):
     plan = _stages(tmp_path, "domain.synthetic=false", "domain.prompts=p.jsonl", "judge.backend=openai")
     assert [s.name for s in plan] == ["reward_model"] and plan[0].after == ()
     assert plan[0].settings["judge"]["backend"] == "openai" and plan[0].settings["prompts"] == "p.jsonl"
+
+
+def test_a_reward_model_from_the_judge_needs_a_local_judge_model(tmp_path):
+    users = ["domain.synthetic=false", "domain.prompts=p.jsonl", "domain.reward_init=judge"]
+    with pytest.raises(ValueError, match="reward_init=judge needs a local judge .* openai"):
+        _stages(tmp_path, *users, "judge.backend=openai")
+    (rm,) = _stages(tmp_path, *users, "judge.backend=transformers_vlm", "judge.model=my/judge")
+    assert rm.settings["reward_init"] == "judge"
