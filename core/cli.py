@@ -6,6 +6,7 @@ Nothing heavy is imported at module level, so ``polyrlaif --help`` never imports
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -71,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="generation budget per completion (default: the benchmark's own: 384 for code, 64 for chair)",
     )
     e.add_argument("--batch-size", type=int, default=8)
+    e.add_argument(
+        "--num-frames",
+        type=int,
+        default=None,
+        help="frames per video the --model reads: the model.num_frames it was trained with (video domains; "
+        "default: the domain adapter's)",
+    )
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--dtype", default="auto")
     e.add_argument("--device", default="auto")
@@ -234,7 +242,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     policy = None
     if args.model:
         adapter = load_object(domain.adapter)
-        policy = adapter.load(args.model, dtype=args.dtype, device=args.device, batch_size=args.batch_size)
+        frames = {"num_frames": args.num_frames} if args.num_frames is not None else {}
+        if frames and "num_frames" not in inspect.signature(adapter.load).parameters:
+            raise ValueError(f"--num-frames: the {args.domain} domain's models read no video")
+        policy = adapter.load(
+            args.model, dtype=args.dtype, device=args.device, batch_size=args.batch_size, **frames
+        )
     from polyrlaif.core.evidence import ITEMS_FILE, evaluation_intervals, run_benchmark
 
     metrics = run_benchmark(domain, args.benchmark, policy, request)

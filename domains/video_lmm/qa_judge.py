@@ -286,12 +286,15 @@ def answer_videos(
         InputError: ``out_path`` holds answers made with other decoding settings.
     """
     settings = {"policy": policy.model_id, "temperature": temperature, "max_new_tokens": max_new_tokens}
+    # the frames a video is read as change the answers (files written before they were recorded lack them)
+    legacy = dict(settings)
+    settings["num_frames"] = getattr(policy, "num_frames", None)
     stage = StageWriter(out_path, key="key")
     if stage.done and not {a[0] for a in asks} <= stage.finished_keys:
         stage.path.replace(stage.partial)  # questions a finished run skipped (a video since fixed): reopen
         stage = StageWriter(out_path, key="key")
     for row in stage.rows():
-        if row.get("settings") != settings:
+        if row.get("settings") not in (settings, legacy):
             raise InputError(
                 f"{out_path}: answers made with {row.get('settings')}, not {settings}; use another --output"
             )
