@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -47,7 +47,10 @@ __all__ = [
     "no_checkpointing",
     "publish_trained",
     "training_device",
+    "adamw_cosine",
+    "seeded_batches",
     "training_encoder",
+    "training_model",
 ]
 
 CHECKPOINT_DIR = "model"
@@ -261,3 +264,52 @@ def training_encoder(path: str, vision: bool, num_frames: int | None) -> tuple[A
             tok.padding_side = side
 
     return model, tok, encode
+
+
+def training_model(
+    model_path: str,
+    prompts: Sequence[Any],
+    *,
+    multimodal: bool | None,
+    num_frames: int | None,
+    freeze: Sequence[str],
+    what: str,
+) -> tuple[Any, Any, Any, Any]:
+    """:func:`training_encoder` for ``model_path`` (a vision model when ``multimodal``, or, when that is
+    None, when a prompt has an image or video part), its ``freeze`` prefixes frozen; returns the model, what
+    saves with it, the batch encoder and the tokenizer."""
+    from polyrlaif.core.media import has_visual
+    from polyrlaif.core.models import resolve_model_path, set_cpu_threads
+
+    set_cpu_threads()
+    path = resolve_model_path(model_path)
+    vision = multimodal if multimodal is not None else any(has_visual(p) for p in prompts)
+    model, saver, encode = training_encoder(path, vision, num_frames)
+    freeze_parameters(model, freeze, f"{path} ({what})")
+    return model, saver, encode, getattr(saver, "tokenizer", saver)
+
+
+def adamw_cosine(model: Any, lr: float, warmup_steps: int, steps: int) -> tuple[list[Any], Any, Any]:
+    """The trainable parameters, AdamW on them (no weight decay) and a warm-up-then-cosine schedule over
+    ``steps`` (warm-up capped at a tenth of them)."""
+    import torch
+    from transformers import get_cosine_schedule_with_warmup
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    return params, opt, get_cosine_schedule_with_warmup(opt, min(warmup_steps, steps // 10), steps)
+
+
+def seeded_batches(n: int, batch_size: int, seed: int) -> Iterator[list[int]]:
+    """Endless batches of indices into ``n`` examples, drawn without replacement epoch after epoch from a
+    generator seeded with ``seed`` (torch's global seed is set to it too, for dropout and the like)."""
+    import torch
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    order: list[int] = []
+    while True:
+        if len(order) < batch_size:
+            order += torch.randperm(n, generator=gen).tolist()
+        yield order[:batch_size]
+        order = order[batch_size:]

@@ -24,10 +24,11 @@ from typing import Any
 
 from polyrlaif.core.trainers.base import (
     TrainResult,
+    adamw_cosine,
     finished_result,
-    freeze_parameters,
     publish_trained,
-    training_encoder,
+    seeded_batches,
+    training_model,
 )
 
 __all__ = ["CompletionExample", "CompletionSettings", "completion_train"]
@@ -88,34 +89,22 @@ def completion_train(
 
     import torch
     from tqdm.auto import tqdm
-    from transformers import get_cosine_schedule_with_warmup
-
-    from polyrlaif.core.media import has_visual
-    from polyrlaif.core.models import resolve_model_path, set_cpu_threads
 
     s = settings or CompletionSettings()
-    set_cpu_threads()
-    path = resolve_model_path(model_path)
-    vision = s.multimodal if s.multimodal is not None else any(has_visual(e.prompt) for e in examples)
-    model, saver, encode = training_encoder(path, vision, s.num_frames)
-    tok = getattr(saver, "tokenizer", saver)
-    freeze_parameters(model, s.freeze, f"{path} (completion training)")
+    model, saver, encode, tok = training_model(
+        model_path, [e.prompt for e in examples], multimodal=s.multimodal, num_frames=s.num_frames,
+        freeze=s.freeze, what="completion training",
+    )  # fmt: skip
     targets = [tok(e.completion, add_special_tokens=False)["input_ids"] for e in examples]
 
-    torch.manual_seed(s.seed)
-    gen = torch.Generator().manual_seed(s.seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.0)
-    sched = get_cosine_schedule_with_warmup(opt, min(s.warmup_steps, s.steps // 10), s.steps)
+    batches = seeded_batches(len(examples), s.batch_size, s.seed)
+    params, opt, sched = adamw_cosine(model, s.lr, s.warmup_steps, s.steps)
     model.train()
     start, first, last = time.time(), [], []
-    order: list[int] = []
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     bar = tqdm(range(s.steps), desc="completion training", unit="step")
     for step in bar:
-        if len(order) < s.batch_size:
-            order += torch.randperm(len(examples), generator=gen).tolist()
-        idx, order = order[: s.batch_size], order[s.batch_size :]
+        idx = next(batches)
         enc = encode([examples[i].prompt for i in idx])
         width = max(len(targets[i]) for i in idx)
         ans = torch.full((len(idx), width), pad, dtype=torch.long)

@@ -24,10 +24,11 @@ from typing import Any
 
 from polyrlaif.core.trainers.base import (
     TrainResult,
+    adamw_cosine,
     finished_result,
-    freeze_parameters,
     publish_trained,
-    training_encoder,
+    seeded_batches,
+    training_model,
 )
 
 __all__ = ["YesNoExample", "YesNoSettings", "yes_no_train"]
@@ -88,37 +89,24 @@ def yes_no_train(
 
     import torch
     from tqdm.auto import tqdm
-    from transformers import get_cosine_schedule_with_warmup
 
     from polyrlaif.core.judges.backends import yes_no_token_ids
-    from polyrlaif.core.media import has_visual
-    from polyrlaif.core.models import resolve_model_path, set_cpu_threads
 
     s = settings or YesNoSettings()
-    set_cpu_threads()
-    path = resolve_model_path(model_path)
-    vision = s.multimodal if s.multimodal is not None else any(has_visual(e.prompt) for e in examples)
-    model, saver, encode = training_encoder(path, vision, s.num_frames)
-    tok = getattr(saver, "tokenizer", saver)
+    model, saver, encode, tok = training_model(
+        model_path, [e.prompt for e in examples], multimodal=s.multimodal, num_frames=s.num_frames,
+        freeze=s.freeze, what="yes/no training",
+    )  # fmt: skip
     yes_ids, no_ids = yes_no_token_ids(tok, s.yes, s.no)
-    freeze_parameters(model, s.freeze, f"{path} (yes/no training)")
 
-    torch.manual_seed(s.seed)
-    gen = torch.Generator().manual_seed(s.seed)
-    per_epoch = math.ceil(len(examples) / s.batch_size)
-    steps = max(1, round(s.epochs * per_epoch))
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.0)
-    sched = get_cosine_schedule_with_warmup(opt, min(s.warmup_steps, steps // 10), steps)
+    batches = seeded_batches(len(examples), s.batch_size, s.seed)
+    steps = max(1, round(s.epochs * math.ceil(len(examples) / s.batch_size)))
+    _, opt, sched = adamw_cosine(model, s.lr, s.warmup_steps, steps)
     model.train()
     start, loss_val, right, seen = time.time(), float("nan"), 0, 0
-    order: list[int] = []
     bar = tqdm(range(steps), desc="yes/no training", unit="step")
     for step in bar:
-        if len(order) < s.batch_size:
-            order += torch.randperm(len(examples), generator=gen).tolist()
-        idx, order = order[: s.batch_size], order[s.batch_size :]
-        batch = [examples[i] for i in idx]
+        batch = [examples[i] for i in next(batches)]
         enc = encode([e.prompt for e in batch])
         pos = (enc["attention_mask"].long().cumsum(-1) - 1).clamp(min=0)  # as the judge reads it
         last = model(**enc, position_ids=pos).logits[:, -1, :].float()

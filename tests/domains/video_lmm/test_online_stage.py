@@ -52,7 +52,7 @@ def test_a_run_without_prompts_is_refused_before_any_stage_runs(tmp_path):
 
 def test_a_reward_model_from_the_judge_needs_a_local_judge_model(tmp_path):
     users = ["domain.synthetic=false", "domain.prompts=p.jsonl", "domain.reward_init=judge"]
-    with pytest.raises(ValueError, match="reward_init=judge needs a local judge .* openai"):
+    with pytest.raises(ValueError, match="reward_init=judge needs a local judge .*=openai"):
         _stages(tmp_path, *users, "judge.backend=openai")
     (rm,) = _stages(tmp_path, *users, "judge.backend=transformers_vlm", "judge.model=my/judge")
     assert rm.settings["reward_init"] == "judge"
