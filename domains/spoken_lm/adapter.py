@@ -60,6 +60,18 @@ CONTINUATION_TEMPLATE = (
 )
 
 
+# The same, with the end-of-sequence token after each assistant message: a model trained on (units, words)
+# conversations in it learns to stop after the words (the transcriber); the prompt still renders as a prefix.
+TRANSCRIBER_TEMPLATE = (
+    "{% if bos_token %}{{ bos_token }}{% endif %}"
+    "{% for message in messages %}"
+    "{% if message['content'] is string %}{{ message['content'] }} "
+    "{% else %}{% for part in message['content'] %}{{ part['text'] }} {% endfor %}{% endif %}"
+    "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}"
+    "{% endfor %}"
+)
+
+
 def build_tiny_unit_lm(
     out_dir: str | os.PathLike,
     unit_tokens: Sequence[str],
@@ -69,6 +81,7 @@ def build_tiny_unit_lm(
     layers: int = 2,
     heads: int = 4,
     max_positions: int = 1024,
+    chat_template: str = CONTINUATION_TEMPLATE,
 ) -> Path:
     """Write a randomly initialised tiny ``LlamaForCausalLM`` over unit tokens, with its tokenizer.
 
@@ -85,6 +98,8 @@ def build_tiny_unit_lm(
         layers: decoder layers.
         heads: attention heads.
         max_positions: the model's and tokenizer's maximum length.
+        chat_template: the tokenizer's chat template (:data:`TRANSCRIBER_TEMPLATE` for a model that must
+            learn to stop after its reply).
 
     Returns:
         ``out_dir``.
@@ -92,7 +107,7 @@ def build_tiny_unit_lm(
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
-    tok = _unit_tokenizer(unit_tokens, max_positions)
+    tok = _unit_tokenizer(unit_tokens, max_positions, chat_template)
     config = LlamaConfig(
         vocab_size=len(tok),
         hidden_size=hidden,
@@ -117,7 +132,9 @@ def build_tiny_unit_lm(
     return Path(out_dir)
 
 
-def _unit_tokenizer(unit_tokens: Sequence[str], max_positions: int) -> Any:
+def _unit_tokenizer(
+    unit_tokens: Sequence[str], max_positions: int, template: str = CONTINUATION_TEMPLATE
+) -> Any:
     """A word-level tokenizer over the special tokens and ``unit_tokens``, split on whitespace only (so
     ``<u12>`` stays one token), ``<s>`` in front as Llama's tokenizer does."""
     from polyrlaif.core.tiny import word_tokenizer
@@ -127,7 +144,7 @@ def _unit_tokenizer(unit_tokens: Sequence[str], max_positions: int) -> Any:
         specials=SPECIAL_TOKENS,
         natural=False,
         wrap="<s> $A",
-        chat_template=CONTINUATION_TEMPLATE,
+        chat_template=template,
         model_max_length=max_positions,
         clean_up_tokenization_spaces=False,
     )

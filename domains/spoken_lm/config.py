@@ -33,6 +33,9 @@ class SpokenWorldTrainingConfig:
         unit_lm_hidden: the unit LM's hidden size (its MLP is four times wider).
         unit_lm_layers: the unit LM's decoder layers.
         transcriber_epochs: training epochs of the transcriber.
+        transcriber_eos: the transcriber learns to end its transcripts (an end-of-sequence token after each
+            training transcript), so it stops when the speech does instead of running on to
+            ``max_new_tokens`` repeating itself; false: as worlds built before it (their stage hash).
         lr: learning rate of both.
         batch_size: batch size of both.
     """
@@ -49,6 +52,7 @@ class SpokenWorldTrainingConfig:
     unit_lm_hidden: int = 64
     unit_lm_layers: int = 2
     transcriber_epochs: float = 10.0
+    transcriber_eos: bool = True
     lr: float = 1e-3
     batch_size: int = 16
 

@@ -99,13 +99,18 @@ def _transcriber(cfg: TrainConfig) -> Any:
 
     def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         from polyrlaif.core.trainers.trl_sft import SFTExample, SFTSettings, sft_train
-        from polyrlaif.domains.spoken_lm.adapter import build_tiny_unit_lm
+        from polyrlaif.domains.spoken_lm.adapter import (
+            CONTINUATION_TEMPLATE,
+            TRANSCRIBER_TEMPLATE,
+            build_tiny_unit_lm,
+        )
         from polyrlaif.domains.spoken_lm.units import UnitTokenizer
 
         pairs = _encode(prepared, "corpus.jsonl") + _encode(prepared, "prompts.jsonl")
         words = sorted({word for _, text in pairs for word in text.split()})
         tokens = UnitTokenizer.load(prepared["units"]["units"]).tokens() + words
-        init = build_tiny_unit_lm(out / "init", tokens, seed=w.seed + 1, hidden=96)
+        template = TRANSCRIBER_TEMPLATE if w.transcriber_eos else CONTINUATION_TEMPLATE
+        init = build_tiny_unit_lm(out / "init", tokens, seed=w.seed + 1, hidden=96, chat_template=template)
         examples = [SFTExample([{"role": "user", "content": u}], text) for u, text in pairs]
         settings = SFTSettings(epochs=w.transcriber_epochs, lr=w.lr, batch_size=w.batch_size, seed=w.seed + 1)
         result = sft_train(str(init), examples, out, settings)
@@ -155,7 +160,8 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
                   _units(cfg), after=("world",), description="k-means units over the corpus's features"),
         PrepStage("unit_lm", at["unit_lm"], {**train, "epochs": w.unit_lm_epochs, **_lm_size(w)},
                   _unit_lm(cfg), after=("world", "units"), description="unit LM pretraining on the corpus"),
-        PrepStage("transcriber", at["transcriber"], {**train, "epochs": w.transcriber_epochs},
+        PrepStage("transcriber", at["transcriber"],
+                  {**train, "epochs": w.transcriber_epochs, **({"eos": True} if w.transcriber_eos else {})},
                   _transcriber(cfg), after=("world", "units"), description="units -> words, for the judge"),
     ]  # fmt: skip
     if d.back_to_words == "speech":

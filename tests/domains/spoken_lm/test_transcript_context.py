@@ -16,13 +16,14 @@ ENDINGS = {"<u7> <u8>": "She flew the kite.", "<u9> <u10>": "He caught the fish.
 @pytest.fixture(scope="module")
 def transcriber(tmp_path_factory):
     from polyrlaif.core.trainers.trl_sft import SFTExample, SFTSettings, sft_train
-    from polyrlaif.domains.spoken_lm.adapter import build_tiny_unit_lm
+    from polyrlaif.domains.spoken_lm.adapter import TRANSCRIBER_TEMPLATE, build_tiny_unit_lm
 
     stories = [(f"{a} {b}", f"{x} {y}") for a, x in OPENINGS.items() for b, y in ENDINGS.items()]
     pairs = stories + list(OPENINGS.items())  # whole stories and openings, as the world trains it
     words = sorted({w for _, text in pairs for w in text.split()})
     out = tmp_path_factory.mktemp("transcriber")
-    init = build_tiny_unit_lm(out / "init", [f"<u{i}>" for i in range(11)] + words, seed=0, hidden=64)
+    tokens = [f"<u{i}>" for i in range(11)] + words
+    init = build_tiny_unit_lm(out / "init", tokens, seed=0, hidden=64, chat_template=TRANSCRIBER_TEMPLATE)
     examples = [SFTExample([{"role": "user", "content": u}], text) for u, text in pairs]
     return sft_train(str(init), examples, out, SFTSettings(epochs=150, lr=3e-3, batch_size=6)).model_path
 
@@ -32,10 +33,10 @@ def test_a_continuation_is_transcribed_after_its_prompt(transcriber):
     for i, (units, said) in enumerate(OPENINGS.items()):
         prompts[f"p{i}"] = PromptRecord(prompt_id=f"p{i}", text=units, meta={"transcript": said})
         cands += [Candidate(f"p{i}/{j}", f"p{i}", ending) for j, ending in enumerate(ENDINGS)]
-    # (the tiny transcriber, like the world's, never learned to stop: its transcripts trail off in
-    # repeats, so each is compared by its first sentence)
+    # trained with the end-of-sequence token after each transcript (as the world's transcriber is), it
+    # stops after the words it heard instead of running on to max_new_tokens
     heard = TranscriptVerifier(transcriber, with_prompt=True, max_new_tokens=24).verify(prompts, cands)
-    assert [sentences(j.scores["transcript"])[0] for j in heard] == list(ENDINGS.values()) * 2
+    assert [j.scores["transcript"] for j in heard] == list(ENDINGS.values()) * 2
     alone = TranscriptVerifier(transcriber, max_new_tokens=24).verify(prompts, cands)
     firsts = [sentences(j.scores["transcript"])[0] for j in alone]
     assert all(" went to the " in first for first in firsts), firsts  # a made-up story's opening
