@@ -9,10 +9,11 @@ disagree: ``context_flip_rate`` is the description's measured effect on the feed
 central claim. ``use_context=False`` makes the no-description judge the one that scores (the ablation).
 
 ``scoring="answer"`` asks the judge the question itself instead (with the answer words to choose from,
-the prompt's ``meta["answers"]``): an answer's score is the judge's probability of that word among them,
-one forward pass per prompt whatever the number of answers. A judge trained to answer from the
-description (:func:`polyrlaif.core.trainers.completion.completion_train`) reads it far better than one
-trained on yes/no verdicts (docs/benchmarks.md, video_lmm).
+the prompt's ``meta["answers"]``): an answer's score is the judge's probability of that word among them.
+Each prompt is asked once whatever the number of its answers (a forward pass per answer word of its
+type). A judge trained to answer from the description
+(:func:`polyrlaif.core.trainers.completion.completion_train`) reads it far better than one trained on
+yes/no verdicts (docs/benchmarks.md, video_lmm).
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ class ContextAwareJudge(BaseJudge):
         from polyrlaif.core.judges.modes import Answer
 
         by_words: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        texts, images, words_of = [], [], []
+        texts, images = [], []
         for c in asked:
             p = prompts[c.prompt_id]
             words = tuple(p.meta.get("answers") or ())
@@ -192,7 +193,6 @@ class ContextAwareJudge(BaseJudge):
             texts.append(ANSWER_TEMPLATE.format(description=description, question=p.text, options=options))
             texts.append(ANSWER_TEMPLATE_NO_CONTEXT.format(question=p.text, options=options))
             images += [_video(p)] * 2
-            words_of += [words] * 2
             by_words[words] += [len(texts) - 2, len(texts) - 1]
         out: list[Any] = [None] * len(texts)
         for words, idx in by_words.items():
