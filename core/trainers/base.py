@@ -49,7 +49,6 @@ __all__ = [
     "training_device",
     "adamw_cosine",
     "seeded_batches",
-    "training_encoder",
     "training_model",
 ]
 
@@ -229,7 +228,7 @@ def freeze_parameters(model: Any, prefixes: Sequence[str], what: str) -> int:
     return frozen
 
 
-def training_encoder(path: str, vision: bool, num_frames: int | None) -> tuple[Any, Any, Any]:
+def _training_encoder(path: str, vision: bool, num_frames: int | None) -> tuple[Any, Any, Any]:
     """A model to train in float32 on CPU, what saves with it (processor or tokenizer), and a batch
     encoder of conversations (chat template with the generation prompt, left padding; a vision model
     reads its images and ``num_frames`` frames per video part)."""
@@ -275,7 +274,7 @@ def training_model(
     freeze: Sequence[str],
     what: str,
 ) -> tuple[Any, Any, Any, Any]:
-    """:func:`training_encoder` for ``model_path`` (a vision model when ``multimodal``, or, when that is
+    """The model for ``model_path`` (a vision model when ``multimodal``, or, when that is
     None, when a prompt has an image or video part), its ``freeze`` prefixes frozen; returns the model, what
     saves with it, the batch encoder and the tokenizer."""
     from polyrlaif.core.media import has_visual
@@ -284,7 +283,7 @@ def training_model(
     set_cpu_threads()
     path = resolve_model_path(model_path)
     vision = multimodal if multimodal is not None else any(has_visual(p) for p in prompts)
-    model, saver, encode = training_encoder(path, vision, num_frames)
+    model, saver, encode = _training_encoder(path, vision, num_frames)
     freeze_parameters(model, freeze, f"{path} ({what})")
     return model, saver, encode, getattr(saver, "tokenizer", saver)
 

@@ -58,9 +58,6 @@ class YesNoSettings:
     # frames sampled per video part: the count the judge will read with (the run's model.num_frames);
     # None refuses videos
     num_frames: int | None = None
-    # load the model as a vision-language one even when no example has an image (a VLM's text-only
-    # pretraining); None: when any example has an image or video part
-    multimodal: bool | None = None
 
 
 def yes_no_train(
@@ -94,7 +91,7 @@ def yes_no_train(
 
     s = settings or YesNoSettings()
     model, saver, encode, tok = training_model(
-        model_path, [e.prompt for e in examples], multimodal=s.multimodal, num_frames=s.num_frames,
+        model_path, [e.prompt for e in examples], multimodal=None, num_frames=s.num_frames,
         freeze=s.freeze, what="yes/no training",
     )  # fmt: skip
     yes_ids, no_ids = yes_no_token_ids(tok, s.yes, s.no)

@@ -37,10 +37,15 @@ from polyrlaif.domains.video_lmm.prompts import (
 __all__ = ["ContextAwareJudge", "ContextJudgeStats", "answer_failure"]
 
 
+def _said(text: str) -> str:
+    """An answer as compared with answer words: lower-cased, without a final full stop."""
+    return text.strip().lower().rstrip(".").strip()
+
+
 def answer_failure(text: str, answers: Sequence[str] | None = None) -> str | None:
     """Why an answer is a failed one: ``"empty"`` (nothing but whitespace), ``"off_vocabulary"`` (not one
     of ``answers``, compared lower-cased without a final full stop), or ``None`` when it is an answer."""
-    said = text.strip().lower().rstrip(".").strip()
+    said = _said(text)
     if not said:
         return "empty"
     if answers is not None and said not in {a.lower() for a in answers}:
@@ -205,7 +210,7 @@ class ContextAwareJudge(BaseJudge):
                 out[i] = a
         for i, (a, c) in enumerate(zip(out, [c for c in asked for _ in (0, 1)], strict=True)):
             if a.raw is not None:
-                said = c.text.strip().lower().rstrip(".").strip()
+                said = _said(c.text)
                 probs = {w.lower(): v for w, v in a.raw["probs"].items()}
                 out[i] = Answer(a.prompt_hash, {**a.raw, "p_yes": probs.get(said)}, cached=a.cached,
                                 error=None if said in probs else f"answer_not_scored: {said!r}")  # fmt: skip
