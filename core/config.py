@@ -154,6 +154,11 @@ class OptimConfig:
     max_length: int = 512
     max_steps: int = -1
     lora: LoraConfig = field(default_factory=LoraConfig)
+    # what each round's update is held to: "round", the policy the round starts from (an iterated
+    # DPOTrainer's default: the anchor moves every round); "initial", the starting policy of round 1 in
+    # every round (the fixed reference of iterative/online DPO work), so later rounds cannot drift far
+    # from it. Costs one extra no-grad pass over the pairs per round after the first.
+    reference: Literal["round", "initial"] = "round"
     # the reward-model trainer's held-out share of the pairs (split by prompt), for held-out pair accuracy
     reward_eval_fraction: float = 0.1
     # with backend trl: more DPOConfig fields, passed through (core/trl_options.py), checked at load

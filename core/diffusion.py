@@ -30,6 +30,7 @@ __all__ = [
     "PixelDiffusionPipeline",  # noqa: F822 - made on first access (module __getattr__)
     "build_tiny_t2i",
     "encode_text",
+    "load_reference_unet",
     "load_t2i_pipeline",
 ]
 
@@ -149,6 +150,17 @@ def _pipeline_class() -> type:
 
     PixelDiffusionPipeline.__module__ = __name__
     return PixelDiffusionPipeline
+
+
+def load_reference_unet(model_path: str, device: str) -> Any:
+    """The UNet of the pipeline at ``model_path`` (a directory or hub id), float32, frozen, in eval mode:
+    a Diffusion-DPO reference other than the policy being trained."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(model_path, subfolder="unet", torch_dtype=torch.float32)
+    log.info(f"reference: {model_path} (optim.reference), not the round's starting policy")
+    return unet.requires_grad_(False).to(device).eval()
 
 
 def load_t2i_pipeline(name_or_path: str | Path, *, dtype: str = "auto", device: str = "auto") -> Any:

@@ -37,6 +37,7 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
     trainer = build_trainer(cfg)  # optim.backend
     keys = (*FEEDBACK_KEYS, *(f"{v.name}_rate" for v in feedback.verifiers), *TRAIN_KEYS)
     model_path = kit.starting_model(run, built)
+    initial = None  # optim.reference=initial: every round's update is held to round 1's starting policy
 
     # round 0: the starting policy, so every later round has a "before" to compare with
     policy = kit.load_policy(run, model_path)
@@ -54,11 +55,13 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
         trained = is_finished(rdir / "train")
         pairs, stats = collect_feedback(cfg, feedback, policy, r, rdir, retry_failures=not trained)
         start = policy.model_path  # resolved: an alias's converted checkpoint
+        initial = initial or start
         kit.close_policy(policy)  # free the sampler's memory before the update
         train_metrics: dict[str, float] = {}
         if pairs:
             log.info(f"round {r}: preference optimisation on {len(pairs)} pairs ({cfg.optim.backend})")
-            result = trainer.train(start, pairs, rdir / "train")
+            reference = initial if cfg.optim.reference == "initial" else None
+            result = trainer.train(start, pairs, rdir / "train", reference=reference)
             model_path, train_metrics = result.model_path, result.metrics
         else:
             log.info(f"round {r}: no preference pairs (see stats); the policy is left unchanged")

@@ -46,6 +46,7 @@ __all__ = [
     "freeze_parameters",
     "no_checkpointing",
     "publish_trained",
+    "separate_reference",
     "training_device",
     "adamw_cosine",
     "seeded_batches",
@@ -91,9 +92,19 @@ class PreferenceTrainer(Trainer, Protocol):
     """A trainer whose ``data`` is a sequence of :class:`~polyrlaif.core.records.PreferencePair`."""
 
     def train(
-        self, model_path: str, data: Sequence[PreferencePair], output_dir: Path, *, seed: int | None = None
+        self,
+        model_path: str,
+        data: Sequence[PreferencePair],
+        output_dir: Path,
+        *,
+        seed: int | None = None,
+        reference: str | None = None,
     ) -> TrainResult:
-        """Train on preference pairs (see :meth:`Trainer.train`)."""
+        """Train on preference pairs (see :meth:`Trainer.train`).
+
+        ``reference`` is the model the update is held to (``optim.reference``); ``None``, or the same
+        path as ``model_path``, means the policy the call starts from.
+        """
         ...
 
 
@@ -106,6 +117,19 @@ def build_trainer(cfg: TrainConfig, name: str | None = None) -> Trainer:
     from polyrlaif.core.registry import TRAINERS
 
     return TRAINERS.get(name or cfg.optim.backend)(cfg)
+
+
+def separate_reference(model_path: str, reference: str | None, cache_dir: str | None = None) -> str | None:
+    """The resolved path of ``reference`` when it is a model other than ``model_path``, else ``None``
+    (the policy the update starts from is its own reference)."""
+    from polyrlaif.core.models import resolve_model_path
+
+    if reference is None:
+        return None
+    ref = resolve_model_path(reference, cache_dir)
+    if Path(ref).resolve() == Path(resolve_model_path(model_path, cache_dir)).resolve():
+        return None
+    return ref
 
 
 def is_finished(output_dir: str | Path) -> bool:

@@ -33,7 +33,7 @@ from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.io import InputError
 from polyrlaif.core.media import load_image
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint, separate_reference
 
 if TYPE_CHECKING:
     import torch
@@ -187,11 +187,19 @@ class DiffusionDPOTrainer:
         self.seed = cfg.run.seed
 
     def train(
-        self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path, *, seed: int | None = None
+        self,
+        model_path: str,
+        pairs: Sequence[PreferencePair],
+        output_dir: Path,
+        *,
+        seed: int | None = None,
+        reference: str | None = None,
     ) -> TrainResult:
         """Train the UNet on ``pairs`` from ``model_path``; publish the pipeline to ``output_dir/model``.
 
         Returns the earlier result without training if ``output_dir/model`` is already finished.
+        ``reference``: the pipeline whose UNet the update is held to, when not ``model_path``
+        (``optim.reference``); its errors are computed in the same up-front pass, then it is freed.
 
         Raises:
             ValueError: no pairs.
@@ -213,6 +221,7 @@ class DiffusionDPOTrainer:
 
         import torch
 
+        from polyrlaif.core.diffusion import load_reference_unet
         from polyrlaif.core.diffusion_train import encode_image_files, encode_prompts, load_train_parts
 
         o = self.optim
@@ -235,9 +244,13 @@ class DiffusionDPOTrainer:
         data = (x_w, x_l, states)
         ref_start = time.perf_counter()
         # the reference is the starting policy (fresh LoRA adapters add exactly zero), so its errors are
-        # those of this UNet before the first update: no frozen copy is kept
+        # those of this UNet before the first update: no frozen copy is kept; a separate reference
+        # (optim.reference) is loaded for that one pass only
         unet.eval()
-        reference = self.reference_errors(unet, parts, plan, data)
+        other = separate_reference(model_path, reference)
+        ref_unet = unet if other is None else load_reference_unet(other, parts.device)
+        reference = self.reference_errors(ref_unet, parts, plan, data)
+        ref_unet = None
         start = time.perf_counter()
         unet.train()
         history = self.optimise(unet, parts, plan, data, reference, output_dir)

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 from polyrlaif.core import tracking
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained, training_device
+from polyrlaif.core.trainers.base import (
+    TrainResult,
+    finished_result,
+    publish_trained,
+    separate_reference,
+    training_device,
+)
 from polyrlaif.core.trainers.dpo_step import (
     dpo_loss,
     pair_logps,
@@ -88,11 +94,18 @@ class FastDPOTrainer:
         self._trl = TRLDPOTrainer(cfg)
 
     def train(
-        self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path, *, seed: int | None = None
+        self,
+        model_path: str,
+        pairs: Sequence[PreferencePair],
+        output_dir: Path,
+        *,
+        seed: int | None = None,
+        reference: str | None = None,
     ) -> TrainResult:
         """Train on ``pairs`` from ``model_path``; publish the merged checkpoint to ``output_dir/model``.
 
         Returns the earlier result without training if ``output_dir/model`` is already finished.
+        ``reference``: the model the update is held to, when not ``model_path`` (``optim.reference``).
 
         Raises:
             ValueError: no pairs, or none whose prompt is shorter than ``optim.max_length``.
@@ -107,7 +120,7 @@ class FastDPOTrainer:
             raise ValueError("no preference pairs to train on")
         if has_image_pairs(pairs):
             log.info("image pairs: the fast backend is text-only, training with TRL's DPOTrainer instead")
-            return self._trl.train(model_path, pairs, output_dir, seed=self.seed)
+            return self._trl.train(model_path, pairs, output_dir, seed=self.seed, reference=reference)
 
         import torch
 
@@ -117,13 +130,15 @@ class FastDPOTrainer:
         examples = tokenize_pairs(tokenizer, pairs_to_rows(pairs), o.max_length)
         if not examples:
             raise ValueError(f"every pair's prompt is at least max_length={o.max_length} tokens")
-        # the reference is the starting policy (the base model with the adapters off, for LoRA); its
-        # log-probs never change, so they are computed once instead of on every step
+        # the reference is the starting policy (the base model with the adapters off, for LoRA), or the
+        # separate model optim.reference names; its log-probs never change, so they are computed once
+        # instead of on every step, and a separate reference is freed before training
         model.eval()
         ref_start = time.perf_counter()
+        other = separate_reference(model_path, reference, self.model_cfg.cache_dir)
         with torch.autocast(device.split(":")[0], dtype=amp_dtype, enabled=amp_dtype is not None):
             ref = reference_logps(
-                model,
+                model if other is None else self._reference(other, device),
                 examples,
                 pad_token_id=tokenizer.pad_token_id,
                 max_length=o.max_length,
@@ -181,6 +196,17 @@ class FastDPOTrainer:
                 module.p = 0.0
         model.to(device)
         return model, tokenizer, device, (dtype if device != "cpu" and dtype != torch.float32 else None)
+
+    def _reference(self, path: str, device: str) -> Any:
+        """A separate reference model, loaded as :meth:`_load` loads the policy (no adapters), for eval."""
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        dtype = training_device(self.model_cfg)[1]
+        dtype = torch.float32 if dtype == torch.float16 else dtype
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        log.info(f"reference: {path} (optim.reference), not the round's starting policy")
+        return model.to(device).eval()
 
     def _fit(
         self,

@@ -26,6 +26,7 @@ from polyrlaif.core.trainers.base import (
     finished_result,
     no_checkpointing,
     publish_trained,
+    separate_reference,
 )
 from polyrlaif.core.trl_options import with_passthrough
 
@@ -145,11 +146,19 @@ class TRLDPOTrainer:
         return pairs_to_rows(pairs, self.model_cfg.num_frames)
 
     def train(
-        self, model_path: str, pairs: Sequence[PreferencePair], output_dir: Path, *, seed: int | None = None
+        self,
+        model_path: str,
+        pairs: Sequence[PreferencePair],
+        output_dir: Path,
+        *,
+        seed: int | None = None,
+        reference: str | None = None,
     ) -> TrainResult:
         """Train on ``pairs`` from ``model_path``; publish the merged checkpoint to ``output_dir/model``.
 
         Returns the earlier result without training if ``output_dir/model`` is already finished.
+        ``reference``: the model the update is held to, when not ``model_path`` (``optim.reference``);
+        TRL gets it as ``ref_model``.
 
         Raises:
             ValueError: no pairs.
@@ -189,16 +198,22 @@ class TRLDPOTrainer:
             tokenizer = AutoProcessor.from_pretrained(path)
             if tokenizer.tokenizer.pad_token is None:
                 tokenizer.tokenizer.pad_token = tokenizer.tokenizer.eos_token
-            model = AutoModelForImageTextToText.from_pretrained(path, dtype=load_dtype)
+            model_cls: Any = AutoModelForImageTextToText
         else:
             tokenizer = AutoTokenizer.from_pretrained(path)
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=load_dtype)
+            model_cls = AutoModelForCausalLM
+        model = model_cls.from_pretrained(path, dtype=load_dtype)
+        other = separate_reference(model_path, reference, self.model_cfg.cache_dir)
+        ref_model = None if other is None else model_cls.from_pretrained(other, dtype=load_dtype)
+        if ref_model is not None:
+            log.info(f"reference: {other} (optim.reference), not the round's starting policy")
 
         rows = self.rows(pairs)
         trainer = DPOTrainer(
             model=model,
+            ref_model=ref_model,
             args=self._dpo_config(output_dir, device, dtype, vision=has_image_pairs(pairs)),
             train_dataset=Dataset.from_list(rows),
             eval_dataset=Dataset.from_list(rows),  # for the fit after training (reference log-probs up front)
@@ -227,7 +242,7 @@ class TRLDPOTrainer:
             trained = trained.merge_and_unload()
 
         result = publish_trained(output_dir, trained, tokenizer, metrics)
-        trainer = model = None  # drop the references before freeing memory
+        trainer = model = ref_model = None  # drop the references before freeing memory
         gc.collect()
         if device.startswith("cuda"):
             torch.cuda.empty_cache()

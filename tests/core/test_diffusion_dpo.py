@@ -173,6 +173,23 @@ def test_trainer_learns_the_preference_publishes_and_resumes(
     assert again.resumed and again.metrics == m
 
 
+def test_a_second_update_held_to_the_initial_unet(tiny_t2i, red_blue_pairs, tmp_path):
+    """``reference=`` the round-1 start (``optim.reference=initial``): a second update from the trained
+    UNet starts from the margin the first one won, where its own reference would start it at 0."""
+    first = build_trainer(_cfg(False, epochs=2)).train(tiny_t2i, red_blue_pairs, tmp_path / "r1")
+    build_trainer(_cfg(False, epochs=1)).train(first.model_path, red_blue_pairs, tmp_path / "own")
+    build_trainer(_cfg(False, epochs=1)).train(
+        first.model_path, red_blue_pairs, tmp_path / "held", reference=tiny_t2i
+    )
+    own_first, held_first = (
+        json.loads((tmp_path / name / "steps.jsonl").read_text().splitlines()[0]) for name in ("own", "held")
+    )
+    assert own_first["rewards/margins"] == 0.0
+    assert own_first["loss"] == pytest.approx(math.log(2), abs=1e-7)
+    assert held_first["rewards/margins"] > 0.0, held_first
+    assert held_first["loss"] < math.log(2) - 1e-3, held_first
+
+
 @pytest.mark.parametrize("damage", ["missing", "not_an_image", "no_media"])
 def test_bad_image_names_the_pair_and_file_before_training(
     tiny_t2i, red_blue_pairs, tmp_path, monkeypatch, damage

@@ -293,6 +293,62 @@ def test_steps_match_trl(loss_type, sft_weight, lora, tiny_lm_path, tmp_path, mo
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
 
 
+@pytest.fixture(scope="module")
+def other_lm_path(tiny_lm_path, tmp_path_factory) -> str:
+    """The tiny LM with every weight nudged: a reference that is not the policy (``optim.reference``)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_lm_path)
+    torch.manual_seed(11)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    out = tmp_path_factory.mktemp("other_lm")
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_lm_path).save_pretrained(out)
+    return str(out)
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_a_separate_reference_matches_trl_ref_model(lora, tiny_lm_path, other_lm_path, tmp_path, monkeypatch):
+    """``reference=`` another model: both backends hold the update to it (TRL as its ``ref_model``), so
+    the first step's loss is no longer log 2, and every step, metric and weight still agree."""
+    from safetensors.torch import load_file
+
+    logged = {}
+    summarise = trl_dpo.summarise_history
+
+    def keep_history(history, *args):
+        logged["history"] = history
+        return summarise(history, *args)
+
+    monkeypatch.setattr(trl_dpo, "summarise_history", keep_history)
+    optim = _optim("sigmoid", 0.0, lora)
+    theirs = trl_dpo.TRLDPOTrainer(_cfg(optim, seed=3)).train(
+        tiny_lm_path, PAIRS, tmp_path / "trl", reference=other_lm_path
+    )
+    ours = FastDPOTrainer(_cfg(optim, seed=3)).train(
+        tiny_lm_path, PAIRS, tmp_path / "fast", reference=other_lm_path
+    )
+    trl_steps = [h for h in logged["history"] if "loss" in h and "train_loss" not in h]
+    steps = [json.loads(line) for line in (tmp_path / "fast" / "steps.jsonl").read_text().splitlines()]
+    assert abs(steps[0]["loss"] - math.log(2)) > 1e-3  # the reference is not the starting policy
+    for a, b in zip(steps, trl_steps, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-4)
+        assert a["rewards/margins"] == pytest.approx(b["rewards/margins"], abs=1e-4)
+    assert ours.metrics["fit/margin"] == pytest.approx(theirs.metrics["fit/margin"], abs=1e-4)
+    a = load_file(Path(theirs.model_path) / "model.safetensors")
+    b = load_file(Path(ours.model_path) / "model.safetensors")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
+
+    # the starting policy as its own reference, passed by path: the usual log-2 start
+    same = FastDPOTrainer(_cfg(optim, seed=3)).train(
+        tiny_lm_path, PAIRS, tmp_path / "same", reference=tiny_lm_path
+    )
+    first = json.loads((tmp_path / "same" / "steps.jsonl").read_text().splitlines()[0])
+    assert first["loss"] == pytest.approx(math.log(2), abs=1e-6) and same.metrics["steps"] == 3
+
+
 def test_finished_run_is_not_trained_again(tiny_lm_path, tmp_path):
     trainer = build_trainer(_cfg(_optim("sigmoid", 0.0, True, backend="fast")))
     assert isinstance(trainer, FastDPOTrainer) and isinstance(trainer, PreferenceTrainer)
@@ -309,7 +365,7 @@ def test_finished_run_is_not_trained_again(tiny_lm_path, tmp_path):
 def test_image_pairs_are_trained_by_trl(tmp_path, monkeypatch):
     calls = []
 
-    def fake_train(self, model_path, pairs, output_dir, *, seed=None):
+    def fake_train(self, model_path, pairs, output_dir, *, seed=None, reference=None):
         calls.append((model_path, list(pairs), output_dir))
         return TrainResult(model_path="from-trl")
 
