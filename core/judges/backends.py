@@ -1,8 +1,10 @@
 """Judge model backends: a local transformers causal LM, or an OpenAI-compatible HTTP endpoint
 (:mod:`polyrlaif.core.judges.openai_backend`).
 
-Both answer the same two questions for a batch of chat conversations: "continue this" (:meth:`complete`)
-and "how likely is the next token yes rather than no" (:meth:`yes_no`). Failures come back as values
+Both answer the same three questions for a batch of chat conversations: "continue this"
+(:meth:`complete`), "how likely is the next token yes rather than no" (:meth:`yes_no`) and "how likely is
+each of these words next" (:meth:`choices`; the reading itself is :mod:`polyrlaif.core.judges.next_token`).
+Failures come back as values
 (``error`` set to ``"<reason>: <detail>"``), one per conversation, so a judge can count them by reason.
 The local model's answers are free text, which the judges parse; only the HTTP backend can constrain an
 answer to a JSON schema (:mod:`polyrlaif.core.judges.structured`).
@@ -10,16 +12,25 @@ answer to a JSON schema (:mod:`polyrlaif.core.judges.structured`).
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from polyrlaif.core.judges.next_token import (
+    Choices,
+    YesNo,
+    choice_token_ids,
+    choices_from_masses,
+    yes_no_from_masses,
+    yes_no_from_top_logprobs,
+    yes_no_token_ids,
+)
 from polyrlaif.core.packed_lm import ROW_TOKENS
 
 __all__ = [
+    "Choices",
     "Completion",
     "YesNo",
     "JudgeBackend",
@@ -48,20 +59,6 @@ class Completion:
         return self.error is None and self.text is not None
 
 
-@dataclass
-class YesNo:
-    """``p_yes = P(yes) / (P(yes) + P(no))`` for the next token; ``mass`` = P(yes) + P(no)."""
-
-    p_yes: float | None
-    error: str | None = None
-    mass: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when a probability was read."""
-        return self.error is None and self.p_yes is not None
-
-
 @runtime_checkable
 class JudgeBackend(Protocol):
     """What judge modes need from a model."""
@@ -80,6 +77,10 @@ class JudgeBackend(Protocol):
         """One yes/no probability per conversation, in order."""
         ...
 
+    def choices(self, conversations: Sequence[Conversation], *, words: Sequence[str]) -> list[Choices]:
+        """The next token's probability of each of ``words`` (normalised over them) per conversation."""
+        ...
+
 
 def reads_next_token(backend: object) -> bool:
     """True when ``backend`` computes next-token probabilities itself (a local model, whose
@@ -87,34 +88,6 @@ def reads_next_token(backend: object) -> bool:
     than parse generated text. An HTTP endpoint answers ``yes_no`` only if its server returns logprobs,
     and says false."""
     return bool(getattr(backend, "next_token_probs", False))
-
-
-def _ratio(p_yes: float, p_no: float) -> YesNo:
-    mass = p_yes + p_no
-    if not mass > 0.0:
-        return YesNo(None, "no_yes_no_mass: neither yes nor no has probability mass", mass=0.0)
-    return YesNo(p_yes / mass, mass=mass)
-
-
-def yes_no_from_top_logprobs(top: Sequence[dict[str, Any]], yes: Sequence[str], no: Sequence[str]) -> YesNo:
-    """Fold an OpenAI ``top_logprobs`` list into :class:`YesNo`.
-
-    Tokens are compared after stripping whitespace (``" Yes"`` counts as ``"Yes"``); the
-    probabilities of all matching variants are summed.
-    """
-    p_yes = p_no = 0.0
-    yes_set, no_set = set(yes), set(no)
-    for entry in top:
-        token = str(entry.get("token", "")).strip()
-        prob = math.exp(float(entry.get("logprob", -math.inf)))
-        if token in yes_set:
-            p_yes += prob
-        elif token in no_set:
-            p_no += prob
-    if p_yes == 0.0 and p_no == 0.0:
-        seen = [str(e.get("token")) for e in top[:5]]
-        return YesNo(None, f"no_yes_no_tokens: none of {sorted(yes_set | no_set)} in top tokens {seen}")
-    return _ratio(p_yes, p_no)
 
 
 class TransformersBackend:
@@ -292,11 +265,34 @@ class TransformersBackend:
                 probs = torch.softmax(self._last_logits(batch), dim=-1)
                 p_yes = probs[:, yes_ids].sum(-1).tolist()
                 p_no = probs[:, no_ids].sum(-1).tolist()
-                return [_ratio(a, b) for a, b in zip(p_yes, p_no, strict=True)]
+                return [yes_no_from_masses(a, b) for a, b in zip(p_yes, p_no, strict=True)]
 
             for start in range(0, len(conversations), self.batch_size):
                 batch = conversations[start : start + self.batch_size]
                 out.extend(_isolating(run, batch, lambda err: YesNo(None, err)))
+        return out
+
+    def choices(self, conversations: Sequence[Conversation], *, words: Sequence[str]) -> list[Choices]:
+        """Read the next-token distribution once per conversation and fold it over ``words`` (each with
+        and without a leading space): one forward pass per batch, as :meth:`yes_no`."""
+        import torch
+
+        out: list[Choices] = []
+        with self._lock:
+            self._ensure_loaded()
+            try:
+                ids = choice_token_ids(self._tokenizer, [[w] for w in words], names=list(words))
+            except ValueError as exc:
+                return [Choices(None, f"bad_choice_tokens: {exc}") for _ in conversations]
+
+            def run(batch: Sequence[Conversation]) -> list[Choices]:
+                probs = torch.softmax(self._last_logits(batch), dim=-1)
+                masses = torch.stack([probs[:, i].sum(-1) for i in ids], dim=1).tolist()
+                return [choices_from_masses(dict(zip(words, row, strict=True))) for row in masses]
+
+            for start in range(0, len(conversations), self.batch_size):
+                batch = conversations[start : start + self.batch_size]
+                out.extend(_isolating(run, batch, lambda err: Choices(None, err)))
         return out
 
     def continuation_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, int] | str]:
@@ -333,40 +329,6 @@ class TransformersBackend:
                 batch = pairs[start : start + self.batch_size]
                 out.extend(_isolating(run, batch, lambda err: err))
         return out
-
-
-def _variant_ids(tok: Any, words: Sequence[str]) -> list[int]:
-    """Ids of the words, with and without a leading space, that are one token each.
-
-    When no variant is a single token (small vocabularies), the first token of each is used.
-    """
-    single: set[int] = set()
-    first: set[int] = set()
-    for word in words:
-        for variant in (word, " " + word):
-            ids = tok.encode(variant, add_special_tokens=False)
-            if len(ids) == 1:
-                single.add(ids[0])
-            elif ids:
-                first.add(ids[0])
-    return sorted(single or first)
-
-
-def yes_no_token_ids(tok: Any, yes: Sequence[str], no: Sequence[str]) -> tuple[list[int], list[int]]:
-    """The next-token ids read as "yes" and as "no" (what the yes/no mode compares, and what a yes/no
-    trainer fits).
-
-    Raises:
-        ValueError: no distinct ids for one of the two.
-    """
-    yes_ids, no_ids = _variant_ids(tok, yes), _variant_ids(tok, no)
-    # a first-token fallback can share pieces (a bare leading space); a shared id says nothing
-    shared = set(yes_ids) & set(no_ids)
-    yes_ids = [i for i in yes_ids if i not in shared]
-    no_ids = [i for i in no_ids if i not in shared]
-    if not yes_ids or not no_ids:
-        raise ValueError(f"no distinct token ids for yes {list(yes)} / no {list(no)}")
-    return yes_ids, no_ids
 
 
 def _isolating(run: Any, batch: Sequence[Any], fail: Any) -> list[Any]:

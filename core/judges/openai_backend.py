@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from polyrlaif.core.io import InputError
-from polyrlaif.core.judges.backends import Completion, Conversation, YesNo, yes_no_from_top_logprobs
+from polyrlaif.core.judges.backends import Completion, Conversation, YesNo
+from polyrlaif.core.judges.next_token import Choices, choices_from_top_logprobs, yes_no_from_top_logprobs
 from polyrlaif.core.judges.structured import StructuredSwitch
 
 __all__ = ["OpenAIBackend", "openai_messages"]
@@ -209,29 +210,43 @@ class OpenAIBackend:
         """Ask for one token with ``top_logprobs: 20`` and compare the yes and no variants."""
 
         def one(conv: Conversation) -> YesNo:
-            try:
-                messages = openai_messages(conv)
-            except InputError as exc:
-                return YesNo(None, f"input_error: {exc}")
-            payload = {
-                "model": self.model,
-                "messages": messages,
-                "max_tokens": 1,
-                "temperature": 0.0,
-                "logprobs": True,
-                "top_logprobs": 20,
-            }
-            try:
-                choice = self._post(payload)
-            except _RequestFailed as exc:
-                return YesNo(None, f"{exc.reason}: {exc.detail}")
-            content = ((choice.get("logprobs") or {}).get("content")) or []
-            if not content or not isinstance(content[0], dict):
-                return YesNo(None, "no_logprobs: the server returned no logprobs (does it support them?)")
-            top = content[0].get("top_logprobs") or [content[0]]
-            return yes_no_from_top_logprobs(top, yes, no)
+            top = self._top_logprobs(conv)
+            return YesNo(None, top) if isinstance(top, str) else yes_no_from_top_logprobs(top, yes, no)
 
         return self._map(one, conversations)
+
+    def choices(self, conversations: Sequence[Conversation], *, words: Sequence[str]) -> list[Choices]:
+        """Ask for one token with ``top_logprobs: 20`` and read each word's probability (0 outside the top
+        20), normalised over ``words``: one request per conversation whatever the number of words."""
+
+        def one(conv: Conversation) -> Choices:
+            top = self._top_logprobs(conv)
+            return Choices(None, top) if isinstance(top, str) else choices_from_top_logprobs(top, words)
+
+        return self._map(one, conversations)
+
+    def _top_logprobs(self, conv: Conversation) -> list[dict[str, Any]] | str:
+        """The top 20 log-probabilities of the first answer token, or the reason there are none."""
+        try:
+            messages = openai_messages(conv)
+        except InputError as exc:
+            return f"input_error: {exc}"
+        payload = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": 20,
+        }
+        try:
+            choice = self._post(payload)
+        except _RequestFailed as exc:
+            return f"{exc.reason}: {exc.detail}"
+        content = ((choice.get("logprobs") or {}).get("content")) or []
+        if not content or not isinstance(content[0], dict):
+            return "no_logprobs: the server returned no logprobs (does it support them?)"
+        return content[0].get("top_logprobs") or [content[0]]
 
 
 def openai_messages(conv: Conversation) -> list[dict[str, Any]]:

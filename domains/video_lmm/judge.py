@@ -10,8 +10,8 @@ central claim. ``use_context=False`` makes the no-description judge the one that
 
 ``scoring="answer"`` asks the judge the question itself instead (with the answer words to choose from,
 the prompt's ``meta["answers"]``): an answer's score is the judge's probability of that word among them.
-Each prompt is asked once whatever the number of its answers (a forward pass per answer word of its
-type). A judge trained to answer from the description
+Each prompt is asked once whatever the number of its answers (one forward pass, or one request with
+``top_logprobs``, reads every answer word). A judge trained to answer from the description
 (:func:`polyrlaif.core.trainers.completion.completion_train`) reads it far better than one trained on
 yes/no verdicts (docs/benchmarks.md, video_lmm).
 """
@@ -184,8 +184,8 @@ class ContextAwareJudge(BaseJudge):
     def _answers(self, prompts: Mapping[str, PromptRecord], asked: Sequence[Candidate]) -> list[Any]:
         """The judge's probability of each candidate's answer word, with and without the description, as
         answers whose ``raw["p_yes"]`` holds it (two per candidate). Each prompt is asked once; the
-        probability of a word is its next-token mass against the other answer words' (the backend's
-        yes/no read with ``yes=(word,)`` and ``no=`` the rest)."""
+        probability of a word is its next-token mass over the answer words' (the backend's
+        :meth:`~polyrlaif.core.judges.backends.JudgeBackend.choices`: one forward pass, or one request)."""
         from polyrlaif.core.judges.modes import Answer
 
         by_words: dict[tuple[str, ...], list[int]] = defaultdict(list)
@@ -218,13 +218,8 @@ class ContextAwareJudge(BaseJudge):
 
     def _word_probs(self, words: tuple[str, ...]) -> Any:
         def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:
-            probs: list[dict[str, float] | str] = [{} for _ in convs]
-            for w in words:
-                outs = self.backend.yes_no(convs, yes=(w,), no=tuple(x for x in words if x != w))
-                for i, o in enumerate(outs):
-                    if isinstance(probs[i], dict):
-                        probs[i] = {**probs[i], w: o.p_yes} if o.ok else (o.error or "backend_error")
-            return [{"probs": p} if isinstance(p, dict) else p for p in probs]
+            outs = self.backend.choices(convs, words=words)
+            return [{"probs": o.probs} if o.ok else (o.error or "backend_error") for o in outs]
 
         return call
 

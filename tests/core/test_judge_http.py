@@ -124,6 +124,21 @@ def test_yes_no_reads_top_logprobs(server):
     assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["max_tokens"] == 1
 
 
+def test_choices_read_every_word_from_one_request(server):
+    """``choices``: one request per conversation, each word's variants summed (" yes" counts as yes) and
+    normalised over the words; a word outside the top tokens gets 0; no logprobs is a counted reason."""
+    backend = _backend(server.url)
+    convs = [[{"role": "user", "content": f"<response>\n{r}\n</response>"}] for r in ("no", "a longer one")]
+    convs.append([{"role": "user", "content": "<response>\nNOLOGPROBS\n</response>"}])
+    out = backend.choices(convs, words=("yes", "no", "perhaps"))
+    assert server.requests == 3
+    for o, r in zip(out[:2], ("no", "a longer one"), strict=True):
+        p = server.p_yes_rule(r)
+        assert o.ok and o.probs == pytest.approx({"yes": p, "no": 1 - p, "perhaps": 0.0})
+        assert o.mass == pytest.approx(0.3)  # only the lower-case variants are these words
+    assert not out[2].ok and out[2].error.startswith("no_logprobs")
+
+
 @pytest.mark.parametrize("status", [500, 429])
 def test_retries_recover_from_transient_errors(server, status):
     server.fail_first, server.fail_status = 2, status

@@ -275,6 +275,34 @@ def test_yes_no_probability_is_a_ratio_of_masses():
     assert yes_no_from_top_logprobs(top[2:], ("Yes",), ("No",)).error.startswith("no_yes_no_tokens")
 
 
+def test_choices_match_a_manual_softmax_and_yes_no(tiny_lm_path, backend):
+    """One forward pass reads every word: each word's probability is its mass over the words' total,
+    computed here alone and unpadded; for two words it is exactly the yes/no read."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from polyrlaif.core.judges.next_token import choice_token_ids
+
+    words = ("The", "def", "return")
+    convs = [[{"role": "user", "content": q}] for q in ("Write a function.", "Is 2 + 2 = 4?")]
+    tok = AutoTokenizer.from_pretrained(tiny_lm_path)
+    model = AutoModelForCausalLM.from_pretrained(tiny_lm_path, dtype=torch.float32).eval()
+    ids = choice_token_ids(tok, [[w] for w in words])
+    out = backend.choices(convs, words=words)
+    for conv, o in zip(convs, out, strict=True):
+        text = tok.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
+        with torch.no_grad():
+            logits = model(tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]).logits
+        probs = torch.softmax(logits[0, -1].double(), -1)
+        masses = [probs[i].sum().item() for i in ids]
+        assert o.ok and sum(o.probs.values()) == pytest.approx(1.0)
+        assert [o.probs[w] for w in words] == pytest.approx([m / sum(masses) for m in masses], abs=1e-5)
+    two = backend.choices(convs, words=("The", "def"))
+    yes_no = backend.yes_no(convs, yes=("The",), no=("def",))
+    assert [c.probs["The"] for c in two] == pytest.approx([y.p_yes for y in yes_no], abs=1e-6)
+    assert backend.choices(convs, words=("The", "The"))[0].error.startswith("bad_choice_tokens")
+
+
 @pytest.mark.parametrize(
     ("attention", "row_tokens", "window"), [("sdpa", 1024, None), ("eager", 160, None), ("sdpa", 1024, 4)]
 )
