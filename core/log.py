@@ -64,6 +64,27 @@ def setup_logging(level: int = logging.INFO) -> None:
     handler.addFilter(_StageFilter())
     handler._polyrlaif = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    _guard_the_root_logger()
+
+
+class _NotOurs(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == ROOT or record.name.startswith(f"{ROOT}."))
+
+
+def _guard_the_root_logger() -> None:
+    """Give the root logger a handler of its own before a library's bare ``logging.info(...)`` does: that
+    call runs ``logging.basicConfig()`` on a root without handlers (open_clip does it when it loads a
+    model), and every ``polyrlaif`` record would then print twice, once more as ``INFO:polyrlaif...``. Ours
+    prints other libraries' warnings as Python's last-resort handler would, and never our records."""
+    top = logging.getLogger()
+    if top.handlers:
+        return
+    handler = _StderrHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+    handler.addFilter(_NotOurs())
+    top.addHandler(handler)
 
 
 @contextmanager
