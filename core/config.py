@@ -159,6 +159,10 @@ class OptimConfig:
     # every round (the fixed reference of iterative/online DPO work), so later rounds cannot drift far
     # from it. Costs one extra no-grad pass over the pairs per round after the first.
     reference: Literal["round", "initial"] = "round"
+    # parameter-name prefixes left untrained in full fine-tuning (every preference backend), e.g.
+    # [model.vision_tower] to keep a VLM's pretrained image encoder as it is; a prefix matching no
+    # parameter stops the update. With LoRA, choose lora.target_modules instead.
+    freeze: list[str] = field(default_factory=list)
     # the reward-model trainer's held-out share of the pairs (split by prompt), for held-out pair accuracy
     reward_eval_fraction: float = 0.1
     # with backend trl: more DPOConfig fields, passed through (core/trl_options.py), checked at load

@@ -67,6 +67,9 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
     scorers = ("reward_model", "vision_reward_model")
     algorithms = get_args(get_type_hints(type(cfg.rl))["algorithm"])  # grpo, rloo: online RL, not preference
     preference = [n for n in TRAINERS.names() if n not in (*algorithms, *scorers)]
+    if cfg.optim.freeze and cfg.optim.lora.enabled:
+        hint = "is for full fine-tuning; with LoRA set optim.lora.target_modules"
+        raise bad("optim.freeze", cfg.optim.freeze, hint)
     if cfg.optim.backend not in preference:
         raise bad("optim.backend", cfg.optim.backend, f"valid: {', '.join(preference)}")
     backends = ["none", *JUDGE_BACKENDS.names()]

@@ -33,7 +33,13 @@ from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.io import InputError
 from polyrlaif.core.media import load_image
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_checkpoint, separate_reference
+from polyrlaif.core.trainers.base import (
+    TrainResult,
+    finished_result,
+    freeze_parameters,
+    publish_checkpoint,
+    separate_reference,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -274,6 +280,7 @@ class DiffusionDPOTrainer:
 
         lora = self.optim.lora
         if not lora.enabled:
+            freeze_parameters(unet, self.optim.freeze, "the UNet (optim.freeze)")
             return unet
         from peft import LoraConfig, get_peft_model
 

@@ -28,6 +28,7 @@ from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
     TrainResult,
     finished_result,
+    freeze_parameters,
     publish_trained,
     separate_reference,
     training_device,
@@ -185,6 +186,7 @@ class FastDPOTrainer:
         model.config.get_text_config().pad_token_id = tokenizer.pad_token_id
         if model.generation_config is not None:
             model.generation_config.pad_token_id = tokenizer.pad_token_id
+        freeze_parameters(model, self.optim.freeze, f"{path} (optim.freeze)")
         set_seed(self.seed)  # as TRL does right before creating the adapters: the same LoRA initialisation
         peft_config = peft_lora_config(self.optim.lora)
         if peft_config is not None:

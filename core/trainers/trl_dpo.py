@@ -24,6 +24,7 @@ from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
     TrainResult,
     finished_result,
+    freeze_parameters,
     no_checkpointing,
     publish_trained,
     separate_reference,
@@ -205,6 +206,7 @@ class TRLDPOTrainer:
                 tokenizer.pad_token = tokenizer.eos_token
             model_cls = AutoModelForCausalLM
         model = model_cls.from_pretrained(path, dtype=load_dtype)
+        freeze_parameters(model, self.optim.freeze, f"{path} (optim.freeze)")
         other = separate_reference(model_path, reference, self.model_cfg.cache_dir)
         ref_model = None if other is None else model_cls.from_pretrained(other, dtype=load_dtype)
         if ref_model is not None:

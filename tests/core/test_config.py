@@ -90,11 +90,19 @@ def test_yaml_errors_name_file_line_and_column(tmp_path, text, expected):
         ("pairs.strategy=best", "pairs.strategy"),
         ("judge.backend=gpt", "judge.backend"),
         ("model.num_frames=0", "model.num_frames"),
+        ("optim.reference=later", "optim.reference"),
     ],
 )
 def test_ranges_and_choices_are_checked_when_the_config_loads(override, field):
     with pytest.raises(ValueError, match=rf"invalid config at field '{re.escape(field)}'"):
         load_config(tiny_config("code"), [override])
+
+
+def test_freezing_is_for_full_fine_tuning():
+    cfg = load_config(tiny_config("code"), ["optim.freeze=[model.layers.0.]", "optim.lora.enabled=false"])
+    assert cfg.optim.freeze == ["model.layers.0."]
+    with pytest.raises(ValueError, match=r"field 'optim.freeze'.*optim.lora.target_modules"):
+        load_config(tiny_config("code"), ["optim.freeze=[model.layers.0.]", "optim.lora.enabled=true"])
 
 
 def test_every_packaged_config_is_for_users_and_the_fixtures_live_under_tests():

@@ -349,6 +349,28 @@ def test_a_separate_reference_matches_trl_ref_model(lora, tiny_lm_path, other_lm
     assert first["loss"] == pytest.approx(math.log(2), abs=1e-6) and same.metrics["steps"] == 3
 
 
+def test_frozen_parameters_stay_and_both_backends_agree(tiny_lm_path, tmp_path):
+    """``optim.freeze``: the named parameters are not trained by either backend, the rest match TRL's; a
+    prefix that matches nothing stops before training."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    optim = _optim("sigmoid", 0.0, False, freeze=["model.layers.0.", "model.embed_tokens"])
+    theirs = trl_dpo.TRLDPOTrainer(_cfg(optim, seed=3)).train(tiny_lm_path, PAIRS, tmp_path / "trl")
+    ours = FastDPOTrainer(_cfg(optim, seed=3)).train(tiny_lm_path, PAIRS, tmp_path / "fast")
+    start = AutoModelForCausalLM.from_pretrained(tiny_lm_path).state_dict()
+    a = load_file(Path(theirs.model_path) / "model.safetensors")
+    b = load_file(Path(ours.model_path) / "model.safetensors")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
+    frozen = [k for k in b if k.startswith(("model.layers.0.", "model.embed_tokens"))]
+    assert frozen and all(torch.equal(b[k], start[k]) for k in frozen)
+    assert any(not torch.equal(b[k], start[k]) for k in b if k.startswith("model.layers.1."))
+    with pytest.raises(ValueError, match="match no parameter"):
+        FastDPOTrainer(_cfg(_optim("sigmoid", 0.0, False, freeze=["model.nope"]))).train(
+            tiny_lm_path, PAIRS, tmp_path / "none"
+        )
+
+
 def test_finished_run_is_not_trained_again(tiny_lm_path, tmp_path):
     trainer = build_trainer(_cfg(_optim("sigmoid", 0.0, True, backend="fast")))
     assert isinstance(trainer, FastDPOTrainer) and isinstance(trainer, PreferenceTrainer)
