@@ -94,6 +94,8 @@ JUDGE_BACKENDS = Registry(
         "transformers": "polyrlaif.core.judges.backends:TransformersBackend",
         "openai": "polyrlaif.core.judges.openai_backend:OpenAIBackend",
         "transformers_vlm": "polyrlaif.core.judges.vlm_backend:VisionTransformersBackend",
+        # a sentence encoder, for the similarity judge mode only (core/judges/similarity.py)
+        "sentence_transformers": "polyrlaif.core.text_encoder:TextEncoder",
     },
 )
 

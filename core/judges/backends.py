@@ -364,4 +364,6 @@ def build_backend(cfg: Any) -> JudgeBackend:
         )
     if cfg.backend in ("transformers", "transformers_vlm"):
         return cls(cfg.model, batch_size=cfg.batch_size)
+    if cfg.backend == "sentence_transformers":  # an encoder (the similarity judge), not a generator
+        return cls(cfg.model)
     return cls(cfg)

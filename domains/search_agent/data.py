@@ -53,8 +53,8 @@ def default_index_dir(
     or hybrid index, by the encoder and its prompts (so two encoders do not rebuild one directory in
     turn)."""
     from polyrlaif.core.models import cache_root
+    from polyrlaif.core.text_encoder import DEFAULT_ENCODER
     from polyrlaif.domains.search_agent.corpus import file_sha256
-    from polyrlaif.domains.search_agent.encoder import DEFAULT_ENCODER
 
     name = f"{file_sha256(corpus)[:16]}-{kind}"
     if kind != "bm25":
@@ -90,8 +90,8 @@ def open_tools(
     Raises:
         InputError: a missing or empty corpus, or an index that cannot be built or opened.
     """
+    from polyrlaif.core.text_encoder import DEFAULT_ENCODER, TextEncoder
     from polyrlaif.domains.search_agent.corpus import load_corpus
-    from polyrlaif.domains.search_agent.encoder import DEFAULT_ENCODER, TextEncoder
     from polyrlaif.domains.search_agent.index import build_index, load_retriever
     from polyrlaif.domains.search_agent.tools import SearchTools
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.io import InputError, atomic_dir, atomic_write_json
+from polyrlaif.core.text_encoder import DEFAULT_ENCODER, TextEncoder
 from polyrlaif.domains.search_agent.corpus import file_sha256, load_corpus
-from polyrlaif.domains.search_agent.encoder import DEFAULT_ENCODER, TextEncoder
 from polyrlaif.domains.search_agent.retrieval import (
     DEFAULT_RRF_K,
     KINDS,
@@ -61,7 +61,7 @@ class IndexManifest:
         corpus_sha256: sha256 of the corpus file's bytes at build time.
         num_documents: documents indexed.
         encoder: encoder name for ``dense`` and ``hybrid`` indexes, else ``None``.
-        encoder_settings: the encoder's :attr:`~polyrlaif.domains.search_agent.encoder.TextEncoder.settings`
+        encoder_settings: the encoder's :attr:`~polyrlaif.core.text_encoder.TextEncoder.settings`
             (modules, pooling, normalisation, prompts) for ``dense`` and ``hybrid``, else ``None``.
         format: layout version of the directory.
     """

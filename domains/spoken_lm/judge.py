@@ -29,6 +29,7 @@ from typing import Any
 
 from polyrlaif.core.judges.loglik import LogLikelihoodJudge
 from polyrlaif.core.judges.pointwise import PointwiseJudge, Rubric
+from polyrlaif.core.judges.similarity import SimilarityJudge
 from polyrlaif.core.judges.yesno import YesNoJudge
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
@@ -331,12 +332,27 @@ class CoherenceLogLikelihoodJudge(LogLikelihoodJudge):
         return said, "" if continued == "(nothing)" else continued
 
 
+class CoherenceSimilarityJudge(SimilarityJudge):
+    """How close the continuation's transcript stays to the prompt's: the cosine of their sentence
+    embeddings (:class:`~polyrlaif.core.judges.similarity.SimilarityJudge`). On the synthetic world it
+    agrees with the grammar's topic check far more often than SmolLM2's yes/no (docs/benchmarks.md)."""
+
+    def render_pair(
+        self, prompt: PromptRecord, candidate: Candidate, context: Mapping[str, Any] | None
+    ) -> tuple[str, str]:
+        """``(prompt transcript, continuation transcript)``; an empty transcript fails the judgment."""
+        said, continued = _transcripts(context)
+        return said, "" if continued == "(nothing)" else continued
+
+
 def coherence_judge(mode: str, backend: Any, *, cache: Any = None, batch_size: int = 16) -> Any:
-    """The coherence judge `mode` names (yesno, pointwise, loglik or pmi) over `backend`."""
+    """The coherence judge `mode` names (yesno, pointwise, loglik, pmi or similarity) over `backend`."""
+    if mode == "similarity":
+        return CoherenceSimilarityJudge(backend, cache=cache, batch_size=batch_size)
     if mode == "pointwise":
         return CoherencePointwiseJudge(backend, ALIGN_SLM_RUBRIC, cache=cache, batch_size=batch_size)
     if mode in ("loglik", "pmi"):
         return CoherenceLogLikelihoodJudge(backend, pmi=mode == "pmi", cache=cache, batch_size=batch_size)
     if mode == "yesno":
         return CoherenceYesNoJudge(backend, cache=cache, batch_size=batch_size)
-    raise ValueError(f"judge mode must be yesno, pointwise, loglik or pmi, got {mode!r}")
+    raise ValueError(f"judge mode must be yesno, pointwise, loglik, pmi or similarity, got {mode!r}")

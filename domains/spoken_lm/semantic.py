@@ -83,17 +83,19 @@ class SemanticOptions:
     transcribe_with_prompt: bool = False
     topics: str | None = None
     prompt_seconds: float | None = None
-    judge_mode: Literal["yesno", "pointwise", "loglik", "pmi"] = "yesno"
-    judge_backend: Literal["transformers", "openai"] = "transformers"
+    judge_mode: Literal["yesno", "pointwise", "loglik", "pmi", "similarity"] = "yesno"
+    judge_backend: Literal["transformers", "openai", "sentence_transformers"] = "transformers"
     judge_model: str = "smollm2-135m-instruct"
     judge_base_url: str = "http://127.0.0.1:8000/v1"
     judge_batch_size: int = 16
 
     def __post_init__(self) -> None:
-        if self.judge_mode not in ("yesno", "pointwise", "loglik", "pmi"):
-            raise ValueError(f"judge_mode must be yesno, pointwise, loglik or pmi, got {self.judge_mode!r}")
-        if self.judge_backend not in ("transformers", "openai"):
-            raise ValueError(f"judge_backend must be transformers or openai, got {self.judge_backend!r}")
+        modes = ("yesno", "pointwise", "loglik", "pmi", "similarity")
+        if self.judge_mode not in modes:
+            raise ValueError(f"judge_mode must be one of {', '.join(modes)}, got {self.judge_mode!r}")
+        backends = ("transformers", "openai", "sentence_transformers")
+        if self.judge_backend not in backends:
+            raise ValueError(f"judge_backend must be one of {', '.join(backends)}: {self.judge_backend!r}")
         if self.judge_batch_size < 1:
             raise ValueError(f"judge_batch_size must be >= 1, got {self.judge_batch_size}")
         if self.prompt_seconds is not None and self.prompt_seconds <= 0:

@@ -49,7 +49,7 @@ def questions() -> list[FictionalQuestion]:
 @pytest.fixture(scope="session")
 def encoder():
     """The packaged all-MiniLM-L6-v2, loaded once for the session."""
-    from polyrlaif.domains.search_agent.encoder import TextEncoder
+    from polyrlaif.core.text_encoder import TextEncoder
 
     return TextEncoder()
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from polyrlaif.core.io import InputError
+from polyrlaif.core.text_encoder import TextEncoder, resolve_encoder
 from polyrlaif.domains.search_agent.corpus import Document
-from polyrlaif.domains.search_agent.encoder import TextEncoder, resolve_encoder
 from polyrlaif.domains.search_agent.index import build_index, load_retriever, read_manifest
 from polyrlaif.domains.search_agent.retrieval import DenseRetriever
 

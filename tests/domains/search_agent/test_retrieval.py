@@ -29,7 +29,7 @@ def retrievers(index_dirs, encoder) -> dict:
 def test_encoder_matches_sentence_transformers(encoder) -> None:
     # Independent reference: sentence-transformers' own pipeline for the same weights.
     st = pytest.importorskip("sentence_transformers")
-    from polyrlaif.domains.search_agent.encoder import resolve_encoder
+    from polyrlaif.core.text_encoder import resolve_encoder
 
     texts = ["How deep is Lake Odrin?", "Lake Odrin is a deep glacial lake in the Grell Highlands. " * 3, "x"]
     ours = encoder.encode(texts, batch_size=2)
@@ -124,8 +124,8 @@ def test_packaged_weights_are_the_official_ones() -> None:
     # all-MiniLM-L6-v2 model.safetensors (revision 1110a243), byte for byte.
     from pathlib import Path
 
+    from polyrlaif.core.text_encoder import DEFAULT_ENCODER, resolve_encoder
     from polyrlaif.domains.search_agent.corpus import file_sha256
-    from polyrlaif.domains.search_agent.encoder import DEFAULT_ENCODER, resolve_encoder
 
     weights = Path(resolve_encoder(DEFAULT_ENCODER)) / "model.safetensors"
     assert file_sha256(weights) == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"

