@@ -14,18 +14,15 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from polyrlaif.core.judges.modes import BaseJudge, render_context
+from polyrlaif.core.judges.modes import ContextResponseJudge
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = ["LOGLIK_TEMPLATE", "LogLikelihoodJudge"]
 
 LOGLIK_TEMPLATE = "{prompt}"
 
-#: Separates the rendered context from the response in the text that is hashed for the cache.
-_SEP = "\n<<response>>\n"
 
-
-class LogLikelihoodJudge(BaseJudge):
+class LogLikelihoodJudge(ContextResponseJudge):
     """``Judgment.score = exp(mean token log-prob of the response after the rendered context)``;
     ``scores = {"logprob", "tokens", "mean_logprob"}``.
 
@@ -42,8 +39,6 @@ class LogLikelihoodJudge(BaseJudge):
     mode = "loglik"
     kind = "loglik"
     default_template = LOGLIK_TEMPLATE
-    required_fields = frozenset()
-    allowed_fields = frozenset({"prompt", "context"})
 
     def __init__(self, backend: Any, *, pmi: bool = False, **kwargs: Any) -> None:
         self.pmi = pmi
@@ -52,12 +47,6 @@ class LogLikelihoodJudge(BaseJudge):
     def _spec(self) -> dict[str, Any]:
         return {"pmi": True} if self.pmi else {}  # the plain judge keeps its id
 
-    def render_pair(
-        self, prompt: PromptRecord, candidate: Candidate, context: Mapping[str, Any] | None
-    ) -> tuple[str, str]:
-        """``(context text, response text)`` for one candidate."""
-        return self.template.format(prompt=prompt.text, context=render_context(context)), candidate.text
-
     def judge(
         self,
         prompts: Mapping[str, PromptRecord],
@@ -65,10 +54,7 @@ class LogLikelihoodJudge(BaseJudge):
         contexts: Sequence[dict[str, Any]] | None = None,
     ) -> list[Judgment]:
         """One judgment per candidate, in order."""
-        ctxs = self._contexts(len(candidates), contexts)
-        pairs = [self.render_pair(prompts[c.prompt_id], c, x) for c, x in zip(candidates, ctxs, strict=True)]
-        texts = [f"{a}{_SEP}{b}" for a, b in pairs]
-        by_text = dict(zip(texts, pairs, strict=False))
+        ctxs, texts, by_text = self._pairs(prompts, candidates, contexts)
         scorer = getattr(self.backend, "continuation_logprobs", None)
 
         def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:

@@ -25,11 +25,12 @@ from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
 from polyrlaif.core.judges.structured import json_schema_format, request_key, wants_structured
-from polyrlaif.core.records import Candidate, Judgment
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = [
     "Answer",
     "BaseJudge",
+    "ContextResponseJudge",
     "JudgeStats",
     "ParsingStats",
     "image_digest",
@@ -358,3 +359,36 @@ class BaseJudge:
         if len(contexts) != n:
             raise ValueError(f"got {len(contexts)} contexts for {n} candidates")
         return [dict(c or {}) for c in contexts]
+
+
+#: Separates the rendered context from the response in the text a context-response judge hashes.
+_PAIR_SEP = "\n<<response>>\n"
+
+
+class ContextResponseJudge(BaseJudge):
+    """A judge that scores a response against a context text with no judge prompt to render (a local
+    model's likelihood of it, an encoder's similarity): the template renders the context from
+    ``{prompt}`` and ``{context}``, and what is hashed for the cache is context and response together."""
+
+    default_template = "{prompt}"
+    required_fields = frozenset()
+    allowed_fields = frozenset({"prompt", "context"})
+
+    def render_pair(
+        self, prompt: PromptRecord, candidate: Candidate, context: Mapping[str, Any] | None
+    ) -> tuple[str, str]:
+        """``(context text, response text)`` for one candidate."""
+        return self.template.format(prompt=prompt.text, context=render_context(context)), candidate.text
+
+    def _pairs(
+        self,
+        prompts: Mapping[str, PromptRecord],
+        candidates: Sequence[Candidate],
+        contexts: Sequence[dict[str, Any]] | None,
+    ) -> tuple[list[dict[str, Any]], list[str], dict[str, tuple[str, str]]]:
+        """The candidates' contexts, the hashed texts, and each text's ``(context, response)``, which a
+        backend call reads back from the conversation it is given."""
+        ctxs = self._contexts(len(candidates), contexts)
+        pairs = [self.render_pair(prompts[c.prompt_id], c, x) for c, x in zip(candidates, ctxs, strict=True)]
+        texts = [f"{a}{_PAIR_SEP}{b}" for a, b in pairs]
+        return ctxs, texts, dict(zip(texts, pairs, strict=False))

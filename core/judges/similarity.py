@@ -16,18 +16,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from polyrlaif.core.judges.modes import BaseJudge, render_context
+from polyrlaif.core.judges.modes import ContextResponseJudge
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = ["SIMILARITY_TEMPLATE", "SimilarityJudge"]
 
 SIMILARITY_TEMPLATE = "{prompt}"
 
-#: Separates the rendered context from the response in the text that is hashed for the cache.
-_SEP = "\n<<response>>\n"
 
-
-class SimilarityJudge(BaseJudge):
+class SimilarityJudge(ContextResponseJudge):
     """``Judgment.score = max(cosine(context, response), 0)``; ``scores = {"cosine"}``.
 
     ``backend`` is a sentence encoder: anything with ``name`` and ``encode(texts) -> (n, dim)`` unit rows
@@ -40,14 +37,6 @@ class SimilarityJudge(BaseJudge):
     mode = "similarity"
     kind = "similarity"
     default_template = SIMILARITY_TEMPLATE
-    required_fields = frozenset()
-    allowed_fields = frozenset({"prompt", "context"})
-
-    def render_pair(
-        self, prompt: PromptRecord, candidate: Candidate, context: Mapping[str, Any] | None
-    ) -> tuple[str, str]:
-        """``(context text, response text)`` for one candidate."""
-        return self.template.format(prompt=prompt.text, context=render_context(context)), candidate.text
 
     def judge(
         self,
@@ -58,10 +47,7 @@ class SimilarityJudge(BaseJudge):
         """One judgment per candidate, in order."""
         import numpy as np
 
-        ctxs = self._contexts(len(candidates), contexts)
-        pairs = [self.render_pair(prompts[c.prompt_id], c, x) for c, x in zip(candidates, ctxs, strict=True)]
-        texts = [f"{a}{_SEP}{b}" for a, b in pairs]
-        by_text = dict(zip(texts, pairs, strict=False))
+        ctxs, texts, by_text = self._pairs(prompts, candidates, contexts)
         encode = getattr(self.backend, "encode", None)
 
         def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:
