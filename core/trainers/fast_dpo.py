@@ -26,6 +26,7 @@ from polyrlaif.core import tracking
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
+    CHECKPOINT_DIR,
     TrainResult,
     finished_result,
     freeze_parameters,
@@ -33,6 +34,7 @@ from polyrlaif.core.trainers.base import (
     separate_reference,
     training_device,
 )
+from polyrlaif.core.trainers.distributed import Ranks, ranks
 from polyrlaif.core.trainers.dpo_step import (
     dpo_loss,
     pair_logps,
@@ -83,6 +85,7 @@ class FastDPOTrainer:
     """
 
     name = "fast"
+    ranks: Ranks = Ranks()
     #: completion tokens per LM-head chunk (see :func:`completion_logps`)
     chunk_size = 1024
 
@@ -114,6 +117,7 @@ class FastDPOTrainer:
         output_dir = Path(output_dir)
         if seed is not None:
             self.seed = seed  # this call's adapter initialisation and data order
+        self.ranks = ranks()  # one process, or this one's place under accelerate launch
         done = finished_result(output_dir)
         if done is not None:
             return done
@@ -159,7 +163,11 @@ class FastDPOTrainer:
         metrics["fit_seconds"] = round(time.perf_counter() - fit_start, 3)
 
         trained = model.merge_and_unload() if o.lora.enabled else model
-        result = publish_trained(output_dir, trained, tokenizer, metrics)
+        if self.ranks.main:  # one checkpoint; the other ranks wait for it
+            result = publish_trained(output_dir, trained, tokenizer, metrics)
+        self.ranks.barrier()
+        if not self.ranks.main:
+            result = TrainResult(str(output_dir / CHECKPOINT_DIR), metrics)
         model = trained = None  # drop the references before freeing memory
         gc.collect()
         if device.startswith("cuda"):
@@ -198,6 +206,50 @@ class FastDPOTrainer:
                 module.p = 0.0
         model.to(device)
         return model, tokenizer, device, (dtype if device != "cpu" and dtype != torch.float32 else None)
+
+    def _shard_loss(
+        self,
+        model: Any,
+        examples: list[dict[str, list]],
+        ref: tuple[torch.Tensor, torch.Tensor],
+        idx: list[int],
+        pad_token_id: int,
+        autocast: Any,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """This rank's part of :func:`dpo_loss` on micro-batch ``idx``: its pairs' losses over the whole
+        micro-batch's pair count (and its chosen tokens' NLL over the whole batch's token count), so the
+        ranks' losses and gradients add up to one process's; the metrics are already summed over ranks."""
+        import torch
+
+        from polyrlaif.core.losses import preference_loss
+
+        o, mine = self.optim, self.ranks.shard(idx)
+        loss = torch.zeros((), requires_grad=False)
+        local = [0.0] * 6  # loss, chosen tokens, rewards: chosen, rejected, accuracies, margins
+        if mine:
+            with autocast:
+                policy, n_tokens = pair_logps(
+                    model, [examples[i] for i in mine], pad_token_id=pad_token_id,
+                    max_length=o.max_length, chunk_size=self.chunk_size,
+                )  # fmt: skip
+            reference = torch.cat([ref[0][mine], ref[1][mine]]).to(policy.device)
+            chosen, rejected = (policy - reference).chunk(2)
+            c_len, r_len = n_tokens.to(policy.device).chunk(2)
+            per_pair = preference_loss(
+                chosen, rejected, loss_type=o.loss_type, beta=o.beta,
+                chosen_lengths=c_len, rejected_lengths=r_len,
+            )  # fmt: skip
+            loss = per_pair.sum() / len(idx)
+            c, r = o.beta * chosen.detach(), o.beta * rejected.detach()
+            local = [0.0, float(c_len.sum()), c.sum().item(), r.sum().item(),
+                     (c > r).float().sum().item(), (c - r).sum().item()]  # fmt: skip
+        tokens = self.ranks.sum([local[1]])[0]
+        if mine and o.sft_weight > 0:  # TRL's "sft" term over every chosen token of the micro-batch
+            loss = loss + o.sft_weight * -(policy.chunk(2)[0].sum() / max(tokens, 1.0))
+        local[0] = loss.item()
+        total = self.ranks.sum(local)
+        keys = ("rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins")
+        return loss, {"loss": total[0], **{k: v / len(idx) for k, v in zip(keys, total[2:], strict=True)}}
 
     def _reference(self, path: str, device: str) -> Any:
         """A separate reference model, loaded as :meth:`_load` loads the policy (no adapters), for eval."""
@@ -279,28 +331,35 @@ class FastDPOTrainer:
         # one line appended per step (progress shows as it trains), published whole at the end
         output_dir.mkdir(parents=True, exist_ok=True)
         partial = output_dir / f"{STEPS_FILE}.partial"
-        steps_file = partial.open("w", encoding="utf-8")
-        bar = tqdm(total=max_steps, desc="fast dpo", unit="step")
+        steps_file = partial.open("w", encoding="utf-8") if self.ranks.main else None
+        bar = tqdm(total=max_steps, desc="fast dpo", unit="step", disable=not self.ranks.main)
         for step, micro_batches in zip(range(1, max_steps + 1), schedule, strict=False):
             t0 = time.perf_counter()
             logged: dict[str, float] = {}
             for idx in micro_batches:
-                with autocast:
-                    policy, n_tokens = pair_logps(
-                        model,
-                        [examples[i] for i in idx],
-                        pad_token_id=pad_token_id,
-                        max_length=o.max_length,
-                        chunk_size=self.chunk_size,
-                    )
-                reference = torch.cat([ref[0][idx], ref[1][idx]]).to(policy.device)
-                loss, metrics = dpo_loss(
-                    policy, reference, n_tokens, loss_type=o.loss_type, beta=o.beta, sft_weight=o.sft_weight
-                )
+                if self.ranks.world > 1:  # this rank's share, normalised by the whole micro-batch
+                    loss, metrics = self._shard_loss(model, examples, ref, idx, pad_token_id, autocast)
+                else:
+                    with autocast:
+                        policy, n_tokens = pair_logps(
+                            model,
+                            [examples[i] for i in idx],
+                            pad_token_id=pad_token_id,
+                            max_length=o.max_length,
+                            chunk_size=self.chunk_size,
+                        )
+                    reference = torch.cat([ref[0][idx], ref[1][idx]]).to(policy.device)
+                    loss, metrics = dpo_loss(
+                        policy, reference, n_tokens,
+                        loss_type=o.loss_type, beta=o.beta, sft_weight=o.sft_weight,
+                    )  # fmt: skip
+                    metrics = {"loss": loss.item(), **metrics}
                 # as in Trainer: a micro-batch weighs 1 / this step's micro-batches (fewer at an epoch's end)
-                scaler.scale(loss / len(micro_batches)).backward()
-                for key, value in {"loss": loss.item(), **metrics}.items():
+                if loss.requires_grad:
+                    scaler.scale(loss / len(micro_batches)).backward()
+                for key, value in metrics.items():
                     logged[key] = logged.get(key, 0.0) + value / len(micro_batches)
+            self.ranks.sum_gradients(params)
             scaler.unscale_(opt)
             grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0).item()
             lr, scale = sched.get_last_lr()[0], scaler.get_scale()
@@ -312,13 +371,15 @@ class FastDPOTrainer:
             history.append(logged)
             seconds = round(time.perf_counter() - t0, 4)
             row = {"step": step, "seconds": seconds, "learning_rate": lr, "grad_norm": grad_norm, **logged}
-            steps_file.write(json.dumps(row) + "\n")
-            steps_file.flush()
-            tracking.log_step(row)
+            if steps_file is not None:  # rank 0 writes
+                steps_file.write(json.dumps(row) + "\n")
+                steps_file.flush()
+                tracking.log_step(row)
             bar.set_postfix(loss=f"{logged['loss']:.4f}")
             bar.update(1)
         bar.close()
-        steps_file.close()
-        partial.replace(output_dir / STEPS_FILE)
+        if steps_file is not None:
+            steps_file.close()
+            partial.replace(output_dir / STEPS_FILE)
         history.append({"train_loss": sum(h["loss"] for h in history) / max(len(history), 1)})
         return history

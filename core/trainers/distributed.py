@@ -1,0 +1,89 @@
+"""Data-parallel training across processes started by ``accelerate launch`` (or torchrun).
+
+A trainer asks :func:`ranks` once. In one process it gets ``Ranks(rank=0, world=1)`` and nothing here
+does anything. Under ``accelerate launch --num_processes N`` (gloo on CPU, NCCL on GPUs) the process
+group is set up through accelerate's ``PartialState`` from the launcher's environment, and then:
+
+* every rank draws the same schedule of micro-batches (seeded), and takes its share of each one
+  (:meth:`Ranks.shard`: indices ``rank::world``);
+* each rank's loss is normalised by the *whole* micro-batch's counts (pairs, and completion tokens for
+  an SFT term), so after :meth:`Ranks.sum_gradients` adds the ranks' gradients, the update is the one a
+  single process makes on the whole batch, up to float summation order;
+* logged values are sums over ranks (:meth:`Ranks.sum`), so every rank logs the single-process numbers;
+* only rank 0 writes: step logs, checkpoints and run artifacts (:attr:`Ranks.main`), and the others wait
+  for it (:meth:`Ranks.barrier`).
+
+This is plain all-reduce data parallelism, what DDP does, written out so the fast DPO step keeps its own
+batching (packed pairs, the reference log-probs computed once); TRL's trainers get the same from
+``Trainer`` under the same launcher.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Ranks", "ranks"]
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place among the training processes."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        """True on the process that writes (rank 0)."""
+        return self.rank == 0
+
+    def shard(self, idx: Sequence[int]) -> list[int]:
+        """This rank's share of a micro-batch's example indices."""
+        return list(idx[self.rank :: self.world])
+
+    def sum(self, values: Sequence[float]) -> list[float]:
+        """``values`` summed element-wise over the ranks (float64), on every rank."""
+        if self.world == 1:
+            return [float(v) for v in values]
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([float(v) for v in values], dtype=torch.float64)
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t.tolist()
+
+    def sum_gradients(self, params: Iterable[Any]) -> None:
+        """Add the ranks' gradients of ``params`` in place (a rank that saw no example adds zeros)."""
+        if self.world == 1:
+            return
+        import torch
+        import torch.distributed as dist
+
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+
+    def barrier(self) -> None:
+        """Wait until every rank gets here."""
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+
+def ranks() -> Ranks:
+    """The current process's :class:`Ranks`; under a launcher (``WORLD_SIZE`` > 1) the process group is
+    started on first use, through accelerate (gloo on CPU, NCCL on GPUs)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return Ranks()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        from accelerate import PartialState
+
+        PartialState()
+    return Ranks(dist.get_rank(), dist.get_world_size())

@@ -1,0 +1,47 @@
+"""Trains the fast DPO backend once, as ``test_ddp_fast_dpo.py`` asks: run in one process, or as each of
+the processes ``accelerate launch --num_processes 2`` starts. Args: model dir, output dir, sft weight.
+Every call of ``publish_trained`` is recorded in ``<output dir>.writers`` with the rank that made it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from polyrlaif.core.records import PreferencePair
+from polyrlaif.core.trainers import fast_dpo
+
+
+def pairs() -> list[PreferencePair]:
+    return [
+        PreferencePair(
+            pair_id=f"p{i}",
+            prompt_id=f"q{i}",
+            prompt=f"Write a function that adds {i} to x.",
+            chosen=f"def f(x):\n    return x + {i}\n" * (1 + i % 3),
+            rejected="I am not sure how to do that." + " no" * i,
+        )
+        for i in range(7)  # micro-batches of 4: the second one has 3, so the ranks' shares differ
+    ]
+
+
+def main(model: str, out: str, sft_weight: float) -> None:
+    publish = fast_dpo.publish_trained
+
+    def recording(*args, **kwargs):
+        with open(f"{out}.writers", "a") as f:
+            f.write(f"{os.environ.get('RANK', '0')}\n")
+        return publish(*args, **kwargs)
+
+    fast_dpo.publish_trained = recording
+    optim = OptimConfig(
+        beta=0.1, sft_weight=sft_weight, lr=2e-4, batch_size=4, grad_accum=1, max_length=48, epochs=2,
+        lora=LoraConfig(enabled=False),
+    )  # fmt: skip
+    cfg = TrainConfig(optim=optim, model=ModelConfig(device="cpu"), run=RunConfig(seed=5))
+    fast_dpo.FastDPOTrainer(cfg).train(model, pairs(), Path(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], float(sys.argv[3]))

@@ -1,0 +1,52 @@
+"""The fast DPO backend on two processes under ``accelerate launch`` (gloo, CPU) against one process on
+the same pairs: the same losses, gradient norms and final weights, and only rank 0 writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).with_name("ddp_fast_dpo_script.py")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(cmd: list[str]) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+
+
+@pytest.mark.parametrize("sft_weight", [0.0, 0.5], ids=["dpo", "dpo+sft"])
+def test_two_processes_train_as_one(sft_weight, tiny_lm_path, tmp_path):
+    from safetensors.torch import load_file
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    _run([sys.executable, str(SCRIPT), tiny_lm_path, str(one), str(sft_weight)])
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+              "--main_process_port", str(_free_port())]  # fmt: skip
+    _run([*launch, str(SCRIPT), tiny_lm_path, str(two), str(sft_weight)])
+
+    a = [json.loads(x) for x in (one / "steps.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in (two / "steps.jsonl").read_text().splitlines()]
+    assert len(a) == len(b) == 4  # 2 epochs of 7 pairs in micro-batches of 4
+    for x, y in zip(a, b, strict=True):
+        for key in ("loss", "grad_norm", "rewards/margins", "rewards/accuracies", "learning_rate"):
+            assert y[key] == pytest.approx(x[key], rel=1e-4, abs=1e-6), (key, x, y)
+    assert abs(a[-1]["loss"] - a[0]["loss"]) > 0.01  # the policy moved: not a vacuous match
+    wa = load_file(one / "model" / "model.safetensors")
+    wb = load_file(two / "model" / "model.safetensors")
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-5
+    assert (tmp_path / "two.writers").read_text() == "0\n"  # one checkpoint, written by rank 0
+    assert not list(two.glob("*.partial"))
