@@ -366,10 +366,23 @@ def main(argv: list[str] | None = None) -> int:
             from polyrlaif.core.config import config_dict
             from polyrlaif.core.log import log_file
             from polyrlaif.core.tracking import session
+            from polyrlaif.core.trainers.distributed import ranks, release_workers, serve_training
 
+            if not ranks().main:  # under accelerate launch: rank 0 runs the recipe, this rank trains with it
+                import logging
+
+                from polyrlaif.core.trainers.base import build_trainer
+
+                logging.getLogger("polyrlaif").setLevel(logging.WARNING)  # rank 0 tells the story
+
+                serve_training(lambda: build_trainer(cfg))
+                return 0
             out = Path(cfg.run.output_dir)
-            with log_file(out / "train.log"), session(cfg.run.report_to, out, config_dict(cfg)):
-                RECIPES.get(cfg.run.mode)(cfg)  # the recipe of run.mode: preference, online or pairs
+            try:
+                with log_file(out / "train.log"), session(cfg.run.report_to, out, config_dict(cfg)):
+                    RECIPES.get(cfg.run.mode)(cfg)  # the recipe of run.mode: preference, online or pairs
+            finally:
+                release_workers()
         else:
             from polyrlaif.core.feedback import run_feedback
 

@@ -111,12 +111,26 @@ class PreferenceTrainer(Trainer, Protocol):
 def build_trainer(cfg: TrainConfig, name: str | None = None) -> Trainer:
     """Instantiate the trainer ``name`` (default ``optim.backend``) from the registry as ``Cls(cfg)``.
 
+    Under ``accelerate launch`` rank 0 gets it wrapped in a
+    :class:`~polyrlaif.core.trainers.distributed.LaunchedTrainer`, which makes every rank train with it.
+
     Raises:
         KeyError: listing the registered trainers when the name is unknown.
     """
     from polyrlaif.core.registry import TRAINERS
+    from polyrlaif.core.trainers.distributed import LAUNCHED_BACKENDS, LaunchedTrainer, ranks
 
-    return TRAINERS.get(name or cfg.optim.backend)(cfg)
+    name = name or cfg.optim.backend
+    trainer = TRAINERS.get(name)(cfg)
+    here = ranks()
+    if here.world == 1:
+        return trainer
+    if name not in LAUNCHED_BACKENDS:
+        raise ValueError(
+            f"trainer {name!r} under a launcher ({here.world} processes): only "
+            f"{', '.join(LAUNCHED_BACKENDS)} trains across processes so far; run it in one process"
+        )
+    return LaunchedTrainer(trainer) if here.main else trainer
 
 
 def separate_reference(model_path: str, reference: str | None, cache_dir: str | None = None) -> str | None:

@@ -13,6 +13,11 @@ group is set up through accelerate's ``PartialState`` from the launcher's enviro
 * only rank 0 writes: step logs, checkpoints and run artifacts (:attr:`Ranks.main`), and the others wait
   for it (:meth:`Ranks.barrier`).
 
+``polyrlaif train`` under ``accelerate launch`` runs its recipe on rank 0 alone (sampling, verifying,
+judging, evaluation, every artifact and the judge cache), and trains on every rank: rank 0's trainer is a
+:class:`LaunchedTrainer`, which sends each ``train`` call to the other ranks, waiting in
+:func:`serve_training`, before making it itself.
+
 This is plain all-reduce data parallelism, what DDP does, written out so the fast DPO step keeps its own
 batching (packed pairs, the reference log-probs computed once); TRL's trainers get the same from
 ``Trainer`` under the same launcher.
@@ -25,7 +30,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Ranks", "ranks"]
+__all__ = ["LAUNCHED_BACKENDS", "LaunchedTrainer", "Ranks", "ranks", "release_workers", "serve_training"]
+
+#: The preference backends that train across the ranks of a launcher so far.
+LAUNCHED_BACKENDS = ("fast",)
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,58 @@ def ranks() -> Ranks:
     import torch.distributed as dist
 
     if not dist.is_initialized():
+        from datetime import timedelta
+
         from accelerate import PartialState
 
-        PartialState()
+        # the other ranks wait while rank 0 samples, judges and evaluates a round: hours, not minutes
+        PartialState(timeout=timedelta(hours=24))
     return Ranks(dist.get_rank(), dist.get_world_size())
+
+
+def _send(message: tuple) -> None:
+    import torch.distributed as dist
+
+    dist.broadcast_object_list([message], src=0)
+
+
+def _receive() -> tuple:
+    import torch.distributed as dist
+
+    box: list[Any] = [None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+class LaunchedTrainer:
+    """Rank 0's trainer under a launcher: each ``train`` call is first sent to the other ranks, which
+    are waiting in :func:`serve_training`, so every rank trains on the same data at once."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def train(self, model_path: str, data: Any, output_dir: Any, **kwargs: Any) -> Any:
+        """Send the call to the other ranks, then train here (see the wrapped trainer's ``train``)."""
+        _send(("train", model_path, list(data), str(output_dir), kwargs))
+        return self.inner.train(model_path, data, output_dir, **kwargs)
+
+
+def serve_training(build: Any) -> None:
+    """What a rank other than 0 does for a whole run: wait for rank 0's training calls and join each one,
+    until :func:`release_workers`. ``build()`` makes this rank's trainer. Sampling, judging, evaluation
+    and every run artifact stay with rank 0, which runs the recipe."""
+    from pathlib import Path
+
+    trainer = build()
+    while True:
+        message = _receive()
+        if message[0] == "stop":
+            return
+        _, model_path, data, output_dir, kwargs = message
+        trainer.train(model_path, data, Path(output_dir), **kwargs)
+
+
+def release_workers() -> None:
+    """Rank 0, at the end of a run (or on its error): let the ranks in :func:`serve_training` exit."""
+    if ranks().world > 1:
+        _send(("stop",))

@@ -118,6 +118,8 @@ class FastDPOTrainer:
         if seed is not None:
             self.seed = seed  # this call's adapter initialisation and data order
         self.ranks = ranks()  # one process, or this one's place under accelerate launch
+        if self.ranks.world > 1 and self.ranks.main:
+            log.info(f"data-parallel over {self.ranks.world} processes: each takes its share of every batch")
         done = finished_result(output_dir)
         if done is not None:
             return done

@@ -35,6 +35,8 @@ def main(model: str, out: str, sft_weight: float) -> None:
         return publish(*args, **kwargs)
 
     fast_dpo.publish_trained = recording
+    with open(f"{out}.ranks", "a") as f:  # which processes ran, and in how big a world
+        f.write(f"{os.environ.get('RANK', '0')}/{os.environ.get('WORLD_SIZE', '1')}\n")
     optim = OptimConfig(
         beta=0.1, sft_weight=sft_weight, lr=2e-4, batch_size=4, grad_accum=1, max_length=48, epochs=2,
         lora=LoraConfig(enabled=False),

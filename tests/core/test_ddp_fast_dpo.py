@@ -1,5 +1,7 @@
-"""The fast DPO backend on two processes under ``accelerate launch`` (gloo, CPU) against one process on
-the same pairs: the same losses, gradient norms and final weights, and only rank 0 writes."""
+"""The fast DPO backend on two processes under ``accelerate launch`` against one process on the same
+pairs: the same losses, gradient norms and final weights, and only rank 0 writes. On a machine without
+GPUs, ``--multi_gpu`` starts the processes through torchrun and they talk over gloo (``--cpu`` would start
+one process)."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def test_two_processes_train_as_one(sft_weight, tiny_lm_path, tmp_path):
 
     one, two = tmp_path / "one", tmp_path / "two"
     _run([sys.executable, str(SCRIPT), tiny_lm_path, str(one), str(sft_weight)])
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
               "--main_process_port", str(_free_port())]  # fmt: skip
     _run([*launch, str(SCRIPT), tiny_lm_path, str(two), str(sft_weight)])
@@ -48,5 +50,6 @@ def test_two_processes_train_as_one(sft_weight, tiny_lm_path, tmp_path):
     wa = load_file(one / "model" / "model.safetensors")
     wb = load_file(two / "model" / "model.safetensors")
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-5
+    assert sorted((tmp_path / "two.ranks").read_text().split()) == ["0/2", "1/2"]  # two ranks trained
     assert (tmp_path / "two.writers").read_text() == "0\n"  # one checkpoint, written by rank 0
     assert not list(two.glob("*.partial"))
