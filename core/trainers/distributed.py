@@ -33,7 +33,7 @@ from typing import Any
 __all__ = ["LAUNCHED_BACKENDS", "LaunchedTrainer", "Ranks", "ranks", "release_workers", "serve_training"]
 
 #: The preference backends that train across the ranks of a launcher so far.
-LAUNCHED_BACKENDS = ("fast",)
+LAUNCHED_BACKENDS = ("fast", "trl")
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,22 @@ class Ranks:
             import torch.distributed as dist
 
             dist.barrier()
+
+
+def per_rank_batch(batch_size: int) -> int:
+    """A ``Trainer``'s per-device batch under a launcher: ``batch_size`` (``optim.batch_size``, the batch
+    one process trains on) split over the ranks, so every optimiser step sees as many examples as in one
+    process.
+
+    Raises:
+        ValueError: ``batch_size`` is not a multiple of the number of processes.
+    """
+    world = ranks().world
+    if batch_size % world:
+        raise ValueError(
+            f"optim.batch_size={batch_size} does not split over {world} processes: use a multiple of {world}"
+        )
+    return batch_size // world
 
 
 def ranks() -> Ranks:

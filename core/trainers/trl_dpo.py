@@ -22,6 +22,7 @@ from polyrlaif.core import tracking
 from polyrlaif.core.config import LoraConfig, TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
+    CHECKPOINT_DIR,
     TrainResult,
     finished_result,
     freeze_parameters,
@@ -29,6 +30,7 @@ from polyrlaif.core.trainers.base import (
     publish_trained,
     separate_reference,
 )
+from polyrlaif.core.trainers.distributed import per_rank_batch, ranks
 from polyrlaif.core.trl_options import with_passthrough
 
 __all__ = ["TRLDPOTrainer", "has_image_pairs", "pairs_to_rows", "peft_lora_config", "summarise_history"]
@@ -213,12 +215,24 @@ class TRLDPOTrainer:
             log.info(f"reference: {other} (optim.reference), not the round's starting policy")
 
         rows = self.rows(pairs)
+        dataset = Dataset.from_list(rows)
+        if ranks().world > 1:
+            # TRL maps the dataset on the main process first and the others then read its cache files,
+            # which an in-memory dataset keeps in that process's own temporary folder: give it a folder
+            # every rank sees (rank 0 writes it, the others load it)
+            from datasets import load_from_disk
+
+            shared = output_dir / "trl" / "dataset"
+            if ranks().main:
+                dataset.save_to_disk(str(shared))
+            ranks().barrier()
+            dataset = load_from_disk(str(shared))
         trainer = DPOTrainer(
             model=model,
             ref_model=ref_model,
             args=self._dpo_config(output_dir, device, dtype, vision=has_image_pairs(pairs)),
-            train_dataset=Dataset.from_list(rows),
-            eval_dataset=Dataset.from_list(rows),  # for the fit after training (reference log-probs up front)
+            train_dataset=dataset,
+            eval_dataset=dataset,  # for the fit after training (reference log-probs up front)
             processing_class=tokenizer,
             peft_config=peft_lora_config(self.optim.lora),
             callbacks=tracking.callbacks(),  # steps to the run's tracker (run.report_to)
@@ -243,7 +257,12 @@ class TRLDPOTrainer:
         if self.optim.lora.enabled:
             trained = trained.merge_and_unload()
 
-        result = publish_trained(output_dir, trained, tokenizer, metrics)
+        here = ranks()
+        if here.main:  # one checkpoint; under a launcher the other ranks wait for it
+            result = publish_trained(output_dir, trained, tokenizer, metrics)
+        here.barrier()
+        if not here.main:
+            result = TrainResult(str(output_dir / CHECKPOINT_DIR), metrics)
         trainer = model = ref_model = None  # drop the references before freeing memory
         gc.collect()
         if device.startswith("cuda"):
@@ -263,7 +282,8 @@ class TRLDPOTrainer:
             learning_rate=o.lr,
             num_train_epochs=o.epochs,
             max_steps=o.max_steps,
-            per_device_train_batch_size=o.batch_size,
+            # under a launcher each rank takes its share of every batch, so the update is one process's
+            per_device_train_batch_size=per_rank_batch(o.batch_size),
             gradient_accumulation_steps=o.grad_accum,
             max_length=o.max_length,
             seed=self.seed,

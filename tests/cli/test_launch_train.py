@@ -73,7 +73,8 @@ def test_a_backend_that_cannot_train_across_ranks_is_refused(tmp_path, tiny_lm_p
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCELERATE_DDP),
               "--main_process_port", str(_free_port()), "-m", "polyrlaif.core.cli"]  # fmt: skip
     args = ["train", "--config", tiny_config("code"), f"run.output_dir={tmp_path / 'x'}",
-            f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}", "optim.backend=trl"]  # fmt: skip
+            f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}",
+            "optim.backend=diffusion_dpo"]  # fmt: skip
     res = subprocess.run([*launch, *args], capture_output=True, text=True, timeout=600,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
-    assert res.returncode != 0 and "only fast trains across processes" in res.stderr
+    assert res.returncode != 0 and "only fast, trl trains across processes" in res.stderr

@@ -1,5 +1,6 @@
-"""Trains the fast DPO backend once, as ``test_ddp_fast_dpo.py`` asks: run in one process, or as each of
-the processes ``accelerate launch --num_processes 2`` starts. Args: model dir, output dir, sft weight.
+"""Trains a DPO backend once, as ``test_ddp_fast_dpo.py`` asks: run in one process, or as each of the
+processes ``accelerate launch --num_processes 2`` starts. Args: model dir, output dir, sft weight, backend
+(``fast``: 7 pairs in batches of 4; ``trl``: 8 pairs in one batch of 8, whose order then cannot differ).
 Every call of ``publish_trained`` is recorded in ``<output dir>.writers`` with the rank that made it."""
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from pathlib import Path
 
 from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers import fast_dpo
+from polyrlaif.core.trainers import fast_dpo, trl_dpo
 
 
-def pairs() -> list[PreferencePair]:
+def pairs(n: int) -> list[PreferencePair]:
     return [
         PreferencePair(
             pair_id=f"p{i}",
@@ -22,28 +23,32 @@ def pairs() -> list[PreferencePair]:
             chosen=f"def f(x):\n    return x + {i}\n" * (1 + i % 3),
             rejected="I am not sure how to do that." + " no" * i,
         )
-        for i in range(7)  # micro-batches of 4: the second one has 3, so the ranks' shares differ
+        for i in range(n)
     ]
 
 
-def main(model: str, out: str, sft_weight: float) -> None:
-    publish = fast_dpo.publish_trained
+def main(model: str, out: str, sft_weight: float, backend: str) -> None:
+    module = fast_dpo if backend == "fast" else trl_dpo
+    publish = module.publish_trained
 
     def recording(*args, **kwargs):
         with open(f"{out}.writers", "a") as f:
             f.write(f"{os.environ.get('RANK', '0')}\n")
         return publish(*args, **kwargs)
 
-    fast_dpo.publish_trained = recording
+    module.publish_trained = recording
     with open(f"{out}.ranks", "a") as f:  # which processes ran, and in how big a world
         f.write(f"{os.environ.get('RANK', '0')}/{os.environ.get('WORLD_SIZE', '1')}\n")
+    # fast: the second micro-batch of each epoch has 3 pairs, so the ranks' shares differ in size
+    n, batch, epochs = (7, 4, 2) if backend == "fast" else (8, 8, 3)
     optim = OptimConfig(
-        beta=0.1, sft_weight=sft_weight, lr=2e-4, batch_size=4, grad_accum=1, max_length=48, epochs=2,
-        lora=LoraConfig(enabled=False),
+        beta=0.1, sft_weight=sft_weight, lr=2e-4, batch_size=batch, grad_accum=1, max_length=48,
+        epochs=epochs, lora=LoraConfig(enabled=False),
     )  # fmt: skip
     cfg = TrainConfig(optim=optim, model=ModelConfig(device="cpu"), run=RunConfig(seed=5))
-    fast_dpo.FastDPOTrainer(cfg).train(model, pairs(), Path(out))
+    trainer = fast_dpo.FastDPOTrainer(cfg) if backend == "fast" else trl_dpo.TRLDPOTrainer(cfg)
+    trainer.train(model, pairs(n), Path(out))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], float(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "fast")

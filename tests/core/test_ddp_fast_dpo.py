@@ -53,3 +53,28 @@ def test_two_processes_train_as_one(sft_weight, tiny_lm_path, tmp_path):
     assert sorted((tmp_path / "two.ranks").read_text().split()) == ["0/2", "1/2"]  # two ranks trained
     assert (tmp_path / "two.writers").read_text() == "0\n"  # one checkpoint, written by rank 0
     assert not list(two.glob("*.partial"))
+
+
+def test_trl_on_two_processes_trains_as_one(tiny_lm_path, tmp_path):
+    """TRL's DPOTrainer under the same launcher: each rank's batch is half of ``optim.batch_size``, so a
+    step sees the same pairs as one process's (here all 8 at once, whose order then cannot matter)."""
+    import torch
+    from safetensors.torch import load_file
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    _run([sys.executable, str(SCRIPT), tiny_lm_path, str(one), "0.0", "trl"])
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+              "--main_process_port", str(_free_port())]  # fmt: skip
+    _run([*launch, str(SCRIPT), tiny_lm_path, str(two), "0.0", "trl"])
+    assert sorted((tmp_path / "two.ranks").read_text().split()) == ["0/2", "1/2"]
+    assert (tmp_path / "two.writers").read_text() == "0\n"
+    ma = json.loads((one / "model" / "DONE").read_text())["metrics"]
+    mb = json.loads((two / "model" / "DONE").read_text())["metrics"]
+    assert ma["steps"] == mb["steps"] == 3
+    assert mb["fit/margin"] == pytest.approx(ma["fit/margin"], rel=1e-3, abs=1e-5)
+    wa = load_file(one / "model" / "model.safetensors")
+    wb = load_file(two / "model" / "model.safetensors")
+    start = load_file(Path(tiny_lm_path) / "model.safetensors")
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-5
+    assert any(not torch.equal(wa[k], start[k]) for k in wa if k in start)  # it trained
