@@ -266,7 +266,7 @@ def test_build_backend_from_config(server, monkeypatch):
     assert server.auth == ["Bearer sk-test"] and server.payloads[0]["model"] == "m"
     local = build_backend(JudgeConfig(backend="transformers", model="some/model", batch_size=3))
     assert isinstance(local, TransformersBackend) and local.batch_size == 3 and local._model is None
-    with pytest.raises(KeyError, match="valid: openai, transformers"):
+    with pytest.raises(KeyError, match="valid: openai, sentence_transformers, transformers"):
         build_backend(JudgeConfig(backend="nope"))
 
 
