@@ -244,13 +244,10 @@ def _optim(loss_type: str, sft_weight: float, lora: bool, **kw) -> OptimConfig:
 CASES = [(t, 0.0) for t in LOSS_TYPES] + [("sigmoid", 0.5)]
 
 
-@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
-@pytest.mark.parametrize(("loss_type", "sft_weight"), CASES, ids=[f"{t}-sft{w}" for t, w in CASES])
-def test_steps_match_trl(loss_type, sft_weight, lora, tiny_lm_path, tmp_path, monkeypatch):
-    """Three steps with gradient accumulation, a short last micro-batch group and a new epoch."""
-    from safetensors.torch import load_file
-
-    logged = {}
+@pytest.fixture()
+def trl_log(monkeypatch) -> dict:
+    """``{"history": ...}``: the TRL backend's log history of its next run, one row per step."""
+    logged: dict = {}
     summarise = trl_dpo.summarise_history
 
     def keep_history(history, *args):
@@ -258,6 +255,16 @@ def test_steps_match_trl(loss_type, sft_weight, lora, tiny_lm_path, tmp_path, mo
         return summarise(history, *args)
 
     monkeypatch.setattr(trl_dpo, "summarise_history", keep_history)
+    return logged
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+@pytest.mark.parametrize(("loss_type", "sft_weight"), CASES, ids=[f"{t}-sft{w}" for t, w in CASES])
+def test_steps_match_trl(loss_type, sft_weight, lora, tiny_lm_path, tmp_path, trl_log):
+    """Three steps with gradient accumulation, a short last micro-batch group and a new epoch."""
+    from safetensors.torch import load_file
+
+    logged = trl_log
     optim = _optim(loss_type, sft_weight, lora)
     theirs = trl_dpo.TRLDPOTrainer(_cfg(optim, seed=3)).train(tiny_lm_path, PAIRS, tmp_path / "trl")
     ours = FastDPOTrainer(_cfg(optim, seed=3)).train(tiny_lm_path, PAIRS, tmp_path / "fast")
@@ -310,19 +317,12 @@ def other_lm_path(tiny_lm_path, tmp_path_factory) -> str:
 
 
 @pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
-def test_a_separate_reference_matches_trl_ref_model(lora, tiny_lm_path, other_lm_path, tmp_path, monkeypatch):
+def test_a_separate_reference_matches_trl_ref_model(lora, tiny_lm_path, other_lm_path, tmp_path, trl_log):
     """``reference=`` another model: both backends hold the update to it (TRL as its ``ref_model``), so
     the first step's loss is no longer log 2, and every step, metric and weight still agree."""
     from safetensors.torch import load_file
 
-    logged = {}
-    summarise = trl_dpo.summarise_history
-
-    def keep_history(history, *args):
-        logged["history"] = history
-        return summarise(history, *args)
-
-    monkeypatch.setattr(trl_dpo, "summarise_history", keep_history)
+    logged = trl_log
     optim = _optim("sigmoid", 0.0, lora)
     theirs = trl_dpo.TRLDPOTrainer(_cfg(optim, seed=3)).train(
         tiny_lm_path, PAIRS, tmp_path / "trl", reference=other_lm_path
