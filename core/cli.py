@@ -385,8 +385,10 @@ def main(argv: list[str] | None = None) -> int:
                 release_workers()
         else:
             from polyrlaif.core.feedback import run_feedback
+            from polyrlaif.core.trainers.distributed import ranks
 
-            run_feedback(cfg)
+            if ranks().main:  # under a launcher the feedback stage is rank 0's alone: it trains nothing
+                run_feedback(cfg)
         return 0
     except KeyError as exc:  # unknown domain / benchmark / backend: the message lists the valid names
         print(f"polyrlaif: error: {exc.args[0]}", file=sys.stderr)

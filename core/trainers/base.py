@@ -116,6 +116,7 @@ def build_trainer(cfg: TrainConfig, name: str | None = None) -> Trainer:
 
     Raises:
         KeyError: listing the registered trainers when the name is unknown.
+        ValueError: under a launcher, a trainer that does not train across processes yet.
     """
     from polyrlaif.core.registry import TRAINERS
     from polyrlaif.core.trainers.distributed import LAUNCHED_BACKENDS, LaunchedTrainer, ranks
