@@ -11,11 +11,10 @@ one space. Answers are cached under the judge id and the hash of context and res
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from polyrlaif.core.judges.modes import ContextResponseJudge
-from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+from polyrlaif.core.records import Judgment
 
 __all__ = ["LOGLIK_TEMPLATE", "LogLikelihoodJudge"]
 
@@ -47,46 +46,31 @@ class LogLikelihoodJudge(ContextResponseJudge):
     def _spec(self) -> dict[str, Any]:
         return {"pmi": True} if self.pmi else {}  # the plain judge keeps its id
 
-    def judge(
-        self,
-        prompts: Mapping[str, PromptRecord],
-        candidates: Sequence[Candidate],
-        contexts: Sequence[dict[str, Any]] | None = None,
-    ) -> list[Judgment]:
-        """One judgment per candidate, in order."""
-        ctxs, texts, by_text = self._pairs(prompts, candidates, contexts)
+    def score_pairs(self, asked: list[tuple[str, str]]) -> list[dict[str, Any] | str]:
+        """The response's summed log-prob and token count after its context (and, for PMI, alone)."""
         scorer = getattr(self.backend, "continuation_logprobs", None)
-
-        def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:
-            if scorer is None:
-                return [f"unsupported_backend: {self.backend.name} gives no log-probs" for _ in convs]
-            asked = [by_text[str(c[-1]["content"])] for c in convs]
-            outs = scorer([(ctx, f" {resp.strip()}" if resp.strip() else "") for ctx, resp in asked])
-            bare = scorer([("", resp.strip()) for _, resp in asked]) if self.pmi else [None] * len(asked)
-            res: list[dict[str, Any] | str] = []
-            for o, b in zip(outs, bare, strict=True):
-                if isinstance(o, str) or isinstance(b, str):
-                    res.append(o if isinstance(o, str) else str(b))
-                else:
-                    res.append({"logprob": o[0], "tokens": o[1], **({"bare_logprob": b[0]} if b else {})})
-            return res
-
-        answers = self._ask(texts, call)
-        out = []
-        for cand, ctx, text, ans in zip(candidates, ctxs, texts, answers, strict=True):
-            j = self._judgment(cand, ctx, text, ans)
-            tokens = int(ans.raw.get("tokens", 0)) if ans.raw else 0
-            if ans.raw is None or tokens < 1:
-                j.failure = ans.error or "empty_response: no token to score"
-                self.stats.fail(j.failure)
+        if scorer is None:
+            return [f"unsupported_backend: {self.backend.name} gives no log-probs" for _ in asked]
+        outs = scorer([(ctx, f" {resp.strip()}" if resp.strip() else "") for ctx, resp in asked])
+        bare = scorer([("", resp.strip()) for _, resp in asked]) if self.pmi else [None] * len(asked)
+        res: list[dict[str, Any] | str] = []
+        for o, b in zip(outs, bare, strict=True):
+            if isinstance(o, str) or isinstance(b, str):
+                res.append(o if isinstance(o, str) else str(b))
             else:
-                mean = float(ans.raw["logprob"]) / tokens
-                j.score = math.exp(mean)
-                j.scores = {"logprob": float(ans.raw["logprob"]), "tokens": tokens, "mean_logprob": mean}
-                if self.pmi:
-                    pmi = (float(ans.raw["logprob"]) - float(ans.raw["bare_logprob"])) / tokens
-                    j.score = 1.0 / (1.0 + math.exp(-pmi))
-                    j.scores |= {"bare_logprob": float(ans.raw["bare_logprob"]), "mean_pmi": pmi}
-            out.append(j)
-        self.stats.judgments += len(out)
-        return out
+                res.append({"logprob": o[0], "tokens": o[1], **({"bare_logprob": b[0]} if b else {})})
+        return res
+
+    def fill(self, judgment: Judgment, raw: dict[str, Any]) -> str | None:
+        """``exp(mean token log-prob)``, or ``sigmoid(mean token PMI)``; an empty response fails."""
+        tokens = int(raw.get("tokens", 0))
+        if tokens < 1:
+            return "empty_response: no token to score"
+        mean = float(raw["logprob"]) / tokens
+        judgment.score = math.exp(mean)
+        judgment.scores = {"logprob": float(raw["logprob"]), "tokens": tokens, "mean_logprob": mean}
+        if self.pmi:
+            pmi = (float(raw["logprob"]) - float(raw["bare_logprob"])) / tokens
+            judgment.score = 1.0 / (1.0 + math.exp(-pmi))
+            judgment.scores |= {"bare_logprob": float(raw["bare_logprob"]), "mean_pmi": pmi}
+        return None

@@ -380,15 +380,38 @@ class ContextResponseJudge(BaseJudge):
         """``(context text, response text)`` for one candidate."""
         return self.template.format(prompt=prompt.text, context=render_context(context)), candidate.text
 
-    def _pairs(
+    def judge(
         self,
         prompts: Mapping[str, PromptRecord],
         candidates: Sequence[Candidate],
-        contexts: Sequence[dict[str, Any]] | None,
-    ) -> tuple[list[dict[str, Any]], list[str], dict[str, tuple[str, str]]]:
-        """The candidates' contexts, the hashed texts, and each text's ``(context, response)``, which a
-        backend call reads back from the conversation it is given."""
+        contexts: Sequence[dict[str, Any]] | None = None,
+    ) -> list[Judgment]:
+        """One judgment per candidate, in order: each uncached ``(context, response)`` scored by
+        :meth:`score_pairs`, each answer turned into a score by :meth:`fill` (or a counted failure)."""
         ctxs = self._contexts(len(candidates), contexts)
         pairs = [self.render_pair(prompts[c.prompt_id], c, x) for c, x in zip(candidates, ctxs, strict=True)]
         texts = [f"{a}{_PAIR_SEP}{b}" for a, b in pairs]
-        return ctxs, texts, dict(zip(texts, pairs, strict=False))
+        by_text = dict(zip(texts, pairs, strict=False))
+
+        def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:
+            return self.score_pairs([by_text[str(c[-1]["content"])] for c in convs])
+
+        out = []
+        for cand, ctx, text, ans in zip(candidates, ctxs, texts, self._ask(texts, call), strict=True):
+            j = self._judgment(cand, ctx, text, ans)
+            failure = (ans.error or "backend_error: no answer") if ans.raw is None else self.fill(j, ans.raw)
+            if failure:
+                j.failure = failure
+                self.stats.fail(failure)
+            out.append(j)
+        self.stats.judgments += len(out)
+        return out
+
+    def score_pairs(self, asked: list[tuple[str, str]]) -> list[dict[str, Any] | str]:
+        """The backend's raw answer (a dict, cached) or an error string for each ``(context, response)``."""
+        raise NotImplementedError
+
+    def fill(self, judgment: Judgment, raw: dict[str, Any]) -> str | None:
+        """Set ``judgment``'s score and scores from a raw answer; return a failure reason instead when
+        the answer holds nothing to score."""
+        raise NotImplementedError

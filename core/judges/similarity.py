@@ -13,11 +13,10 @@ judge id and the hash of context and response like every judge's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from polyrlaif.core.judges.modes import ContextResponseJudge
-from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+from polyrlaif.core.records import Judgment
 
 __all__ = ["SIMILARITY_TEMPLATE", "SimilarityJudge"]
 
@@ -38,43 +37,26 @@ class SimilarityJudge(ContextResponseJudge):
     kind = "similarity"
     default_template = SIMILARITY_TEMPLATE
 
-    def judge(
-        self,
-        prompts: Mapping[str, PromptRecord],
-        candidates: Sequence[Candidate],
-        contexts: Sequence[dict[str, Any]] | None = None,
-    ) -> list[Judgment]:
-        """One judgment per candidate, in order."""
+    def score_pairs(self, asked: list[tuple[str, str]]) -> list[dict[str, Any] | str]:
+        """The cosine of each context's and response's embeddings; an empty response is not embedded."""
         import numpy as np
 
-        ctxs, texts, by_text = self._pairs(prompts, candidates, contexts)
         encode = getattr(self.backend, "encode", None)
+        if encode is None:
+            return [f"unsupported_backend: {self.backend.name} gives no embeddings" for _ in asked]
+        full = [i for i, (_, resp) in enumerate(asked) if resp.strip()]
+        res: list[dict[str, Any] | str] = ["empty_response: nothing to compare"] * len(asked)
+        if full:
+            a = encode([asked[i][0] for i in full])
+            b = encode([asked[i][1].strip() for i in full])
+            a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+            b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+            for i, cos in zip(full, (a * b).sum(axis=1), strict=True):
+                res[i] = {"cosine": float(cos)}
+        return res
 
-        def call(convs: list[list[dict[str, Any]]]) -> list[dict[str, Any] | str]:
-            asked = [by_text[str(c[-1]["content"])] for c in convs]
-            if encode is None:
-                return [f"unsupported_backend: {self.backend.name} gives no embeddings" for _ in convs]
-            full = [i for i, (_, resp) in enumerate(asked) if resp.strip()]
-            res: list[dict[str, Any] | str] = ["empty_response: nothing to compare"] * len(asked)
-            if full:
-                a = encode([asked[i][0] for i in full])
-                b = encode([asked[i][1].strip() for i in full])
-                a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-                b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-                for i, cos in zip(full, (a * b).sum(axis=1), strict=True):
-                    res[i] = {"cosine": float(cos)}
-            return res
-
-        answers = self._ask(texts, call)
-        out = []
-        for cand, ctx, text, ans in zip(candidates, ctxs, texts, answers, strict=True):
-            j = self._judgment(cand, ctx, text, ans)
-            if ans.raw is None:
-                j.failure = ans.error or "backend_error: no embedding"
-                self.stats.fail(j.failure)
-            else:
-                j.score = max(float(ans.raw["cosine"]), 0.0)
-                j.scores = {"cosine": float(ans.raw["cosine"])}
-            out.append(j)
-        self.stats.judgments += len(out)
-        return out
+    def fill(self, judgment: Judgment, raw: dict[str, Any]) -> str | None:
+        """``max(cosine, 0)``."""
+        judgment.score = max(float(raw["cosine"]), 0.0)
+        judgment.scores = {"cosine": float(raw["cosine"])}
+        return None
