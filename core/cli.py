@@ -369,11 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             from polyrlaif.core.trainers.distributed import ranks, release_workers, serve_training
 
             if not ranks().main:  # under accelerate launch: rank 0 runs the recipe, this rank trains with it
-                import logging
-
                 from polyrlaif.core.trainers.base import build_trainer
-
-                logging.getLogger("polyrlaif").setLevel(logging.WARNING)  # rank 0 tells the story
 
                 serve_training(lambda: build_trainer(cfg))
                 return 0

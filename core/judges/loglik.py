@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from polyrlaif.core.judges.modes import ContextResponseJudge
+from polyrlaif.core.judges.context_response import ContextResponseJudge
 from polyrlaif.core.records import Judgment
 
 __all__ = ["LOGLIK_TEMPLATE", "LogLikelihoodJudge"]

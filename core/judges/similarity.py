@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyrlaif.core.judges.modes import ContextResponseJudge
+from polyrlaif.core.judges.context_response import ContextResponseJudge
 from polyrlaif.core.records import Judgment
 
 __all__ = ["SIMILARITY_TEMPLATE", "SimilarityJudge"]

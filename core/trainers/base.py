@@ -193,16 +193,25 @@ def publish_checkpoint(
 
 def publish_trained(output_dir: str | Path, model: Any, saver: Any, metrics: dict[str, float]) -> TrainResult:
     """Publish a trained model with its tokenizer or processor (``saver``), as :func:`publish_checkpoint`
-    does, and remove the empty ``<output_dir>/trl`` folder a TRL trainer leaves when it saves nothing."""
+    does, and remove the empty ``<output_dir>/trl`` folder a TRL trainer leaves when it saves nothing.
+
+    Under a launcher every rank calls this and rank 0 alone writes; the others wait for it and get the
+    same result."""
+    from polyrlaif.core.trainers.distributed import ranks
 
     def write(staging: Path) -> None:
         model.save_pretrained(staging)
         saver.save_pretrained(staging)
 
+    here = ranks()
+    if not here.main:
+        here.barrier()  # rank 0 is writing
+        return TrainResult(str(Path(output_dir) / CHECKPOINT_DIR), metrics)
     result = publish_checkpoint(output_dir, write, metrics)
     trl_dir = Path(output_dir) / "trl"
     if trl_dir.is_dir() and not any(trl_dir.iterdir()):
         trl_dir.rmdir()  # TRL's output_dir; nothing is saved there with save_strategy="no"
+    here.barrier()
     return result
 
 

@@ -147,8 +147,10 @@ def serve_training(build: Any) -> None:
     """What a rank other than 0 does for a whole run: wait for rank 0's training calls and join each one,
     until :func:`release_workers`. ``build()`` makes this rank's trainer. Sampling, judging, evaluation
     and every run artifact stay with rank 0, which runs the recipe."""
+    import logging
     from pathlib import Path
 
+    logging.getLogger("polyrlaif").setLevel(logging.WARNING)  # rank 0's log tells the run's story
     trainer = build()
     while True:
         message = _receive()

@@ -375,6 +375,7 @@ def dpo_loss(
     loss_type: str,
     beta: float,
     sft_weight: float = 0.0,
+    whole_batch: tuple[int, float] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """TRL's DPO batch loss, ``[loss_type, "sft"]`` with weights ``[1, sft_weight]``, and its reward metrics.
 
@@ -385,6 +386,9 @@ def dpo_loss(
         loss_type: one of :data:`polyrlaif.core.losses.LOSS_TYPES`.
         beta: DPO's beta (IPO's tau).
         sft_weight: weight of the NLL of the chosen completions, averaged over all their tokens.
+        whole_batch: when these pairs are one rank's share of a micro-batch, that micro-batch's pair
+            count and chosen-token count: the loss is then normalised by them, so the ranks' losses add
+            up to the whole batch's (the metrics stay means over these pairs).
 
     Returns:
         ``(loss, metrics)``: the scalar loss, and ``rewards/chosen``, ``rewards/rejected``,
@@ -394,16 +398,18 @@ def dpo_loss(
 
     chosen, rejected = (policy - reference).chunk(2)
     chosen_len, rejected_len = n_tokens.to(policy.device).chunk(2)
-    loss = preference_loss(
+    per_pair = preference_loss(
         chosen,
         rejected,
         loss_type=loss_type,
         beta=beta,
         chosen_lengths=chosen_len,
         rejected_lengths=rejected_len,
-    ).mean()
+    )
+    loss = per_pair.mean() if whole_batch is None else per_pair.sum() / whole_batch[0]
     if sft_weight > 0:  # TRL's "sft": mean NLL over every chosen completion token in the batch
-        loss = loss + sft_weight * -(policy.chunk(2)[0].sum() / chosen_len.sum().clamp(min=1))
+        tokens = chosen_len.sum().clamp(min=1) if whole_batch is None else max(whole_batch[1], 1.0)
+        loss = loss + sft_weight * -(policy.chunk(2)[0].sum() / tokens)
     c, r = beta * chosen.detach(), beta * rejected.detach()
     metrics = {
         "rewards/chosen": c.mean().item(),

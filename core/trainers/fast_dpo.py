@@ -26,7 +26,6 @@ from polyrlaif.core import tracking
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
-    CHECKPOINT_DIR,
     TrainResult,
     finished_result,
     freeze_parameters,
@@ -165,11 +164,7 @@ class FastDPOTrainer:
         metrics["fit_seconds"] = round(time.perf_counter() - fit_start, 3)
 
         trained = model.merge_and_unload() if o.lora.enabled else model
-        if self.ranks.main:  # one checkpoint; the other ranks wait for it
-            result = publish_trained(output_dir, trained, tokenizer, metrics)
-        self.ranks.barrier()
-        if not self.ranks.main:
-            result = TrainResult(str(output_dir / CHECKPOINT_DIR), metrics)
+        result = publish_trained(output_dir, trained, tokenizer, metrics)  # rank 0 writes, the others wait
         model = trained = None  # drop the references before freeing memory
         gc.collect()
         if device.startswith("cuda"):
@@ -217,17 +212,14 @@ class FastDPOTrainer:
         idx: list[int],
         pad_token_id: int,
         autocast: Any,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """This rank's part of :func:`dpo_loss` on micro-batch ``idx``: its pairs' losses over the whole
-        micro-batch's pair count (and its chosen tokens' NLL over the whole batch's token count), so the
-        ranks' losses and gradients add up to one process's; the metrics are already summed over ranks."""
+    ) -> tuple[torch.Tensor | None, dict[str, float]]:
+        """This rank's part of :func:`dpo_loss` on micro-batch ``idx``, normalised by the whole micro-batch
+        (``whole_batch``), so the ranks' losses and gradients add up to one process's; the metrics are
+        summed over the ranks. ``None`` for the loss when this rank's share is empty."""
         import torch
 
-        from polyrlaif.core.losses import preference_loss
-
         o, mine = self.optim, self.ranks.shard(idx)
-        loss = torch.zeros((), requires_grad=False)
-        local = [0.0] * 6  # loss, chosen tokens, rewards: chosen, rejected, accuracies, margins
+        loss, metrics, chosen_tokens = None, {}, 0.0
         if mine:
             with autocast:
                 policy, n_tokens = pair_logps(
@@ -235,23 +227,17 @@ class FastDPOTrainer:
                     max_length=o.max_length, chunk_size=self.chunk_size,
                 )  # fmt: skip
             reference = torch.cat([ref[0][mine], ref[1][mine]]).to(policy.device)
-            chosen, rejected = (policy - reference).chunk(2)
-            c_len, r_len = n_tokens.to(policy.device).chunk(2)
-            per_pair = preference_loss(
-                chosen, rejected, loss_type=o.loss_type, beta=o.beta,
-                chosen_lengths=c_len, rejected_lengths=r_len,
+            chosen_tokens = float(n_tokens.chunk(2)[0].sum())
+        whole = (len(idx), self.ranks.sum([chosen_tokens])[0])
+        if mine:
+            loss, metrics = dpo_loss(
+                policy, reference, n_tokens, loss_type=o.loss_type, beta=o.beta,
+                sft_weight=o.sft_weight, whole_batch=whole,
             )  # fmt: skip
-            loss = per_pair.sum() / len(idx)
-            c, r = o.beta * chosen.detach(), o.beta * rejected.detach()
-            local = [0.0, float(c_len.sum()), c.sum().item(), r.sum().item(),
-                     (c > r).float().sum().item(), (c - r).sum().item()]  # fmt: skip
-        tokens = self.ranks.sum([local[1]])[0]
-        if mine and o.sft_weight > 0:  # TRL's "sft" term over every chosen token of the micro-batch
-            loss = loss + o.sft_weight * -(policy.chunk(2)[0].sum() / max(tokens, 1.0))
-        local[0] = loss.item()
-        total = self.ranks.sum(local)
         keys = ("rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins")
-        return loss, {"loss": total[0], **{k: v / len(idx) for k, v in zip(keys, total[2:], strict=True)}}
+        share = len(mine) / len(idx)  # a mean over this rank's pairs, weighted to its part of the batch
+        total = self.ranks.sum([loss.item() if mine else 0.0, *(metrics.get(k, 0.0) * share for k in keys)])
+        return loss, {"loss": total[0], **dict(zip(keys, total[1:], strict=True))}
 
     def _reference(self, path: str, device: str) -> Any:
         """A separate reference model, loaded as :meth:`_load` loads the policy (no adapters), for eval."""
@@ -357,7 +343,7 @@ class FastDPOTrainer:
                     )  # fmt: skip
                     metrics = {"loss": loss.item(), **metrics}
                 # as in Trainer: a micro-batch weighs 1 / this step's micro-batches (fewer at an epoch's end)
-                if loss.requires_grad:
+                if loss is not None:
                     scaler.scale(loss / len(micro_batches)).backward()
                 for key, value in metrics.items():
                     logged[key] = logged.get(key, 0.0) + value / len(micro_batches)

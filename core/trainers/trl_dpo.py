@@ -22,7 +22,6 @@ from polyrlaif.core import tracking
 from polyrlaif.core.config import LoraConfig, TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
-    CHECKPOINT_DIR,
     TrainResult,
     finished_result,
     freeze_parameters,
@@ -257,12 +256,7 @@ class TRLDPOTrainer:
         if self.optim.lora.enabled:
             trained = trained.merge_and_unload()
 
-        here = ranks()
-        if here.main:  # one checkpoint; under a launcher the other ranks wait for it
-            result = publish_trained(output_dir, trained, tokenizer, metrics)
-        here.barrier()
-        if not here.main:
-            result = TrainResult(str(output_dir / CHECKPOINT_DIR), metrics)
+        result = publish_trained(output_dir, trained, tokenizer, metrics)  # rank 0 writes, the others wait
         trainer = model = ref_model = None  # drop the references before freeing memory
         gc.collect()
         if device.startswith("cuda"):

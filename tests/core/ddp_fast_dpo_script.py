@@ -1,7 +1,8 @@
 """Trains a DPO backend once, as ``test_ddp_fast_dpo.py`` asks: run in one process, or as each of the
 processes ``accelerate launch --num_processes 2`` starts. Args: model dir, output dir, sft weight, backend
 (``fast``: 7 pairs in batches of 4; ``trl``: 8 pairs in one batch of 8, whose order then cannot differ).
-Every call of ``publish_trained`` is recorded in ``<output dir>.writers`` with the rank that made it."""
+Every checkpoint write (``publish_checkpoint``) is recorded in ``<output dir>.writers`` with the rank that
+made it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers import fast_dpo, trl_dpo
+from polyrlaif.core.trainers import base, fast_dpo, trl_dpo
 
 
 def pairs(n: int) -> list[PreferencePair]:
@@ -28,15 +29,14 @@ def pairs(n: int) -> list[PreferencePair]:
 
 
 def main(model: str, out: str, sft_weight: float, backend: str) -> None:
-    module = fast_dpo if backend == "fast" else trl_dpo
-    publish = module.publish_trained
+    publish = base.publish_checkpoint
 
     def recording(*args, **kwargs):
         with open(f"{out}.writers", "a") as f:
             f.write(f"{os.environ.get('RANK', '0')}\n")
         return publish(*args, **kwargs)
 
-    module.publish_trained = recording
+    base.publish_checkpoint = recording
     with open(f"{out}.ranks", "a") as f:  # which processes ran, and in how big a world
         f.write(f"{os.environ.get('RANK', '0')}/{os.environ.get('WORLD_SIZE', '1')}\n")
     # fast: the second micro-batch of each epoch has 3 pairs, so the ranks' shares differ in size
