@@ -47,7 +47,9 @@ class SimilarityJudge(ContextResponseJudge):
         full = [i for i, (_, resp) in enumerate(asked) if resp.strip()]
         res: list[dict[str, Any] | str] = ["empty_response: nothing to compare"] * len(asked)
         if full:
-            a = encode([asked[i][0] for i in full])
+            contexts = list(dict.fromkeys(asked[i][0] for i in full))  # a prompt's n responses share one
+            row = {c: k for k, c in enumerate(contexts)}
+            a = encode(contexts)[[row[asked[i][0]] for i in full]]
             b = encode([asked[i][1].strip() for i in full])
             a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
             b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
