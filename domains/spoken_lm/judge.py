@@ -345,10 +345,15 @@ class CoherenceSimilarityJudge(SimilarityJudge):
         return said, "" if continued == "(nothing)" else continued
 
 
-def coherence_judge(mode: str, backend: Any, *, cache: Any = None, batch_size: int = 16) -> Any:
-    """The coherence judge `mode` names (yesno, pointwise, loglik, pmi or similarity) over `backend`."""
+def coherence_judge(
+    mode: str, backend: Any, *, cache: Any = None, batch_size: int = 16, novelty: bool = False
+) -> Any:
+    """The coherence judge `mode` names (yesno, pointwise, loglik, pmi or similarity) over `backend`;
+    ``novelty`` (similarity only) weighs the cosine by the share of new words in the continuation."""
+    if novelty and mode != "similarity":
+        raise ValueError(f"judge novelty weighs the similarity judge's cosine; judge mode is {mode!r}")
     if mode == "similarity":
-        return CoherenceSimilarityJudge(backend, cache=cache, batch_size=batch_size)
+        return CoherenceSimilarityJudge(backend, novelty=novelty, cache=cache, batch_size=batch_size)
     if mode == "pointwise":
         return CoherencePointwiseJudge(backend, ALIGN_SLM_RUBRIC, cache=cache, batch_size=batch_size)
     if mode in ("loglik", "pmi"):

@@ -74,6 +74,8 @@ class SemanticOptions:
         judge_model: the judge model (a path or name for ``transformers``, the server's name for ``openai``).
         judge_base_url: the endpoint for ``openai`` (its key, if any, from ``OPENAI_API_KEY``).
         judge_batch_size: judge prompts per call.
+        judge_novelty: with ``similarity``, weigh the cosine by the share of the continuation's words
+            the prompt does not contain (:class:`~polyrlaif.core.judges.similarity.SimilarityJudge`).
     """
 
     annotations: str | None = None
@@ -88,6 +90,7 @@ class SemanticOptions:
     judge_model: str = "smollm2-135m-instruct"
     judge_base_url: str = "http://127.0.0.1:8000/v1"
     judge_batch_size: int = 16
+    judge_novelty: bool = False
 
     def __post_init__(self) -> None:
         modes = ("yesno", "pointwise", "loglik", "pmi", "similarity")
@@ -96,6 +99,8 @@ class SemanticOptions:
         backends = ("transformers", "openai", "sentence_transformers")
         if self.judge_backend not in backends:
             raise ValueError(f"judge_backend must be one of {', '.join(backends)}: {self.judge_backend!r}")
+        if self.judge_novelty and self.judge_mode != "similarity":
+            raise ValueError(f"judge_novelty weighs the similarity judge; judge_mode is {self.judge_mode!r}")
         if self.judge_batch_size < 1:
             raise ValueError(f"judge_batch_size must be >= 1, got {self.judge_batch_size}")
         if self.prompt_seconds is not None and self.prompt_seconds <= 0:
@@ -110,7 +115,13 @@ def _judge(opts: SemanticOptions, out: Path) -> Any:
 
     cfg = JudgeConfig(backend=opts.judge_backend, model=opts.judge_model, base_url=opts.judge_base_url)
     cache = JudgeCache(out / "judge_cache.sqlite")
-    return coherence_judge(opts.judge_mode, build_backend(cfg), cache=cache, batch_size=opts.judge_batch_size)
+    return coherence_judge(
+        opts.judge_mode,
+        build_backend(cfg),
+        cache=cache,
+        batch_size=opts.judge_batch_size,
+        novelty=opts.judge_novelty,
+    )
 
 
 class SemanticEvaluator:

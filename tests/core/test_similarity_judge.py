@@ -10,7 +10,7 @@ import pytest
 from polyrlaif.core.config import JudgeConfig
 from polyrlaif.core.judges.backends import build_backend
 from polyrlaif.core.judges.cache import JudgeCache
-from polyrlaif.core.judges.similarity import SimilarityJudge
+from polyrlaif.core.judges.similarity import SimilarityJudge, novel_share
 from polyrlaif.core.records import Candidate, PromptRecord
 from polyrlaif.core.text_encoder import DEFAULT_ENCODER, resolve_encoder
 
@@ -47,3 +47,23 @@ def test_a_generative_backend_fails_every_judgment_with_its_reason():
     got = judge.judge({"p": PromptRecord("p", "a story")}, [Candidate("a", "p", "more of it")])
     assert got[0].score is None and got[0].failure.startswith("unsupported_backend")
     assert judge.stats.failures == {"unsupported_backend": 1}
+
+
+def test_novelty_weighs_the_cosine_so_restating_the_context_does_not_pay():
+    prompts = {"p": PromptRecord("p", "In the morning Emma went to the beach. The sea was calm.")}
+    restated = "Emma went to the beach. The sea was calm."
+    continued = "Emma found shells in the sand."
+    cands = [Candidate("a", "p", restated), Candidate("b", "p", continued)]
+    encoder = build_backend(JudgeConfig(backend="sentence_transformers", model=DEFAULT_ENCODER))
+    plain = SimilarityJudge(encoder, progress=False)
+    novel = SimilarityJudge(encoder, novelty=True, progress=False)
+    p, n = plain.judge(prompts, cands), novel.judge(prompts, cands)
+
+    assert p[0].score > p[1].score  # the plain cosine prefers the echo
+    assert n[1].score > n[0].score  # weighed by novelty, the continuation wins
+    assert novel_share(prompts["p"].text, restated) == 0.0
+    assert novel_share(prompts["p"].text, continued) == pytest.approx(3 / 6)  # found, shells, sand
+    for a, b in zip(p, n, strict=True):
+        assert b.scores["cosine"] == pytest.approx(a.scores["cosine"])
+        assert b.score == pytest.approx(a.score * b.scores["novelty"])
+    assert novel.judge_id != plain.judge_id and "novelty" not in p[0].scores

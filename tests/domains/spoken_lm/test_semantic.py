@@ -55,6 +55,8 @@ def test_items_average_each_prompt_and_count_failures_without_scoring_them():
 def test_bad_options_and_inputs_are_refused_before_any_model_loads(tmp_path):
     with pytest.raises(ValueError, match="judge_mode"):
         SemanticOptions(judge_mode="pairwise")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="judge_novelty weighs the similarity judge"):
+        SemanticOptions(judge_novelty=True)  # the default judge is yes/no
     with pytest.raises(ValueError, match="prompt_seconds"):
         SemanticOptions(prompt_seconds=0)
     ev = SemanticEvaluator()
@@ -90,3 +92,11 @@ def test_on_topic_uses_the_prompts_words_and_no_other_topics(tmp_path):
     with pytest.raises(InputError, match="other_words"):
         atomic_write_jsonl(tmp_path / "bad.jsonl", [{"prompt_id": "p0", "words": []}])
         _read_topics(str(tmp_path / "bad.jsonl"))
+
+
+def test_judge_novelty_is_refused_for_a_judge_other_than_similarity():
+    from polyrlaif.domains.spoken_lm.config import SpokenLMConfig
+
+    with pytest.raises(ValueError, match="domain.judge_novelty weighs the similarity judge"):
+        SpokenLMConfig(judge_novelty=True)
+    assert SpokenLMConfig(judge_mode="similarity", judge_novelty=True).judge_novelty
