@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.log import get_logger
 
-__all__ = ["FREE_KEYS", "ROUND0_KEYS", "Level", "check_resume", "flatten"]
+__all__ = ["FREE_KEYS", "ROUND0_KEYS", "Level", "check_resume", "flatten", "with_domain_keys"]
 
 log = get_logger(__name__)
 
@@ -74,6 +74,36 @@ def _matches(key: str, prefixes: Sequence[str]) -> bool:
     return any(key == p or key.startswith(p + ".") for p in prefixes)
 
 
+def _match_length(key: str, prefixes: Sequence[str]) -> int:
+    """The length of the longest of ``prefixes`` that ``key`` is or lies under; 0 when none."""
+    return max((len(p) for p in prefixes if key == p or key.startswith(p + ".")), default=0)
+
+
+def _level_of(key: str, levels: Sequence[Level]) -> int | None:
+    """The level ``key`` belongs to: the one naming the longest prefix of it (the earliest on a tie), so
+    ``domain.judge_weight`` named by the pairs level is a pairs setting though the samples level names
+    all of ``domain``; ``None`` when no level names it."""
+    lengths = [_match_length(key, lv.keys) for lv in levels]
+    best = max(lengths, default=0)
+    return lengths.index(best) if best else None
+
+
+def with_domain_keys(levels: Sequence[Level], domain_cfg: Any) -> list[Level]:
+    """``levels`` with the domain's own settings placed in the levels they shape.
+
+    A domain config may declare ``LEVEL_KEYS``, ``{level name: (field, ...)}``: fields that only that
+    level's artifacts (and those after it) depend on, e.g. the weights that turn judgments into a
+    candidate's score belong to ``pairs``, so changing them with ``run.recompute=true`` rebuilds the
+    pairs from the judgments on disk instead of sampling again. Unnamed fields stay with ``domain``.
+    """
+    extra: dict[str, tuple[str, ...]] = dict(getattr(type(domain_cfg), "LEVEL_KEYS", {}) or {})
+    out = []
+    for lv in levels:
+        names = tuple(f"domain.{k}" for k in extra.get(lv.name, ()))
+        out.append(replace(lv, keys=lv.keys + names) if names else lv)
+    return out
+
+
 def _rounds(out: Path) -> list[tuple[int, Path]]:
     found = []
     for d in out.glob("round_*"):
@@ -124,8 +154,15 @@ def check_resume(
         return
     # the first level a changed key belongs to; later levels are built on it. A key no level names is
     # taken to invalidate everything.
-    first = next((i for i, lv in enumerate(levels) if any(_matches(k, lv.keys) for k in changed)), 0)
+    owners = [_level_of(k, levels) for k in changed]
+    first = min((0 if o is None else o for o in owners), default=0)
     hit = [lv.name for lv in levels[first:]]
+    # round 0 evaluates the starting policy: it goes when a changed key is one of its settings, unless a
+    # level names that key more narrowly (a domain's score weights shape pairs, not the evaluation)
+    round0 = False
+    for k, o in zip(changed, owners, strict=True):
+        r0 = _match_length(k, ROUND0_KEYS)
+        round0 |= r0 > 0 and (o is None or r0 >= _match_length(k, levels[o].keys))
     described = "; ".join(f"{k}: {old.get(k, '<unset>')!r} -> {cur.get(k, '<unset>')!r}" for k in changed)
     if not recompute:
         raise ValueError(
@@ -133,7 +170,7 @@ def check_resume(
             f"{', '.join(hit)}. Rerun with run.recompute=true to recompute from the {hit[0]} on (what comes "
             "before is kept), or choose another run.output_dir"
         )
-    _delete(out, levels, first, round0=any(_matches(k, ROUND0_KEYS) for k in changed))
+    _delete(out, levels, first, round0=round0)
     log.info(f"settings changed ({described}): recomputing from the {hit[0]} on")
 
 

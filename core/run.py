@@ -32,7 +32,7 @@ from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Domain, DomainBuild, EvalRequest, Policy, PolicyAdapter, PrepStage
 from polyrlaif.core.registry import get_benchmark, get_domain, load_object
 from polyrlaif.core.report import print_summary, write_run_metrics
-from polyrlaif.core.resume import Level, check_resume
+from polyrlaif.core.resume import Level, check_resume, with_domain_keys
 from polyrlaif.core.stages import StageReport, place_stages, run_stages, stage_plan, worlds_root
 
 __all__ = [
@@ -83,6 +83,7 @@ def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
     stage_plan(plan, recompute=cfg.run.recompute)
     out = Path(cfg.run.output_dir)
     defaults = config_dict(TrainConfig(domain=type(cfg.domain)()))
+    levels = with_domain_keys(levels, cfg.domain)
     check_resume(out, config_dict(cfg), levels, recompute=cfg.run.recompute, defaults=defaults)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 __all__ = ["DrawWorldTrainingConfig", "TextToImageConfig"]
 
@@ -85,6 +85,12 @@ class TextToImageConfig:
             prompts become two pairs when the judges agree both ways.
         eval_benchmarks: benchmarks run before training and after every round.
     """
+
+    #: settings only the pairs depend on (core.resume): a rerun with new weights rebuilds the pairs from
+    #: the judgments on disk
+    LEVEL_KEYS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "pairs": ("rule_weight", "judge_weight", "cross_validation")
+    }
 
     name: str = "text_to_image"
     synthetic: bool = False
