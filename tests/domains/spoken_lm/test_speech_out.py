@@ -300,6 +300,7 @@ def test_the_unit_lm_size_is_a_stage_setting_only_off_its_default():
         plan = stages(load_config("spoken_lm/synthetic", list(overrides)))
         return next(s.settings for s in plan if s.name == "unit_lm")
 
-    assert "hidden" not in unit_lm()  # worlds built before the size was a setting keep their hash
-    bigger = unit_lm("domain.world.unit_lm_hidden=96", "domain.world.unit_lm_layers=3")
+    default = unit_lm("domain.world.unit_lm_hidden=64", "domain.world.unit_lm_layers=2")
+    assert "hidden" not in default  # worlds built before the size was a setting keep their hash
+    bigger = unit_lm()  # the shipped config's: 96 wide, 3 layers
     assert (bigger["hidden"], bigger["layers"]) == (96, 3)
