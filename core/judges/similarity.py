@@ -60,7 +60,8 @@ class SimilarityJudge(ContextResponseJudge):
         return {"novelty": True} if self.novelty else {}  # the plain judge keeps its id (and cache)
 
     def score_pairs(self, asked: list[tuple[str, str]]) -> list[dict[str, Any] | str]:
-        """The cosine of each context's and response's embeddings; an empty response is not embedded."""
+        """The cosine of each context's and response's embeddings (and, weighing novelty, the response's
+        share of new words); an empty response is not embedded."""
         import numpy as np
 
         encode = getattr(self.backend, "encode", None)
@@ -76,7 +77,9 @@ class SimilarityJudge(ContextResponseJudge):
             a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
             b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
             for i, cos in zip(full, (a * b).sum(axis=1), strict=True):
-                res[i] = {"cosine": float(cos), "novelty": novel_share(*asked[i])}
+                res[i] = {"cosine": float(cos)}
+                if self.novelty:  # only this judge's id caches it
+                    res[i]["novelty"] = novel_share(*asked[i])
         return res
 
     def fill(self, judgment: Judgment, raw: dict[str, Any]) -> str | None:
