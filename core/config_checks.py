@@ -38,10 +38,17 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
         "judge.concurrency": (cfg.judge.concurrency, 1),
         "judge.batch_size": (cfg.judge.batch_size, 1),
         "model.num_frames": (cfg.model.num_frames, 1),
+        "run.workers": (cfg.run.workers, 1),
+        "run.worker_retries": (cfg.run.worker_retries, 0),
     }
     for key, (value, least) in minimums.items():
         if value < least:
             raise bad(key, value, f"must be at least {least}")
+    if cfg.run.executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise bad("run.executor", "ray", "needs Ray: pip install 'polyrlaif[ray]' (or ray>=2.40)")
     from polyrlaif.core.tracking import check_report_to
 
     try:

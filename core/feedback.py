@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.executor import Executor, LocalExecutor, chunk_groups
 from polyrlaif.core.io import StageWriter, atomic_write_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.pairs import build_pairs, coin, length_balance, reverse
@@ -127,21 +128,53 @@ def check_judge_endpoints(cfg: TrainConfig, feedback: OfflineFeedback) -> None:
             ) from None
 
 
+def _verify_chunk(verifier: Any, chunk: tuple) -> list[Judgment]:
+    """One executor chunk of a verifier: ``(prompts, candidates)``."""
+    prompts, cands = chunk
+    return verifier.verify(prompts, cands)
+
+
+def _judge_chunk(judge: Any, chunk: tuple) -> list[Judgment]:
+    """One executor chunk of a judge: ``(prompts, candidates, contexts)``."""
+    prompts, cands, ctx = chunk
+    return judge.judge(prompts, cands, ctx)
+
+
 def _run_checker(
-    stage: StageWriter, name: str, cands: list[Candidate], fn: Any, *, whole: bool = False
+    stage: StageWriter,
+    name: str,
+    cands: list[Candidate],
+    checker: Any,
+    call: Any,
+    payload: Any,
+    executor: Executor,
+    *,
+    whole: bool = False,
 ) -> list[Judgment]:
     """Run one verifier or judge over the candidates it has not yet covered, and record its judgments.
 
-    With ``whole=True`` (judges) an unfinished checker sees every candidate again, since a pairwise
-    judge must rank each prompt's full group; its cache replays what an earlier run already paid for.
+    The executor checks chunks of whole prompt groups (the local one: a single chunk of them all), made
+    by ``payload(candidates)``; each chunk's judgments are written as soon as it and the chunks before
+    it are done, so an interrupted stage keeps them. With ``whole=True`` (judges) an unfinished checker
+    sees every candidate again, since a pairwise judge must rank each prompt's full group; its cache
+    replays what an earlier run already paid for.
     """
     done = stage.finished_keys
     todo = [c for c in cands if f"{name}|{c.candidate_id}" not in done]
     if todo:
         log.info(f"{name}: {len(todo)} candidates")
-        judgments = fn(cands if whole else todo)
-        rows = [{"key": f"{name}|{j.candidate_id}", **j.to_dict()} for j in judgments]
-        stage.append([r for r in rows if r["key"] not in done])
+        work = cands if whole else todo
+        parts = (
+            [work]
+            if executor.workers == 1
+            else chunk_groups(work, lambda c: c.prompt_id, 4 * executor.workers)
+        )
+
+        def write(_: int, judgments: list[Judgment]) -> None:
+            rows = [{"key": f"{name}|{j.candidate_id}", **j.to_dict()} for j in judgments]
+            stage.append([r for r in rows if r["key"] not in done])
+
+        executor.map(checker, call, [payload(p) for p in parts], desc=name, on_result=write)
     return [Judgment.from_dict(r) for r in stage.rows() if r["key"].startswith(f"{name}|")]
 
 
@@ -153,6 +186,7 @@ def collect_feedback(
     rdir: Path,
     *,
     retry_failures: bool = True,
+    executor: Executor | None = None,
 ) -> tuple[list[PreferencePair], dict[str, Any]]:
     """Sample, verify, judge and build pairs for one round. Returns the pairs and the round's stats
     (``<verifier>_rate`` for each verifier, ``candidates_held_back``, this round's judge counters).
@@ -166,6 +200,8 @@ def collect_feedback(
         retry_failures: judge again what failed in an earlier run of this round (a rerun after an
             outage); successes replay from the judge cache at no cost. The recipe turns it off for a
             round whose update already trained on its pairs, so the pairs stay what was trained on.
+        executor: where verification and judging run (``run.executor``, :mod:`polyrlaif.core.executor`);
+            this process when ``None``. Either writes the same judgments.
 
     Raises:
         RuntimeError: every judgment of a judge failed for want of a connection (the endpoint is down);
@@ -187,16 +223,24 @@ def collect_feedback(
             log.info(f"retrying {retried} failed judgments of an earlier run")
     reset_counters({judge.judge_id: judge for judge in feedback.judges})  # this round's own numbers
     verdicts: dict[str, list[Judgment]] = defaultdict(list)
+    executor = executor or LocalExecutor()
+
+    def subset(cs: list[Candidate]) -> dict[str, Any]:
+        """The prompts a chunk needs (all of them for the local executor's single chunk)."""
+        return by_id if executor.workers == 1 else {c.prompt_id: by_id[c.prompt_id] for c in cs}
+
     for v in feedback.verifiers:
-        for j in _run_checker(stage, v.name, cands, lambda cs, v=v: v.verify(by_id, cs)):
+        for j in _run_checker(stage, v.name, cands, v, _verify_chunk, lambda cs: (subset(cs), cs), executor):
             verdicts[j.candidate_id].append(j)
     for judge in feedback.judges:
 
-        def run_judge(cs: list[Candidate], judge: Any = judge) -> list[Judgment]:
+        def judge_payload(cs: list[Candidate]) -> tuple:
             ctx = [feedback.context(by_id[c.prompt_id], c, verdicts[c.candidate_id]) for c in cs]
-            return judge.judge(by_id, cs, ctx)
+            return subset(cs), cs, ctx
 
-        for j in _run_checker(stage, judge.judge_id, cands, run_judge, whole=True):
+        for j in _run_checker(
+            stage, judge.judge_id, cands, judge, _judge_chunk, judge_payload, executor, whole=True
+        ):
             verdicts[j.candidate_id].append(j)
     _stop_on_outage(cfg, feedback, verdicts, round_idx)
     if not stage.done:
@@ -300,8 +344,9 @@ def run_feedback(cfg: TrainConfig) -> list[PreferencePair]:
         raise ValueError(f"domain {run.domain.name!r} has no offline feedback (sampler, judges, score)")
     check_judge_endpoints(cfg, built.offline)
     policy = kit.load_policy(run, kit.starting_model(run, built))
-    pairs, stats = collect_feedback(cfg, built.offline, policy, 1, run.out / "round_1")
+    pairs, stats = collect_feedback(cfg, built.offline, policy, 1, run.out / "round_1", executor=run.executor)
     kit.close_policy(policy)
+    run.executor.close()
     print_summary("feedback", [{"stat": k, "value": v} for k, v in stats.items()])
     log.info(f"pairs written to {run.out / 'round_1' / 'pairs.jsonl'}")
     return pairs

@@ -27,6 +27,7 @@ from polyrlaif.core import tracking
 from polyrlaif.core.benchmarks import declared_metrics
 from polyrlaif.core.config import TrainConfig, config_dict, save_config
 from polyrlaif.core.evidence import ITEMS_FILE, evaluation_difference, evaluation_intervals, run_benchmark
+from polyrlaif.core.executor import Executor, LocalExecutor, make_executor
 from polyrlaif.core.io import atomic_write_jsonl, atomic_write_text
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import Domain, DomainBuild, EvalRequest, Policy, PolicyAdapter, PrepStage
@@ -69,6 +70,7 @@ class Run:
     started: float = field(default_factory=time.time)
     plan: list[PrepStage] = field(default_factory=list)
     stages: list[StageReport] = field(default_factory=list)
+    executor: Executor = field(default_factory=LocalExecutor)  # run.executor: verification and judging
 
 
 def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
@@ -87,7 +89,10 @@ def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
     check_resume(out, config_dict(cfg), levels, recompute=cfg.run.recompute, defaults=defaults)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
-    return Run(cfg=cfg, domain=domain, out=out, adapter=load_object(domain.adapter), plan=plan)
+    executor = make_executor(cfg.run.executor, workers=cfg.run.workers, retries=cfg.run.worker_retries)
+    return Run(
+        cfg=cfg, domain=domain, out=out, adapter=load_object(domain.adapter), plan=plan, executor=executor
+    )
 
 
 def prepare(run: Run) -> dict[str, dict[str, Any]]:
@@ -293,6 +298,7 @@ def finish(
     The first table has a row per preparation stage (what ran, what was skipped, wall times), the
     second a row per headline metric and a column per round (round 0 = before training).
     """
+    run.executor.close()  # a local Ray cluster this run started
     seconds = round(time.time() - run.started, 1)
     extra = {
         "final_model": final_model,

@@ -3,8 +3,9 @@
 A rerun of the same judge on the same prompts replays the stored answers without calling the model.
 Only successful backend answers are stored: a timeout or a refused connection is retried next time,
 while an answer that could not be parsed is stored (the model *did* answer) and fails the same way on
-replay. Each thread gets its own connection; every write is one committed transaction, and the
-database runs in WAL mode so readers never see half a batch.
+replay. Each thread (and each process that unpickles the cache: a Ray worker) gets its own connection;
+every write is one committed transaction, and the database runs in WAL mode so readers never see half a
+batch.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ class JudgeCache:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._conn()  # create the schema now, so a bad path fails here and not mid-run
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the path only: a process that unpickles the cache (a Ray worker) opens its own
+        connections to the same file, so every worker reads and adds to one cache."""
+        return {"path": str(self.path)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"])
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -81,6 +81,19 @@ class OpenAIBackend:
         self._client: Any = None
         self.structured = StructuredSwitch(structured_output, f"{model}@{self.base_url}")
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the settings, not the connection pool or locks (a Ray worker opens its own)."""
+        state = dict(self.__dict__)
+        for live in ("_lock", "_slots", "_client"):
+            state.pop(live, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._client = None
+
     def _http(self) -> Any:
         with self._lock:  # pool threads race here on first use; build exactly one client
             if self._client is None:
