@@ -1,7 +1,8 @@
-"""Data-parallel DPO steps against one process, on the same machine's cores (issue 17).
+"""Scale-out on one machine (issue 17): data-parallel DPO steps against one process, and verification and
+judging on 1 and 2 Ray workers against the local executor, as ratios in one run.
 
     python bench/scale_out.py                       # SmolLM2-135M-Instruct, 32 pairs, batch 8, 2 processes
-    python bench/scale_out.py --model DIR --pairs 8 --batch 4 --steps 2     # a quick run
+    python bench/scale_out.py --model DIR --pairs 8 --batch 4 --steps 2 --programs 32 --judgments 16
 
 The same fast-DPO training (``optim.backend=fast``: the same pairs, seed, batch and steps) runs twice:
 once in one process with every core (``OMP_NUM_THREADS`` = cores), and once under ``accelerate launch
@@ -11,8 +12,18 @@ cores / P threads. Each run's seconds per optimiser step come from the trainer's
 seconds per step over the launched run's (above 1: the processes are faster), and the largest
 difference between the two runs' trained weights (they make the same update).
 
-The Ray parts of the issue's bench (verification and judge throughput on 1 and 2 workers) are not here
-yet.
+Then the stages ``run.executor`` moves (:mod:`polyrlaif.core.executor`), each on the local executor and
+on Ray with 1 and 2 workers (a local Ray cluster started once, before the timing, as a running cluster
+would be; each stage's actors are started inside the timing, as a round starts them):
+
+- verification: the code domain's unit-test verifier on ``--programs`` HumanEval programs (canonical
+  solutions and ``pass`` stubs, alternating), its sandbox ``--sandbox-workers`` processes wherever it runs;
+- judging: a yes/no judge (``--model`` through transformers, float32, batch 16) on ``--judgments``
+  HumanEval answers, four per problem; each Ray worker loads the model itself.
+
+Both must give the local executor's verdicts (scores equal; p(yes) within 1e-4). The last line is
+``ratio=X max_weight_diff=Y verify_ray1=A verify_ray2=B judge_ray1=C judge_ray2=D``: the ``ray`` ratios
+are items/s over the local executor's.
 """
 
 from __future__ import annotations
@@ -56,6 +67,97 @@ def _worker(args: argparse.Namespace) -> None:
     FastDPOTrainer(cfg).train(args.model, _pairs(args.pairs), Path(args.out))
 
 
+def _verify_work(n: int) -> tuple[dict, list]:
+    """``n`` HumanEval programs as code-domain prompts and candidates: canonical solutions and stubs."""
+    from polyrlaif.core.records import Candidate, PromptRecord
+    from polyrlaif.datasets.code_tasks import load_humaneval
+
+    prompts, cands = {}, []
+    for i, t in enumerate((load_humaneval() * 2)[:n]):
+        pid = t["task_id"]
+        meta = {"prompt": t["prompt"], "test": t["test"], "entry_point": t["entry_point"]}
+        prompts[pid] = PromptRecord(prompt_id=pid, text=t["prompt"], meta=meta)
+        body = t["canonical_solution"] if i % 2 == 0 else "    pass\n"
+        cands.append(Candidate(candidate_id=f"{pid}/{i}", prompt_id=pid, text=body))
+    return prompts, cands
+
+
+def _verify_chunk(verifier, chunk):
+    prompts, cands = chunk
+    return verifier.verify(prompts, cands)
+
+
+def _judge_chunk(judge, chunk):
+    prompts, cands = chunk
+    return judge.judge(prompts, cands, [{}] * len(cands))
+
+
+def _stage(executor, checker, call, prompts: dict, cands: list) -> tuple[float, list]:
+    """Items/s of one stage on ``executor`` (chunks of whole prompt groups, as core.feedback makes them)."""
+    import time
+
+    from polyrlaif.core.executor import chunk_groups
+
+    parts = (
+        [cands]
+        if executor.workers == 1 and executor.name == "local"
+        else chunk_groups(cands, lambda c: c.prompt_id, 4 * executor.workers)
+    )
+    chunks = [({c.prompt_id: prompts[c.prompt_id] for c in p}, p) for p in parts]
+    start = time.perf_counter()
+    out = [j for js in executor.map(checker, call, chunks, desc="bench") for j in js]
+    return len(cands) / (time.perf_counter() - start), out
+
+
+def _executors(args: argparse.Namespace) -> dict[str, float]:
+    """Items/s ratios of verification and judging on Ray with 1 and 2 workers over the local executor."""
+    import logging
+
+    import ray
+    from judging import humaneval_judgments  # bench/judging.py: the same judgments that bench judges
+    from ray import cloudpickle
+
+    from polyrlaif.core.executor import LocalExecutor, RayExecutor
+    from polyrlaif.core.judges import TransformersBackend, YesNoJudge
+    from polyrlaif.domains.code.verifier import CodeTestVerifier
+
+    logging.disable(logging.WARNING)
+    if __name__ != "__main__":  # (__main__ is pickled by value anyway) the chunk functions, to the workers
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    executors = {"local": LocalExecutor(), "ray1": RayExecutor(workers=1), "ray2": RayExecutor(workers=2)}
+    stages = {
+        "verify": (lambda: CodeTestVerifier(timeout_s=10, workers=args.sandbox_workers), _verify_chunk,
+                   *_verify_work(args.programs)),
+        "judge": (lambda: YesNoJudge(TransformersBackend(args.model, batch_size=16, dtype="float32"),
+                                     batch_size=16, progress=False), _judge_chunk,
+                  *humaneval_judgments(args.judgments)),
+    }  # fmt: skip
+    ratios: dict[str, float] = {}
+    try:
+        for stage, (make, call, prompts, cands) in stages.items():
+            rates, verdicts = {}, {}
+            for name, executor in executors.items():
+                checker = make()  # a fresh one: nothing loaded or started before the timing
+                rates[name], got = _stage(executor, checker, call, prompts, cands)
+                verdicts[name] = {j.candidate_id: (j.score, j.failure) for j in got}
+                getattr(checker, "close", lambda: None)()
+                print(f"{stage}, {name}: {rates[name]:.2f} items/s ({len(cands)} items)", flush=True)
+            for name in ("ray1", "ray2"):
+                for cid, (score, failure) in verdicts["local"].items():
+                    other, why = verdicts[name][cid]
+                    same = score == other if stage == "verify" else abs((score or 0) - (other or 0)) <= 1e-4
+                    if not same or failure != why:
+                        raise SystemExit(f"{stage} on {name} differs from local on {cid}: {other} vs {score}")
+                ratios[f"{stage}_{name}"] = rates[name] / rates["local"]
+    finally:
+        if started:
+            ray.shutdown()
+    return ratios
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--programs", type=int, default=164, help="HumanEval programs verified per executor")
+    p.add_argument("--sandbox-workers", type=int, default=2, help="sandbox processes per verifier")
+    p.add_argument("--judgments", type=int, default=64, help="answers judged per executor")
+    p.add_argument("--skip-ddp", action="store_true", help="only the executors")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -96,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
               str(args.processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
               "--main_process_port", str(_free_port())]  # fmt: skip
+    ratios = _executors(args)
+    if args.skip_ddp:
+        print(" ".join(f"{k}={v:.2f}" for k, v in ratios.items()))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         one = _run([sys.executable], Path(tmp) / "one", args, cores)
         many = _run(launch, Path(tmp) / "many", args, max(cores // args.processes, 1))
@@ -105,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"one process, {cores} threads: {one:.3f} s/step")
     print(f"{args.processes} processes, {max(cores // args.processes, 1)} threads each: {many:.3f} s/step")
     print(f"pairs={args.pairs} batch={args.batch} steps={args.steps} model={args.model}")
-    print(f"ratio={one / many:.2f} max_weight_diff={diff:.2e}")
+    print(
+        f"ratio={one / many:.2f} max_weight_diff={diff:.2e} "
+        + " ".join(f"{k}={v:.2f}" for k, v in ratios.items())
+    )
     return 0
 
 

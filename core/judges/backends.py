@@ -130,6 +130,15 @@ class TransformersBackend:
         self._tokenizer: Any = None
         self._lock = threading.Lock()  # one forward pass at a time; the model is not re-entrant
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle everything but the lock (a Ray worker gets its own); a model not yet loaded is loaded
+        by whoever unpickles it, from ``model_name``."""
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @classmethod
     def from_loaded(
         cls, model: Any, tokenizer: Any, *, name: str, batch_size: int = 8

@@ -140,6 +140,10 @@ class CodeTestVerifier:
             _log.warning(IN_PROCESS_NOTICE)
         self._sandbox: Sandbox | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the settings, not a started sandbox pool: a Ray worker starts its own."""
+        return {**self.__dict__, "_sandbox": None}
+
     def sandbox(self) -> Sandbox:
         """The (started) sandbox pool this verifier runs programs in."""
         if self._sandbox is None:

@@ -1,5 +1,7 @@
-"""``bench/scale_out.py`` end to end on the tiny Llama model with two processes: it runs both sides, the
-last line parses, and the two runs made the same update. No timing is asserted."""
+"""``bench/scale_out.py`` end to end on the tiny Llama model with two processes, and its verification and
+judging on the local executor and 1 and 2 Ray workers: it runs every side, the last line parses, the two
+training runs made the same update and the executors gave the same verdicts (the script exits otherwise).
+No timing is asserted."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ import re
 
 def test_scale_out_bench_runs_and_both_sides_train_alike(bench_script, tiny_lm_path, capsys):
     bench = bench_script("scale_out")
-    code = bench.main(["--model", tiny_lm_path, "--pairs", "8", "--batch", "4", "--steps", "3"])
+    code = bench.main(["--model", tiny_lm_path, "--pairs", "8", "--batch", "4", "--steps", "3",
+                       "--programs", "12", "--judgments", "8", "--sandbox-workers", "1"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    m = re.fullmatch(r"ratio=(\S+) max_weight_diff=(\S+)", out.strip().splitlines()[-1])
+    stages = " ".join(rf"{s}_ray{w}=(\S+)" for s in ("verify", "judge") for w in (1, 2))
+    m = re.fullmatch(rf"ratio=(\S+) max_weight_diff=(\S+) {stages}", out.strip().splitlines()[-1])
     assert m, out
     assert float(m.group(1)) > 0 and float(m.group(2)) <= 1e-5
-    assert "2 processes, " in out
+    assert all(float(x) > 0 for x in m.groups()[2:])
+    assert "2 processes, " in out and "judge, ray2: " in out

@@ -105,3 +105,33 @@ def test_a_chunk_that_keeps_killing_its_worker_stops_the_stage_by_name(local_ray
     checker = Squarer(die_on=3, always=True)
     with pytest.raises(RuntimeError, match=r"judge-x: chunk 2 of 2 failed after 1 retries"):
         RayExecutor(workers=2, retries=1).map(checker, square, chunks, desc="judge-x")
+
+
+def test_checkers_cross_to_a_worker_without_their_live_parts(tmp_path):
+    """What a round hands the workers pickles as settings: a judge cache as its file (the copy reads what
+    the original wrote), an HTTP backend without its pool, a started sandbox verifier without its
+    processes (the copy starts its own and runs the tests)."""
+    from polyrlaif.core.judges import JudgeCache, OpenAIBackend, TransformersBackend
+    from polyrlaif.core.records import Candidate, PromptRecord
+    from polyrlaif.domains.code.verifier import CodeTestVerifier
+
+    cache = JudgeCache(tmp_path / "c.sqlite")
+    cache.put("j", "h", {"text": "yes"})
+    copy = cloudpickle.loads(cloudpickle.dumps(cache))
+    assert copy.get("j", "h") == {"text": "yes"} and copy.path == cache.path
+    http = OpenAIBackend("http://127.0.0.1:9/v1", "m")
+    http._http()  # its pool exists
+    assert cloudpickle.loads(cloudpickle.dumps(http))._client is None
+    assert cloudpickle.loads(cloudpickle.dumps(TransformersBackend("x")))._lock is not None
+
+    test = "def check(f):\n    assert f(1, 2) == 3\n"
+    meta = {"prompt": "def add(a, b):\n", "test": test, "entry_point": "add"}
+    prompts = {"p": PromptRecord(prompt_id="p", text="add", meta=meta)}
+    cands = [Candidate(candidate_id="c", prompt_id="p", text="    return a + b\n")]
+    with CodeTestVerifier(timeout_s=10, workers=1) as verifier:
+        verifier.sandbox()  # started here
+        remote = cloudpickle.loads(cloudpickle.dumps(verifier))
+        try:
+            assert [j.score for j in remote.verify(prompts, cands)] == [1.0]
+        finally:
+            remote.close()
