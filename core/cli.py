@@ -134,6 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--plot", default=None, help="also draw the spread to this PNG")
     sd.add_argument("--seed", type=int, default=0, help="bootstrap seed")
 
+    sv = sub.add_parser(
+        "serve",
+        help="serve a chat causal LM over an OpenAI-compatible API (for CPUs; vLLM speaks the same API)",
+        description="GET /v1/models and POST /v1/chat/completions over transformers, one request at a "
+        "time: a policy server for model.serve, or a judge endpoint for judge.base_url.",
+    )
+    sv.add_argument("--model", required=True, help="alias, hub id or local directory")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--name", default=None, help="the model id clients send (default: --model)")
+    sv.add_argument("--dtype", default="auto")
+    sv.add_argument("--device", default="auto")
+    sv.add_argument("--batch-size", type=int, default=8, help="completions decoded together")
+
     sub.add_parser("domains", help="list the registered domains and their benchmarks")
     return p
 
@@ -358,6 +372,12 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.verb == "seeds":
             return _cmd_seeds(args)
+        if args.verb == "serve":
+            from polyrlaif.core.serve import serve
+
+            serve(args.model, host=args.host, port=args.port, name=args.name, dtype=args.dtype,
+                  device=args.device, batch_size=args.batch_size)  # fmt: skip
+            return 0
         from polyrlaif.core.config import load_config
         from polyrlaif.core.registry import RECIPES
 

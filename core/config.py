@@ -49,6 +49,11 @@ class ModelConfig:
     device: str = "auto"
     cache_dir: str | None = None
     num_frames: int = 8
+    # sample through an OpenAI-compatible server this command starts for each checkpoint ({model}: its
+    # local directory, {port}: a free port), e.g. "vllm serve {model} --port {port}" (core/served_policy.py);
+    # unset: transformers in this process. Training always loads the checkpoint with transformers.
+    serve: str | None = None
+    serve_timeout_s: float = 900.0  # how long a starting server may take to answer /v1/models
 
 
 @dataclass

@@ -215,10 +215,23 @@ class CausalLMPolicy:
 
 class CausalLMAdapter:
     """The :class:`~polyrlaif.core.protocols.PolicyAdapter` of text domains: any causal LM with a chat
-    template that transformers can load (alias, hub id or local path), as a :class:`CausalLMPolicy`."""
+    template that transformers can load (alias, hub id or local path), as a :class:`CausalLMPolicy`, or
+    sampled through an OpenAI-compatible server (``serve``: :class:`~.served_policy.ServedPolicy`)."""
 
-    def load(self, model: str, **kwargs: Any) -> CausalLMPolicy:
-        """Build the policy; ``kwargs`` are :class:`CausalLMPolicy`'s (dtype, device, batch_size, ...)."""
+    #: its policies only chat, so a chat-completions server can stand in for them (``model.serve``)
+    servable = True
+
+    def load(
+        self, model: str, *, serve: str | None = None, serve_timeout_s: float = 900.0, **kwargs: Any
+    ) -> Any:
+        """Build the policy; ``kwargs`` are :class:`CausalLMPolicy`'s (dtype, device, batch_size, ...).
+        With ``serve`` (a server command), a :class:`ServedPolicy` that starts it instead."""
+        if serve:
+            from polyrlaif.core.served_policy import ServedPolicy
+
+            return ServedPolicy(
+                model, serve, start_timeout_s=serve_timeout_s, cache_dir=kwargs.get("cache_dir")
+            )
         return CausalLMPolicy(model, **kwargs)
 
 

@@ -90,7 +90,9 @@ class PolicyAdapter(Protocol):
     """Builds the domain's policy from a model id or path (``adapter.py`` in a domain).
 
     An adapter may also define ``policy_kwargs(cfg) -> dict``: keyword arguments ``load`` takes from the
-    run config beyond dtype, device, cache and batch size (a diffusion policy's ``sampling.steps``).
+    run config beyond dtype, device, cache and batch size (a diffusion policy's ``sampling.steps``), and
+    ``servable = True`` when its policies only chat, so that ``load`` accepts ``serve`` (a server command,
+    ``model.serve``) and samples through an OpenAI-compatible server.
     """
 
     def load(self, model: str, **kwargs: Any) -> Policy | MediaPolicy:

@@ -80,6 +80,12 @@ def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
     ``run.recompute`` is set. Then create the output folder and write ``config.yaml``, which therefore
     always describes what is on disk."""
     domain = get_domain(cfg.domain.name)
+    adapter = load_object(domain.adapter)
+    if cfg.model.serve and not getattr(adapter, "servable", False):
+        raise ValueError(
+            f"invalid config at field 'model.serve': domain {domain.name!r}'s policy does not sample through "
+            "a chat-completions server (its adapter is not servable); unset model.serve"
+        )
     plan = list(load_object(domain.stages)(cfg)) if domain.stages else []
     place_stages(plan, worlds_root() / domain.name)  # stages without a world_dir: the shared cache
     stage_plan(plan, recompute=cfg.run.recompute)
@@ -90,9 +96,7 @@ def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     executor = make_executor(cfg.run.executor, workers=cfg.run.workers, retries=cfg.run.worker_retries)
-    return Run(
-        cfg=cfg, domain=domain, out=out, adapter=load_object(domain.adapter), plan=plan, executor=executor
-    )
+    return Run(cfg=cfg, domain=domain, out=out, adapter=adapter, plan=plan, executor=executor)
 
 
 def prepare(run: Run) -> dict[str, dict[str, Any]]:
@@ -154,12 +158,14 @@ def load_policy(run: Run, model_path: str) -> Policy:
     diffusion policy's steps and guidance)."""
     m = run.cfg.model
     extra = getattr(run.adapter, "policy_kwargs", None)
+    served = {"serve": m.serve, "serve_timeout_s": m.serve_timeout_s} if m.serve else {}
     return run.adapter.load(
         model_path,
         dtype=m.dtype,
         device=m.device,
         cache_dir=m.cache_dir,
         batch_size=run.cfg.sampling.batch_size,
+        **served,
         **(extra(run.cfg) if callable(extra) else {}),
     )
 

@@ -78,3 +78,26 @@ def test_an_unknown_executor_is_refused_before_any_work(tmp_path, tiny_lm_path):
     res = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert res.returncode != 0 and "run.executor" in res.stderr
     assert not (tmp_path / "x" / "round_0").exists()
+
+
+def test_rounds_sample_through_a_server_started_for_each_checkpoint(tmp_path, tiny_lm_path, rule_judge):
+    """``model.serve``: round 1 samples from a server of the starting model, round 2 from one of round 1's
+    trained checkpoint; both are stopped; the run finishes like a local one."""
+    url, _ = rule_judge
+    serve = f"{sys.executable} -m polyrlaif.core.cli serve --model {{model}} --port {{port}} --dtype float32"
+    out = tmp_path / "served"
+    res = _train(out, tiny_lm_path, url, f"model.serve={serve}", "run.rounds=2")
+    started = [line for line in res.stderr.splitlines() if "starting the policy server" in line]
+    assert any(str(out / "round_1" / "train" / "model") in line for line in started)  # round 1's weights
+    assert len(_rows(out / "round_2" / "candidates.jsonl")) > 0
+    assert json.loads((out / "metrics.json").read_text())["rounds"][2]["round"] == 2
+    leftover = subprocess.run(["pgrep", "-f", f"serve --model {out}"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""  # every server it started is stopped
+
+
+def test_a_domain_whose_policy_does_not_chat_refuses_model_serve(tmp_path):
+    args = [sys.executable, "-m", "polyrlaif.core.cli", "train", "--config", tiny_config("text_to_image"),
+            f"run.output_dir={tmp_path / 'x'}", "model.serve=vllm serve {model} --port {port}"]  # fmt: skip
+    res = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "model.serve" in res.stderr and "not servable" in res.stderr
+    assert not (tmp_path / "x").exists()
