@@ -163,7 +163,8 @@ def test_a_bad_gold_file_is_named_without_a_traceback(tmp_path: Path, capsys, mo
 def test_audio_fills_the_audio_option_and_is_refused_where_there_is_none(
     tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    from polyrlaif.core.cli import _eval_options, build_parser
+    from polyrlaif.core.cli import build_parser
+    from polyrlaif.core.eval_command import eval_options as _eval_options
     from polyrlaif.domains.spoken_lm.storycloze import StoryClozeEvaluator
 
     parsed = build_parser().parse_args(

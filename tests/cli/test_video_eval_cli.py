@@ -333,7 +333,8 @@ def test_eval_generates_with_a_model_and_videos(tmp_path: Path, tiny_lm_path: st
 
 
 def test_videos_fills_the_videos_option_and_is_refused_where_there_is_none(tmp_path: Path, capsys) -> None:
-    from polyrlaif.core.cli import _eval_options, build_parser
+    from polyrlaif.core.cli import build_parser
+    from polyrlaif.core.eval_command import eval_options as _eval_options
     from polyrlaif.domains.video_lmm.videoqa import VideoQAEvaluator
 
     base = ["eval", "--domain", "video_lmm", "--benchmark", "videoqa", "--videos", "clips"]
