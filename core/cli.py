@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             if not ranks().main:  # under accelerate launch: rank 0 runs the recipe, this rank trains with it
                 from polyrlaif.core.trainers.base import build_trainer
 
-                serve_training(lambda: build_trainer(cfg))
+                serve_training(lambda name: build_trainer(cfg, name))
                 return 0
             out = Path(cfg.run.output_dir)
             try:

@@ -131,7 +131,7 @@ def build_trainer(cfg: TrainConfig, name: str | None = None) -> Trainer:
             f"trainer {name!r} under a launcher ({here.world} processes): only "
             f"{', '.join(LAUNCHED_BACKENDS)} trains across processes so far; run it in one process"
         )
-    return LaunchedTrainer(trainer) if here.main else trainer
+    return LaunchedTrainer(trainer, name) if here.main else trainer
 
 
 def separate_reference(model_path: str, reference: str | None, cache_dir: str | None = None) -> str | None:

@@ -32,8 +32,9 @@ from typing import Any
 
 __all__ = ["LAUNCHED_BACKENDS", "LaunchedTrainer", "Ranks", "ranks", "release_workers", "serve_training"]
 
-#: The preference backends that train across the ranks of a launcher so far.
-LAUNCHED_BACKENDS = ("fast", "trl")
+#: The trainers that train across the ranks of a launcher so far: the fast DPO step, TRL's DPO, TRL's
+#: GRPO and RLOO (each rank generates and scores its share of every batch), and the reward model.
+LAUNCHED_BACKENDS = ("fast", "trl", "grpo", "rloo", "reward_model")
 
 
 @dataclass(frozen=True)
@@ -132,32 +133,44 @@ def _receive() -> tuple:
 
 class LaunchedTrainer:
     """Rank 0's trainer under a launcher: each ``train`` call is first sent to the other ranks, which
-    are waiting in :func:`serve_training`, so every rank trains on the same data at once."""
+    are waiting in :func:`serve_training`, so every rank trains on the same data at once. The data go
+    by cloudpickle, so an online task's reward callables (closures over judges and verifiers, which
+    pickle as their settings: a judge cache as its file) reach every rank.
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
+    Args:
+        inner: this rank's trainer.
+        name: its registry name, which the other ranks build theirs by.
+    """
+
+    def __init__(self, inner: Any, name: str) -> None:
+        self.inner, self.name = inner, name
 
     def train(self, model_path: str, data: Any, output_dir: Any, **kwargs: Any) -> Any:
         """Send the call to the other ranks, then train here (see the wrapped trainer's ``train``)."""
-        _send(("train", model_path, list(data), str(output_dir), kwargs))
+        import cloudpickle
+
+        _send(("train", self.name, model_path, cloudpickle.dumps(data), str(output_dir), kwargs))
         return self.inner.train(model_path, data, output_dir, **kwargs)
 
 
 def serve_training(build: Any) -> None:
     """What a rank other than 0 does for a whole run: wait for rank 0's training calls and join each one,
-    until :func:`release_workers`. ``build()`` makes this rank's trainer. Sampling, judging, evaluation
-    and every run artifact stay with rank 0, which runs the recipe."""
+    until :func:`release_workers`. ``build(name)`` makes this rank's trainer of that registry name (once
+    per name). Sampling, judging, evaluation and every run artifact stay with rank 0, which runs the
+    recipe."""
     import logging
+    import pickle
     from pathlib import Path
 
     logging.getLogger("polyrlaif").setLevel(logging.WARNING)  # rank 0's log tells the run's story
-    trainer = build()
+    trainers: dict[str, Any] = {}
     while True:
         message = _receive()
         if message[0] == "stop":
             return
-        _, model_path, data, output_dir, kwargs = message
-        trainer.train(model_path, data, Path(output_dir), **kwargs)
+        _, name, model_path, data, output_dir, kwargs = message
+        trainer = trainers.setdefault(name, build(name))
+        trainer.train(model_path, pickle.loads(data), Path(output_dir), **kwargs)
 
 
 def release_workers() -> None:

@@ -45,6 +45,7 @@ from polyrlaif.core.trainers.base import (
     publish_trained,
     training_device,
 )
+from polyrlaif.core.trainers.distributed import per_rank_batch
 
 __all__ = ["RewardModelTrainer", "check_text_pairs", "held_out_metrics", "pair_accuracy", "split_pairs"]
 
@@ -329,7 +330,7 @@ class RewardModelTrainer:
             learning_rate=o.lr,
             num_train_epochs=o.epochs,
             max_steps=o.max_steps,
-            per_device_train_batch_size=o.batch_size,
+            per_device_train_batch_size=per_rank_batch(o.batch_size),  # optim.batch_size over all ranks
             gradient_accumulation_steps=o.grad_accum,
             max_length=None,  # over-long pairs are already left out, and counted
             seed=seed,

@@ -38,6 +38,7 @@ from polyrlaif.core.trainers.base import (
     no_checkpointing,
     publish_trained,
 )
+from polyrlaif.core.trainers.distributed import per_rank_batch, ranks
 from polyrlaif.core.trl_options import with_passthrough
 
 __all__ = [
@@ -114,7 +115,7 @@ def _config(
         learning_rate=s.lr,
         beta=s.beta,
         num_generations=s.num_generations,
-        per_device_train_batch_size=s.batch_size,
+        per_device_train_batch_size=per_rank_batch(s.batch_size),  # rl.batch_size over all ranks
         max_steps=s.max_steps,
         max_completion_length=s.max_completion_length,
         temperature=s.temperature,
@@ -275,6 +276,10 @@ def grpo_train(
     names = list(reward_funcs)
     funcs = [_named(name, f) for name, f in reward_funcs.items()]
     args = _config(s, output_dir, use_cpu, seed, reward_weights)
+    world = ranks().world
+    if world > 1:
+        per = args.per_device_train_batch_size
+        log.info(f"{s.algorithm}: {per} completions a step on each of {world} processes (of {s.batch_size})")
     dataset = Dataset.from_list([dict(row) for row in prompts])
     if s.algorithm == "grpo":
         from trl import GRPOTrainer
@@ -301,7 +306,8 @@ def grpo_train(
     seconds = time.perf_counter() - start
     metrics = _summarise(trainer.state.log_history, names, seconds, trainer.state.global_step)
     # every step's logged values (rewards per reward, loss, KL, lengths), for reward curves
-    atomic_write_jsonl(output_dir / STEPS_FILE, step_logs(trainer.state.log_history))
+    if ranks().main:  # under a launcher rank 0 alone writes
+        atomic_write_jsonl(output_dir / STEPS_FILE, step_logs(trainer.state.log_history))
     return publish_trained(output_dir, trainer.model, processing, metrics)
 
 

@@ -77,4 +77,30 @@ def test_a_backend_that_cannot_train_across_ranks_is_refused(tmp_path, tiny_lm_p
             "optim.backend=diffusion_dpo"]  # fmt: skip
     res = subprocess.run([*launch, *args], capture_output=True, text=True, timeout=600,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
-    assert res.returncode != 0 and "only fast, trl trains across processes" in res.stderr
+    assert res.returncode != 0
+    assert "only fast, trl, grpo, rloo, reward_model trains across processes" in res.stderr
+
+
+@pytest.mark.parametrize("algorithm", ["grpo"])  # the search agent's episodes need GRPO's rollout hook
+def test_online_rl_trains_on_both_ranks(algorithm, tmp_path, tiny_lm_path, rule_judge, monkeypatch):
+    """``run.mode: online`` under two processes: rank 0 runs the rounds and sends each one's task (its
+    reward callables, cloudpickled) to rank 1, both generate and score their half of every batch, and
+    rank 0 alone writes the checkpoint and the step log. (The tiny random model never answers, so every
+    reward is 0 and the update is zero; that both ranks trained shows in the run finishing at all: TRL's
+    collectives wait for every rank.)"""
+    monkeypatch.setenv("POLYRLAIF_WORLDS", str(tmp_path / "worlds"))
+    url, _ = rule_judge
+    out = tmp_path / "online"
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCELERATE_DDP),
+              "--main_process_port", str(_free_port()), "-m", "polyrlaif.core.cli"]  # fmt: skip
+    args = ["train", "--config", tiny_config("search_agent"), f"run.output_dir={out}",
+            f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}", "run.rounds=1",
+            f"rl.algorithm={algorithm}"]  # fmt: skip
+    res = subprocess.run([*launch, *args], capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    steps = [json.loads(x) for x in (out / "round_1" / "train" / "steps.jsonl").read_text().splitlines()]
+    assert steps and all("reward" in s for s in steps)
+    assert (out / "round_1" / "train" / "model" / "model.safetensors").is_file()
+    assert f"{algorithm}: 2 completions a step on each of 2 processes" in res.stderr
+    assert res.stdout.count("metrics per round") == 1  # one summary: rank 0's

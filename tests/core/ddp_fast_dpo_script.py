@@ -1,6 +1,7 @@
 """Trains a DPO backend once, as ``test_ddp_fast_dpo.py`` asks: run in one process, or as each of the
 processes ``accelerate launch --num_processes 2`` starts. Args: model dir, output dir, sft weight, backend
-(``fast``: 7 pairs in batches of 4; ``trl``: 8 pairs in one batch of 8, whose order then cannot differ).
+(``fast``: 7 pairs in batches of 4; ``trl`` and ``reward_model``: 8 pairs in one batch of 8, whose order
+then cannot differ).
 Every checkpoint write (``publish_checkpoint``) is recorded in ``<output dir>.writers`` with the rank that
 made it."""
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from polyrlaif.core.config import LoraConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 from polyrlaif.core.records import PreferencePair
-from polyrlaif.core.trainers import base, fast_dpo, trl_dpo
+from polyrlaif.core.trainers import base, fast_dpo, reward_model, trl_dpo
 
 
 def pairs(n: int) -> list[PreferencePair]:
@@ -45,8 +46,12 @@ def main(model: str, out: str, sft_weight: float, backend: str) -> None:
         beta=0.1, sft_weight=sft_weight, lr=2e-4, batch_size=batch, grad_accum=1, max_length=48,
         epochs=epochs, lora=LoraConfig(enabled=False),
     )  # fmt: skip
+    if backend == "reward_model":  # every pair trains: none held out, so the ranks' batches are the same
+        optim.reward_eval_fraction, optim.max_length = 0.0, 256  # (it counts the chat template's tokens)
     cfg = TrainConfig(optim=optim, model=ModelConfig(device="cpu"), run=RunConfig(seed=5))
-    trainer = fast_dpo.FastDPOTrainer(cfg) if backend == "fast" else trl_dpo.TRLDPOTrainer(cfg)
+    trainers = {"fast": fast_dpo.FastDPOTrainer, "trl": trl_dpo.TRLDPOTrainer,
+                "reward_model": reward_model.RewardModelTrainer}  # fmt: skip
+    trainer = trainers[backend](cfg)
     trainer.train(model, pairs(n), Path(out))
 
 

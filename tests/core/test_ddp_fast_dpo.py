@@ -78,3 +78,25 @@ def test_trl_on_two_processes_trains_as_one(tiny_lm_path, tmp_path):
     start = load_file(Path(tiny_lm_path) / "model.safetensors")
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-5
     assert any(not torch.equal(wa[k], start[k]) for k in wa if k in start)  # it trained
+
+
+def test_the_reward_model_on_two_processes_trains_as_one(tiny_lm_path, tmp_path):
+    """The reward model (TRL's RewardTrainer) under the same launcher: half of ``optim.batch_size`` on
+    each rank, the same update as one process, one checkpoint written by rank 0."""
+    from safetensors.torch import load_file
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    _run([sys.executable, str(SCRIPT), tiny_lm_path, str(one), "0.0", "reward_model"])
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+              "--main_process_port", str(_free_port())]  # fmt: skip
+    _run([*launch, str(SCRIPT), tiny_lm_path, str(two), "0.0", "reward_model"])
+    assert sorted((tmp_path / "two.ranks").read_text().split()) == ["0/2", "1/2"]
+    assert (tmp_path / "two.writers").read_text() == "0\n"
+    ma = json.loads((one / "model" / "DONE").read_text())["metrics"]
+    mb = json.loads((two / "model" / "DONE").read_text())["metrics"]
+    assert ma["steps"] == mb["steps"] == 3
+    assert mb["loss"] == pytest.approx(ma["loss"], rel=1e-3, abs=1e-5) and ma["loss"] != ma["loss_first"]
+    wa = load_file(one / "model" / "model.safetensors")
+    wb = load_file(two / "model" / "model.safetensors")
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-5
