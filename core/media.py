@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyrlaif.core.io import InputError, atomic_write_bytes
-from polyrlaif.core.records import MediaRef, PromptRecord
+from polyrlaif.core.records import MediaRef, PreferencePair, PromptRecord
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,7 +43,9 @@ __all__ = [
     "frame_indices",
     "has_images",
     "has_visual",
+    "image_pair_files",
     "load_image",
+    "pair_prompt_text",
     "prompt_conversation",
     "sample_frames",
     "strip_image_paths",
@@ -305,3 +307,38 @@ def cached_frames(
 ) -> tuple[list[int], np.ndarray]:
     """:func:`sample_frames` through a :class:`FrameCache` in ``cache_dir`` (decodes only on a miss)."""
     return FrameCache(cache_dir).frames(path, num_frames)
+
+
+def pair_prompt_text(prompt: str | list[dict[str, Any]]) -> str:
+    """The text a pair's image was generated from: the prompt string, or the first user turn's text."""
+    if isinstance(prompt, str):
+        return prompt
+    for message in prompt:
+        if message.get("role") == "user":
+            content = message["content"]
+            if isinstance(content, str):
+                return content
+            return " ".join(part["text"] for part in content if part.get("type") == "text")
+    raise InputError("a pair's prompt has no user turn")
+
+
+def image_pair_files(pairs: Sequence[PreferencePair]) -> tuple[list[str], list[str], list[str]]:
+    """Prompts, chosen and rejected image files of ``pairs``, every file opened once to check it.
+
+    Raises:
+        InputError: naming the pair and the file, when a pair has no image on a side or a file is
+            missing or unreadable.
+    """
+    prompts, chosen, rejected = [], [], []
+    for pair in pairs:
+        where = f"pair {pair.pair_id}"
+        for side, media, out in (
+            ("chosen", pair.chosen_media, chosen),
+            ("rejected", pair.rejected_media, rejected),
+        ):
+            if not media or media[0].kind != "image":
+                raise InputError(f"{where}: no {side} image ({side}_media holds no image reference)")
+            load_image(media[0].uri, where=f"{where} ({side})")
+            out.append(media[0].uri)
+        prompts.append(pair_prompt_text(pair.prompt))
+    return prompts, chosen, rejected

@@ -11,7 +11,11 @@ DiffusionDPO repository's ``train.py``; what this trainer does differently:
   computed in one no-grad pass before training, in the micro-batches training will use. No reference
   copy of the UNet is kept (the repository holds one and runs it on every step), and on the first step
   the policy's errors equal the reference's bit for bit (the loss is exactly log 2);
-* images and prompts are encoded once (VAE latents or pixels, text-encoder states), not on every step.
+* images and prompts are encoded once (VAE latents or pixels, text-encoder states), not on every step;
+* under ``accelerate launch`` each rank takes its share of every micro-batch (its reference errors
+  included), its loss normalised by the whole micro-batch, and the ranks' gradients are summed before
+  the step (:mod:`~polyrlaif.core.trainers.distributed`), so the update is one process's; a pair's
+  noise and timestep depend only on the seed, the epoch and its index, not on which rank draws it.
 
 Pairs are :class:`~polyrlaif.core.records.PreferencePair` s whose ``chosen_media[0]`` and
 ``rejected_media[0]`` are image files; every file is opened before training starts, so a missing one
@@ -30,16 +34,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyrlaif.core.config import TrainConfig
-from polyrlaif.core.io import InputError
-from polyrlaif.core.media import load_image
+from polyrlaif.core.media import image_pair_files, pair_prompt_text
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
+    CHECKPOINT_DIR,
     TrainResult,
     finished_result,
     freeze_parameters,
     publish_checkpoint,
     separate_reference,
 )
+from polyrlaif.core.trainers.distributed import Ranks, ranks
 
 if TYPE_CHECKING:
     import torch
@@ -47,41 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["DPOPlan", "DiffusionDPOTrainer", "dpo_errors", "image_pair_files", "pair_prompt_text"]
 
 log = logging.getLogger(__name__)
-
-
-def pair_prompt_text(prompt: str | list[dict[str, Any]]) -> str:
-    """The text a pair's image was generated from: the prompt string, or the first user turn's text."""
-    if isinstance(prompt, str):
-        return prompt
-    for message in prompt:
-        if message.get("role") == "user":
-            content = message["content"]
-            if isinstance(content, str):
-                return content
-            return " ".join(part["text"] for part in content if part.get("type") == "text")
-    raise InputError("a pair's prompt has no user turn")
-
-
-def image_pair_files(pairs: Sequence[PreferencePair]) -> tuple[list[str], list[str], list[str]]:
-    """Prompts, chosen and rejected image files of ``pairs``, every file opened once to check it.
-
-    Raises:
-        InputError: naming the pair and the file, when a pair has no image on a side or a file is
-            missing or unreadable.
-    """
-    prompts, chosen, rejected = [], [], []
-    for pair in pairs:
-        where = f"pair {pair.pair_id}"
-        for side, media, out in (
-            ("chosen", pair.chosen_media, chosen),
-            ("rejected", pair.rejected_media, rejected),
-        ):
-            if not media or media[0].kind != "image":
-                raise InputError(f"{where}: no {side} image ({side}_media holds no image reference)")
-            load_image(media[0].uri, where=f"{where} ({side})")
-            out.append(media[0].uri)
-        prompts.append(pair_prompt_text(pair.prompt))
-    return prompts, chosen, rejected
 
 
 @dataclass
@@ -191,6 +161,7 @@ class DiffusionDPOTrainer:
         self.optim = cfg.optim
         self.model_cfg = cfg.model
         self.seed = cfg.run.seed
+        self.ranks: Ranks = Ranks()
 
     def train(
         self,
@@ -214,6 +185,7 @@ class DiffusionDPOTrainer:
         output_dir = Path(output_dir)
         if seed is not None:
             self.seed = seed
+        self.ranks = ranks()  # one process, or this one's place under accelerate launch
         done = finished_result(output_dir)
         if done is not None:
             return done
@@ -267,7 +239,11 @@ class DiffusionDPOTrainer:
         metrics["setup_seconds"] = round(ref_start - setup_start, 3)
         parts.pipe.unet = unet.merge_and_unload() if o.lora.enabled else unet
         parts.pipe.unet.eval()
-        result = publish_checkpoint(output_dir, parts.pipe.save_pretrained, metrics)
+        if self.ranks.main:  # under a launcher rank 0 alone writes; the others wait for it
+            result = publish_checkpoint(output_dir, parts.pipe.save_pretrained, metrics)
+        else:
+            result = TrainResult(model_path=str(output_dir / CHECKPOINT_DIR), metrics=metrics)
+        self.ranks.barrier()
         parts = unet = None  # drop the references before freeing memory
         gc.collect()
         if torch.cuda.is_available():
@@ -315,18 +291,19 @@ class DiffusionDPOTrainer:
             data: ``(chosen inputs, rejected inputs, text states)``, one row per pair, on the CPU.
 
         Returns:
-            ``(errors_chosen, errors_rejected)`` per micro-batch, in plan order.
+            ``(errors_chosen, errors_rejected)`` per micro-batch, in plan order: of this rank's share
+            under a launcher (``None`` where that share is empty).
         """
         import torch
         from tqdm.auto import tqdm
 
-        micro = [(epoch, idx) for epoch, batches in plan.steps for idx in batches]
-        out = []
+        micro = [(epoch, self.ranks.shard(idx)) for epoch, batches in plan.steps for idx in batches]
+        out: list[tuple | None] = []  # None: this rank's share of that micro-batch is empty
         with torch.no_grad(), parts.autocast():
-            for epoch, idx in tqdm(micro, desc="diffusion dpo reference", unit="batch"):
-                out.append(
-                    dpo_errors(unet, parts.noise_scheduler, *self._batch(parts, plan, data, epoch, idx))
-                )
+            bar = tqdm(micro, desc="diffusion dpo reference", unit="batch", disable=not self.ranks.main)
+            for epoch, mine in bar:
+                batch = self._batch(parts, plan, data, epoch, mine) if mine else None
+                out.append(dpo_errors(unet, parts.noise_scheduler, *batch) if batch else None)
         return out
 
     def optimise(
@@ -344,40 +321,48 @@ class DiffusionDPOTrainer:
         params = [p for p in unet.parameters() if p.requires_grad]
         # AdamW with weight decay 0.01 (diffusers' training scripts' default), constant learning rate
         opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=1e-2, fused=True)
-        steps_log = StepLog(output_dir)
+        steps_log = StepLog(output_dir) if self.ranks.main else None  # rank 0 alone writes
         history: list[dict[str, float]] = []
         ref_errors = iter(reference)  # one entry per micro-batch, in plan order
-        bar = tqdm(total=len(plan.steps), desc="diffusion dpo", unit="step")
+        bar = tqdm(total=len(plan.steps), desc="diffusion dpo", unit="step", disable=not self.ranks.main)
+        keys = ("loss", "rewards/accuracies", "rewards/margins", "denoise_loss")
         for step, (epoch, batches) in enumerate(plan.steps, 1):
             t0 = time.perf_counter()
             n_step = sum(len(idx) for idx in batches)
-            sums = {"loss": 0.0, "rewards/accuracies": 0.0, "rewards/margins": 0.0, "denoise_loss": 0.0}
+            sums = dict.fromkeys(keys, 0.0)
             for idx in batches:
+                mine, ref = self.ranks.shard(idx), next(ref_errors)
+                if not mine:  # this rank's share of the micro-batch is empty; it adds zero gradients
+                    continue
                 with parts.autocast():
                     e_w, e_l = dpo_errors(
-                        unet, parts.noise_scheduler, *self._batch(parts, plan, data, epoch, idx)
+                        unet, parts.noise_scheduler, *self._batch(parts, plan, data, epoch, mine)
                     )
-                r_w, r_l = next(ref_errors)
+                r_w, r_l = ref
                 loss = diffusion_dpo_loss(e_w, e_l, r_w, r_l, beta)
-                (loss * len(idx) / n_step).backward()  # a step's loss is the mean over its pairs
+                (loss * len(mine) / n_step).backward()  # a step's loss is the mean over all its pairs
                 with torch.no_grad():
                     # the implicit reward difference: how much more the policy improved on the chosen
                     diff = (r_w - e_w) - (r_l - e_l)
-                    sums["loss"] += loss.item() * len(idx)
+                    sums["loss"] += loss.item() * len(mine)
                     sums["rewards/accuracies"] += (diff > 0).float().sum().item()
                     sums["rewards/margins"] += (beta / 2 * diff).sum().item()
                     sums["denoise_loss"] += (0.5 * (e_w + e_l)).sum().item()
+            self.ranks.sum_gradients(params)  # the ranks' shares add up to the whole step's gradient
             grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0).item()
             opt.step()
             opt.zero_grad(set_to_none=True)
-            row = {"step": step, "epoch": epoch, **{k: v / n_step for k, v in sums.items()}}
+            totals = self.ranks.sum([sums[k] for k in keys])
+            row = {"step": step, "epoch": epoch, **{k: v / n_step for k, v in zip(keys, totals, strict=True)}}
             row.update(grad_norm=grad_norm, learning_rate=o.lr, seconds=round(time.perf_counter() - t0, 4))
-            steps_log.write(row)
+            if steps_log is not None:
+                steps_log.write(row)
             history.append(row)
             bar.set_postfix(loss=f"{row['loss']:.4f}", acc=f"{row['rewards/accuracies']:.2f}")
             bar.update(1)
         bar.close()
-        steps_log.close()
+        if steps_log is not None:
+            steps_log.close()
         return history
 
 

@@ -32,9 +32,9 @@ from typing import Any
 
 __all__ = ["LAUNCHED_BACKENDS", "LaunchedTrainer", "Ranks", "ranks", "release_workers", "serve_training"]
 
-#: The trainers that train across the ranks of a launcher so far: the fast DPO step, TRL's DPO, TRL's
-#: GRPO and RLOO (each rank generates and scores its share of every batch), and the reward model.
-LAUNCHED_BACKENDS = ("fast", "trl", "grpo", "rloo", "reward_model")
+#: The trainers that train across the ranks of a launcher: the fast DPO step, TRL's DPO, TRL's GRPO and
+#: RLOO (each rank generates and scores its share of every batch), the reward model and Diffusion-DPO.
+LAUNCHED_BACKENDS = ("fast", "trl", "grpo", "rloo", "reward_model", "diffusion_dpo")
 
 
 @dataclass(frozen=True)

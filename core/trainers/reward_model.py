@@ -38,6 +38,7 @@ from polyrlaif.core import tracking
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.records import PreferencePair
 from polyrlaif.core.trainers.base import (
+    CHECKPOINT_DIR,
     TrainResult,
     finished_result,
     free_memory,
@@ -45,7 +46,7 @@ from polyrlaif.core.trainers.base import (
     publish_trained,
     training_device,
 )
-from polyrlaif.core.trainers.distributed import per_rank_batch
+from polyrlaif.core.trainers.distributed import per_rank_batch, ranks
 
 __all__ = ["RewardModelTrainer", "check_text_pairs", "held_out_metrics", "pair_accuracy", "split_pairs"]
 
@@ -210,8 +211,14 @@ class RewardModelTrainer:
             from polyrlaif.core.registry import TRAINERS
 
             log.info("the pairs' prompts carry images or video: training a vision reward model")
+            here = ranks()
+            if not here.main:  # under a launcher the vision reward model trains on rank 0 alone
+                here.barrier()
+                return TrainResult(model_path=str(output_dir / CHECKPOINT_DIR), metrics={})
             vision = TRAINERS.get("vision_reward_model")(self.cfg)
-            return vision.train(model_path, pairs, output_dir, seed=seed)
+            result = vision.train(model_path, pairs, output_dir, seed=seed)
+            here.barrier()
+            return result
         check_text_pairs(pairs)
 
         from datasets import Dataset
