@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,13 @@ def build_trainer(cfg: TrainConfig, name: str | None = None) -> Trainer:
     from polyrlaif.core.trainers.distributed import LAUNCHED_BACKENDS, LaunchedTrainer, ranks
 
     name = name or cfg.optim.backend
+    sharded = [k for k in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED") if os.environ.get(k) == "true"]
+    if sharded:  # set by accelerate launch for an FSDP or DeepSpeed config
+        raise ValueError(
+            f"{sharded[0].removeprefix('ACCELERATE_USE_').lower()} sharding is not supported yet: its "
+            "checkpoints need a save every rank joins, which is not written. Launch with "
+            "configs/accelerate/ddp.yaml (data parallel: every rank holds the whole model)"
+        )
     trainer = TRAINERS.get(name)(cfg)
     here = ranks()
     if here.world == 1:
