@@ -243,6 +243,9 @@ class RunConfig:
     executor: Literal["local", "ray"] = "local"
     workers: int = 2  # Ray actors per stage
     worker_retries: int = 3  # restarts of a worker that died, and retries of its chunk, before a stage fails
+    # sampling on this many Ray actors, each with a copy of the policy (0: in this process); the same
+    # candidates either way. With a GPU, a server (model.serve: vLLM's own data parallelism) is the fast way
+    sample_replicas: int = 0
 
 
 @dataclass

@@ -40,15 +40,23 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
         "model.num_frames": (cfg.model.num_frames, 1),
         "run.workers": (cfg.run.workers, 1),
         "run.worker_retries": (cfg.run.worker_retries, 0),
+        "run.sample_replicas": (cfg.run.sample_replicas, 0),
     }
     for key, (value, least) in minimums.items():
         if value < least:
             raise bad(key, value, f"must be at least {least}")
-    if cfg.run.executor == "ray":
+    if cfg.run.sample_replicas and cfg.model.serve:
+        raise bad(
+            "run.sample_replicas", cfg.run.sample_replicas, "with model.serve the server samples: set 0"
+        )
+    if cfg.run.executor == "ray" or cfg.run.sample_replicas:
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:
-            raise bad("run.executor", "ray", "needs Ray: pip install 'polyrlaif[ray]' (or ray>=2.40)")
+            key = "run.executor" if cfg.run.executor == "ray" else "run.sample_replicas"
+            raise bad(
+                key, getattr(cfg.run, key[4:]), "needs Ray: pip install 'polyrlaif[ray]' (or ray>=2.40)"
+            )
     from polyrlaif.core.tracking import check_report_to
 
     try:

@@ -163,11 +163,11 @@ class RayExecutor:
         if not ray.is_initialized():
             if os.environ.get("RAY_ADDRESS"):
                 ray.init(log_to_driver=False)
-                log.info(f"executor: joined the Ray cluster at {os.environ['RAY_ADDRESS']}")
+                log.info(f"joined the Ray cluster at {os.environ['RAY_ADDRESS']}")
             else:
                 cpus = max(os.cpu_count() or 1, int(self.workers * self.cpus_per_worker + 0.999))
                 ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
-                log.info(f"executor: started a local Ray cluster ({cpus} CPUs)")
+                log.info(f"started a local Ray cluster ({cpus} CPUs)")
             self._started = True
 
     def map(

@@ -187,6 +187,7 @@ def collect_feedback(
     *,
     retry_failures: bool = True,
     executor: Executor | None = None,
+    sampler_executor: Executor | None = None,
 ) -> tuple[list[PreferencePair], dict[str, Any]]:
     """Sample, verify, judge and build pairs for one round. Returns the pairs and the round's stats
     (``<verifier>_rate`` for each verifier, ``candidates_held_back``, this round's judge counters).
@@ -202,6 +203,8 @@ def collect_feedback(
             round whose update already trained on its pairs, so the pairs stay what was trained on.
         executor: where verification and judging run (``run.executor``, :mod:`polyrlaif.core.executor`);
             this process when ``None``. Either writes the same judgments.
+        sampler_executor: where the sampler draws its batches (``run.sample_replicas``); this process
+            when ``None``.
 
     Raises:
         RuntimeError: every judgment of a judge failed for want of a connection (the endpoint is down);
@@ -211,7 +214,11 @@ def collect_feedback(
     by_id = {p.prompt_id: p for p in prompts}
 
     # 1. sample: the newest policy answers every prompt n times, with one set of decoding settings
-    cands = feedback.sampler.sample(policy, prompts, round_idx=round_idx, out_path=rdir / "candidates.jsonl")
+    # (a sampler is handed an executor only when one is asked for: a plugin's may not take one)
+    where = {"executor": sampler_executor} if sampler_executor and sampler_executor.name != "local" else {}
+    cands = feedback.sampler.sample(
+        policy, prompts, round_idx=round_idx, out_path=rdir / "candidates.jsonl", **where
+    )
 
     # 2. verify, then judge: judges see the verifiers' results through the domain's context hook
     stage = StageWriter(rdir / "judgments.jsonl", key="key")
@@ -344,9 +351,13 @@ def run_feedback(cfg: TrainConfig) -> list[PreferencePair]:
         raise ValueError(f"domain {run.domain.name!r} has no offline feedback (sampler, judges, score)")
     check_judge_endpoints(cfg, built.offline)
     policy = kit.load_policy(run, kit.starting_model(run, built))
-    pairs, stats = collect_feedback(cfg, built.offline, policy, 1, run.out / "round_1", executor=run.executor)
+    pairs, stats = collect_feedback(
+        cfg, built.offline, policy, 1, run.out / "round_1", executor=run.executor,
+        sampler_executor=run.sampler_executor,
+    )  # fmt: skip
     kit.close_policy(policy)
     run.executor.close()
+    run.sampler_executor.close()
     print_summary("feedback", [{"stat": k, "value": v} for k, v in stats.items()])
     log.info(f"pairs written to {run.out / 'round_1' / 'pairs.jsonl'}")
     return pairs

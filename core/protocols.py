@@ -104,10 +104,17 @@ class Sampler(Protocol):
     """Turns prompts into candidates with the current policy (``sampler.py``)."""
 
     def sample(
-        self, policy: Any, prompts: Sequence[PromptRecord], *, round_idx: int, out_path: Path
+        self,
+        policy: Any,
+        prompts: Sequence[PromptRecord],
+        *,
+        round_idx: int,
+        out_path: Path,
+        executor: Any = None,
     ) -> list[Candidate]:
         """Sample candidates from a :class:`Policy` or :class:`MediaPolicy`, resumably, writing them to
-        ``out_path`` (and produced media beside it)."""
+        ``out_path`` (and produced media beside it). ``executor`` (``run.sample_replicas``): where to
+        draw the batches (:mod:`polyrlaif.core.executor`); ``None``: this process."""
         ...
 
 

@@ -71,6 +71,7 @@ class Run:
     plan: list[PrepStage] = field(default_factory=list)
     stages: list[StageReport] = field(default_factory=list)
     executor: Executor = field(default_factory=LocalExecutor)  # run.executor: verification and judging
+    sampler_executor: Executor = field(default_factory=LocalExecutor)  # run.sample_replicas
 
 
 def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
@@ -95,8 +96,11 @@ def setup(cfg: TrainConfig, levels: Sequence[Level] = ()) -> Run:
     check_resume(out, config_dict(cfg), levels, recompute=cfg.run.recompute, defaults=defaults)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
-    executor = make_executor(cfg.run.executor, workers=cfg.run.workers, retries=cfg.run.worker_retries)
-    return Run(cfg=cfg, domain=domain, out=out, adapter=adapter, plan=plan, executor=executor)
+    r = cfg.run
+    executor = make_executor(r.executor, workers=r.workers, retries=r.worker_retries)
+    replicas = r.sample_replicas and make_executor("ray", workers=r.sample_replicas, retries=r.worker_retries)
+    return Run(cfg=cfg, domain=domain, out=out, adapter=adapter, plan=plan, executor=executor,
+               sampler_executor=replicas or LocalExecutor())  # fmt: skip
 
 
 def prepare(run: Run) -> dict[str, dict[str, Any]]:
@@ -305,6 +309,7 @@ def finish(
     second a row per headline metric and a column per round (round 0 = before training).
     """
     run.executor.close()  # a local Ray cluster this run started
+    run.sampler_executor.close()
     seconds = round(time.time() - run.started, 1)
     extra = {
         "final_model": final_model,

@@ -5,6 +5,10 @@ Prompts are cut into fixed batches in prompt order, and each batch is sampled wi
 the run seed, the round and the batch index (for media, each output has its own seed, recorded on its
 candidate). A resumed run therefore redoes exactly the batches that were not yet written, with the same
 seeds, and produces the same artifact as an uninterrupted run.
+
+Since a batch depends only on its prompts and its seed, the batches can be drawn anywhere: the samplers
+hand them to an executor (:mod:`polyrlaif.core.executor`; ``run.sample_replicas`` Ray actors, each with
+its own copy of the policy, or this process) and write each batch's candidates in order as it is done.
 """
 
 from __future__ import annotations
@@ -13,12 +17,32 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from polyrlaif.core.executor import Executor, LocalExecutor
 from polyrlaif.core.io import StageWriter, sha256_text
 from polyrlaif.core.media import prompt_conversation, write_media
 from polyrlaif.core.protocols import MediaPolicy, Policy
 from polyrlaif.core.records import Candidate, PromptRecord
 
-__all__ = ["MediaSampler", "TextSampler", "candidate_id", "media_seed"]
+__all__ = [
+    "MediaSampler",
+    "TextSampler",
+    "candidate_id",
+    "generate_batch",
+    "generate_media_batch",
+    "media_seed",
+]
+
+
+def generate_batch(policy: Policy, job: tuple[list[Any], dict[str, Any]]) -> list[list[str]]:
+    """One text batch: ``policy.generate(conversations, **decoding)`` (what an executor's worker runs)."""
+    conversations, decoding = job
+    return policy.generate(conversations, **decoding)
+
+
+def generate_media_batch(policy: MediaPolicy, job: tuple[list[str], list[int]]) -> list[bytes]:
+    """One media batch: ``policy.generate_media(prompts, seeds=seeds)``."""
+    prompts, seeds = job
+    return policy.generate_media(prompts, seeds=seeds)
 
 
 def candidate_id(round_idx: int, prompt_id: str, j: int) -> str:
@@ -64,9 +88,16 @@ class TextSampler:
         )  # fmt: skip
 
     def sample(
-        self, policy: Policy, prompts: Sequence[PromptRecord], *, round_idx: int, out_path: Path
+        self,
+        policy: Policy,
+        prompts: Sequence[PromptRecord],
+        *,
+        round_idx: int,
+        out_path: Path,
+        executor: Executor | None = None,
     ) -> list[Candidate]:
-        """Sample (resuming from ``out_path`` if an earlier run was interrupted) and return candidates."""
+        """Sample (resuming from ``out_path`` if an earlier run was interrupted) and return candidates.
+        ``executor``: where the batches are drawn (this process when ``None``): the same candidates."""
         from tqdm.auto import tqdm
 
         stage = StageWriter(out_path, key="candidate_id")
@@ -74,21 +105,32 @@ class TextSampler:
         if not stage.done:
             done = stage.finished_keys
             batches = [prompts[i : i + self.batch_size] for i in range(0, len(prompts), self.batch_size)]
-            bar = tqdm(total=len(prompts) * self.n, desc=f"round {round_idx} sampling", unit="sample")
-            for b, batch in enumerate(batches):
-                ids = [candidate_id(round_idx, p.prompt_id, j) for p in batch for j in range(self.n)]
-                if all(i in done for i in ids):
-                    bar.update(len(ids))
-                    continue
-                outs = policy.generate(
-                    [prompt_conversation(p) for p in batch],
-                    n=self.n,
-                    temperature=self.temperature,
-                    top_p=self.top_p,
-                    max_new_tokens=self.max_new_tokens,
-                    seed=self.seed * 1_000_003 + round_idx * 10_007 + b,
+            todo = [
+                (b, batch)
+                for b, batch in enumerate(batches)
+                if not all(
+                    candidate_id(round_idx, p.prompt_id, j) in done for p in batch for j in range(self.n)
                 )
-                rows = []
+            ]
+            finished = sum(len(batch) for batch in batches) - sum(len(batch) for _, batch in todo)
+            bar = tqdm(
+                total=len(prompts) * self.n,
+                initial=finished * self.n,
+                desc=f"round {round_idx} sampling",
+                unit="sample",
+            )
+            decoding = {"n": self.n, "temperature": self.temperature, "top_p": self.top_p,
+                        "max_new_tokens": self.max_new_tokens}  # fmt: skip
+            jobs = [
+                (
+                    [prompt_conversation(p) for p in batch],
+                    {**decoding, "seed": self.seed * 1_000_003 + round_idx * 10_007 + b},
+                )
+                for b, batch in todo
+            ]
+
+            def write(k: int, outs: list[list[str]]) -> None:
+                batch, rows = todo[k][1], []
                 for p, texts in zip(batch, outs, strict=True):
                     for j, text in enumerate(texts):
                         cand = Candidate(
@@ -107,7 +149,9 @@ class TextSampler:
                         )
                         rows.append(cand.to_dict())
                 stage.append(rows)
-                bar.update(len(ids))
+                bar.update(len(rows))
+
+            (executor or LocalExecutor()).map(policy, generate_batch, jobs, desc="sampling", on_result=write)
             bar.close()
             stage.finish(order=order)
         return [Candidate.from_dict(r) for r in stage.rows()]
@@ -158,9 +202,11 @@ class MediaSampler:
         round_idx: int,
         out_path: Path,
         desc: str | None = None,
+        executor: Executor | None = None,
     ) -> list[Candidate]:
         """Generate (resuming from ``out_path`` if an earlier run was interrupted) and return candidates;
-        ``desc`` labels the progress bar (default ``round <round_idx> generating``)."""
+        ``desc`` labels the progress bar (default ``round <round_idx> generating``); ``executor``: where
+        the batches are drawn (this process when ``None``)."""
         from tqdm.auto import tqdm
 
         media_dir = Path(out_path).parent / "media"
@@ -169,17 +215,22 @@ class MediaSampler:
         if not stage.done:
             done = stage.finished_keys
             settings = dict(policy.settings())
-            total = len(prompts) * self.n
-            bar = tqdm(total=total, desc=desc or f"round {round_idx} generating", unit=policy.media_kind)
+            todo = []
             for start in range(0, len(prompts), self.batch_size):
                 batch = list(enumerate(prompts[start : start + self.batch_size], start))
                 jobs = [(i, p, j) for i, p in batch for j in range(self.n)]
-                if all(candidate_id(round_idx, p.prompt_id, j) in done for _, p, j in jobs):
-                    bar.update(len(jobs))
-                    continue
-                seeds = [media_seed(self.seed, round_idx, i, j) for i, _, j in jobs]
-                outputs = policy.generate_media([p.text for _, p, _ in jobs], seeds=seeds)
-                rows = []
+                if not all(candidate_id(round_idx, p.prompt_id, j) in done for _, p, j in jobs):
+                    todo.append((jobs, [media_seed(self.seed, round_idx, i, j) for i, _, j in jobs]))
+            total = len(prompts) * self.n
+            bar = tqdm(
+                total=total,
+                initial=total - sum(len(jobs) for jobs, _ in todo),
+                desc=desc or f"round {round_idx} generating",
+                unit=policy.media_kind,
+            )
+
+            def write(k: int, outputs: list[bytes]) -> None:
+                (jobs, seeds), rows = todo[k], []
                 for (_, p, j), s, data in zip(jobs, seeds, outputs, strict=True):
                     path = media_dir / _file_safe(p.prompt_id) / f"{j}{policy.suffix}"
                     ref = write_media(path, data, policy.media_kind)
@@ -195,6 +246,11 @@ class MediaSampler:
                     rows.append(cand.to_dict())
                 stage.append(rows)
                 bar.update(len(jobs))
+
+            work = [([p.text for _, p, _ in jobs], seeds) for jobs, seeds in todo]
+            (executor or LocalExecutor()).map(
+                policy, generate_media_batch, work, desc="generating", on_result=write
+            )
             bar.close()
             stage.finish(order=order)
         return [Candidate.from_dict(r) for r in stage.rows()]

@@ -54,8 +54,9 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
         # a failed judgment is retried on a rerun, unless the round already trained on its pairs
         trained = is_finished(rdir / "train")
         pairs, stats = collect_feedback(
-            cfg, feedback, policy, r, rdir, retry_failures=not trained, executor=run.executor
-        )
+            cfg, feedback, policy, r, rdir, retry_failures=not trained, executor=run.executor,
+            sampler_executor=run.sampler_executor,
+        )  # fmt: skip
         start = policy.model_path  # resolved: an alias's converted checkpoint
         initial = initial or start
         kit.close_policy(policy)  # free the sampler's memory before the update

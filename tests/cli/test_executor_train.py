@@ -1,6 +1,7 @@
-"""``polyrlaif train`` with ``run.executor=ray`` (a local Ray cluster, 2 workers) against the same command
-with the local executor: the same candidates, judgments and pairs, the judge asked as often, the same
-counters; and the workers read and add to the run's one judge cache."""
+"""``polyrlaif train`` with ``run.executor=ray`` (a local Ray cluster, 2 workers) and two policy replicas
+sampling (``run.sample_replicas=2``) against the same command in one process: the same candidates,
+judgments and pairs, the judge asked as often, the same counters; and the workers read and add to the
+run's one judge cache."""
 
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ def test_ray_workers_judge_what_the_local_executor_judges(tmp_path, tiny_lm_path
     local, remote = tmp_path / "local", tmp_path / "ray"
     _train(local, tiny_lm_path, url)
     asked = judge.requests
-    res = _train(remote, tiny_lm_path, url, "run.executor=ray", "run.workers=2")
-    assert "(ray, 2 workers)" in res.stderr
+    res = _train(remote, tiny_lm_path, url, "run.executor=ray", "run.workers=2", "run.sample_replicas=2")
+    assert "unit_tests (ray, 2 workers)" in res.stderr and "sampling (ray, 2 workers)" in res.stderr
     assert judge.requests == 2 * asked  # nothing judged twice, nothing left out
 
     for name in ("candidates.jsonl", "judgments.jsonl", "pairs.jsonl"):
