@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sandbox-workers", type=int, default=2, help="sandbox processes per verifier")
     p.add_argument("--judgments", type=int, default=64, help="answers judged per executor")
     p.add_argument("--skip-ddp", action="store_true", help="only the executors")
+    p.add_argument("--skip-executors", action="store_true", help="only the data-parallel steps")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
               str(args.processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
               "--main_process_port", str(_free_port())]  # fmt: skip
-    ratios = _executors(args)
+    ratios = {} if args.skip_executors else _executors(args)
     if args.skip_ddp:
         print(" ".join(f"{k}={v:.2f}" for k, v in ratios.items()))
         return 0
