@@ -337,6 +337,9 @@ class OnlineRLTrainer:
             raise ValueError(
                 f"reward weights for unknown reward(s) {unknown}; the task has {sorted(data.rewards)}"
             )
+        weights = [float(data.weights.get(name, 1.0)) for name in data.rewards]
+        if self.rl.backend == "fast":
+            return self._fast(model_path, data, output_dir, weights, self.seed if seed is None else seed)
         return grpo_train(
             model_path,
             data.prompts,
@@ -345,7 +348,32 @@ class OnlineRLTrainer:
             self.rl,
             model=self.model_cfg,
             seed=self.seed if seed is None else seed,
-            reward_weights=[float(data.weights.get(name, 1.0)) for name in data.rewards],
+            reward_weights=weights,
             rollout_func=data.rollout_func,
             frame_cache=getattr(data, "frame_cache", None),
         )
+
+    def _fast(
+        self, model_path: str, data: Any, output_dir: Path, weights: list[float], seed: int
+    ) -> TrainResult:
+        """``rl.backend=fast``: :func:`~polyrlaif.core.trainers.fast_grpo.fast_grpo_train` (GRPO on a text
+        policy in one process, so far)."""
+        from polyrlaif.core.models import resolve_model_path
+        from polyrlaif.core.trainers import grpo_vision as gv
+        from polyrlaif.core.trainers.fast_grpo import fast_grpo_train
+
+        if self.rl.algorithm != "grpo":
+            raise ValueError("rl.backend=fast trains GRPO so far; use rl.backend=trl for RLOO")
+        if ranks().world > 1:
+            raise ValueError(
+                "rl.backend=fast trains in one process so far; use rl.backend=trl under a launcher"
+            )
+        path = resolve_model_path(model_path, self.model_cfg.cache_dir)
+        if gv.is_vision_checkpoint(path) or gv.rows_have_visual(data.prompts):
+            raise ValueError(
+                "rl.backend=fast trains text policies so far; use rl.backend=trl for images or video"
+            )
+        return fast_grpo_train(
+            path, data.prompts, data.rewards, output_dir, self.rl, model=self.model_cfg, seed=seed,
+            reward_weights=weights, rollout_func=data.rollout_func,
+        )  # fmt: skip

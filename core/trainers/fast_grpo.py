@@ -1,0 +1,237 @@
+"""A faster GRPO step on TRL's semantics (issue 23): ``rl.backend=fast``.
+
+What a step does is TRL's ``GRPOTrainer`` with its defaults (``loss_type="dapo"``, ``scale_rewards=
+"group"``, one update per generation batch, AdamW fused with a linear decay, gradients clipped at 1):
+the same data order (TRL's ``RepeatSampler`` with the run's seed), the reward callables with TRL's
+signature (``None``: does not apply), the advantages and the loss of :mod:`polyrlaif.core.rl_loss`.
+What it saves:
+
+* the log-probabilities of a step's completions come from one packed pass in which every prompt is
+  laid out once for its ``num_generations`` completions and the LM head runs only where a completion
+  token is predicted (:func:`polyrlaif.core.rl_packed.group_token_logps`), for the policy and the
+  reference alike; TRL runs each (prompt, completion) as a padded row of its own;
+* the reference pass is skipped when beta is 0;
+* sampling draws the ``num_generations`` completions of a prompt from one encoded prompt
+  (``num_return_sequences``) instead of as repeated rows.
+
+A domain's ``rollout_func(prompts, trainer)`` (multi-turn episodes) is called as TRL calls it, with
+this trainer's ``model``, ``processing_class``, ``accelerator.unwrap_model``, ``args`` and ``state``; it
+returns ``prompt_ids``, ``completion_ids`` and ``logprobs`` per row, plus extra columns for the rewards.
+``env_mask`` (TRL's name; or ``tool_mask``: 1 on tokens the model wrote) masks tool observations out of
+the loss.
+
+``tests/core/test_fast_grpo.py`` holds it to TRL's ``GRPOTrainer`` over three steps on the same
+rollouts: the same losses and the same weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from polyrlaif.core.config import ModelConfig, RLConfig
+from polyrlaif.core.io import atomic_write_jsonl
+from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
+
+__all__ = ["fast_grpo_train"]
+
+log = logging.getLogger(__name__)
+
+STEPS_FILE = "steps.jsonl"
+
+
+def _completion_texts(
+    tokenizer: Any, prompts: Sequence[Any], completion_ids: Sequence[Sequence[int]]
+) -> list:
+    """Completions as TRL hands them to rewards: an assistant message for a chat prompt, else text."""
+    texts = tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
+    chat = isinstance(prompts[0], list)
+    return [[{"role": "assistant", "content": t}] for t in texts] if chat else texts
+
+
+def _groups(prompt_ids: Sequence[Sequence[int]], completion_ids: Sequence[Sequence[int]]) -> list:
+    """Consecutive rows with the same prompt become one prefix group (a prompt's completions)."""
+    groups: list[tuple[list[int], list[list[int]]]] = []
+    for p, c in zip(prompt_ids, completion_ids, strict=True):
+        if groups and groups[-1][0] == list(p):
+            groups[-1][1].append(list(c))
+        else:
+            groups.append((list(p), [list(c)]))
+    return groups
+
+
+def _generate(model: Any, tokenizer: Any, prompts: Sequence[Any], s: RLConfig) -> tuple[list, list]:
+    """``num_generations`` completions of each distinct prompt of the batch (rows come in groups),
+    cut after the first EOS token as TRL cuts them."""
+    import torch
+
+    unique = prompts[:: s.num_generations]
+    texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in unique]
+    enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(
+            **enc, do_sample=True, temperature=s.temperature, top_k=0, top_p=1.0,
+            max_new_tokens=s.max_completion_length, num_return_sequences=s.num_generations,
+            pad_token_id=tokenizer.pad_token_id,
+        )  # fmt: skip
+    new = out[:, enc["input_ids"].shape[1] :].tolist()
+    stop = model.generation_config.eos_token_id
+    eos = {tokenizer.eos_token_id, *([stop] if isinstance(stop, int) else stop or [])}
+    completions = []
+    for row in new:
+        cut = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
+        completions.append(row[:cut])
+    prompt_ids = []
+    for ids, mask in zip(enc["input_ids"].tolist(), enc["attention_mask"].tolist(), strict=True):
+        real = [t for t, m in zip(ids, mask, strict=True) if m]
+        prompt_ids += [real] * s.num_generations
+    return prompt_ids, completions
+
+
+def _rewards(funcs: dict[str, Callable], rows: list[dict], prompts: list, completions: list,
+             completion_ids: list, extra: dict) -> Any:  # fmt: skip
+    """``(completions, functions)`` rewards, NaN where a function returned ``None``."""
+    import torch
+
+    columns = {
+        k: [r[k] for r in rows] for k in rows[0] if k not in ("prompt", "completion", "completion_ids")
+    }
+    columns.update(extra)
+    out = torch.full((len(completions), len(funcs)), float("nan"))
+    for j, func in enumerate(funcs.values()):
+        got = func(prompts=prompts, completions=completions, completion_ids=completion_ids, **columns)
+        out[:, j] = torch.tensor([float("nan") if v is None else float(v) for v in got])
+    return out
+
+
+def fast_grpo_train(
+    model_path: str,
+    prompts: Sequence[dict[str, Any]],
+    reward_funcs: dict[str, Callable],
+    output_dir: str | Path,
+    rl: RLConfig,
+    *,
+    model: ModelConfig | None = None,
+    seed: int = 0,
+    reward_weights: list[float] | None = None,
+    rollout_func: Callable | None = None,
+) -> TrainResult:
+    """Train ``model_path`` with GRPO for ``rl.max_steps`` steps; publish to ``output_dir/model``.
+
+    Args:
+        prompts: dataset rows, each with a ``prompt`` (chat messages) and the columns rewards read.
+        reward_funcs: name -> TRL-style reward callable.
+        rl: ``num_generations``, ``batch_size`` (completions a step), ``max_steps``, ``lr``, ``beta``,
+            ``temperature``, ``max_completion_length``; ``rl.trl`` may set ``epsilon``/``epsilon_high``.
+        seed: data order, sampling.
+        reward_weights: one per reward function (default 1).
+        rollout_func: TRL's rollout hook (see the module docstring).
+
+    Returns:
+        The published result; metrics: the last step's ``loss``, ``reward``, ``steps``, ``seconds``.
+    """
+    import copy
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from trl.trainer.utils import RepeatSampler
+
+    from polyrlaif.core.rl_loss import group_advantages, grpo_loss
+    from polyrlaif.core.rl_packed import group_token_logps
+
+    output_dir = Path(output_dir)
+    done = finished_result(output_dir)
+    if done is not None:
+        return done
+    model or ModelConfig()
+    G, B = rl.num_generations, rl.batch_size
+    eps_low = float(rl.trl.get("epsilon", 0.2))
+    eps_high = float(rl.trl.get("epsilon_high") or eps_low)
+    weights = torch.tensor(reward_weights or [1.0] * len(reward_funcs))
+    set_seed(seed)  # as TRL's Trainer does when it starts
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    policy = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    policy.train()
+    reference = copy.deepcopy(policy).eval() if rl.beta != 0.0 else None
+    params = [p for p in policy.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=rl.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=True)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: max(0.0, (rl.max_steps - k) / rl.max_steps))
+    sampler = RepeatSampler(
+        prompts, mini_repeat_count=G, batch_size=B // G, repeat_count=1, shuffle=True, seed=seed
+    )
+    state = SimpleNamespace(global_step=0)
+    accelerator = SimpleNamespace(
+        unwrap_model=lambda model: model
+    )  # what rollout funcs call on a TRL trainer
+    view = SimpleNamespace(
+        model=policy, processing_class=tokenizer, state=state, args=rl, accelerator=accelerator
+    )
+    order: list[int] = []
+    steps: list[dict[str, float]] = []
+    start = time.perf_counter()
+    for step in range(rl.max_steps):
+        t0 = time.perf_counter()
+        while len(order) < B:
+            order += list(iter(sampler))  # a new epoch: the sampler's next permutation
+        idx, order = order[:B], order[B:]
+        rows = [dict(prompts[i]) for i in idx]
+        batch_prompts = [r["prompt"] for r in rows]
+        extra: dict[str, Any] = {}
+        tool_mask = None
+        if rollout_func is not None:
+            out = rollout_func(batch_prompts, view)
+            prompt_ids, completion_ids = out["prompt_ids"], out["completion_ids"]
+            tool_mask = out.get("tool_mask", out.get("env_mask"))  # TRL reads a rollout's mask as env_mask
+            extra = {
+                k: v
+                for k, v in out.items()
+                if k not in ("prompt_ids", "completion_ids", "logprobs", "tool_mask")
+            }
+        else:
+            prompt_ids, completion_ids = _generate(policy, tokenizer, batch_prompts, rl)
+        completions = _completion_texts(tokenizer, batch_prompts, completion_ids)
+        rewards = _rewards(reward_funcs, rows, batch_prompts, completions, completion_ids, extra)
+        advantages = group_advantages(rewards, weights, G)
+        groups = _groups(prompt_ids, completion_ids)
+        pad = tokenizer.pad_token_id
+        logps, mask = group_token_logps(policy, groups, pad_token_id=pad, temperature=rl.temperature)
+        if tool_mask is not None:
+            tm = torch.ones_like(mask)
+            for k, row in enumerate(tool_mask):
+                tm[k, : len(row)] = torch.tensor(row, dtype=mask.dtype)
+            mask = mask * tm
+        ref = None
+        if reference is not None:
+            with torch.no_grad():
+                ref, _ = group_token_logps(reference, groups, pad_token_id=pad, temperature=rl.temperature)
+        loss, metrics = grpo_loss(logps, None, advantages, mask, ref_logps=ref, beta=rl.beta,
+                                  epsilon_low=eps_low, epsilon_high=eps_high, loss_type="dapo",
+                                  num_items=float(mask.sum()))  # fmt: skip
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
+        lr = sched.get_last_lr()[0]
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        state.global_step = step + 1
+        total = (rewards * weights).nansum(1)
+        row = {"step": step + 1, "loss": float(loss), "grad_norm": grad_norm, "learning_rate": lr,
+               "reward": float(total.mean()), "reward_std": float(total.std()) if len(total) > 1 else 0.0,
+               "completions/mean_length": float(sum(map(len, completion_ids)) / len(completion_ids)),
+               "step_time": time.perf_counter() - t0, **metrics}  # fmt: skip
+        for j, name in enumerate(reward_funcs):
+            row[f"rewards/{name}/mean"] = float(torch.nanmean(rewards[:, j]))
+        steps.append(row)
+        log.info(
+            f"fast grpo step {step + 1}/{rl.max_steps}: loss {row['loss']:.4f} reward {row['reward']:.3f}"
+        )
+    atomic_write_jsonl(output_dir / STEPS_FILE, steps)
+    metrics = {"loss": steps[-1]["loss"], "reward": steps[-1]["reward"], "steps": float(len(steps)),
+               "seconds": round(time.perf_counter() - start, 3)}  # fmt: skip
+    return publish_trained(output_dir, policy, tokenizer, metrics)
