@@ -104,3 +104,29 @@ def test_three_steps_match_trls_grpo_trainer(tiny_lm_path, tmp_path, beta):
     trl_update = torch.cat([(theirs[k] - start[k]).flatten() for k in mine])
     assert ((ours_update - trl_update).norm() / trl_update.norm()).item() < 1e-2
     assert max((mine[k] - start[k]).abs().max().item() for k in mine) > 1e-4  # it trained
+
+
+def test_sampling_its_own_completions_trains_and_logs(tiny_lm_path, tmp_path):
+    """Without a rollout function the step samples each prompt's group itself (one encoded prompt,
+    ``num_return_sequences``), cut after the first EOS as TRL cuts them, and trains on them."""
+    import json
+
+    seen: list[list[int]] = []
+
+    def length(prompts, completions, completion_ids, topic, **kw):
+        seen.extend(completion_ids)
+        assert len(topic) == len(completions) == B  # dataset columns reach the rewards, one per row
+        return [len(ids) / 8 for ids in completion_ids]
+
+    rl = RLConfig(
+        lr=1e-3, num_generations=G, batch_size=B, max_steps=2, temperature=1.0, max_completion_length=8
+    )
+    result = fast_grpo_train(tiny_lm_path, _rows(), {"length": length}, tmp_path / "own", rl, seed=0)
+    steps = [json.loads(x) for x in (tmp_path / "own" / "steps.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps] == [1, 2] and all("rewards/length/mean" in s for s in steps)
+    assert len(seen) == 2 * B and all(1 <= len(ids) <= 8 for ids in seen)
+    from transformers import AutoTokenizer
+
+    eos = AutoTokenizer.from_pretrained(tiny_lm_path).eos_token_id
+    assert all(eos not in ids[:-1] for ids in seen)  # nothing after an EOS
+    assert len({tuple(ids) for ids in seen}) > 1 and result.metrics["steps"] == 2
