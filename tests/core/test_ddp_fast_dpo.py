@@ -23,6 +23,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _launch() -> list[str]:
+    """``accelerate launch`` with two processes (torchrun and gloo on this CPU machine)."""
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+            "--main_process_port", str(_free_port())]  # fmt: skip
+
+
 def _run(cmd: list[str]) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
@@ -35,9 +42,7 @@ def test_two_processes_train_as_one(sft_weight, tiny_lm_path, tmp_path):
 
     one, two = tmp_path / "one", tmp_path / "two"
     _run([sys.executable, str(SCRIPT), tiny_lm_path, str(one), str(sft_weight)])
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-              "--main_process_port", str(_free_port())]  # fmt: skip
+    launch = _launch()
     _run([*launch, str(SCRIPT), tiny_lm_path, str(two), str(sft_weight)])
 
     a = [json.loads(x) for x in (one / "steps.jsonl").read_text().splitlines()]
@@ -63,9 +68,7 @@ def test_trl_on_two_processes_trains_as_one(tiny_lm_path, tmp_path):
 
     one, two = tmp_path / "one", tmp_path / "two"
     _run([sys.executable, str(SCRIPT), tiny_lm_path, str(one), "0.0", "trl"])
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-              "--main_process_port", str(_free_port())]  # fmt: skip
+    launch = _launch()
     _run([*launch, str(SCRIPT), tiny_lm_path, str(two), "0.0", "trl"])
     assert sorted((tmp_path / "two.ranks").read_text().split()) == ["0/2", "1/2"]
     assert (tmp_path / "two.writers").read_text() == "0\n"
@@ -87,9 +90,7 @@ def test_the_reward_model_on_two_processes_trains_as_one(tiny_lm_path, tmp_path)
 
     one, two = tmp_path / "one", tmp_path / "two"
     _run([sys.executable, str(SCRIPT), tiny_lm_path, str(one), "0.0", "reward_model"])
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-              "--main_process_port", str(_free_port())]  # fmt: skip
+    launch = _launch()
     _run([*launch, str(SCRIPT), tiny_lm_path, str(two), "0.0", "reward_model"])
     assert sorted((tmp_path / "two.ranks").read_text().split()) == ["0/2", "1/2"]
     assert (tmp_path / "two.writers").read_text() == "0\n"
@@ -116,9 +117,7 @@ def test_diffusion_dpo_on_two_processes_trains_as_one(tmp_path):
     script = Path(__file__).with_name("ddp_diffusion_dpo_script.py")
     one, two = tmp_path / "one", tmp_path / "two"
     _run([sys.executable, str(script), pipe, str(tmp_path), str(one)])
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-              "--main_process_port", str(_free_port())]  # fmt: skip
+    launch = _launch()
     _run([*launch, str(script), pipe, str(tmp_path), str(two)])
     assert sorted((tmp_path / "two.ranks").read_text().split()) == ["0/2", "1/2"]
     assert (tmp_path / "two.writers").read_text() == "0\n"
