@@ -1,4 +1,4 @@
-"""A faster GRPO step on TRL's semantics (issue 23): ``rl.backend=fast``.
+"""A faster GRPO (and RLOO) step on TRL's semantics (issue 23): ``rl.backend=fast``.
 
 What a step does is TRL's ``GRPOTrainer`` with its defaults (``loss_type="dapo"``, ``scale_rewards=
 "group"``, one update per generation batch, AdamW fused with a linear decay, gradients clipped at 1):
@@ -21,7 +21,12 @@ returns ``prompt_ids``, ``completion_ids`` and ``logprobs`` per row, plus extra 
 the loss.
 
 ``tests/core/test_fast_grpo.py`` holds it to TRL's ``GRPOTrainer`` over three steps on the same
-rollouts: the same losses and the same weights.
+rollouts: the same losses and the same weights. ``rl.algorithm=rloo`` swaps in RLOO's leave-one-out
+advantages (a KL penalty ``beta * sum(old - ref)`` in the reward) and its sequence-level clipped loss
+(:func:`~polyrlaif.core.rl_loss.rloo_loss`, TRL's on fixed tensors), with tool observations left out of
+a sequence's log-probability; unlike TRL's ``RLOOTrainer`` it takes a ``rollout_func``, so multi-turn
+agents (PokeeResearch trains with RLOO) can use it. TRL has no RLOO rollout hook to compare whole steps
+against.
 """
 
 from __future__ import annotations
@@ -140,7 +145,7 @@ def fast_grpo_train(
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
     from trl.trainer.utils import RepeatSampler
 
-    from polyrlaif.core.rl_loss import group_advantages, grpo_loss
+    from polyrlaif.core.rl_loss import group_advantages, grpo_loss, rloo_advantages, rloo_loss
     from polyrlaif.core.rl_packed import group_token_logps
 
     output_dir = Path(output_dir)
@@ -197,7 +202,6 @@ def fast_grpo_train(
             prompt_ids, completion_ids = _generate(policy, tokenizer, batch_prompts, rl)
         completions = _completion_texts(tokenizer, batch_prompts, completion_ids)
         rewards = _rewards(reward_funcs, rows, batch_prompts, completions, completion_ids, extra)
-        advantages = group_advantages(rewards, weights, G)
         groups = _groups(prompt_ids, completion_ids)
         pad = tokenizer.pad_token_id
         logps, mask = group_token_logps(policy, groups, pad_token_id=pad, temperature=rl.temperature)
@@ -210,9 +214,17 @@ def fast_grpo_train(
         if reference is not None:
             with torch.no_grad():
                 ref, _ = group_token_logps(reference, groups, pad_token_id=pad, temperature=rl.temperature)
-        loss, metrics = grpo_loss(logps, None, advantages, mask, ref_logps=ref, beta=rl.beta,
-                                  epsilon_low=eps_low, epsilon_high=eps_high, loss_type="dapo",
-                                  num_items=float(mask.sum()))  # fmt: skip
+        if rl.algorithm == "rloo":  # leave-one-out baseline; the KL penalty is in the reward
+            old = (logps.detach() * mask).sum(1)
+            kl = ((logps.detach() - ref) * mask).sum(1) if ref is not None else None
+            advantages = rloo_advantages(rewards, weights, G, kl=kl, beta=rl.beta)
+            loss = rloo_loss(logps, old, advantages, mask, epsilon_low=eps_low, epsilon_high=eps_high)
+            metrics = {"kl": float(kl.mean())} if kl is not None else {}
+        else:
+            advantages = group_advantages(rewards, weights, G)
+            loss, metrics = grpo_loss(logps, None, advantages, mask, ref_logps=ref, beta=rl.beta,
+                                      epsilon_low=eps_low, epsilon_high=eps_high, loss_type="dapo",
+                                      num_items=float(mask.sum()))  # fmt: skip
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
         lr = sched.get_last_lr()[0]

@@ -356,14 +356,12 @@ class OnlineRLTrainer:
     def _fast(
         self, model_path: str, data: Any, output_dir: Path, weights: list[float], seed: int
     ) -> TrainResult:
-        """``rl.backend=fast``: :func:`~polyrlaif.core.trainers.fast_grpo.fast_grpo_train` (GRPO on a text
-        policy in one process, so far)."""
+        """``rl.backend=fast``: :func:`~polyrlaif.core.trainers.fast_grpo.fast_grpo_train` (GRPO or RLOO on
+        a text policy in one process, so far)."""
         from polyrlaif.core.models import resolve_model_path
         from polyrlaif.core.trainers import grpo_vision as gv
         from polyrlaif.core.trainers.fast_grpo import fast_grpo_train
 
-        if self.rl.algorithm != "grpo":
-            raise ValueError("rl.backend=fast trains GRPO so far; use rl.backend=trl for RLOO")
         if ranks().world > 1:
             raise ValueError(
                 "rl.backend=fast trains in one process so far; use rl.backend=trl under a launcher"

@@ -130,3 +130,36 @@ def test_sampling_its_own_completions_trains_and_logs(tiny_lm_path, tmp_path):
     eos = AutoTokenizer.from_pretrained(tiny_lm_path).eos_token_id
     assert all(eos not in ids[:-1] for ids in seen)  # nothing after an EOS
     assert len({tuple(ids) for ids in seen}) > 1 and result.metrics["steps"] == 2
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
+def test_the_rewarded_completion_gains_probability(tiny_lm_path, tmp_path, algorithm):
+    """Three steps on fixed rollouts whose first completion of every group is the only one rewarded:
+    under GRPO and under RLOO (with its KL penalty in the reward) the rewarded completions become more
+    likely relative to their siblings, so the update goes the way the rewards point."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from polyrlaif.core.rl_packed import group_token_logps
+    from polyrlaif.core.trainers.fast_grpo import _groups
+
+    tok = AutoTokenizer.from_pretrained(tiny_lm_path)
+    rollout = _rollout(tok.eos_token_id)
+
+    def first_only(prompts, completions, completion_ids, **kw):
+        return [1.0 if i % G == 0 else 0.0 for i in range(len(completions))]
+
+    rl = RLConfig(algorithm=algorithm, lr=3e-3, beta=0.05 if algorithm == "rloo" else 0.0, num_generations=G,
+                  batch_size=B, max_steps=3, max_completion_length=8)  # fmt: skip
+    out = fast_grpo_train(tiny_lm_path, _rows(), {"first": first_only}, tmp_path / algorithm, rl, seed=1,
+                          rollout_func=_rollout(tok.eos_token_id))  # fmt: skip
+    batch = rollout([r["prompt"] for r in _rows() for _ in range(G)], None)
+    groups = _groups(batch["prompt_ids"], batch["completion_ids"])
+
+    def margin(path):
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        with torch.no_grad():
+            logps, mask = group_token_logps(model, groups, pad_token_id=tok.pad_token_id)
+        seq = (logps * mask).sum(1).view(-1, G)
+        return (seq[:, 0] - seq[:, 1:].mean(1)).mean().item()
+
+    assert margin(out.model_path) > margin(tiny_lm_path) + 0.05
