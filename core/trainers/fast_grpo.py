@@ -77,6 +77,7 @@ def _generate(model: Any, tokenizer: Any, prompts: Sequence[Any], s: RLConfig) -
     unique = prompts[:: s.num_generations]
     texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in unique]
     enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+    enc = enc.to(model.device)
     with torch.no_grad():
         out = model.generate(
             **enc, do_sample=True, temperature=s.temperature, top_k=0, top_p=1.0,
@@ -152,7 +153,9 @@ def fast_grpo_train(
     done = finished_result(output_dir)
     if done is not None:
         return done
-    model or ModelConfig()
+    from polyrlaif.core.models import pick_device
+
+    device = pick_device((model or ModelConfig()).device)  # float32 wherever it runs (parity is on CPU)
     G, B = rl.num_generations, rl.batch_size
     eps_low = float(rl.trl.get("epsilon", 0.2))
     eps_high = float(rl.trl.get("epsilon_high") or eps_low)
@@ -161,7 +164,7 @@ def fast_grpo_train(
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    policy = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    policy = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(device)
     policy.train()
     reference = copy.deepcopy(policy).eval() if rl.beta != 0.0 else None
     params = [p for p in policy.parameters() if p.requires_grad]
@@ -196,7 +199,7 @@ def fast_grpo_train(
             extra = {
                 k: v
                 for k, v in out.items()
-                if k not in ("prompt_ids", "completion_ids", "logprobs", "tool_mask")
+                if k not in ("prompt_ids", "completion_ids", "logprobs", "tool_mask", "env_mask")
             }
         else:
             prompt_ids, completion_ids = _generate(policy, tokenizer, batch_prompts, rl)
@@ -205,6 +208,7 @@ def fast_grpo_train(
         groups = _groups(prompt_ids, completion_ids)
         pad = tokenizer.pad_token_id
         logps, mask = group_token_logps(policy, groups, pad_token_id=pad, temperature=rl.temperature)
+        rewards, weights = rewards.to(logps.device), weights.to(logps.device)
         if tool_mask is not None:
             tm = torch.ones_like(mask)
             for k, row in enumerate(tool_mask):
