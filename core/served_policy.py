@@ -24,6 +24,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -33,6 +34,14 @@ from polyrlaif.core.models import resolve_model_path
 __all__ = ["ServedPolicy"]
 
 log = get_logger(__name__)
+
+
+def _stop_group(pid: int) -> None:
+    """SIGTERM a server's process group if it is still there (at exit, or when the policy is freed)."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _free_port() -> int:
@@ -81,6 +90,9 @@ class ServedPolicy:
         self._proc: subprocess.Popen | None = subprocess.Popen(
             argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        # its own session keeps a Ctrl-C meant for the run from reaching it mid-request; so that an
+        # interrupted or crashed run leaves no server behind, its group is stopped when Python exits
+        weakref.finalize(self, _stop_group, self._proc.pid)
         self._client = httpx.Client(timeout=request_timeout_s)
         self.served_name = self._wait(start_timeout_s)
 

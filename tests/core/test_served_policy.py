@@ -67,3 +67,26 @@ def test_the_server_refuses_a_request_without_messages(tiny_lm_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_run_that_dies_leaves_no_server_behind(tiny_lm_path):
+    """The server runs in its own session (a Ctrl-C for the run does not reach it mid-request), so the
+    policy stops its group when Python exits, even if the run never closed it."""
+    import os
+    import subprocess
+    import time
+
+    script = (
+        "import sys; from polyrlaif.core.served_policy import ServedPolicy; "
+        f"p = ServedPolicy({tiny_lm_path!r}, {SERVE!r}, start_timeout_s=120); "
+        "print(p._proc.pid, flush=True); sys.exit(1)"
+    )
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    pid = int(res.stdout.split()[-1])
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the server {pid} outlived the run")
