@@ -129,9 +129,6 @@ class _Worker:
     def __init__(self, checker: Any) -> None:
         self.checker = checker
 
-    def pid(self) -> int:
-        return os.getpid()
-
     def run(self, call: Callable[[Any, Any], Any], chunk: Any) -> tuple[Any, Any]:
         stats = getattr(self.checker, "stats", None)
         if dataclasses.is_dataclass(stats) and callable(getattr(stats, "reset", None)):
