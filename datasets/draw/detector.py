@@ -242,3 +242,39 @@ def check(
     verdict["overall"] = all(v for v in verdict.values() if v is not None)
     verdict["reason"] = None
     return verdict
+
+
+def check_graded(
+    prompt: str | PromptSpec,
+    image: Any,
+    *,
+    tolerance: float = COLOUR_TOLERANCE,
+    min_area: int = MIN_AREA,
+) -> dict[str, float | str | None]:
+    """:func:`check` with partial credit, for a preference signal that tells near misses from far ones.
+
+    * ``object``: the share of named shapes present (in any colour);
+    * ``colour``: the share of named groups whose shape is present in its colour;
+    * ``count``: over the named groups, the mean of ``1 / (1 + |found - asked|)`` (1 when exact, 0.5
+      one off, ...);
+    * ``position``: as in :func:`check` (1.0 or 0.0), None without a relation.
+
+    Every value is in [0, 1] and equals :func:`check`'s verdict when that holds (1.0); ``reason`` is
+    as there.
+    """
+    spec = prompt if isinstance(prompt, PromptSpec) else parse_prompt(prompt)
+    exact = check(spec if spec is not None else prompt, image, tolerance=tolerance, min_area=min_area)
+    if spec is None:
+        return {k: v for k, v in exact.items() if k != "overall"}  # type: ignore[misc]
+    blobs = detect(image, tolerance=tolerance, min_area=min_area)
+    shapes = {b.shape for b in blobs}
+    groups = [[b for b in blobs if (b.shape, b.colour) == (o.shape, o.colour)] for o in spec.objects]
+    n = len(spec.objects)
+    position = exact["position"]
+    return {
+        "object": sum(o.shape in shapes for o in spec.objects) / n,
+        "colour": sum(bool(g) for g in groups) / n,
+        "count": sum(1 / (1 + abs(len(g) - o.count)) for g, o in zip(groups, spec.objects, strict=True)) / n,
+        "position": None if position is None else float(bool(position)),
+        "reason": None,
+    }

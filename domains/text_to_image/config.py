@@ -73,7 +73,8 @@ class TextToImageConfig:
             ``synthetic``: the world's held-out prompts.
         taxonomy: a taxonomy YAML (the axes a prompt can vary along); ``None``: the packaged one.
         rules: stage 1 of the judging, deterministic checks by name (``draw``: the draw world's
-            colour-blob detector checks objects, colours, counts and positions), or ``"module:attr"``
+            colour-blob detector checks objects, colours, counts and positions; ``draw_graded``: the same
+            with partial credit, how near each count is), or ``"module:attr"``
             callables of the user's (see :mod:`~polyrlaif.domains.text_to_image.verifier`); ``[]``: none.
         judge: stage 2, the multimodal judge: ``clip`` (cosine of image and prompt through open_clip),
             ``vlm`` (the core's yes/no judge with the image, "Does this image show ...?") or ``none``.
@@ -86,10 +87,11 @@ class TextToImageConfig:
         eval_benchmarks: benchmarks run before training and after every round.
     """
 
-    #: settings only the pairs depend on (core.resume): a rerun with new weights rebuilds the pairs from
-    #: the judgments on disk
+    #: settings only the judgments or the pairs depend on (core.resume): a rerun with other rules rejudges
+    #: the images on disk, one with new weights rebuilds the pairs from the judgments on disk
     LEVEL_KEYS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "pairs": ("rule_weight", "judge_weight", "cross_validation")
+        "judgments": ("rules",),
+        "pairs": ("rule_weight", "judge_weight", "cross_validation"),
     }
 
     name: str = "text_to_image"

@@ -1,10 +1,11 @@
 """Stage 1 of InstructEngine's judging: deterministic rule checks on the image, where an axis allows one.
 
-A rule reads the prompt *text* and the image file, and returns per-axis verdicts (``True``/``False``, or
-``None`` where the axis does not apply), or ``None`` when the prompt is outside what it can check. The
-packaged rule ``draw`` checks objects, colours, counts and left/right positions with the draw world's own
-colour-blob detector (:func:`polyrlaif.datasets.draw.check`); it reads the image, never the generator's
-ground truth. A user registers their own with :func:`register_rule`, or names a ``"module:attr"`` callable
+A rule reads the prompt *text* and the image file, and returns per-axis verdicts (``True``/``False``, a
+partial credit in [0, 1], or ``None`` where the axis does not apply), or ``None`` when the prompt is
+outside what it can check. The packaged rule ``draw`` checks objects, colours, counts and left/right
+positions with the draw world's own colour-blob detector (:func:`polyrlaif.datasets.draw.check`); it
+reads the image, never the generator's ground truth; ``draw_graded`` gives partial credit (how near each
+count is). A user registers their own with :func:`register_rule`, or names a ``"module:attr"`` callable
 in ``domain.rules``.
 
 :class:`RuleVerifier` scores a candidate by the share of applicable checks that hold, under its own prompt
@@ -18,10 +19,19 @@ from typing import Any
 
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
-__all__ = ["RULES", "RuleFn", "RuleVerifier", "draw_rule", "register_rule", "resolve_rule"]
+__all__ = [
+    "RULES",
+    "RuleFn",
+    "RuleVerifier",
+    "draw_graded_rule",
+    "draw_rule",
+    "register_rule",
+    "resolve_rule",
+]
 
-#: ``(prompt text, image path) -> {axis: bool | None} | None`` (``None``: the rule cannot check this prompt).
-RuleFn = Callable[[str, str], "Mapping[str, bool | None] | None"]
+#: ``(prompt text, image path) -> {axis: bool | float | None} | None`` (``None``: the rule cannot check
+#: this prompt).
+RuleFn = Callable[[str, str], "Mapping[str, bool | float | None] | None"]
 
 
 def draw_rule(prompt: str, image: str) -> dict[str, bool | None] | None:
@@ -34,8 +44,20 @@ def draw_rule(prompt: str, image: str) -> dict[str, bool | None] | None:
     return {k: v for k, v in verdict.items() if k in ("object", "colour", "count", "position")}  # type: ignore[misc]
 
 
+def draw_graded_rule(prompt: str, image: str) -> dict[str, float | None] | None:
+    """The draw world's checks with partial credit (:func:`polyrlaif.datasets.draw.check_graded`): the
+    share of named shapes and colours present, how close each group's count is. Two images that both
+    miss a count exactly still differ when one is nearer, so a prompt's best and worst differ more often."""
+    from polyrlaif.datasets.draw import check_graded
+
+    verdict = check_graded(prompt, image)
+    if verdict.get("reason"):
+        return None
+    return {k: v for k, v in verdict.items() if k in ("object", "colour", "count", "position")}  # type: ignore[misc]
+
+
 #: Registered rules by name.
-RULES: dict[str, RuleFn] = {"draw": draw_rule}
+RULES: dict[str, RuleFn] = {"draw": draw_rule, "draw_graded": draw_graded_rule}
 
 
 def register_rule(name: str, fn: RuleFn) -> None:

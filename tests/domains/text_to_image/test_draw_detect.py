@@ -189,3 +189,35 @@ def test_prompt_outside_the_grammar_is_undecided_not_an_error():
     verdict = check("a purple hexagon", render(parse_prompt("a red square"), seed=0))
     assert verdict["overall"] is None and verdict["object"] is None
     assert "grammar" in verdict["reason"]
+
+
+def test_graded_check_gives_partial_credit_where_check_says_no():
+    from polyrlaif.datasets.draw import check_graded
+
+    image = render(parse_prompt("three red squares to the left of a blue circle"), seed=3)
+    exact = check_graded("three red squares to the left of a blue circle", image)
+    assert {k: exact[k] for k in ("object", "colour", "count", "position")} == dict.fromkeys(
+        ("object", "colour", "count", "position"), 1.0
+    )
+    # asked for one red square: the group is found three times (two off: 1/3), the circle once (1)
+    one_off = check_graded("a red square to the left of a blue circle", image)
+    assert check("a red square to the left of a blue circle", image)["count"] is False
+    assert one_off["count"] == pytest.approx((1 / 3 + 1) / 2)
+    # a green triangle is not drawn: half the shapes and half the colours are there
+    missing = check_graded("three red squares to the left of a green triangle", image)
+    assert missing["object"] == 0.5 and missing["colour"] == 0.5 and missing["position"] == 0.0
+    assert missing["count"] == pytest.approx((1 + 1 / 2) / 2)
+    assert check_graded("a purple hexagon", image)["reason"]
+
+
+def test_graded_rule_orders_near_misses(tmp_path):
+    from polyrlaif.domains.text_to_image.verifier import RuleVerifier
+
+    near = tmp_path / "near.png"  # two squares where three are asked: one off
+    far = tmp_path / "far.png"  # one square: two off
+    render(parse_prompt("two red squares"), seed=1).save(near)
+    render(parse_prompt("a red square"), seed=1).save(far)
+    graded, plain = RuleVerifier(["draw_graded"]), RuleVerifier(["draw"])
+    prompt = "three red squares"
+    assert graded.check(prompt, str(near))[0] > graded.check(prompt, str(far))[0]
+    assert plain.check(prompt, str(near))[0] == plain.check(prompt, str(far))[0]
