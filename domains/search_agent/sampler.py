@@ -19,8 +19,10 @@ and returns:
 * ``env_mask``: 1 on model-turn tokens (the turn's text and the template's end-of-turn after it),
   0 on observation messages and the next assistant header. TRL multiplies it into the loss mask.
 * ``logprobs``: each completion token's log-probability under the sampling model (teacher-forced
-  over the returned sequence, logits divided by the temperature as TRL does). TRL 1.16 reads them
-  only for vLLM importance sampling and off-policy masking; masked tokens' values never matter.
+  over the returned sequence, logits divided by the temperature as TRL does), only when the trainer
+  reads them: TRL 1.16 does for vLLM importance sampling and off-policy masking (``use_vllm``,
+  ``off_policy_mask_threshold``), and otherwise computes its own; else ``None``, which saves a forward
+  pass per episode. Masked tokens' values never matter.
 * ``trajectory``: each rollout's :meth:`Trajectory.to_dict`, which TRL forwards to every reward
   function as the ``trajectory`` keyword (rewards should read the answer there: TRL's ``completions``
   argument is the decoded completion, observations included).
@@ -142,6 +144,14 @@ def _sampler(model: Any, tokenizer: Any, max_new_tokens: int, temperature: float
     return generate
 
 
+def _reads_logprobs(trainer: Any) -> bool:
+    """Whether the trainer reads a rollout's ``logprobs`` (TRL's vLLM importance sampling or off-policy
+    masking); TRL otherwise, and the fast backend always, compute the old policy's log-probs themselves."""
+    args = getattr(trainer, "args", None)
+    masking = getattr(args, "off_policy_mask_threshold", None) is not None
+    return bool(getattr(args, "use_vllm", False)) or masking
+
+
 def _logprobs(model: Any, enc: RolloutEncoding, temperature: float) -> list[float]:
     """Teacher-forced log-probability of each completion token, logits scaled as TRL scales them."""
     import torch
@@ -193,7 +203,7 @@ def make_rollout_func(
             if failed:
                 raise RuntimeError(f"rollout generation failed: {failed[0].error}")
             encs = [encode_trajectory(tokenizer, t, cfg) for t in trajs]
-            logprobs = [_logprobs(model, e, temperature) for e in encs]
+            logprobs = [_logprobs(model, e, temperature) for e in encs] if _reads_logprobs(trainer) else None
         finally:
             model.train(was_training)
         return {

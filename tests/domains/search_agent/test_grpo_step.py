@@ -63,12 +63,12 @@ def test_grpo_step_through_agent_rollouts(tiny_lm_path, tmp_path, index_dirs, do
     tokenizer = AutoTokenizer.from_pretrained(tiny_lm_path)
     (prompts, out), *_ = seen
     assert len(out["completion_ids"]) == len(prompts) == 4  # one rollout per (already repeated) prompt
+    assert out["logprobs"] is None  # TRL without vLLM computes its own: no forward pass spent on them
     observations = 0
-    for p_ids, c_ids, mask, logps, traj in zip(
+    for p_ids, c_ids, mask, traj in zip(
         out["prompt_ids"],
         out["completion_ids"],
         out["env_mask"],
-        out["logprobs"],
         out["trajectory"],
         strict=True,
     ):
@@ -76,8 +76,7 @@ def test_grpo_step_through_agent_rollouts(tiny_lm_path, tmp_path, index_dirs, do
         assert tokenizer.decode(p_ids) == tokenizer.apply_chat_template(
             agent_prompt(t.question, cfg), tokenize=False, add_generation_prompt=True
         )
-        assert len(c_ids) == len(mask) == len(logps)
-        assert all(lp <= 0.0 for lp in logps)
+        assert len(c_ids) == len(mask)
         # split the completion into runs of equal mask value and decode each
         runs: list[tuple[int, list[int]]] = []
         for tok, m in zip(c_ids, mask, strict=True):
@@ -107,3 +106,25 @@ def test_judge_action_is_refused(index_dirs, documents) -> None:
     tools = SearchTools(load_retriever(index_dirs["bm25"], corpus_path=corpus_path()), documents)
     with pytest.raises(ValueError, match="judge_action"):
         make_rollout_func(tools, AgentConfig(judge_action=True))
+
+
+def test_rollout_returns_logprobs_when_the_trainer_reads_them(tiny_lm_path, index_dirs, documents, questions):
+    """With ``use_vllm`` (TRL's importance sampling) the rollout scores its completion tokens under the
+    sampling model; they are log-probabilities, one per completion token."""
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tools = SearchTools(load_retriever(index_dirs["bm25"], corpus_path=corpus_path()), documents)
+    cfg = AgentConfig(max_turns=2, max_observation_chars=200)
+    rollout = make_rollout_func(tools, cfg, max_new_tokens=8, temperature=1.0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_lm_path)
+    trainer = SimpleNamespace(
+        model=model, processing_class=AutoTokenizer.from_pretrained(tiny_lm_path),
+        accelerator=SimpleNamespace(unwrap_model=lambda m: m), args=SimpleNamespace(use_vllm=True),
+    )  # fmt: skip
+    out = rollout([agent_prompt(questions[0].question, cfg)], trainer)
+    (logps,), (ids,) = out["logprobs"], out["completion_ids"]
+    assert len(logps) == len(ids) and all(lp <= 0.0 for lp in logps) and min(logps) < -1e-3
+    trainer.args = SimpleNamespace(use_vllm=False, off_policy_mask_threshold=None)
+    assert rollout([agent_prompt(questions[0].question, cfg)], trainer)["logprobs"] is None
