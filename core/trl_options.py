@@ -17,7 +17,8 @@ A name the class does not have, a value its ``__post_init__`` refuses, or a sett
 over the values the run derives from its own fields (``optim.lr`` and the like); each such override is
 logged. The fast DPO backend takes no TRL options: it implements the loss types in
 :data:`polyrlaif.core.losses.LOSS_TYPES`, each parity-tested against TRL's ``DPOTrainer``, and names
-``optim.backend=trl`` for the others.
+``optim.backend=trl`` for the others. The fast online backend (``rl.backend=fast``) takes ``epsilon`` and
+``epsilon_high`` and refuses any other ``rl.trl`` option that would change what it computes.
 """
 
 from __future__ import annotations
@@ -100,6 +101,24 @@ def check_trainer_options(cfg: Any, where: str) -> None:
         from trl import GRPOConfig, RLOOConfig
 
         _validate(GRPOConfig if cfg.rl.algorithm == "grpo" else RLOOConfig, cfg.rl.trl, "rl.trl", where)
+    foreign = {
+        k: v
+        for k, v in cfg.rl.trl.items()
+        if k not in FAST_RL_FREE and (k not in FAST_RL_OPTIONS or FAST_RL_OPTIONS[k] != v)
+    }
+    if cfg.run.mode == "online" and cfg.rl.backend == "fast" and foreign:
+        raise _bad(
+            where, "rl.trl", foreign,
+            "the fast backend implements TRL's defaults (loss_type dapo, scale_rewards group, one update "
+            "per generation batch) with rl.trl.epsilon / epsilon_high; for other TRL options use "
+            "rl.backend=trl",
+        )  # fmt: skip
+
+
+#: ``rl.trl`` options the fast online backend honours at any value.
+FAST_RL_FREE = frozenset({"epsilon", "epsilon_high"})
+#: ``rl.trl`` options the fast backend accepts only at the value it implements (TRL's default).
+FAST_RL_OPTIONS: dict[str, Any] = {"loss_type": "dapo", "scale_rewards": "group", "num_iterations": 1}
 
 
 def with_passthrough(ours: dict[str, Any], passthrough: Mapping[str, Any], key: str) -> dict[str, Any]:

@@ -138,7 +138,9 @@ def fast_grpo_train(
         rollout_func: TRL's rollout hook (see the module docstring).
 
     Returns:
-        The published result; metrics: the last step's ``loss``, ``reward``, ``steps``, ``seconds``.
+        The published result; metrics as TRL's backend reports them: the last step's ``loss``, ``reward``,
+        ``reward_std``, ``kl`` (RLOO with beta), mean completion length and each reward's mean, plus
+        ``steps`` and ``train_seconds``.
     """
     import copy
 
@@ -237,7 +239,7 @@ def fast_grpo_train(
         opt.zero_grad(set_to_none=True)
         state.global_step = step + 1
         total = (rewards * weights).nansum(1)
-        row = {"step": step + 1, "loss": float(loss), "grad_norm": grad_norm, "learning_rate": lr,
+        row = {"step": step + 1, "loss": float(loss.detach()), "grad_norm": grad_norm, "learning_rate": lr,
                "reward": float(total.mean()), "reward_std": float(total.std()) if len(total) > 1 else 0.0,
                "completions/mean_length": float(sum(map(len, completion_ids)) / len(completion_ids)),
                "step_time": time.perf_counter() - t0, **metrics}  # fmt: skip
@@ -248,6 +250,10 @@ def fast_grpo_train(
             f"fast grpo step {step + 1}/{rl.max_steps}: loss {row['loss']:.4f} reward {row['reward']:.3f}"
         )
     atomic_write_jsonl(output_dir / STEPS_FILE, steps)
-    metrics = {"loss": steps[-1]["loss"], "reward": steps[-1]["reward"], "steps": float(len(steps)),
-               "seconds": round(time.perf_counter() - start, 3)}  # fmt: skip
+    # what TRL's backend reports: the last step's loss, rewards, KL and length, each reward's mean
+    last = steps[-1]
+    reported = ("loss", "reward", "reward_std", "kl", "completions/mean_length",
+                *(f"rewards/{name}/mean" for name in reward_funcs))  # fmt: skip
+    metrics = {k: last[k] for k in reported if k in last}
+    metrics |= {"steps": float(len(steps)), "train_seconds": round(time.perf_counter() - start, 3)}
     return publish_trained(output_dir, policy, tokenizer, metrics)

@@ -324,6 +324,10 @@ class OnlineRLTrainer:
 
     def __init__(self, cfg: TrainConfig) -> None:
         check_rl(cfg.rl)
+        if cfg.rl.backend == "fast" and ranks().world > 1:  # before any rollout is sampled
+            raise ValueError(
+                "rl.backend=fast trains in one process so far; use rl.backend=trl under a launcher"
+            )
         self.rl, self.model_cfg, self.seed = cfg.rl, cfg.model, cfg.run.seed
 
     def train(self, model_path: str, data: Any, output_dir: Path, *, seed: int | None = None) -> TrainResult:
@@ -358,19 +362,18 @@ class OnlineRLTrainer:
     ) -> TrainResult:
         """``rl.backend=fast``: :func:`~polyrlaif.core.trainers.fast_grpo.fast_grpo_train` (GRPO or RLOO on
         a text policy in one process, so far)."""
+        from transformers import AutoTokenizer
+
         from polyrlaif.core.models import resolve_model_path
         from polyrlaif.core.trainers import grpo_vision as gv
         from polyrlaif.core.trainers.fast_grpo import fast_grpo_train
 
-        if ranks().world > 1:
-            raise ValueError(
-                "rl.backend=fast trains in one process so far; use rl.backend=trl under a launcher"
-            )
         path = resolve_model_path(model_path, self.model_cfg.cache_dir)
         if gv.is_vision_checkpoint(path) or gv.rows_have_visual(data.prompts):
             raise ValueError(
                 "rl.backend=fast trains text policies so far; use rl.backend=trl for images or video"
             )
+        _check_prompts(data.prompts, AutoTokenizer.from_pretrained(path), self.rl.max_prompt_length)
         return fast_grpo_train(
             path, data.prompts, data.rewards, output_dir, self.rl, model=self.model_cfg, seed=seed,
             reward_weights=weights, rollout_func=data.rollout_func,

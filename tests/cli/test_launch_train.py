@@ -91,7 +91,7 @@ def test_online_rl_trains_on_both_ranks(algorithm, tmp_path, tiny_lm_path, rule_
               "--main_process_port", str(_free_port()), "-m", "polyrlaif.core.cli"]  # fmt: skip
     args = ["train", "--config", tiny_config("search_agent"), f"run.output_dir={out}",
             f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}", "run.rounds=1",
-            f"rl.algorithm={algorithm}"]  # fmt: skip
+            f"rl.algorithm={algorithm}", "rl.backend=trl"]  # fmt: skip
     res = subprocess.run([*launch, *args], capture_output=True, text=True, timeout=900,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]

@@ -64,3 +64,21 @@ def test_options_reach_trls_config_classes(tmp_path):
 def test_a_value_trls_config_refuses_stops_at_load():
     with pytest.raises(ValueError, match=r"optim.trl.*DPOConfig refuses it.*loss_weights"):
         _load("optim.backend=trl", "optim.trl.loss_type=[sigmoid,sft]", "optim.trl.loss_weights=[1.0]")
+
+
+def test_the_fast_online_backend_refuses_trl_options_it_would_ignore():
+    """The default online backend is fast: a ``rl.trl`` option that changes TRL's step (vLLM, another loss
+    type) stops the run at load naming ``rl.backend=trl``; the clip range and TRL's own defaults pass, and
+    so does anything in a run that is not online."""
+    from tiny_configs import tiny_config as tc
+
+    def online(*o):
+        return load_config(tc("search_agent"), list(o))
+
+    with pytest.raises(ValueError, match=r"rl.trl.*use_vllm.*rl.backend=trl"):
+        online("rl.trl.use_vllm=true")
+    with pytest.raises(ValueError, match=r"rl.trl.*dr_grpo.*rl.backend=trl"):
+        online("rl.trl.loss_type=dr_grpo")
+    assert online("rl.trl.epsilon_high=0.28", "rl.trl.loss_type=dapo").rl.backend == "fast"
+    assert online("rl.backend=trl", "rl.trl.loss_type=dr_grpo").rl.trl == {"loss_type": "dr_grpo"}
+    assert _load("rl.trl.loss_type=dr_grpo").run.mode != "online"  # a preference run never reads rl
