@@ -1,6 +1,7 @@
 """Checks of a loaded config that no type can express, made when it loads, before any work: ranges,
 registry names, fields one mode needs, then the trainer options (:mod:`polyrlaif.core.trl_options`),
-the tracker (:mod:`polyrlaif.core.tracking`) and hub models (:mod:`polyrlaif.core.hub`). ``cfg`` is a
+the tracker (:mod:`polyrlaif.core.tracking`), hub models (:mod:`polyrlaif.core.hub`) and the domain
+config's own ``check_run(cfg, where)`` when it defines one. ``cfg`` is a
 loaded ``TrainConfig``; this module does not import :mod:`polyrlaif.core.config`, which calls it."""
 
 from __future__ import annotations
@@ -100,3 +101,8 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
         check_hub_model(cfg.judge.model, "judge.model", where)
     if cfg.run.mode == "pairs" and not cfg.data.pairs:
         raise bad("data.pairs", cfg.data.pairs, "run.mode=pairs trains on a pairs file: set data.pairs=FILE")
+    # a domain's own checks across sections (its settings against the run's mode or trainers): a domain
+    # config may define ``check_run(cfg, where)``, raising ValueError as ``bad`` words it
+    domain_check = getattr(cfg.domain, "check_run", None)
+    if callable(domain_check):
+        domain_check(cfg, where)

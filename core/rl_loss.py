@@ -204,19 +204,24 @@ def rloo_loss(
     *,
     epsilon_low: float = 0.2,
     epsilon_high: float = 0.2,
+    episodes: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """RLOO's loss of one micro-batch (TRL's ``RLOOTrainer``): the clipped objective on each sequence's
     ratio ``exp(sum logp - old)``, averaged over sequences.
 
     Args:
         logps: ``(sequences, tokens)``.
-        old_logps: ``(sequences,)``: each sequence's summed log-probability under the sampling policy.
-        advantages: ``(sequences,)``.
+        old_logps: ``(episodes,)``: each episode's summed log-probability under the sampling policy.
+        advantages: ``(episodes,)``.
         mask: ``(sequences, tokens)``: 1 on completion tokens.
+        episodes: ``(sequences,)``, the episode each sequence belongs to, when an episode is several
+            sequences (its log-probability is their sum); ``None``: one sequence an episode.
     """
     import torch
 
     seq = (logps * mask.to(logps.dtype)).sum(1)
+    if episodes is not None:
+        seq = seq.new_zeros(len(old_logps)).index_add(0, episodes, seq)
     coef_1 = torch.exp(seq - old_logps)
     coef_2 = torch.clamp(coef_1, 1 - epsilon_low, 1 + epsilon_high)
     return (-torch.min(coef_1 * advantages, coef_2 * advantages)).mean()

@@ -18,7 +18,11 @@ A domain's ``rollout_func(prompts, trainer)`` (multi-turn episodes) is called as
 this trainer's ``model``, ``processing_class``, ``accelerator.unwrap_model``, ``args`` and ``state``; it
 returns ``prompt_ids``, ``completion_ids`` and ``logprobs`` per row, plus extra columns for the rewards.
 ``env_mask`` (TRL's name; or ``tool_mask``: 1 on tokens the model wrote) masks tool observations out of
-the loss.
+the loss. A rollout may also return ``segments`` (this trainer says ``accepts_segments``): per episode,
+the list of sequences (``prompt_ids``, ``completion_ids``, ``env_mask``) its turns were sampled over,
+for an agent whose actions rewrite earlier context (ReSeek's JUDGE). The model trains on those: each
+sequence takes its episode's advantage (GRPO), or its log-probability counts toward its episode's
+(RLOO), and the rewards still see one row per episode.
 
 ``tests/core/test_fast_grpo.py`` holds it to TRL's ``GRPOTrainer`` over three steps on the same
 rollouts: the same losses and the same weights. ``rl.algorithm=rloo`` swaps in RLOO's leave-one-out
@@ -47,6 +51,8 @@ __all__ = ["fast_grpo_train"]
 log = logging.getLogger(__name__)
 
 STEPS_FILE = "steps.jsonl"
+#: A rollout's fields that are not columns for the rewards.
+ROLLOUT_KEYS = ("prompt_ids", "completion_ids", "logprobs", "tool_mask", "env_mask", "segments")
 
 
 def _completion_texts(
@@ -67,6 +73,17 @@ def _groups(prompt_ids: Sequence[Sequence[int]], completion_ids: Sequence[Sequen
         else:
             groups.append((list(p), [list(c)]))
     return groups
+
+
+def _flatten_segments(segments: Sequence[Sequence[dict[str, list[int]]]]) -> tuple[list, list, list, list]:
+    """Episodes given as several sequences (a rollout's ``segments``: each ``prompt_ids``,
+    ``completion_ids``, ``env_mask``) as training rows, with the episode each row belongs to. Every
+    episode's first segment comes first, in episode order, so a group's shared prompt stays one run."""
+    depth = max(map(len, segments))
+    order = [(e, k) for k in range(depth) for e in range(len(segments)) if k < len(segments[e])]
+    rows = [segments[e][k] for e, k in order]
+    return ([r["prompt_ids"] for r in rows], [r["completion_ids"] for r in rows],
+            [r["env_mask"] for r in rows], [e for e, _ in order])  # fmt: skip
 
 
 def _generate(model: Any, tokenizer: Any, prompts: Sequence[Any], s: RLConfig) -> tuple[list, list]:
@@ -96,6 +113,13 @@ def _generate(model: Any, tokenizer: Any, prompts: Sequence[Any], s: RLConfig) -
         real = [t for t, m in zip(ids, mask, strict=True) if m]
         prompt_ids += [real] * s.num_generations
     return prompt_ids, completions
+
+
+def _per_episode(values: Any, episodes: Any, n: int) -> Any:
+    """Per-sequence values summed over each episode's sequences (``episodes``: a sequence's episode)."""
+    if episodes is None:
+        return values
+    return values.new_zeros(n).index_add(0, episodes, values)
 
 
 def _rewards(funcs: dict[str, Callable], rows: list[dict], prompts: list, completions: list,
@@ -179,9 +203,10 @@ def fast_grpo_train(
     accelerator = SimpleNamespace(
         unwrap_model=lambda model: model
     )  # what rollout funcs call on a TRL trainer
-    view = SimpleNamespace(
-        model=policy, processing_class=tokenizer, state=state, args=rl, accelerator=accelerator
-    )
+    view = SimpleNamespace(  # accepts_segments: an episode may come back as several sequences
+        model=policy, processing_class=tokenizer, state=state, args=rl, accelerator=accelerator,
+        accepts_segments=True,
+    )  # fmt: skip
     order: list[int] = []
     steps: list[dict[str, float]] = []
     start = time.perf_counter()
@@ -193,21 +218,20 @@ def fast_grpo_train(
         rows = [dict(prompts[i]) for i in idx]
         batch_prompts = [r["prompt"] for r in rows]
         extra: dict[str, Any] = {}
-        tool_mask = None
+        tool_mask, episode_of = None, None
         if rollout_func is not None:
             out = rollout_func(batch_prompts, view)
             prompt_ids, completion_ids = out["prompt_ids"], out["completion_ids"]
             tool_mask = out.get("tool_mask", out.get("env_mask"))  # TRL reads a rollout's mask as env_mask
-            extra = {
-                k: v
-                for k, v in out.items()
-                if k not in ("prompt_ids", "completion_ids", "logprobs", "tool_mask", "env_mask")
-            }
+            extra = {k: v for k, v in out.items() if k not in ROLLOUT_KEYS}
         else:
             prompt_ids, completion_ids = _generate(policy, tokenizer, batch_prompts, rl)
         completions = _completion_texts(tokenizer, batch_prompts, completion_ids)
         rewards = _rewards(reward_funcs, rows, batch_prompts, completions, completion_ids, extra)
-        groups = _groups(prompt_ids, completion_ids)
+        train_prompts, train_completions = prompt_ids, completion_ids
+        if rollout_func is not None and out.get("segments") is not None:  # episodes as several sequences
+            train_prompts, train_completions, tool_mask, episode_of = _flatten_segments(out["segments"])
+        groups = _groups(train_prompts, train_completions)
         pad = tokenizer.pad_token_id
         logps, mask = group_token_logps(policy, groups, pad_token_id=pad, temperature=rl.temperature)
         rewards, weights = rewards.to(logps.device), weights.to(logps.device)
@@ -220,14 +244,20 @@ def fast_grpo_train(
         if reference is not None:
             with torch.no_grad():
                 ref, _ = group_token_logps(reference, groups, pad_token_id=pad, temperature=rl.temperature)
+        episodes = None if episode_of is None else torch.tensor(episode_of, device=logps.device)
         if rl.algorithm == "rloo":  # leave-one-out baseline; the KL penalty is in the reward
-            old = (logps.detach() * mask).sum(1)
-            kl = ((logps.detach() - ref) * mask).sum(1) if ref is not None else None
+            old = _per_episode((logps.detach() * mask).sum(1), episodes, len(rows))
+            kl = None
+            if ref is not None:
+                kl = _per_episode(((logps.detach() - ref) * mask).sum(1), episodes, len(rows))
             advantages = rloo_advantages(rewards, weights, G, kl=kl, beta=rl.beta)
-            loss = rloo_loss(logps, old, advantages, mask, epsilon_low=eps_low, epsilon_high=eps_high)
+            loss = rloo_loss(logps, old, advantages, mask, epsilon_low=eps_low, epsilon_high=eps_high,
+                             episodes=episodes)  # fmt: skip
             metrics = {"kl": float(kl.mean())} if kl is not None else {}
         else:
             advantages = group_advantages(rewards, weights, G)
+            if episodes is not None:  # each sequence of an episode takes the episode's advantage
+                advantages = advantages[episodes]
             loss, metrics = grpo_loss(logps, None, advantages, mask, ref_logps=ref, beta=rl.beta,
                                       epsilon_low=eps_low, epsilon_high=eps_high, loss_type="dapo",
                                       num_items=float(mask.sum()))  # fmt: skip

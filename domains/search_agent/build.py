@@ -59,6 +59,12 @@ def build_rewards(cfg: TrainConfig, documents: dict[str, Any]) -> dict[str, Any]
             verdict=cfg.domain.answer_judge_verdict,
         )
         rewards["citation_faithfulness"] = CitationFaithfulnessReward(backend, documents, cache=cache)
+    if cfg.domain.judge_action:  # ReSeek's reward for the agent's verdicts on its observations
+        from polyrlaif.domains.search_agent.rewards import JudgeActionReward
+
+        rewards["judge_action"] = JudgeActionReward()
+    elif weights.get("judge_action", 0) > 0:
+        raise ValueError("domain.reward_weights weighs judge_action, but domain.judge_action is off")
     unknown = sorted(set(weights) - set(rewards) - set(_JUDGED))
     if unknown:
         raise ValueError(f"domain.reward_weights names unknown reward(s) {unknown}; known: {sorted(rewards)}")
@@ -119,12 +125,13 @@ def _encoder(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def _agent(cfg: TrainConfig) -> Any:
-    """The training rollouts' agent settings: no JUDGE action (it rewrites earlier context, which no
-    token sequence holds)."""
+    """The training rollouts' agent settings. With ``judge_action`` (ReSeek's JUDGE rewrites earlier
+    context) an episode trains as the sequences its turns saw, which ``rl.backend=fast`` takes."""
     from polyrlaif.domains.search_agent.agent import AgentConfig
 
     d = cfg.domain
-    return AgentConfig(max_turns=d.max_turns, verify=d.verify, max_observation_chars=d.max_observation_chars)
+    return AgentConfig(max_turns=d.max_turns, verify=d.verify, max_observation_chars=d.max_observation_chars,
+                       judge_action=d.judge_action)  # fmt: skip
 
 
 def stages(cfg: TrainConfig) -> list[PrepStage]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from polyrlaif.datasets.qa.world import QAWorldConfig
 
@@ -67,8 +67,10 @@ class SearchAgentConfig:
             own ``document``/``passage`` prompt, if any.
         max_turns: model turns per question before the episode ends unanswered.
         verify: PokeeResearch's verification mode (a draft answer is checked before it commits).
-        judge_action: ReSeek's JUDGE action during evaluation (its accuracy is a benchmark metric).
-            Training rollouts cannot use it: it rewrites earlier context.
+        judge_action: ReSeek's JUDGE action, in evaluation (its accuracy is a benchmark metric) and in
+            training rollouts: it rewrites earlier context, so an episode trains as the sequences its
+            turns saw, which needs ``rl.backend=fast``; ReSeek's ``judge_action`` reward scores the
+            verdicts (weigh it in ``reward_weights``).
         max_observation_chars: tool output cut to this many characters.
         reward_weights: reward name -> weight (see :data:`DEFAULT_REWARD_WEIGHTS`); 0 keeps a reward
             logged but out of the total.
@@ -118,6 +120,15 @@ class SearchAgentConfig:
     warm_start_epochs: float = 2.0
     warm_start_lr: float = 5e-5
     warm_start_questions: int | None = None
+
+    def check_run(self, cfg: Any, where: str) -> None:
+        """Checks against the rest of the run's config, when it loads (core.config_checks)."""
+        if self.judge_action and cfg.run.mode == "online" and cfg.rl.backend != "fast":
+            raise ValueError(
+                f"{where}: invalid config at field 'domain.judge_action': True; the JUDGE action rewrites "
+                "earlier context, so its episodes train as several sequences, which only rl.backend=fast "
+                "takes (TRL's trainers take one sequence per rollout)"
+            )
 
     def __post_init__(self) -> None:
         if self.warm_start_questions is not None and self.warm_start_questions < 1:

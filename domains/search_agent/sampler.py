@@ -30,8 +30,11 @@ and returns:
 Approximations: the training sequence is the *re-rendered* conversation, not the sampled token ids.
 A model turn is kept up to its first complete action (see ``Step.text``), and re-tokenising its text
 may split it differently from how it was sampled; the policy gradient is taken on the re-tokenised
-turn. ReSeek's ``judge`` action edits earlier context, which no single token sequence represents, so
-it is refused here.
+turn. ReSeek's ``judge`` action edits earlier context, which no single token sequence represents: with
+``judge_action`` the rollout also returns ``segments``, each episode cut after every turn that dropped
+an observation into sequences over the contexts its turns actually saw (:func:`encode_segments`); the
+fast backend (``rl.backend=fast``) trains on those, and TRL's trainers, which take one sequence per
+rollout, are refused.
 
 Example::
 
@@ -47,10 +50,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyrlaif.domains.search_agent.agent import AgentConfig, Trajectory, agent_context, run_agents
-from polyrlaif.domains.search_agent.prompts import QUESTION_PREFIX, agent_prompt
+from polyrlaif.domains.search_agent.prompts import DROPPED_NOTE, QUESTION_PREFIX, agent_prompt
 from polyrlaif.domains.search_agent.tools import SearchTools
 
-__all__ = ["RolloutEncoding", "encode_trajectory", "make_rollout_func"]
+__all__ = ["RolloutEncoding", "encode_segments", "encode_trajectory", "make_rollout_func"]
 
 
 @dataclass(frozen=True)
@@ -88,18 +91,68 @@ def encode_trajectory(tokenizer: Any, traj: Trajectory, cfg: AgentConfig) -> Rol
     if not traj.steps:
         raise ValueError(f"trajectory {traj.question_id!r} has no model turn")
     messages = agent_context(traj, cfg)[:-1]  # the last observation was never acted on
+    return _encode(tokenizer, messages, 2, len(traj.steps))
+
+
+def _drops(traj: Trajectory) -> dict[int, int]:
+    """``{judging step index: dropped step index}`` for each accepted "not useful" judgment (accepted
+    judgments are the judge steps without an error, in the order of ``traj.judgments``)."""
+    judging = [k for k, st in enumerate(traj.steps) if st.action.kind == "judge" and st.error is None]
+    return {k: target for k, (target, useful) in zip(judging, traj.judgments, strict=False) if not useful}
+
+
+def _seen_context(traj: Trajectory, cfg: AgentConfig, start: int, drops: dict[int, int]) -> list:
+    """The conversation as the model saw it at step ``start``: observations dropped by then replaced."""
+    gone = {target for k, target in drops.items() if k < start}
+    messages = agent_prompt(traj.question, cfg)
+    for i, st in enumerate(traj.steps[:start]):
+        messages.append({"role": "assistant", "content": st.text})
+        messages.append({"role": "user", "content": DROPPED_NOTE if i in gone else st.observation})
+    return messages
+
+
+def encode_segments(tokenizer: Any, traj: Trajectory, cfg: AgentConfig) -> list[RolloutEncoding]:
+    """The trajectory as the training sequences its turns were sampled over (ReSeek's JUDGE trains so).
+
+    A "not useful" judgment replaces an earlier observation in every later context, so no one token
+    sequence holds what each turn saw. The episode is cut after each turn that dropped an observation:
+    each segment's prompt is the context its first turn saw (earlier drops applied), its completion that
+    turn and the following ones up to the next drop, with their observations masked out as in
+    :func:`encode_trajectory`. An episode without drops is one segment, equal to it.
+
+    Raises:
+        ValueError: as :func:`encode_trajectory`.
+    """
+    if not traj.steps:
+        raise ValueError(f"trajectory {traj.question_id!r} has no model turn")
+    drops = _drops(traj)
+    starts = [0, *sorted(k + 1 for k in drops if k + 1 < len(traj.steps))]
+    out = []
+    for start, end in zip(starts, [*starts[1:], len(traj.steps)], strict=True):
+        context = _seen_context(traj, cfg, start, drops)
+        messages = list(context)
+        for st in traj.steps[start:end]:
+            messages.append({"role": "assistant", "content": st.text})
+            messages.append({"role": "user", "content": st.observation})
+        out.append(_encode(tokenizer, messages[:-1], len(context), end - start))
+    return out
+
+
+def _encode(tokenizer: Any, messages: list[dict[str, str]], first: int, turns: int) -> RolloutEncoding:
+    """``messages[:first]`` as the prompt, then ``turns`` assistant turns (at ``first``, ``first + 2``,
+    ...) with the observations between them: tokens, and 1 on the tokens the model wrote."""
     # Spans of the rendered text the model wrote: from the end of each generation prompt to the end
     # of the rendered turn. Everything between is the environment's (observation + next header).
     model_spans: list[tuple[int, int]] = []
-    before = _render(tokenizer, messages[:2], True)
+    before = _render(tokenizer, messages[:first], True)
     prompt_text = before
-    for k in range(len(traj.steps)):
-        after_turn = _render(tokenizer, messages[: 3 + 2 * k], False)
+    for k in range(turns):
+        after_turn = _render(tokenizer, messages[: first + 1 + 2 * k], False)
         if not after_turn.startswith(before):
             raise ValueError("the chat template does not render a conversation as an extension of its prefix")
         model_spans.append((len(before), len(after_turn)))
-        if 4 + 2 * k <= len(messages):
-            before = _render(tokenizer, messages[: 4 + 2 * k], True)
+        if first + 2 + 2 * k <= len(messages):
+            before = _render(tokenizer, messages[: first + 2 + 2 * k], True)
             if not before.startswith(after_turn):
                 raise ValueError("the chat template does not render an observation as an extension")
     full = after_turn
@@ -170,7 +223,8 @@ def make_rollout_func(
 
     Args:
         tools: the search and read tools the agent calls.
-        cfg: the agent settings (``judge_action`` is not supported: it edits earlier context).
+        cfg: the agent settings; with ``judge_action`` each episode also comes back as ``segments``
+            (:func:`encode_segments`), which the trainer must take (``trainer.accepts_segments``).
         max_new_tokens: tokens per model turn.
         temperature: sampling temperature; pass the same value as the trainer's ``temperature``.
 
@@ -179,13 +233,17 @@ def make_rollout_func(
         :func:`agent_prompt` of a question. See the module docstring for the returned fields.
 
     Raises:
-        ValueError: (at construction) ``cfg.judge_action``; (per call) a prompt that is not an agent prompt.
+        ValueError: (per call) a prompt that is not an agent prompt, or ``cfg.judge_action`` with a
+            trainer that does not take segments.
         RuntimeError: (per call) generation failed during a rollout.
     """
-    if cfg.judge_action:
-        raise ValueError("rollouts for training do not support judge_action: it rewrites earlier context")
 
     def rollout_func(prompts: list[Any], trainer: Any) -> dict[str, list[Any]]:
+        if cfg.judge_action and not getattr(trainer, "accepts_segments", False):
+            raise ValueError(
+                "judge_action rewrites earlier context, so its episodes train as segments, which only "
+                "rl.backend=fast takes (TRL's trainers take one token sequence per rollout)"
+            )
         asked = []
         for i, prompt in enumerate(prompts):
             question = prompt[-1]["content"].removeprefix(QUESTION_PREFIX) if prompt else ""
@@ -206,12 +264,15 @@ def make_rollout_func(
             logprobs = [_logprobs(model, e, temperature) for e in encs] if _reads_logprobs(trainer) else None
         finally:
             model.train(was_training)
-        return {
+        out = {
             "prompt_ids": [e.prompt_ids for e in encs],
             "completion_ids": [e.completion_ids for e in encs],
             "logprobs": logprobs,
             "env_mask": [e.env_mask for e in encs],
             "trajectory": [t.to_dict() for t in trajs],
         }
+        if cfg.judge_action:  # what each turn saw: the sequences the fast backend trains on
+            out["segments"] = [[vars(e) for e in encode_segments(tokenizer, t, cfg)] for t in trajs]
+        return out
 
     return rollout_func

@@ -29,3 +29,18 @@ def test_search_agent_rounds_train_with_the_fast_backend(
         assert (out / f"round_{r}" / "train" / "model" / "config.json").is_file()
     assert "fast grpo step 1/1" in res.stderr
     assert rounds[2]["policy"] == str(out / "round_1" / "train" / "model")
+
+
+def test_search_agent_trains_with_the_judge_action(tmp_path, tiny_lm_path, rule_judge, cli, monkeypatch):
+    """``domain.judge_action`` in training: the agent is offered ReSeek's JUDGE, its episodes come back
+    as the sequences their turns saw (tests/domains/search_agent/test_segments.py), ReSeek's
+    judge_action reward is logged beside the others, and the round trains and publishes."""
+    monkeypatch.setenv("POLYRLAIF_WORLDS", str(tmp_path / "worlds"))
+    url, _ = rule_judge
+    out = tmp_path / "judge"
+    cli("train", "--config", tiny_config("search_agent"), f"run.output_dir={out}", "run.rounds=1",
+        f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}", "domain.judge_action=true",
+        "domain.reward_weights.judge_action=0.5")  # fmt: skip
+    steps = [json.loads(x) for x in (out / "round_1" / "train" / "steps.jsonl").read_text().splitlines()]
+    assert steps and "rewards/judge_action/mean" in steps[0] and "loss" in steps[0]
+    assert (out / "round_1" / "train" / "model" / "config.json").is_file()

@@ -140,3 +140,19 @@ def test_rloo_advantages_leave_one_out_with_a_kl_penalty():
     assert got[0].item() == pytest.approx((total[0] - total[1]).item(), abs=1e-6)  # each other's baseline
     assert got[2] == 0 and got[3] == 0  # a pair with one scorable completion: no baseline, no signal
     assert got[4].item() == pytest.approx((total[4] - total[5]).item(), abs=1e-6)
+
+
+def test_rloo_loss_over_segments_is_the_loss_of_the_joined_sequences():
+    """An episode given as several sequences (``episodes``) has the log-probability of their join."""
+    torch.manual_seed(0)
+    logps = torch.randn(3, 4, requires_grad=True)
+    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 0], [1, 0, 1, 1]], dtype=torch.float32)
+    old, adv = torch.tensor([-3.0, -2.5]), torch.tensor([0.7, -0.7])
+    split = rloo_loss(logps, old, adv, mask, episodes=torch.tensor([0, 0, 1]))
+    zero = torch.zeros(4)
+    joined_logps = torch.stack([torch.cat([logps[0], logps[1]]), torch.cat([logps[2], zero])])
+    joined_mask = torch.stack([torch.cat([mask[0], mask[1]]), torch.cat([mask[2], zero])])
+    joined = rloo_loss(joined_logps, old, adv, joined_mask)
+    assert split.item() == pytest.approx(joined.item(), abs=1e-6)
+    (g_split,) = torch.autograd.grad(split, logps)
+    assert g_split.abs().sum() > 0

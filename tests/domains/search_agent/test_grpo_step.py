@@ -102,10 +102,24 @@ def test_grpo_step_through_agent_rollouts(tiny_lm_path, tmp_path, index_dirs, do
     assert observations > 0  # the random model writes no valid action, so it sees error observations
 
 
-def test_judge_action_is_refused(index_dirs, documents) -> None:
+def test_judge_action_needs_a_trainer_that_takes_segments(index_dirs, documents, questions) -> None:
+    """TRL's trainers take one sequence per rollout: with the JUDGE action on, a rollout for one of them
+    stops before sampling, and a config asking for it stops when it loads."""
+    from types import SimpleNamespace
+
+    from tiny_configs import tiny_config
+
+    from polyrlaif.core.config import load_config
+
     tools = SearchTools(load_retriever(index_dirs["bm25"], corpus_path=corpus_path()), documents)
-    with pytest.raises(ValueError, match="judge_action"):
-        make_rollout_func(tools, AgentConfig(judge_action=True))
+    cfg = AgentConfig(judge_action=True)
+    rollout = make_rollout_func(tools, cfg)
+    trl_like = SimpleNamespace(args=SimpleNamespace(use_vllm=False))
+    with pytest.raises(ValueError, match=r"judge_action.*rl.backend=fast"):
+        rollout([agent_prompt(questions[0].question, cfg)], trl_like)
+    with pytest.raises(ValueError, match=r"domain.judge_action.*rl.backend=fast"):
+        load_config(tiny_config("search_agent"), ["domain.judge_action=true", "rl.backend=trl"])
+    assert load_config(tiny_config("search_agent"), ["domain.judge_action=true"]).domain.judge_action
 
 
 def test_rollout_returns_logprobs_when_the_trainer_reads_them(tiny_lm_path, index_dirs, documents, questions):
