@@ -33,6 +33,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
 
+    a = sub.add_parser(
+        "audit",
+        help="probe the config's judges on the run's own candidates: position, verbosity, injection, "
+        "sycophancy, length, consistency, agreement with a verifier that knows the truth",
+        description="Writes audit.json, audit.md and audit.png (each probe with a 95%% bootstrap "
+        "interval) to <run.output_dir>/audit. Reads the newest round's candidates; samples round 1's "
+        "when there are none.",
+    )
+    a.add_argument("--config", required=True, help="YAML file, or a packaged name such as code/demo")
+    a.add_argument("overrides", nargs="*", help="dotted overrides, e.g. judge.backend=openai")
+    a.add_argument("--round", type=int, default=None, help="audit this round's candidates (default: newest)")
+    a.add_argument("--limit", type=int, default=16, help="prompts audited (all their candidates)")
+    a.add_argument("--repeats", type=int, default=2, help="extra judgments of each candidate (consistency)")
+    a.add_argument("--output", default=None, help="folder for the audit (default: <run.output_dir>/audit)")
+    a.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+
     v = sub.add_parser("verify", help="run a domain's deterministic verifier over a JSONL file")
     v.add_argument("--domain", required=True)
     v.add_argument("--input", required=True)
@@ -209,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         from polyrlaif.core.registry import RECIPES
 
         cfg = load_config(args.config, args.overrides)
+        if args.verb == "audit":
+            from polyrlaif.core.audit import audit
+
+            out = audit(cfg, round_idx=args.round, limit=args.limit, repeats=args.repeats,
+                        output=args.output, seed=args.seed)  # fmt: skip
+            print(f"audit written to {out / 'audit.md'}")
+            return 0
         if args.verb == "train":
             from polyrlaif.core.config import config_dict
             from polyrlaif.core.log import log_file

@@ -261,6 +261,10 @@ class OnlineTask:
 ScoreFn = Callable[[PromptRecord, Candidate, list[Judgment]], "float | None"]
 #: What the judges see for a candidate, given the verifiers' judgments.
 ContextFn = Callable[[PromptRecord, Candidate, list[Judgment]], dict[str, Any]]
+#: How the audit edits a response's text (``polyrlaif audit``): ``(kind, text) -> text`` for ``kind``
+#: ``pad`` (neutral filler), ``inject`` (an instruction to the grader) or ``claim`` (a confident claim of
+#: correctness), each leaving what the verifiers check unchanged.
+PerturbFn = Callable[[str, str], str]
 #: Pairs a domain builds beyond each prompt's own best-against-worst (e.g. InstructEngine's
 #: cross-validation pairs between analogous prompts): ``(prompts by id, candidates, judgments by
 #: candidate id, scores by candidate id) -> (pairs, counts for the round's stats)``.
@@ -289,6 +293,8 @@ class OfflineFeedback:
         extra_pairs: pairs beyond each prompt's own, built from the same judgments (held-back
             candidates already have a ``None`` score); added before the length filter, their counts
             reported as ``pairs_extra/<name>``. ``None``: the prompt's own pairs only.
+        perturb: the audit's edits of a response in this domain (e.g. comments inside code); ``None``:
+            the core's plain-text edits (:func:`polyrlaif.core.audit_probes.plain_edit`).
     """
 
     sampler: Sampler
@@ -298,6 +304,7 @@ class OfflineFeedback:
     verifiers: list[Verifier] = field(default_factory=list)
     judges: list[Judge] = field(default_factory=list)
     extra_pairs: ExtraPairsFn | None = None
+    perturb: PerturbFn | None = None
 
 
 @dataclass

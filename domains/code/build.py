@@ -64,7 +64,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
     from polyrlaif.domains.code import DOMAIN
     from polyrlaif.domains.code.api_usage import ApiUsageVerifier
     from polyrlaif.domains.code.data import load_prompts
-    from polyrlaif.domains.code.judge import build_rubric_judge, code_context
+    from polyrlaif.domains.code.judge import build_rubric_judge, code_context, code_edit
     from polyrlaif.domains.code.sampler import CodeSampler
     from polyrlaif.domains.code.verifier import CodeTestVerifier
 
@@ -95,6 +95,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
             ApiUsageVerifier(),
         ],
         judges=judges,
+        perturb=code_edit,  # polyrlaif audit: its edits as comments inside the code
     )
     evaluations = [
         BenchmarkRun(name, make_options(get_benchmark(DOMAIN, name), bench_opts, where="domain config"))

@@ -18,6 +18,7 @@ __all__ = [
     "CODE_YESNO_TEMPLATE",
     "build_rubric_judge",
     "code_context",
+    "code_edit",
 ]
 
 #: CodeUltraFeedback's five preferences, as one rubric on a 1-10 scale.
@@ -132,3 +133,19 @@ def code_context(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment]
                 else ("calls that do not resolve: " + ", ".join(map(str, unresolved)))
             )
     return ctx
+
+
+def code_edit(kind: str, text: str) -> str:
+    """The audit's edit of a code response (``polyrlaif audit``): the filler, the instruction to the
+    grader or the claim of correctness as Python comments at the end of the (last) code block, so the
+    program and what its tests check are unchanged."""
+    import textwrap
+
+    from polyrlaif.core.audit_probes import EDIT_TEXT
+
+    comment = "\n".join(f"# {line}" for line in textwrap.wrap(EDIT_TEXT[kind], 90))
+    close = text.rfind("```")
+    if close > 0 and text.count("```") >= 2:  # inside the fenced block, before its closing fence
+        head = text[:close].rstrip("\n")
+        return f"{head}\n{comment}\n{text[close:]}"
+    return f"{text.rstrip()}\n{comment}\n"

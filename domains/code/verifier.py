@@ -126,6 +126,8 @@ class CodeTestVerifier:
     """
 
     name = "unit_tests"
+    #: the tests know whether the code is right: ``polyrlaif audit`` holds the judges to them
+    ground_truth = True
 
     def __init__(
         self,
