@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
+from polyrlaif.core.screening import RepeatedJudge
 
 __all__ = [
     "EDITS",
@@ -194,16 +195,10 @@ def consistency_probe(
 ) -> tuple[Rows, Aggregate, list[str]]:
     """The same judgments asked ``repeats`` more times with the cache off (at the judge's own decoding
     settings): per candidate, whether the verdict never changed, and the score's range."""
-    cache = getattr(judge, "cache", None)
-    runs: list[dict[str, float | None]] = [dict(base)]
-    try:
-        if cache is not None:
-            judge.cache = None
-        for _ in range(repeats):
-            runs.append(_scores(_judge(judge, by_id, cands, context_of)))
-    finally:
-        if cache is not None:
-            judge.cache = cache
+    runs: list[Mapping[str, float | None]] = [base]
+    runs += [
+        _scores(_judge(RepeatedJudge(judge, r), by_id, cands, context_of)) for r in range(1, repeats + 1)
+    ]
     rows: Rows = []
     for c in cands:
         got = [r.get(c.candidate_id) for r in runs]

@@ -113,6 +113,11 @@ class PairsConfig:
     ``random_direction`` is a control run: the same pairs with each one's order flipped by a fair coin,
     so the update has the same size and data but no judge signal (compare a run with it against the
     same run without it).
+
+    ``repeats`` (repeated ranking) asks every judge ``repeats - 1`` more times, cache off, and keeps a pair
+    only when every repeat ranks it the same way; ``screen: [verifiers]`` drops pairs whose rejected
+    candidate a verifier scores higher (:mod:`polyrlaif.core.screening`). Dropped pairs are listed in
+    the round's ``screened.jsonl`` and counted (``screen/*``).
     """
 
     min_margin: float = 0.1
@@ -124,6 +129,8 @@ class PairsConfig:
     chosen_min: list[float] = field(default_factory=list)
     rejected_max: list[float] = field(default_factory=list)
     random_direction: bool = False
+    repeats: int = 1
+    screen: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -99,6 +99,26 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
     check_hub_model(cfg.model.name_or_path, "model.name_or_path", where)
     if cfg.judge.backend == "transformers":
         check_hub_model(cfg.judge.model, "judge.model", where)
+    from polyrlaif.core.screening import SCREENS
+
+    if cfg.pairs.repeats < 1:
+        raise bad("pairs.repeats", cfg.pairs.repeats, "must be at least 1 (1: each judge asked once)")
+    unknown = sorted(set(cfg.pairs.screen) - set(SCREENS))
+    if unknown:
+        raise bad(
+            "pairs.screen",
+            list(cfg.pairs.screen),
+            f"unknown screen(s) {unknown}; valid: {', '.join(SCREENS)}",
+        )
+    if "repeats" in cfg.pairs.screen and cfg.pairs.repeats < 2:
+        raise bad("pairs.screen", list(cfg.pairs.screen), "the repeats screen needs pairs.repeats >= 2")
+    if (cfg.pairs.screen or cfg.pairs.repeats > 1) and cfg.pairs.random_direction:
+        raise bad(
+            "pairs.random_direction",
+            True,
+            "a control's coin flips would be screened away; unset pairs.screen "
+            "and pairs.repeats for the control",
+        )
     if cfg.run.mode == "pairs" and not cfg.data.pairs:
         raise bad("data.pairs", cfg.data.pairs, "run.mode=pairs trains on a pairs file: set data.pairs=FILE")
     # a domain's own checks across sections (its settings against the run's mode or trainers): a domain

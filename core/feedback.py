@@ -19,6 +19,7 @@ from polyrlaif.core.protocols import OfflineFeedback, Policy
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair
 from polyrlaif.core.resume import Level
 from polyrlaif.core.run import counters, reset_counters, round_subset
+from polyrlaif.core.screening import RepeatedJudge, repeat_scores, screen_pairs
 
 __all__ = ["FEEDBACK_KEYS", "PREFERENCE_LEVELS", "collect_feedback", "run_feedback", "scheduled"]
 
@@ -28,7 +29,7 @@ log = get_logger(__name__)
 PREFERENCE_LEVELS = (
     Level("samples", ("model", "sampling", "domain", "data", "run.seed", "run.num_prompts", "run.mode"),
           ("candidates.jsonl", "candidates.jsonl.partial")),
-    Level("judgments", ("judge",), ("judgments.jsonl", "judgments.jsonl.partial")),
+    Level("judgments", ("judge", "pairs.repeats"), ("judgments.jsonl", "judgments.jsonl.partial")),
     Level("pairs", ("pairs",), ("pairs.jsonl",)),
     Level("updates", ("optim",), ("train",), carries=True),
     Level("evaluations", ("eval",), ("eval_*",)),
@@ -239,17 +240,24 @@ def collect_feedback(
     for v in feedback.verifiers:
         for j in _run_checker(stage, v.name, cands, v, _verify_chunk, lambda cs: (subset(cs), cs), executor):
             verdicts[j.candidate_id].append(j)
+
+    def judge_payload(cs: list[Candidate]) -> tuple:
+        ctx = [feedback.context(by_id[c.prompt_id], c, verdicts[c.candidate_id]) for c in cs]
+        return subset(cs), cs, ctx
+
     for judge in feedback.judges:
-
-        def judge_payload(cs: list[Candidate]) -> tuple:
-            ctx = [feedback.context(by_id[c.prompt_id], c, verdicts[c.candidate_id]) for c in cs]
-            return subset(cs), cs, ctx
-
         for j in _run_checker(
             stage, judge.judge_id, cands, judge, _judge_chunk, judge_payload, executor, whole=True
         ):
             verdicts[j.candidate_id].append(j)
     _stop_on_outage(cfg, feedback, verdicts, round_idx)
+    repeated: dict[str, list[Judgment]] = defaultdict(list)  # pairs.repeats: each judge asked again
+    for again in [RepeatedJudge(judge, r) for r in range(1, cfg.pairs.repeats) for judge in feedback.judges]:
+        got = _run_checker(
+            stage, again.judge_id, cands, again, _judge_chunk, judge_payload, executor, whole=True
+        )
+        for j in got:
+            repeated[j.candidate_id].append(j)
     if not stage.done:
         stage.finish()
 
@@ -292,6 +300,13 @@ def collect_feedback(
         pairs = [*pairs, *extra]
         extra_stats = {f"pairs_extra/{k}": v for k, v in counts.items()}
         log.info(f"{len(extra)} extra pairs from the domain's pair builder: {counts}")
+    screens = [*cfg.pairs.screen, *(["repeats"] if cfg.pairs.repeats > 1 else [])]
+    screen_stats: dict[str, Any] = {}
+    if screens:  # pairs the verifiers or the repeated judgments contradict are dropped, and listed
+        again = repeat_scores(feedback, by_id, cands, verdicts, repeated, cfg.pairs.repeats)
+        pairs, dropped, screen_stats = screen_pairs(pairs, screens, verdicts, again)
+        atomic_write_jsonl(rdir / "screened.jsonl", dropped)
+        log.info(f"screening ({', '.join(screens)}): {len(dropped)} pairs dropped, listed in screened.jsonl")
     length_stats: dict[str, Any] = {}
     if cfg.pairs.length_balance and pairs:
         # RLAIF-V: a judge that prefers long (or short) answers teaches length, not truth
@@ -315,6 +330,7 @@ def collect_feedback(
         **{f"pairs_{k}": v for k, v in pstats.as_dict().items()},
         "pairs_kept": len(pairs),
         **extra_stats,
+        **screen_stats,
         **length_stats,
         "judge_failures": sum(failures.values()),  # required checks only: these hold candidates back
         "advisory_failures": advisory,  # advisory checks that could not decide; nobody is held back

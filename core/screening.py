@@ -1,0 +1,150 @@
+"""Pairs the feedback cannot stand behind, found and dropped before training (issue 22).
+
+* **Repeated ranking** ("Are You Sure? Rank Them Again"): with ``pairs.repeats: k`` every judge judges
+  each candidate ``k - 1`` more times (:class:`RepeatedJudge`: its cache off, its judgments stored in the
+  round's ``judgments.jsonl`` under ``<judge id>#r<i>``, so a rerun replays them), each repeat gives every
+  candidate a score through the domain's own score function, and a pair is kept only when every repeat
+  ranks its chosen above its rejected.
+* **Screening** (``pairs.screen``; Best-of-Venom's poisoned pairs are the threat): ``verifiers`` flags a
+  pair whose rejected candidate a verifier scores above its chosen one (the verifiers know better than
+  the judge where they apply); ``repeats`` is the repeated ranking above.
+
+Dropped pairs go to the round's ``screened.jsonl``, each with its reasons, and are counted in the round's
+stats (``screen/<reason>``), never silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from polyrlaif.core.records import Candidate, Judgment, PreferencePair, PromptRecord
+
+__all__ = ["SCREENS", "RepeatedJudge", "repeat_scores", "screen_pairs"]
+
+#: The screens ``pairs.screen`` may name.
+SCREENS = ("verifiers", "repeats")
+
+
+class RepeatedJudge:
+    """``judge`` asked again, with its cache off: the ``index``-th repeat, under its own judge id.
+
+    Args:
+        judge: a :class:`~polyrlaif.core.protocols.Judge`.
+        index: the repeat's number (1 for the first repeat).
+    """
+
+    def __init__(self, judge: Any, index: int) -> None:
+        self.inner, self.index = judge, index
+        self.base_id = judge.judge_id
+        self.judge_id = f"{judge.judge_id}#r{index}"
+        self.required = False  # a repeat that fails leaves its pairs out of the check, not the round
+
+    def judge(
+        self,
+        prompts: Mapping[str, PromptRecord],
+        candidates: Sequence[Candidate],
+        contexts: Sequence[dict[str, Any]] | None = None,
+    ) -> list[Judgment]:
+        """The inner judge's judgments, asked afresh, relabelled with this repeat's id."""
+        cache = getattr(self.inner, "cache", None)
+        try:
+            if cache is not None:
+                self.inner.cache = None
+            got = self.inner.judge(prompts, candidates, contexts)
+        finally:
+            if cache is not None:
+                self.inner.cache = cache
+        return [dataclasses.replace(j, judge_id=self.judge_id) for j in got]
+
+
+def repeat_scores(
+    feedback: Any,
+    by_id: Mapping[str, PromptRecord],
+    cands: Sequence[Candidate],
+    verdicts: Mapping[str, Sequence[Judgment]],
+    repeated: Mapping[str, Sequence[Judgment]],
+    repeats: int,
+) -> list[dict[str, float | None]]:
+    """Each repeat's score of every candidate: the domain's score function on the candidate's
+    judgments with each judge's own judgment swapped for that repeat's (``repeated``: judgments by
+    candidate id, judge ids ``<id>#r<i>``). A candidate a repeat could not judge scores ``None`` there."""
+    judge_ids = {j.judge_id for j in feedback.judges}
+    out: list[dict[str, float | None]] = []
+    for r in range(1, repeats):
+        tag = f"#r{r}"
+        scores: dict[str, float | None] = {}
+        for c in cands:
+            again = [j for j in repeated.get(c.candidate_id, ()) if j.judge_id.endswith(tag)]
+            if len(again) < len(judge_ids) or any(j.score is None for j in again):
+                scores[c.candidate_id] = None
+                continue
+            kept = [j for j in verdicts.get(c.candidate_id, ()) if j.judge_id not in judge_ids]
+            swapped = [dataclasses.replace(j, judge_id=j.judge_id.removesuffix(tag)) for j in again]
+            scores[c.candidate_id] = feedback.score(by_id[c.prompt_id], c, [*kept, *swapped])
+        out.append(scores)
+    return out
+
+
+def _verifier_contradicts(pair: PreferencePair, verdicts: Mapping[str, Sequence[Judgment]]) -> bool:
+    def by_name(cid: str) -> dict[str, float]:
+        return {
+            j.judge_id: j.score for j in verdicts.get(cid, ()) if j.kind == "verifier" and j.score is not None
+        }
+
+    chosen, rejected = by_name(pair.chosen_id), by_name(pair.rejected_id)
+    return any(rejected[name] > chosen[name] for name in chosen.keys() & rejected.keys())
+
+
+def _repeats_contradict(pair: PreferencePair, repeated: Sequence[Mapping[str, float | None]]) -> bool:
+    for scores in repeated:
+        a, b = scores.get(pair.chosen_id), scores.get(pair.rejected_id)
+        if a is None or b is None or not a > b:
+            return True
+    return False
+
+
+def screen_pairs(
+    pairs: Sequence[PreferencePair],
+    screens: Sequence[str],
+    verdicts: Mapping[str, Sequence[Judgment]],
+    repeated: Sequence[Mapping[str, float | None]] = (),
+) -> tuple[list[PreferencePair], list[dict[str, Any]], dict[str, float]]:
+    """``(kept, dropped, counts)``: the pairs no screen flags; each dropped pair as a dict with its
+    ``reasons``; how many each screen flagged (``screen/<reason>``) and in all (``screen/dropped``).
+
+    Args:
+        screens: names from :data:`SCREENS`.
+        verdicts: every candidate's judgments (verifiers and judges).
+        repeated: each repeat's candidate scores (:func:`repeat_scores`), for ``repeats``.
+
+    Raises:
+        ValueError: an unknown screen.
+    """
+    unknown = sorted(set(screens) - set(SCREENS))
+    if unknown:
+        raise ValueError(f"unknown pair screen(s) {unknown}; known: {', '.join(SCREENS)}")
+    kept, dropped, counts = [], [], Counter()
+    for pair in pairs:
+        reasons = []
+        if "verifiers" in screens and _verifier_contradicts(pair, verdicts):
+            reasons.append("verifiers")
+        if "repeats" in screens and repeated and _repeats_contradict(pair, repeated):
+            reasons.append("repeats")
+        if reasons:
+            dropped.append({**pair.to_dict(), "reasons": reasons})
+            counts.update(reasons)
+        else:
+            kept.append(pair)
+    stats = {f"screen/{k}": float(v) for k, v in counts.items()}
+    return kept, dropped, {**stats, "screen/dropped": float(len(dropped))}
+
+
+def group_by_candidate(judgments: Sequence[Judgment]) -> dict[str, list[Judgment]]:
+    """Judgments by candidate id."""
+    out: dict[str, list[Judgment]] = defaultdict(list)
+    for j in judgments:
+        out[j.candidate_id].append(j)
+    return out

@@ -1,0 +1,86 @@
+"""Repeated ranking and pair screening on hand-made judgments: a repeat that ranks a pair the other way
+(or cannot judge it) drops exactly that pair; a verifier that scores the rejected candidate higher drops
+the pair; everything dropped is listed with its reasons; the repeats are scored by the domain's own
+score function with each judge's judgment swapped for the repeat's."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from polyrlaif.core.records import Candidate, Judgment, PreferencePair, PromptRecord
+from polyrlaif.core.screening import RepeatedJudge, repeat_scores, screen_pairs
+
+
+def _pair(chosen, rejected):
+    return PreferencePair(pair_id=f"{chosen}>{rejected}", prompt_id="p", prompt="q", chosen=chosen,
+                          rejected=rejected, chosen_id=chosen, rejected_id=rejected)  # fmt: skip
+
+
+def _j(cid, judge, score, kind="pointwise"):
+    return Judgment(candidate_id=cid, judge_id=judge, kind=kind, prompt_id="p", score=score)
+
+
+def test_repeated_ranking_drops_exactly_the_inconsistent_pairs():
+    pairs = [_pair("a", "b"), _pair("c", "d"), _pair("e", "f")]
+    repeats = [
+        {"a": 0.9, "b": 0.1, "c": 0.4, "d": 0.6, "e": 0.7, "f": 0.2},  # c>d reversed
+        {"a": 0.8, "b": 0.2, "c": 0.9, "d": 0.1, "e": None, "f": 0.2},  # e not judged: cannot confirm
+    ]
+    kept, dropped, stats = screen_pairs(pairs, ["repeats"], {}, repeats)
+    assert [p.pair_id for p in kept] == ["a>b"]
+    assert [(d["pair_id"], d["reasons"]) for d in dropped] == [("c>d", ["repeats"]), ("e>f", ["repeats"])]
+    assert stats == {"screen/repeats": 2.0, "screen/dropped": 2.0}
+    tie = [{"a": 0.5, "b": 0.5}]
+    assert screen_pairs([_pair("a", "b")], ["repeats"], {}, tie)[0] == []  # a tie is not the same ranking
+
+
+def test_verifier_screen_drops_pairs_the_verifiers_contradict():
+    verdicts = {
+        "a": [_j("a", "tests", 1.0, "verifier"), _j("a", "judge", 0.9)],
+        "b": [_j("b", "tests", 0.0, "verifier"), _j("b", "judge", 0.1)],
+        "c": [_j("c", "tests", 0.0, "verifier")],
+        "d": [_j("d", "tests", 1.0, "verifier")],  # the judge preferred c, the tests say d
+        "e": [_j("e", "tests", None, "verifier")],
+        "f": [_j("f", "tests", 1.0, "verifier")],  # no verdict on e: nothing to contradict
+    }
+    kept, dropped, stats = screen_pairs(
+        [_pair("a", "b"), _pair("c", "d"), _pair("e", "f")], ["verifiers"], verdicts
+    )
+    assert [p.pair_id for p in kept] == ["a>b", "e>f"] and [d["pair_id"] for d in dropped] == ["c>d"]
+    assert stats["screen/verifiers"] == 1.0
+    with pytest.raises(ValueError, match="unknown pair screen"):
+        screen_pairs([], ["vibes"], {})
+
+
+def test_repeat_scores_use_the_domains_score_with_the_repeat_swapped_in():
+    judge = SimpleNamespace(judge_id="judge")
+    feedback = SimpleNamespace(
+        judges=[judge],
+        score=lambda prompt, cand, js: sum(j.score for j in js),  # the domain folds verifier + judge
+    )
+    cands = [Candidate(candidate_id=c, prompt_id="p", text=c) for c in ("a", "b")]
+    verdicts = {c: [_j(c, "tests", 1.0, "verifier"), _j(c, "judge", 0.5)] for c in ("a", "b")}
+    repeated = {"a": [_j("a", "judge#r1", 0.25)], "b": [_j("b", "judge#r1", None)]}
+    (scores,) = repeat_scores(
+        feedback, {"p": PromptRecord(prompt_id="p", text="q")}, cands, verdicts, repeated, 2
+    )
+    assert scores == {"a": 1.25, "b": None}
+
+
+def test_a_repeated_judge_asks_afresh_under_its_own_id():
+    calls = []
+
+    class Judge:
+        judge_id = "j"
+        cache = "the cache"
+
+        def judge(self, prompts, candidates, contexts=None):
+            calls.append(self.cache)
+            return [_j(c.candidate_id, self.judge_id, 0.5) for c in candidates]
+
+    inner = Judge()
+    got = RepeatedJudge(inner, 2).judge({}, [Candidate(candidate_id="a", prompt_id="p", text="x")])
+    assert calls == [None] and inner.cache == "the cache"  # the cache was off for the repeat only
+    assert [j.judge_id for j in got] == ["j#r2"]
