@@ -95,6 +95,12 @@ class JudgeConfig:
     # rest of the run); on: always (a refusal is a failure); off: never. Answers are parsed as JSON, else
     # as free text; a local model's answers are always free text.
     structured_output: Literal["auto", "on", "off"] = "auto"
+    # several judges as one (core/judges/ensemble.py): each entry overrides fields above for one member,
+    # e.g. [{model: A}, {model: B, base_url: ...}]; their scores combine by mean, uwo (mean - uwo_lambda
+    # * variance) or wco (the lowest); each member's agreement with the ensemble is logged
+    ensemble: list[dict[str, Any]] = field(default_factory=list)
+    ensemble_aggregate: Literal["mean", "uwo", "wco"] = "mean"
+    uwo_lambda: float = 1.0
 
 
 @dataclass

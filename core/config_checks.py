@@ -99,6 +99,25 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
     check_hub_model(cfg.model.name_or_path, "model.name_or_path", where)
     if cfg.judge.backend == "transformers":
         check_hub_model(cfg.judge.model, "judge.model", where)
+    members = list(cfg.judge.ensemble)
+    if members:
+        import dataclasses
+
+        own = {f.name for f in dataclasses.fields(cfg.judge)} - {
+            "ensemble",
+            "ensemble_aggregate",
+            "uwo_lambda",
+        }
+        if len(members) < 2:
+            raise bad("judge.ensemble", members, "an ensemble needs at least two members (or none)")
+        for i, m in enumerate(members):
+            wrong = sorted(set(m) - own)
+            if wrong:
+                raise bad(
+                    f"judge.ensemble[{i}]", dict(m), f"unknown judge field(s) {wrong}; valid: {sorted(own)}"
+                )
+            if m.get("backend", cfg.judge.backend) not in backends:
+                raise bad(f"judge.ensemble[{i}].backend", m.get("backend"), f"valid: {', '.join(backends)}")
     from polyrlaif.core.screening import SCREENS
 
     if cfg.pairs.repeats < 1:

@@ -100,6 +100,8 @@ def judge_endpoints(judges: Any) -> list[str]:
     backend of the judge it wraps)."""
     urls: list[str] = []
     for judge in judges:
+        if getattr(judge, "members", None):  # an ensemble: its members' endpoints
+            urls += [u for u in judge_endpoints(judge.members) if u not in urls]
         for obj in (judge, *(getattr(judge, a, None) for a in ("judge", "inner", "base"))):
             backend = getattr(obj, "backend", None)
             if str(getattr(backend, "name", "")).startswith("openai:") and backend.base_url not in urls:

@@ -60,6 +60,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
     from functools import partial
 
     from polyrlaif.core.benchmarks import make_options
+    from polyrlaif.core.judges.ensemble import ensemble_or_one
     from polyrlaif.core.registry import get_benchmark
     from polyrlaif.domains.code import DOMAIN
     from polyrlaif.domains.code.api_usage import ApiUsageVerifier
@@ -70,8 +71,13 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
 
     d = cfg.domain
     judges: list[Judge] = []
-    if d.rubric_judge and cfg.judge.backend != "none":
-        judges.append(build_rubric_judge(cfg.judge, mode=d.rubric_mode, cache_path=judge_cache_path(cfg)))
+    if d.rubric_judge and cfg.judge.backend != "none":  # one judge, or judge.ensemble's members as one
+        cache = judge_cache_path(cfg)
+        judges.append(
+            ensemble_or_one(
+                cfg.judge, lambda jc: build_rubric_judge(jc, mode=d.rubric_mode, cache_path=cache)
+            )
+        )
     bench_opts = {
         "timeout_s": d.eval_timeout_s,
         "workers": d.workers,
