@@ -95,9 +95,8 @@ class JudgeConfig:
     # rest of the run); on: always (a refusal is a failure); off: never. Answers are parsed as JSON, else
     # as free text; a local model's answers are always free text.
     structured_output: Literal["auto", "on", "off"] = "auto"
-    # several judges as one (core/judges/ensemble.py): each entry overrides fields above for one member,
-    # e.g. [{model: A}, {model: B, base_url: ...}]; their scores combine by mean, uwo (mean - uwo_lambda
-    # * variance) or wco (the lowest); each member's agreement with the ensemble is logged
+    # several judges as one (core/judges/ensemble.py): each entry overrides the fields above for one member;
+    # scores combine by mean, uwo (mean - uwo_lambda * variance) or wco (the lowest)
     ensemble: list[dict[str, Any]] = field(default_factory=list)
     ensemble_aggregate: Literal["mean", "uwo", "wco"] = "mean"
     uwo_lambda: float = 1.0
@@ -120,10 +119,9 @@ class PairsConfig:
     so the update has the same size and data but no judge signal (compare a run with it against the
     same run without it).
 
-    ``repeats`` (repeated ranking) asks every judge ``repeats - 1`` more times, cache off, and keeps a pair
-    only when every repeat ranks it the same way; ``screen: [verifiers]`` drops pairs whose rejected
-    candidate a verifier scores higher (:mod:`polyrlaif.core.screening`). Dropped pairs are listed in
-    the round's ``screened.jsonl`` and counted (``screen/*``).
+    ``repeats`` (repeated ranking) asks every judge ``repeats - 1`` more times and keeps pairs every repeat
+    ranks alike; ``screen: [verifiers]`` drops pairs a verifier contradicts (:mod:`polyrlaif.core.screening`;
+    dropped pairs are listed in the round's ``screened.jsonl``).
     """
 
     min_margin: float = 0.1
