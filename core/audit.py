@@ -144,12 +144,17 @@ def audit(
     repeats: int = 2,
     output: str | Path | None = None,
     seed: int = 0,
+    poison: Sequence[float] = (),
 ) -> Path:
     """Run the audit for ``cfg``'s run; returns the folder holding ``audit.json``, ``audit.md`` and
     ``audit.png``.
 
+    ``poison``: rates at which the round's pairs are poisoned (:mod:`polyrlaif.core.poison`) to measure
+    the configured screens' recall and false-positive rate; needs the round's ``pairs.jsonl``.
+
     Raises:
         ValueError: the domain has no offline feedback, or the config has no judge to audit.
+        FileNotFoundError: ``poison`` without the round's pairs and judgments.
     """
     from polyrlaif.core import run as kit
     from polyrlaif.core.feedback import PREFERENCE_LEVELS, check_judge_endpoints
@@ -183,9 +188,36 @@ def audit(
     out = Path(output) if output else run.out / "audit"
     meta = {"run": str(run.out), "round": rdir.name, "candidates": len(cands), "prompts": len(order),
             "repeats": repeats, "seed": seed, "command": " ".join(["polyrlaif", *sys.argv[1:]])}  # fmt: skip
+    if poison:
+        meta["poison"] = _poison(cfg, feedback, by_id, rdir, poison, seed)
     write_audit(out, meta, report)
     print_summary("audit", _table(report))
     return out
+
+
+def _poison(cfg: TrainConfig, feedback: Any, by_id: Mapping[str, Any], rdir: Path, rates: Sequence[float],
+            seed: int) -> list[dict[str, Any]]:  # fmt: skip
+    """The round's own pairs, poisoned, against its screens (``pairs.screen``, and the repeats when the
+    round's judgments hold some; ``verifiers`` when the config names none)."""
+    from polyrlaif.core.poison import poison_report
+    from polyrlaif.core.records import PreferencePair
+    from polyrlaif.core.screening import group_by_candidate, repeat_scores
+
+    files = [rdir / "pairs.jsonl", rdir / "judgments.jsonl"]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"--poison screens the round's own pairs: {', '.join(missing)} missing "
+                                "(run polyrlaif feedback or train first)")  # fmt: skip
+    pairs = [PreferencePair.from_dict(r) for r in read_jsonl(files[0])]
+    rows = [Judgment.from_dict(r) for r in read_jsonl(files[1])]
+    verdicts = group_by_candidate([j for j in rows if "#r" not in j.judge_id])
+    again = group_by_candidate([j for j in rows if "#r" in j.judge_id])
+    k = 1 + max((int(j.judge_id.rsplit("#r", 1)[1]) for js in again.values() for j in js), default=0)
+    cands = [Candidate.from_dict(r) for r in read_jsonl(rdir / "candidates.jsonl")]
+    repeated = repeat_scores(feedback, by_id, [c for c in cands if c.prompt_id in by_id], verdicts, again, k)
+    screens = [*(cfg.pairs.screen or ["verifiers"]), *(["repeats"] if k > 1 else [])]
+    report = poison_report(pairs, sorted(set(screens)), verdicts, repeated, rates, seed)
+    return [{"screens": sorted(set(screens)), **r} for r in report]
 
 
 def _fmt(iv: Mapping[str, Any]) -> str:
@@ -223,6 +255,14 @@ def write_audit(out: Path, meta: Mapping[str, Any], report: Mapping[str, Mapping
     ]  # fmt: skip
     for r in _table(report):
         lines.append(f"| {r['judge']} | {r['probe']} | {r['metric']} | {r['value']} | {r.get('n', '')} |")
+    if meta.get("poison"):
+        lines += ["", "## Poisoned pairs against the screens", "",
+                  "| poisoning | rate | pairs | poisoned | screens | recall [95% CI] | false positives |",
+                  "|---|---:|---:|---:|---|---|---|"]  # fmt: skip
+        for r in meta["poison"]:
+            lines.append(f"| {r['kind']} | {r['rate']:.0%} | {r['pairs']} | {r['poisoned']} | "
+                         f"{', '.join(r['screens'])} | {_fmt(r.get('recall', {}))} | "
+                         f"{_fmt(r.get('false_positive_rate', {}))} |")  # fmt: skip
     lines += ["", _READING]
     atomic_write_text(out / "audit.md", "\n".join(lines) + "\n")
     _plot(out / "audit.png", report)

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--repeats", type=int, default=2, help="extra judgments of each candidate (consistency)")
     a.add_argument("--output", default=None, help="folder for the audit (default: <run.output_dir>/audit)")
     a.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    a.add_argument("--poison", default="", help="rates, e.g. 0.01,0.05,0.1: poison the round's pairs and "
+                   "measure the screens' recall and false positives (needs the round's pairs)")  # fmt: skip
 
     v = sub.add_parser("verify", help="run a domain's deterministic verifier over a JSONL file")
     v.add_argument("--domain", required=True)
@@ -228,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "audit":
             from polyrlaif.core.audit import audit
 
+            rates = [float(x) for x in args.poison.split(",") if x.strip()]
             out = audit(cfg, round_idx=args.round, limit=args.limit, repeats=args.repeats,
-                        output=args.output, seed=args.seed)  # fmt: skip
+                        output=args.output, seed=args.seed, poison=rates)  # fmt: skip
             print(f"audit written to {out / 'audit.md'}")
             return 0
         if args.verb == "train":

@@ -84,3 +84,34 @@ def test_a_repeated_judge_asks_afresh_under_its_own_id():
     got = RepeatedJudge(inner, 2).judge({}, [Candidate(candidate_id="a", prompt_id="p", text="x")])
     assert calls == [None] and inner.cache == "the cache"  # the cache was off for the repeat only
     assert [j.judge_id for j in got] == ["j#r2"]
+
+
+def test_poisoned_pairs_are_injected_as_asked_and_the_verifier_screen_finds_the_flips():
+    from polyrlaif.core.poison import inject, poison_report
+
+    # ten clean pairs, each ordered as the tests order them; odd pairs have the longer text rejected
+    pairs, verdicts = [], {}
+    for i in range(10):
+        good, bad = f"g{i}", f"b{i}"
+        p = PreferencePair(pair_id=f"p{i}", prompt_id="p", prompt="q", chosen="x" * (3 if i % 2 else 9),
+                           rejected="x" * (9 if i % 2 else 3), chosen_id=good, rejected_id=bad)  # fmt: skip
+        pairs.append(p)
+        verdicts[good] = [_j(good, "tests", 1.0, "verifier")]
+        verdicts[bad] = [_j(bad, "tests", 0.0, "verifier")]
+    poisoned, flags = inject(pairs, 0.3, "flipped", seed=1)
+    assert sum(flags) == 3 and all(
+        p.chosen_id.startswith("b") for p, f in zip(poisoned, flags, strict=True) if f
+    )
+    targeted, tflags = inject(pairs, 0.3, "targeted", seed=1)
+    assert sum(tflags) == 3 and all(
+        i % 2 == 1 for i, f in enumerate(tflags) if f
+    )  # only longer-rejected pairs
+    assert all(
+        len(p.chosen) > len(p.rejected) for p, f in zip(targeted, tflags, strict=True) if f
+    )  # now length wins
+    report = poison_report(pairs, ["verifiers"], verdicts, rates=[0.3])
+    for row in report:
+        assert row["poisoned"] == 3 and row["recall"]["value"] == 1.0
+        assert row["false_positive_rate"]["value"] == 0.0
+    with pytest.raises(ValueError, match="rate"):
+        inject(pairs, 1.5, "flipped")
