@@ -90,16 +90,15 @@ class JudgeConfig:
     concurrency: int = 4
     cache: bool = True
     cache_path: str | None = None  # default: <output_dir>/judge_cache.sqlite
-    # openai: ask a judge that reads a written answer (pointwise, pairwise, a domain's verdict judge) for
-    # its JSON schema (response_format). auto: unless the server refuses it (then plain prompts for the
-    # rest of the run); on: always (a refusal is a failure); off: never. Answers are parsed as JSON, else
-    # as free text; a local model's answers are always free text.
+    # openai: ask a judge that reads a written answer for its JSON schema (response_format). auto: unless
+    # the server refuses it (then plain prompts); on: always (a refusal is a failure); off: never
     structured_output: Literal["auto", "on", "off"] = "auto"
     # several judges as one (core/judges/ensemble.py): each entry overrides the fields above for one member;
     # scores combine by mean, uwo (mean - uwo_lambda * variance) or wco (the lowest)
     ensemble: list[dict[str, Any]] = field(default_factory=list)
     ensemble_aggregate: Literal["mean", "uwo", "wco"] = "mean"
     uwo_lambda: float = 1.0
+    guard: bool = False  # fence each response, flag text addressed to the grader (core/judges/guard.py)
 
 
 @dataclass

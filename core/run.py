@@ -115,6 +115,10 @@ def prepare(run: Run) -> dict[str, dict[str, Any]]:
 def build(run: Run, prepared: Mapping[str, dict[str, Any]]) -> DomainBuild:
     """The domain's parts for this run; lists the input records it skipped in ``skipped.jsonl``."""
     built: DomainBuild = load_object(run.domain.build)(run.cfg, prepared)
+    if built.offline is not None and run.cfg.judge.guard:  # every judge sees responses fenced
+        from polyrlaif.core.judges.guard import GuardedJudge
+
+        built.offline.judges = [GuardedJudge(j) for j in built.offline.judges]
     if built.skipped:  # listed and counted, never a silently shorter run
         atomic_write_jsonl(run.out / "skipped.jsonl", built.skipped)
         log.info(f"{len(built.skipped)} input records skipped (reasons in {run.out / 'skipped.jsonl'})")

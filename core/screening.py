@@ -7,7 +7,8 @@
   ranks its chosen above its rejected.
 * **Screening** (``pairs.screen``; Best-of-Venom's poisoned pairs are the threat): ``verifiers`` flags a
   pair whose rejected candidate a verifier scores above its chosen one (the verifiers know better than
-  the judge where they apply); ``repeats`` is the repeated ranking above.
+  the judge where they apply); ``repeats`` is the repeated ranking above; ``injection`` flags a pair
+  whose chosen response addresses the grader (:func:`polyrlaif.core.judges.guard.addresses_grader`).
 
 Dropped pairs go to the round's ``screened.jsonl``, each with its reasons, and are counted in the round's
 stats (``screen/<reason>``), never silently.
@@ -20,12 +21,13 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from polyrlaif.core.judges.guard import addresses_grader
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair, PromptRecord
 
 __all__ = ["SCREENS", "RepeatedJudge", "repeat_scores", "screen_pairs"]
 
 #: The screens ``pairs.screen`` may name.
-SCREENS = ("verifiers", "repeats")
+SCREENS = ("verifiers", "repeats", "injection")
 
 
 class RepeatedJudge:
@@ -133,6 +135,8 @@ def screen_pairs(
             reasons.append("verifiers")
         if "repeats" in screens and repeated and _repeats_contradict(pair, repeated):
             reasons.append("repeats")
+        if "injection" in screens and addresses_grader(pair.chosen):
+            reasons.append("injection")
         if reasons:
             dropped.append({**pair.to_dict(), "reasons": reasons})
             counts.update(reasons)

@@ -36,12 +36,14 @@ def test_audit_samples_a_round_and_probes_a_local_yes_no_judge(tmp_path, tiny_lm
     assert probes["agreement"]["truth"] == "unit_tests" and probes["agreement"]["n"] == 6
 
 
-def test_audit_reads_a_pairwise_judges_two_orders(tmp_path, tiny_lm_path, rule_judge, cli):
+def test_audit_reads_a_guarded_pairwise_judges_two_orders(tmp_path, tiny_lm_path, rule_judge, cli):
     url, state = rule_judge
     out = tmp_path / "pairwise"
     report = _audit(cli, out, f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}",
-                    "domain.rubric_mode=pairwise")  # fmt: skip
-    (probes,) = report["judges"].values()
+                    "domain.rubric_mode=pairwise", "judge.guard=true")  # fmt: skip
+    ((judge_id, probes),) = report["judges"].items()
+    assert judge_id.endswith("+guard")  # judge.guard: the judge saw each response fenced
+    assert any("<<<RESPONSE>>>" in json.dumps(p) for p in state.payloads)
     # the endpoint prefers the response with the larger hash whichever order it is shown in
     assert probes["position"]["applicable"] and probes["position"]["flip_rate"]["value"] == 0.0
     assert probes["position"]["n"] == 2 * 3  # three pairs in each of the two prompts' groups
