@@ -90,8 +90,7 @@ class JudgeConfig:
     concurrency: int = 4
     cache: bool = True
     cache_path: str | None = None  # default: <output_dir>/judge_cache.sqlite
-    # openai: ask a judge that reads a written answer for its JSON schema (response_format). auto: unless
-    # the server refuses it (then plain prompts); on: always (a refusal is a failure); off: never
+    # openai: ask for the judge's JSON schema (response_format): auto (unless refused), on, off
     structured_output: Literal["auto", "on", "off"] = "auto"
     # several judges as one (core/judges/ensemble.py): each entry overrides the fields above for one member;
     # scores combine by mean, uwo (mean - uwo_lambda * variance) or wco (the lowest)
@@ -99,6 +98,8 @@ class JudgeConfig:
     ensemble_aggregate: Literal["mean", "uwo", "wco"] = "mean"
     uwo_lambda: float = 1.0
     guard: bool = False  # fence each response, flag text addressed to the grader (core/judges/guard.py)
+    active: dict[str, Any] = field(default_factory=dict)  # a cheap judge first (core/judges/active.py)
+    active_budget: float = 0.5  # the share of prompts the cheap judge sends on to this one
 
 
 @dataclass

@@ -99,25 +99,7 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
     check_hub_model(cfg.model.name_or_path, "model.name_or_path", where)
     if cfg.judge.backend == "transformers":
         check_hub_model(cfg.judge.model, "judge.model", where)
-    members = list(cfg.judge.ensemble)
-    if members:
-        import dataclasses
-
-        own = {f.name for f in dataclasses.fields(cfg.judge)} - {
-            "ensemble",
-            "ensemble_aggregate",
-            "uwo_lambda",
-        }
-        if len(members) < 2:
-            raise bad("judge.ensemble", members, "an ensemble needs at least two members (or none)")
-        for i, m in enumerate(members):
-            wrong = sorted(set(m) - own)
-            if wrong:
-                raise bad(
-                    f"judge.ensemble[{i}]", dict(m), f"unknown judge field(s) {wrong}; valid: {sorted(own)}"
-                )
-            if m.get("backend", cfg.judge.backend) not in backends:
-                raise bad(f"judge.ensemble[{i}].backend", m.get("backend"), f"valid: {', '.join(backends)}")
+    _check_judge_sets(cfg, bad, backends)
     from polyrlaif.core.screening import SCREENS
 
     if cfg.pairs.repeats < 1:
@@ -145,3 +127,25 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
     domain_check = getattr(cfg.domain, "check_run", None)
     if callable(domain_check):
         domain_check(cfg, where)
+
+
+def _check_judge_sets(cfg: Any, bad: Any, backends: list[str]) -> None:
+    """``judge.ensemble`` members and the ``judge.active`` cheap judge: overrides of ``judge``'s own
+    fields; an ensemble has two members or more; the active budget is a share."""
+    import dataclasses
+
+    nested = {"ensemble", "ensemble_aggregate", "uwo_lambda", "active", "active_budget"}
+    own = {f.name for f in dataclasses.fields(cfg.judge)} - nested
+    members = [(f"judge.ensemble[{i}]", dict(m)) for i, m in enumerate(cfg.judge.ensemble)]
+    if len(members) == 1:
+        raise bad(
+            "judge.ensemble", list(cfg.judge.ensemble), "an ensemble needs at least two members (or none)"
+        )
+    for key, m in [*members, *([("judge.active", dict(cfg.judge.active))] if cfg.judge.active else [])]:
+        wrong = sorted(set(m) - own)
+        if wrong:
+            raise bad(key, m, f"unknown judge field(s) {wrong}; valid: {sorted(own)}")
+        if m.get("backend", cfg.judge.backend) not in backends:
+            raise bad(f"{key}.backend", m.get("backend"), f"valid: {', '.join(backends)}")
+    if not 0.0 <= cfg.judge.active_budget <= 1.0:
+        raise bad("judge.active_budget", cfg.judge.active_budget, "a share of prompts, in [0, 1]")

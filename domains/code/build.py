@@ -60,6 +60,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
     from functools import partial
 
     from polyrlaif.core.benchmarks import make_options
+    from polyrlaif.core.judges.active import active_or_one
     from polyrlaif.core.judges.ensemble import ensemble_or_one
     from polyrlaif.core.registry import get_benchmark
     from polyrlaif.domains.code import DOMAIN
@@ -71,13 +72,13 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
 
     d = cfg.domain
     judges: list[Judge] = []
-    if d.rubric_judge and cfg.judge.backend != "none":  # one judge, or judge.ensemble's members as one
-        cache = judge_cache_path(cfg)
-        judges.append(
-            ensemble_or_one(
-                cfg.judge, lambda jc: build_rubric_judge(jc, mode=d.rubric_mode, cache_path=cache)
-            )
-        )
+    if d.rubric_judge and cfg.judge.backend != "none":  # one judge, judge.ensemble's members as one, and
+        cache = judge_cache_path(cfg)  # with judge.active a cheap judge that asks it only when unsure
+
+        def one(jc: Any) -> Any:
+            return build_rubric_judge(jc, mode=d.rubric_mode, cache_path=cache)
+
+        judges.append(active_or_one(cfg.judge, ensemble_or_one(cfg.judge, one), one))
     bench_opts = {
         "timeout_s": d.eval_timeout_s,
         "workers": d.workers,

@@ -26,3 +26,18 @@ def test_judge_ensemble_reaches_the_code_domains_judge(tmp_path, tiny_lm_path, r
 
     with pytest.raises(ValueError, match=r"judge.ensemble\[1\].*unknown judge field"):
         load_config(tiny_config("code"), ["judge.ensemble=[{model: a}, {modle: b}]"])
+
+
+def test_judge_active_asks_the_endpoint_only_about_some_prompts(tmp_path, tiny_lm_path, rule_judge, cli):
+    """A local yes/no judge first; the HTTP judge (the expensive one) sees half the prompts."""
+    url, state = rule_judge
+    out = tmp_path / "active"
+    cli("feedback", "--config", tiny_config("code"), f"run.output_dir={out}", "run.num_prompts=4",
+        f"model.name_or_path={tiny_lm_path}", "domain.rubric_mode=yesno", f"judge.base_url={url}",
+        f"judge.active={{backend: transformers, model: {tiny_lm_path}}}",
+        "judge.active_budget=0.5")  # fmt: skip
+    rows = [json.loads(x) for x in (out / "round_1" / "judgments.jsonl").read_text().splitlines()]
+    act = [r for r in rows if r["judge_id"].startswith("active-0.5")]
+    by = {r["prompt_id"]: r["scores"]["by"] for r in act}
+    assert sorted(by.values()) == ["cheap", "cheap", "expensive", "expensive"]
+    assert state.requests == sum(r["scores"]["by"] == "expensive" for r in act)  # one request a candidate

@@ -56,3 +56,34 @@ def test_ensemble_combines_members_and_fails_with_a_member():
     assert one.cache is None and two.cache is None
     with pytest.raises(ValueError, match="one kind"):
         EnsembleJudge([one, type("P", (Fixed,), {"kind": "pairwise"})("p", {})])
+
+
+def test_active_judge_sends_only_the_prompts_the_cheap_judge_is_least_sure_of():
+    from polyrlaif.core.judges.active import ActiveJudge
+
+    cands = [Candidate(candidate_id=f"{p}/{i}", prompt_id=p, text="x") for p in "wxyz" for i in range(2)]
+    # spreads: w 0.8, x 0.1, y 0.5, z: a failed cheap judgment (the expensive judge decides)
+    cheap = Fixed("cheap", {"w/0": 0.9, "w/1": 0.1, "x/0": 0.5, "x/1": 0.4, "y/0": 0.7, "y/1": 0.2,
+                            "z/0": None, "z/1": 0.3})  # fmt: skip
+    asked = []
+
+    class Expensive(Fixed):
+        kind = "pointwise"
+
+        def judge(self, prompts, candidates, contexts=None):
+            asked.extend(c.candidate_id for c in candidates)
+            return super().judge(prompts, candidates, contexts)
+
+    expensive = Expensive("big", {c.candidate_id: 0.6 for c in cands})
+    active = ActiveJudge(cheap, expensive, budget=0.5)
+    got = {j.candidate_id: j for j in active.judge({}, cands)}
+    assert sorted(asked) == ["x/0", "x/1", "z/0", "z/1"]  # the two least separated prompts
+    assert got["x/0"].scores["by"] == "expensive" and got["x/0"].score == 0.6
+    assert got["w/0"].scores["by"] == "cheap" and got["w/0"].score == 0.9 and got["w/0"].kind == "pointwise"
+    assert active.stats.asked == 4 and active.stats.saved == 4
+    none = ActiveJudge(cheap, expensive, budget=0.0)
+    asked.clear()
+    none.judge({}, cands[:2])
+    assert asked == []
+    with pytest.raises(ValueError, match="budget"):
+        ActiveJudge(cheap, expensive, budget=1.5)
