@@ -226,6 +226,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
         weights,
         max_new_tokens=cfg.rl.max_completion_length,
         temperature=cfg.rl.temperature,
+        reuse_kv_cache=d.rollout_kv_cache,
     )
     bench: dict[str, Any] = {
         "corpus": str(corpus),

@@ -72,6 +72,8 @@ class SearchAgentConfig:
             turns saw, which needs ``rl.backend=fast``; ReSeek's ``judge_action`` reward scores the
             verdicts (weigh it in ``reward_weights``).
         max_observation_chars: tool output cut to this many characters.
+        rollout_kv_cache: training rollouts keep each conversation's keys and values from one turn to
+            the next (:class:`~polyrlaif.core.prefix_cache.PrefixCache`) instead of re-encoding it.
         reward_weights: reward name -> weight (see :data:`DEFAULT_REWARD_WEIGHTS`); 0 keeps a reward
             logged but out of the total.
         eval_benchmarks: benchmarks run before training and after every round.
@@ -112,6 +114,7 @@ class SearchAgentConfig:
     verify: bool = False
     judge_action: bool = False
     max_observation_chars: int = 1200
+    rollout_kv_cache: bool = True
     reward_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
     eval_benchmarks: list[str] = field(default_factory=lambda: ["qa"])
     eval_llm_judge: bool = True

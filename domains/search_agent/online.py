@@ -104,17 +104,19 @@ def build_online_task(
     *,
     max_new_tokens: int,
     temperature: float,
+    reuse_kv_cache: bool = True,
 ) -> OnlineTask:
     """The :class:`~polyrlaif.core.protocols.OnlineTask` for GRPO on ``questions``.
 
     Args:
         questions: objects with ``id``, ``question``, ``answers`` (and optionally ``supporting_ids``).
         tools: the search and read tools the rollouts call.
-        agent_cfg: the agent settings (no ``judge_action``: training rollouts cannot rewrite context).
+        agent_cfg: the agent settings.
         rewards: name -> trajectory reward.
         weights: name -> weight; every name must be one of ``rewards``.
         max_new_tokens: tokens per model turn.
         temperature: sampling temperature (the trainer's).
+        reuse_kv_cache: keep each conversation's keys and values across turns (see ``make_rollout_func``).
 
     Raises:
         ValueError: a weight for an unknown reward, a negative weight, or a question without answers.
@@ -130,6 +132,7 @@ def build_online_task(
         rewards={name: trl_reward(r, name) for name, r in rewards.items()},
         weights={name: float(weights.get(name, 0.0)) for name in rewards},
         rollout_func=make_rollout_func(
-            tools, agent_cfg, max_new_tokens=max_new_tokens, temperature=temperature
-        ),
+            tools, agent_cfg, max_new_tokens=max_new_tokens, temperature=temperature,
+            reuse_kv_cache=reuse_kv_cache,
+        ),  # fmt: skip
     )

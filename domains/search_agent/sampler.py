@@ -170,12 +170,29 @@ def _encode(tokenizer: Any, messages: list[dict[str, str]], first: int, turns: i
     return RolloutEncoding(prompt_ids, completion, mask)
 
 
-def _sampler(model: Any, tokenizer: Any, max_new_tokens: int, temperature: float) -> Callable:
-    """A :data:`~polyrlaif.domains.search_agent.agent.Generate` sampling from ``model`` as it is now."""
+def _sampler(
+    model: Any, tokenizer: Any, max_new_tokens: int, temperature: float, reuse: bool = True
+) -> Callable:
+    """A :data:`~polyrlaif.domains.search_agent.agent.Generate` sampling from ``model`` as it is now.
+
+    With ``reuse`` each conversation's keys and values are kept from one turn to the next
+    (:class:`~polyrlaif.core.prefix_cache.PrefixCache`), so a turn runs the model only on what is new in
+    the batch's contexts (the last observation, the next assistant header), not the whole conversation."""
     import torch
+
+    from polyrlaif.core.prefix_cache import PrefixCache
+
+    cache = PrefixCache() if reuse else None
+    # pure temperature sampling (no top-k or top-p), the distribution TRL's loss is written for
+    settings = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+    settings["max_new_tokens"] = max_new_tokens
 
     def generate(conversations: list[list[dict[str, str]]]) -> list[str]:
         texts = [_render(tokenizer, c, True) for c in conversations]
+        if cache is not None:
+            ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+            new = cache.generate(model, ids, tokenizer.pad_token_id, **settings)
+            return tokenizer.batch_decode(new, skip_special_tokens=True)
         side, tokenizer.padding_side = tokenizer.padding_side, "left"
         try:
             batch = tokenizer(texts, add_special_tokens=False, padding=True, return_tensors="pt")
@@ -183,17 +200,10 @@ def _sampler(model: Any, tokenizer: Any, max_new_tokens: int, temperature: float
             tokenizer.padding_side = side
         batch = batch.to(model.device)
         with torch.no_grad():
-            out = model.generate(
-                **batch,
-                do_sample=True,
-                temperature=temperature,
-                top_k=0,  # pure temperature sampling, the distribution TRL's loss is written for
-                top_p=1.0,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id,
-            )
+            out = model.generate(**batch, pad_token_id=tokenizer.pad_token_id, **settings)
         return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
 
+    generate.cache = cache  # type: ignore[attr-defined]  # its counters: tokens reused and computed
     return generate
 
 
@@ -217,7 +227,11 @@ def _logprobs(model: Any, enc: RolloutEncoding, temperature: float) -> list[floa
 
 
 def make_rollout_func(
-    tools: SearchTools, cfg: AgentConfig, max_new_tokens: int = 256, temperature: float = 1.0
+    tools: SearchTools,
+    cfg: AgentConfig,
+    max_new_tokens: int = 256,
+    temperature: float = 1.0,
+    reuse_kv_cache: bool = True,
 ) -> Callable[[list[Any], Any], dict[str, list[Any]]]:
     """TRL's ``rollout_func`` running the search agent with the trainer's current model.
 
@@ -227,6 +241,8 @@ def make_rollout_func(
             (:func:`encode_segments`), which the trainer must take (``trainer.accepts_segments``).
         max_new_tokens: tokens per model turn.
         temperature: sampling temperature; pass the same value as the trainer's ``temperature``.
+        reuse_kv_cache: keep each conversation's keys and values across its turns
+            (:class:`~polyrlaif.core.prefix_cache.PrefixCache`) instead of re-encoding it every turn.
 
     Returns:
         ``rollout_func(prompts, trainer)``: one rollout per prompt, each prompt being
@@ -255,8 +271,11 @@ def make_rollout_func(
         was_training = model.training
         model.eval()
         try:
-            generate = _sampler(model, tokenizer, max_new_tokens, temperature)
+            generate = _sampler(model, tokenizer, max_new_tokens, temperature, reuse=reuse_kv_cache)
             trajs = run_agents(generate, tools, asked, cfg)
+            if generate.cache is not None:  # context tokens taken from the cache, and run through the model
+                rollout_func.kv["reused"] += generate.cache.reused  # type: ignore[attr-defined]
+                rollout_func.kv["computed"] += generate.cache.computed  # type: ignore[attr-defined]
             failed = [t for t in trajs if t.status == "error"]
             if failed:
                 raise RuntimeError(f"rollout generation failed: {failed[0].error}")
@@ -275,4 +294,5 @@ def make_rollout_func(
             out["segments"] = [[vars(e) for e in encode_segments(tokenizer, t, cfg)] for t in trajs]
         return out
 
+    rollout_func.kv = {"reused": 0, "computed": 0}  # type: ignore[attr-defined]
     return rollout_func
