@@ -81,16 +81,19 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.perf_counter() - start
             turns = sum(len(t["steps"]) for t in out["trajectory"])
             written = sum(sum(m) for m in out["env_mask"])
-            results[reuse].append({"seconds": seconds, "turns": turns, "tokens": written})
-            print(f"reuse={reuse}: {seconds:.1f} s, {turns} turns, {written} model tokens kept", flush=True)
+            kv = rollout.kv  # type: ignore[attr-defined]  # context tokens from the cache, and computed
+            share = kv["reused"] / max(1, kv["reused"] + kv["computed"])
+            results[reuse].append({"seconds": seconds, "turns": turns, "tokens": written, "reused": share})
+            print(f"reuse={reuse}: {seconds:.1f} s, {turns} turns, {written} model tokens kept, "
+                  f"{share:.0%} of context tokens from the cache", flush=True)  # fmt: skip
     per_turn = {k: statistics.median(r["seconds"] / r["turns"] for r in v) for k, v in results.items()}
     per_token = {
         k: statistics.median(r["seconds"] / max(1, r["tokens"]) for r in v) for k, v in results.items()
     }
     print(f"seconds per turn: off {per_turn[False]:.3f}, on {per_turn[True]:.3f}")
-    print(
-        f"ratio={per_turn[False] / per_turn[True]:.2f} tokens_ratio={per_token[False] / per_token[True]:.2f}"
-    )
+    reused = statistics.median(r["reused"] for r in results[True])
+    ratio, tokens_ratio = per_turn[False] / per_turn[True], per_token[False] / per_token[True]
+    print(f"ratio={ratio:.2f} tokens_ratio={tokens_ratio:.2f} reused_share={reused:.2f}")
     return 0
 
 
