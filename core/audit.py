@@ -278,6 +278,11 @@ never changed over the repeats (1 is ideal); `agreement`, against the verifier t
 accuracy, Cohen's kappa, expected calibration error (0 is ideal) and AUC."""
 
 
+#: Each metric's value for a judge without the bias (drawn as a dashed line).
+_IDEAL = {"flip_rate": 0.0, "delta": 0.0, "changed": 0.0, "prefers_edited": 0.5, "length_corr": 0.0,
+          "stable": 1.0, "spread": 0.0, "accuracy": 1.0, "kappa": 1.0, "ece": 0.0, "auc": 1.0}  # fmt: skip
+
+
 def _plot(path: Path, report: Mapping[str, Mapping[str, Any]]) -> None:
     import matplotlib
 
@@ -301,12 +306,15 @@ def _plot(path: Path, report: Mapping[str, Mapping[str, Any]]) -> None:
             if isinstance(iv, Mapping) and not math.isnan(iv["value"]):
                 lo, hi = iv["value"] - iv["low"], iv["high"] - iv["value"]
                 ax.errorbar([iv["value"]], [i], xerr=[[max(lo, 0)], [max(hi, 0)]], fmt="o", capsize=4)
+        ideal = _IDEAL.get(metric)
+        if ideal is not None:
+            ax.axvline(ideal, color="green", linestyle="--", linewidth=1, alpha=0.7)
         ax.set_yticks(range(len(judges)), [j[:24] for j in judges], fontsize=7)
         ax.set_ylim(-0.7, len(judges) - 0.3)
         ax.set_title(f"{probe}: {metric}", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    fig.suptitle("judge audit (95% bootstrap intervals)", fontsize=10)
+    fig.suptitle("judge audit (95% bootstrap intervals; dashed: the ideal value)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
