@@ -205,10 +205,9 @@ class RLConfig:
     max_prompt_length: int | None = 1024
     max_completion_length: int = 256  # per completion, or per model turn for a multi-turn domain
     temperature: float = 1.0
-    # fast: core/trainers/fast_grpo.py, TRL's GRPO/RLOO step computed with each prompt laid out once (the
-    # same losses as TRL's over 3 steps; 2.8x TRL's step on CPU); text policies in one process. trl:
-    # TRL's GRPOTrainer / RLOOTrainer, for images and video, launchers, and any other rl.trl option
-    backend: Literal["trl", "fast"] = "fast"
+    # fast: core/trainers/fast_grpo.py, TRL's GRPO/RLOO step with each prompt laid out once (TRL's losses;
+    # 2.8x its step on CPU), text policies in one process; trl: TRL's trainers; auto: fast where it applies
+    backend: Literal["auto", "trl", "fast"] = "auto"
     # more GRPOConfig / RLOOConfig fields, passed through (core/trl_options.py), checked at load
     trl: dict[str, Any] = field(default_factory=dict)
 

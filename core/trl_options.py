@@ -17,8 +17,9 @@ A name the class does not have, a value its ``__post_init__`` refuses, or a sett
 over the values the run derives from its own fields (``optim.lr`` and the like); each such override is
 logged. The fast DPO backend takes no TRL options: it implements the loss types in
 :data:`polyrlaif.core.losses.LOSS_TYPES`, each parity-tested against TRL's ``DPOTrainer``, and names
-``optim.backend=trl`` for the others. The fast online backend (``rl.backend=fast``) takes ``epsilon`` and
-``epsilon_high`` and refuses any other ``rl.trl`` option that would change what it computes.
+``optim.backend=trl`` for the others. The fast online backend takes ``epsilon`` and ``epsilon_high``; any
+other ``rl.trl`` option that would change what it computes sends ``rl.backend=auto`` to TRL's trainer and
+stops an explicit ``rl.backend=fast``.
 """
 
 from __future__ import annotations
@@ -101,11 +102,7 @@ def check_trainer_options(cfg: Any, where: str) -> None:
         from trl import GRPOConfig, RLOOConfig
 
         _validate(GRPOConfig if cfg.rl.algorithm == "grpo" else RLOOConfig, cfg.rl.trl, "rl.trl", where)
-    foreign = {
-        k: v
-        for k, v in cfg.rl.trl.items()
-        if k not in FAST_RL_FREE and (k not in FAST_RL_OPTIONS or FAST_RL_OPTIONS[k] != v)
-    }
+    foreign = fast_foreign_options(cfg.rl.trl)
     if cfg.run.mode == "online" and cfg.rl.backend == "fast" and foreign:
         raise _bad(
             where, "rl.trl", foreign,
@@ -113,6 +110,16 @@ def check_trainer_options(cfg: Any, where: str) -> None:
             "per generation batch) with rl.trl.epsilon / epsilon_high; for other TRL options use "
             "rl.backend=trl",
         )  # fmt: skip
+
+
+def fast_foreign_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``rl.trl`` options the fast online backend does not implement (with ``rl.backend=auto`` they
+    send the run to TRL's trainer; with ``fast`` they stop it)."""
+    return {
+        k: v
+        for k, v in options.items()
+        if k not in FAST_RL_FREE and (k not in FAST_RL_OPTIONS or FAST_RL_OPTIONS[k] != v)
+    }
 
 
 #: ``rl.trl`` options the fast online backend honours at any value.

@@ -342,7 +342,7 @@ class OnlineRLTrainer:
                 f"reward weights for unknown reward(s) {unknown}; the task has {sorted(data.rewards)}"
             )
         weights = [float(data.weights.get(name, 1.0)) for name in data.rewards]
-        if self.rl.backend == "fast":
+        if self._backend(model_path, data) == "fast":
             return self._fast(model_path, data, output_dir, weights, self.seed if seed is None else seed)
         return grpo_train(
             model_path,
@@ -356,6 +356,23 @@ class OnlineRLTrainer:
             rollout_func=data.rollout_func,
             frame_cache=getattr(data, "frame_cache", None),
         )
+
+    def _backend(self, model_path: str, data: Any) -> str:
+        """``rl.backend``, with ``auto`` resolved: the fast step for a text policy in one process without
+        TRL-only options, else TRL's trainer (the choice is logged)."""
+        from polyrlaif.core.models import resolve_model_path
+        from polyrlaif.core.trainers import grpo_vision as gv
+        from polyrlaif.core.trl_options import fast_foreign_options
+
+        if self.rl.backend != "auto":
+            return self.rl.backend
+        path = resolve_model_path(model_path, self.model_cfg.cache_dir)
+        foreign = sorted(fast_foreign_options(self.rl.trl))
+        vision = gv.is_vision_checkpoint(path) or gv.rows_have_visual(data.prompts)
+        why = "a launcher" if ranks().world > 1 else "a vision-language policy" if vision else None
+        why = why or (f"rl.trl options {foreign}" if foreign else None)
+        log.info(f"rl.backend=auto: {'TRL trainer for ' + why if why else 'the fast GRPO step'}")
+        return "trl" if why else "fast"
 
     def _fast(
         self, model_path: str, data: Any, output_dir: Path, weights: list[float], seed: int

@@ -69,8 +69,8 @@ class SearchAgentConfig:
         verify: PokeeResearch's verification mode (a draft answer is checked before it commits).
         judge_action: ReSeek's JUDGE action, in evaluation (its accuracy is a benchmark metric) and in
             training rollouts: it rewrites earlier context, so an episode trains as the sequences its
-            turns saw, which needs ``rl.backend=fast``; ReSeek's ``judge_action`` reward scores the
-            verdicts (weigh it in ``reward_weights``).
+            turns saw, which needs the fast backend (``rl.backend`` auto or fast); ReSeek's
+            ``judge_action`` reward scores the verdicts (weigh it in ``reward_weights``).
         max_observation_chars: tool output cut to this many characters.
         rollout_kv_cache: training rollouts keep each conversation's keys and values from one turn to
             the next (:class:`~polyrlaif.core.prefix_cache.PrefixCache`) instead of re-encoding it.
@@ -126,7 +126,7 @@ class SearchAgentConfig:
 
     def check_run(self, cfg: Any, where: str) -> None:
         """Checks against the rest of the run's config, when it loads (core.config_checks)."""
-        if self.judge_action and cfg.run.mode == "online" and cfg.rl.backend != "fast":
+        if self.judge_action and cfg.run.mode == "online" and cfg.rl.backend == "trl":
             raise ValueError(
                 f"{where}: invalid config at field 'domain.judge_action': True; the JUDGE action rewrites "
                 "earlier context, so its episodes train as several sequences, which only rl.backend=fast "

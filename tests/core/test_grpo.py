@@ -124,3 +124,19 @@ def test_settings_and_inputs_are_checked(tiny_lm_path, tmp_path) -> None:
             RLConfig(max_prompt_length=3, max_steps=1),
         )
     assert not (tmp_path / "model").exists()
+
+
+def test_auto_backend_picks_the_fast_step_for_text_and_trl_for_trl_only_options(
+    tiny_lm_path, tmp_path
+) -> None:
+    """``rl.backend=auto`` (the default): a text policy in one process trains with the fast step, and the
+    same run with a ``rl.trl`` option the fast step does not implement goes to TRL's trainer; both train.
+    (A vision-language policy goes to TRL's: tests/core/test_grpo_vision.py runs on the default.)"""
+    task = OnlineTask(PROMPTS, {"brevity": short})
+    fast = build_trainer(TrainConfig(rl=RLConfig(**SETTINGS), run=RunConfig()), "grpo")
+    fast.train(tiny_lm_path, task, tmp_path / "fast")
+    trl = build_trainer(
+        TrainConfig(rl=RLConfig(**SETTINGS, trl={"loss_type": "dr_grpo"}), run=RunConfig()), "grpo"
+    )
+    trl.train(tiny_lm_path, task, tmp_path / "trl")
+    assert trl._backend(tiny_lm_path, task) == "trl" and fast._backend(tiny_lm_path, task) == "fast"

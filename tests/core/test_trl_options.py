@@ -67,18 +67,20 @@ def test_a_value_trls_config_refuses_stops_at_load():
 
 
 def test_the_fast_online_backend_refuses_trl_options_it_would_ignore():
-    """The default online backend is fast: a ``rl.trl`` option that changes TRL's step (vLLM, another loss
-    type) stops the run at load naming ``rl.backend=trl``; the clip range and TRL's own defaults pass, and
-    so does anything in a run that is not online."""
+    """An explicit ``rl.backend=fast`` with a ``rl.trl`` option that changes TRL's step (vLLM, another
+    loss type) stops the run at load naming ``rl.backend=trl``; the clip range and TRL's own defaults
+    pass, and so does anything in a run that is not online. The default, ``auto``, takes them all and
+    sends the run to TRL's trainer (tests/core/test_grpo.py)."""
     from tiny_configs import tiny_config as tc
 
     def online(*o):
         return load_config(tc("search_agent"), list(o))
 
     with pytest.raises(ValueError, match=r"rl.trl.*use_vllm.*rl.backend=trl"):
-        online("rl.trl.use_vllm=true")
+        online("rl.backend=fast", "rl.trl.use_vllm=true")
     with pytest.raises(ValueError, match=r"rl.trl.*dr_grpo.*rl.backend=trl"):
-        online("rl.trl.loss_type=dr_grpo")
-    assert online("rl.trl.epsilon_high=0.28", "rl.trl.loss_type=dapo").rl.backend == "fast"
+        online("rl.backend=fast", "rl.trl.loss_type=dr_grpo")
+    assert online("rl.backend=fast", "rl.trl.epsilon_high=0.28", "rl.trl.loss_type=dapo").rl.backend == "fast"
+    assert online("rl.trl.loss_type=dr_grpo").rl.backend == "auto"
     assert online("rl.backend=trl", "rl.trl.loss_type=dr_grpo").rl.trl == {"loss_type": "dr_grpo"}
-    assert _load("rl.trl.loss_type=dr_grpo").run.mode != "online"  # a preference run never reads rl
+    assert _load("rl.backend=fast", "rl.trl.loss_type=dr_grpo").run.mode != "online"  # rl unread
