@@ -129,6 +129,7 @@ class PairsConfig:
     strategy: Literal["best_worst", "all"] = "best_worst"
     max_uses_per_candidate: int | None = None
     length_balance: bool = False
+    length_adjust: bool = False  # scores minus what length buys within a prompt (core/screening.py)
     length_tolerance: float = 0.02
     chosen_min: list[float] = field(default_factory=list)
     rejected_max: list[float] = field(default_factory=list)

@@ -19,7 +19,7 @@ from polyrlaif.core.protocols import OfflineFeedback, Policy
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair
 from polyrlaif.core.resume import Level
 from polyrlaif.core.run import counters, reset_counters, round_subset
-from polyrlaif.core.screening import RepeatedJudge, repeat_scores, screen_pairs
+from polyrlaif.core.screening import RepeatedJudge, length_adjusted, repeat_scores, screen_pairs
 
 __all__ = ["FEEDBACK_KEYS", "PREFERENCE_LEVELS", "collect_feedback", "run_feedback", "scheduled"]
 
@@ -271,6 +271,9 @@ def collect_feedback(
         else feedback.score(by_id[c.prompt_id], c, verdicts[c.candidate_id])
         for c in cands
     }
+    length_slope = None
+    if cfg.pairs.length_adjust:  # what length buys within a prompt's group is taken out of the scores
+        scores, length_slope = length_adjusted(cands, scores)
     lineage = {
         cid: {j.judge_id: {"score": j.score, "hash": j.judge_prompt_hash} for j in js}
         for cid, js in verdicts.items()
@@ -334,6 +337,7 @@ def collect_feedback(
         **extra_stats,
         **screen_stats,
         **length_stats,
+        **({"length/score_per_char": length_slope} if length_slope is not None else {}),
         "judge_failures": sum(failures.values()),  # required checks only: these hold candidates back
         "advisory_failures": advisory,  # advisory checks that could not decide; nobody is held back
         "candidates_held_back": len(held_back & {c.candidate_id for c in cands}),

@@ -24,7 +24,7 @@ from typing import Any
 from polyrlaif.core.judges.guard import addresses_grader
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair, PromptRecord
 
-__all__ = ["SCREENS", "RepeatedJudge", "repeat_scores", "screen_pairs"]
+__all__ = ["SCREENS", "RepeatedJudge", "length_adjusted", "repeat_scores", "screen_pairs"]
 
 #: The screens ``pairs.screen`` may name.
 SCREENS = ("verifiers", "repeats", "injection")
@@ -152,3 +152,31 @@ def group_by_candidate(judgments: Sequence[Judgment]) -> dict[str, list[Judgment
     for j in judgments:
         out[j.candidate_id].append(j)
     return out
+
+
+def length_adjusted(
+    cands: Sequence[Candidate], scores: Mapping[str, float | None]
+) -> tuple[dict[str, float | None], float]:
+    """Scores with their dependence on length removed within each prompt's group (``pairs.length_adjust``).
+
+    The slope of score on length (characters) is fitted once, pooled over the groups with each group's
+    means removed (so it measures what length buys *within* a prompt, where pairs are made), and each
+    score moves by ``-slope * (its length - its group's mean length)``. Held-back candidates stay
+    ``None``. Returns the scores and the slope (per character).
+    """
+    groups: dict[str, list[Candidate]] = defaultdict(list)
+    for c in cands:
+        if scores.get(c.candidate_id) is not None:
+            groups[c.prompt_id].append(c)
+    dev: dict[str, float] = {}
+    sxy = sxx = 0.0
+    for members in groups.values():
+        ml = sum(len(c.text) for c in members) / len(members)
+        ms = sum(scores[c.candidate_id] for c in members) / len(members)  # type: ignore[misc]
+        for c in members:
+            dev[c.candidate_id] = len(c.text) - ml
+            sxy += dev[c.candidate_id] * (scores[c.candidate_id] - ms)  # type: ignore[operator]
+            sxx += dev[c.candidate_id] ** 2
+    slope = sxy / sxx if sxx > 0 else 0.0
+    out = {cid: (s - slope * dev[cid] if s is not None else None) for cid, s in scores.items()}
+    return out, slope

@@ -29,13 +29,15 @@ def test_judge_ensemble_reaches_the_code_domains_judge(tmp_path, tiny_lm_path, r
 
 
 def test_judge_active_asks_the_endpoint_only_about_some_prompts(tmp_path, tiny_lm_path, rule_judge, cli):
-    """A local yes/no judge first; the HTTP judge (the expensive one) sees half the prompts."""
+    """A local yes/no judge first; the HTTP judge (the expensive one) sees half the prompts. (With
+    ``pairs.length_adjust`` on, for its summary line.)"""
     url, state = rule_judge
     out = tmp_path / "active"
-    cli("feedback", "--config", tiny_config("code"), f"run.output_dir={out}", "run.num_prompts=4",
-        f"model.name_or_path={tiny_lm_path}", "domain.rubric_mode=yesno", f"judge.base_url={url}",
-        f"judge.active={{backend: transformers, model: {tiny_lm_path}}}",
-        "judge.active_budget=0.5")  # fmt: skip
+    res = cli("feedback", "--config", tiny_config("code"), f"run.output_dir={out}", "run.num_prompts=4",
+              f"model.name_or_path={tiny_lm_path}", "domain.rubric_mode=yesno", f"judge.base_url={url}",
+              f"judge.active={{backend: transformers, model: {tiny_lm_path}}}",
+              "judge.active_budget=0.5", "pairs.length_adjust=true")  # fmt: skip
+    assert "length/score_per_char" in res.stdout  # pairs.length_adjust: the slope taken out is reported
     rows = [json.loads(x) for x in (out / "round_1" / "judgments.jsonl").read_text().splitlines()]
     act = [r for r in rows if r["judge_id"].startswith("active-0.5")]
     by = {r["prompt_id"]: r["scores"]["by"] for r in act}

@@ -115,3 +115,25 @@ def test_poisoned_pairs_are_injected_as_asked_and_the_verifier_screen_finds_the_
         assert row["false_positive_rate"]["value"] == 0.0
     with pytest.raises(ValueError, match="rate"):
         inject(pairs, 1.5, "flipped")
+
+
+def test_length_adjusted_scores_keep_no_within_group_length_effect():
+    from polyrlaif.core.screening import length_adjusted
+
+    # two prompts; within each, every 10 characters buy 0.1 on top of a per-prompt quality
+    cands, scores = [], {}
+    for pid, base, lengths in (("p", 0.2, [10, 20, 40]), ("q", 0.7, [5, 35])):
+        for i, n in enumerate(lengths):
+            c = Candidate(candidate_id=f"{pid}/{i}", prompt_id=pid, text="x" * n)
+            cands.append(c)
+            scores[c.candidate_id] = base + 0.01 * n
+    cands.append(Candidate(candidate_id="q/held", prompt_id="q", text="x" * 99))
+    scores["q/held"] = None
+    adjusted, slope = length_adjusted(cands, scores)
+    assert slope == pytest.approx(0.01)
+    assert adjusted["q/held"] is None
+    for pid in ("p", "q"):  # what is left within a prompt is its quality alone: all equal
+        got = [adjusted[c.candidate_id] for c in cands if c.prompt_id == pid and c.candidate_id != "q/held"]
+        assert max(got) - min(got) == pytest.approx(0.0, abs=1e-12)
+    # each prompt keeps its mean score: between prompts nothing moves
+    assert adjusted["q/0"] - adjusted["p/0"] == pytest.approx((0.7 + 0.01 * 20) - (0.2 + 0.01 * 70 / 3))
