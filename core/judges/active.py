@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from polyrlaif.core.judges.modes import JudgeStats
+from polyrlaif.core.judges.modes import CompositeJudge, JudgeStats
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = ["ActiveJudge", "ActiveStats", "active_or_one"]
@@ -36,7 +36,7 @@ class ActiveStats(JudgeStats):
     saved: int = 0
 
 
-class ActiveJudge:
+class ActiveJudge(CompositeJudge):
     """``cheap`` on every candidate, ``expensive`` on the ``budget`` share of prompts whose candidates the
     cheap judge separates least (see the module docstring). Every judgment takes the expensive judge's
     kind, so a domain's score function reads them as it reads that judge's."""
@@ -49,17 +49,9 @@ class ActiveJudge:
         self.judge_id = f"active-{budget:g}:{cheap.judge_id}>{expensive.judge_id}"
         self.stats = ActiveStats()
 
-    @property
-    def cache(self) -> Any:
-        return [getattr(self.cheap, "cache", None), getattr(self.expensive, "cache", None)]
-
-    @cache.setter
-    def cache(self, value: Any) -> None:
-        for judge, c in zip(
-            (self.cheap, self.expensive), value if isinstance(value, list) else [value] * 2, strict=True
-        ):
-            if hasattr(judge, "cache"):
-                judge.cache = c
+    def parts(self) -> list[Any]:
+        """The cheap judge and the expensive one."""
+        return [self.cheap, self.expensive]
 
     def judge(
         self,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyrlaif.core.io import sha256_text
-from polyrlaif.core.judges.modes import JudgeStats
+from polyrlaif.core.judges.modes import CompositeJudge, JudgeStats
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = ["AGGREGATES", "EnsembleJudge", "EnsembleStats", "aggregate_scores", "ensemble_or_one"]
@@ -67,7 +67,7 @@ class EnsembleStats(JudgeStats):
         return out
 
 
-class EnsembleJudge:
+class EnsembleJudge(CompositeJudge):
     """Judges every candidate with each of ``members`` and combines their scores (``how``: see
     :data:`AGGREGATES`; ``lam``: UWO's variance weight). The members must be of one kind (all pointwise,
     all yes/no, ...), which the ensemble's judgments keep, so a domain's score function reads them as it
@@ -86,18 +86,9 @@ class EnsembleJudge:
         self.judge_id = f"ensemble-{how}-{sha256_text(repr((ids, how, lam)))[:8]}"
         self.stats = EnsembleStats()
 
-    @property
-    def cache(self) -> Any:
-        """The members' caches (the audit and repeated ranking switch them off together)."""
-        return [getattr(m, "cache", None) for m in self.members]
-
-    @cache.setter
-    def cache(self, value: Any) -> None:
-        for m, c in zip(
-            self.members, value if isinstance(value, list) else [value] * len(self.members), strict=True
-        ):
-            if hasattr(m, "cache"):
-                m.cache = c
+    def parts(self) -> list[Any]:
+        """The members."""
+        return self.members
 
     def judge(
         self,

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from polyrlaif.core.judges.modes import JudgeStats
+from polyrlaif.core.judges.modes import CompositeJudge, JudgeStats
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = ["GuardedJudge", "addresses_grader", "fence"]
@@ -59,7 +59,7 @@ class GuardStats(JudgeStats):
     flagged: int = 0
 
 
-class GuardedJudge:
+class GuardedJudge(CompositeJudge):
     """``judge`` seeing each response fenced (:func:`fence`); responses that address the grader are
     flagged in their judgments and counted. Its judge id is the inner one's with ``+guard`` (the judge
     prompts differ, so its answers are cached apart)."""
@@ -76,14 +76,9 @@ class GuardedJudge:
         """The inner judge's counters, with ``flagged``."""
         return _Merged(getattr(self.inner, "stats", None), self.guard_stats)
 
-    @property
-    def cache(self) -> Any:
-        return getattr(self.inner, "cache", None)
-
-    @cache.setter
-    def cache(self, value: Any) -> None:
-        if hasattr(self.inner, "cache"):
-            self.inner.cache = value
+    def parts(self) -> list[Any]:
+        """The judge it guards."""
+        return [self.inner]
 
     def judge(
         self,

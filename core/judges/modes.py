@@ -30,6 +30,7 @@ from polyrlaif.core.records import Candidate, Judgment
 __all__ = [
     "Answer",
     "BaseJudge",
+    "CompositeJudge",
     "JudgeStats",
     "ParsingStats",
     "image_digest",
@@ -359,3 +360,24 @@ class BaseJudge:
             raise ValueError(f"got {len(contexts)} contexts for {n} candidates")
         return [dict(c or {}) for c in contexts]
 
+
+class CompositeJudge:
+    """A judge made of other judges (an ensemble, an active pair, a guard): its ``cache`` is theirs, read
+    as a list and set to one value or a list, so repeated ranking and the audit switch every inner cache
+    off and back at once. A subclass lists its judges in ``parts()``."""
+
+    def parts(self) -> list[Any]:
+        """The judges this one asks."""
+        raise NotImplementedError
+
+    @property
+    def cache(self) -> Any:
+        """The inner judges' caches, in ``parts()`` order."""
+        return [getattr(j, "cache", None) for j in self.parts()]
+
+    @cache.setter
+    def cache(self, value: Any) -> None:
+        parts = self.parts()
+        for j, c in zip(parts, value if isinstance(value, list) else [value] * len(parts), strict=True):
+            if hasattr(j, "cache"):
+                j.cache = c
