@@ -49,3 +49,21 @@ def test_audit_reads_a_guarded_pairwise_judges_two_orders(tmp_path, tiny_lm_path
     assert probes["position"]["n"] == 2 * 3  # three pairs in each of the two prompts' groups
     assert 0.0 <= probes["verbosity"]["prefers_edited"]["value"] <= 1.0
     assert state.requests > 0
+
+
+def test_audit_refuses_what_it_cannot_do_before_any_work(tmp_path):
+    """No judge to audit, or a limit of zero: each stops with a clear error (exit 2) before a model is
+    loaded or a candidate sampled."""
+    import subprocess
+    import sys
+
+    def audit(*args):
+        cmd = [sys.executable, "-m", "polyrlaif.core.cli", "audit", "--config", tiny_config("code"),
+               f"run.output_dir={tmp_path / 'r'}", *args]  # fmt: skip
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    res = audit("judge.backend=none")
+    assert res.returncode == 2 and "no judge to audit" in res.stderr
+    res = audit("judge.backend=none", "--limit", "0")
+    assert res.returncode == 2 and "--limit and --repeats must be at least 1" in res.stderr
+    assert not (tmp_path / "r" / "round_1").exists()
