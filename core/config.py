@@ -171,14 +171,11 @@ class OptimConfig:
     max_length: int = 512
     max_steps: int = -1
     lora: LoraConfig = field(default_factory=LoraConfig)
-    # what each round's update is held to: "round", the policy the round starts from (an iterated
-    # DPOTrainer's default: the anchor moves every round); "initial", the starting policy of round 1 in
-    # every round (the fixed reference of iterative/online DPO work), so later rounds cannot drift far
-    # from it. Costs one extra no-grad pass over the pairs per round after the first.
+    # what each round's update is held to: "round", the policy the round starts from (the anchor moves
+    # every round); "initial", round 1's starting policy in every round (the fixed reference of iterative DPO)
     reference: Literal["round", "initial"] = "round"
-    # parameter-name prefixes left untrained in full fine-tuning (every preference backend), e.g.
-    # [model.vision_tower] to keep a VLM's pretrained image encoder as it is; a prefix matching no
-    # parameter stops the update. With LoRA, choose lora.target_modules instead.
+    # parameter-name prefixes no preference backend trains (full fine-tuning), e.g. [model.vision_tower];
+    # a prefix matching no parameter stops the update. With LoRA, choose lora.target_modules instead.
     freeze: list[str] = field(default_factory=list)
     # the reward-model trainer's held-out share of the pairs (split by prompt), for held-out pair accuracy
     reward_eval_fraction: float = 0.1
@@ -211,6 +208,9 @@ class RLConfig:
     backend: Literal["auto", "trl", "fast"] = "auto"
     # more GRPOConfig / RLOOConfig fields, passed through (core/trl_options.py), checked at load
     trl: dict[str, Any] = field(default_factory=dict)
+    # rewards of the domain combined into one, "ensemble", with their summed weight (core/judges/ensemble.py)
+    reward_ensemble: list[str] = field(default_factory=list)
+    reward_ensemble_aggregate: Literal["mean", "uwo", "wco"] = "mean"
 
 
 @dataclass

@@ -28,7 +28,15 @@ from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.modes import CompositeJudge, JudgeStats
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
-__all__ = ["AGGREGATES", "EnsembleJudge", "EnsembleStats", "aggregate_scores", "ensemble_or_one"]
+__all__ = [
+    "AGGREGATES",
+    "EnsembleJudge",
+    "EnsembleStats",
+    "aggregate_scores",
+    "ensemble_or_one",
+    "ensemble_reward",
+    "with_reward_ensemble",
+]
 
 #: The ways :class:`EnsembleJudge` combines its members' scores.
 AGGREGATES = ("mean", "uwo", "wco")
@@ -134,3 +142,42 @@ def ensemble_or_one(judge_cfg: Any, build: Callable[[Any], Any]) -> Any:
         return build(judge_cfg)
     built = [build(dataclasses.replace(judge_cfg, **dict(m), ensemble=[])) for m in members]
     return EnsembleJudge(built, how=judge_cfg.ensemble_aggregate, lam=judge_cfg.uwo_lambda)
+
+
+def ensemble_reward(members: Mapping[str, Callable], how: str = "mean", lam: float = 1.0) -> Callable:
+    """Online rewards (TRL's signature) as one: each completion's member rewards combined by ``how``
+    (:data:`AGGREGATES`); ``None`` where a member's is ``None`` (it does not apply, or could not decide)."""
+    aggregate_scores([0.0], how)  # an unknown aggregate stops here
+
+    def reward(prompts: Any, completions: Any, **kwargs: Any) -> list[float | None]:
+        got = [list(fn(prompts=prompts, completions=completions, **kwargs)) for fn in members.values()]
+        return [
+            None if any(v is None for v in vs) else aggregate_scores([float(v) for v in vs], how, lam)
+            for vs in zip(*got, strict=True)
+        ]
+
+    reward.__name__ = reward.__qualname__ = "ensemble"
+    return reward
+
+
+def with_reward_ensemble(task: Any, names: Sequence[str], how: str) -> Any:
+    """``task`` (an :class:`~polyrlaif.core.protocols.OnlineTask`) with its rewards ``names`` combined into
+    one reward, ``ensemble``, which takes their summed weight; the members stay, weighted 0, so their
+    means are still logged. ``names`` empty: ``task`` unchanged.
+
+    Raises:
+        ValueError: a name the task has no reward for, or fewer than two names.
+    """
+    if not names:
+        return task
+    unknown = sorted(set(names) - set(task.rewards))
+    if unknown or len(set(names)) < 2:
+        raise ValueError(
+            f"rl.reward_ensemble names {list(names)}: it needs two or more of the task's rewards "
+            f"{sorted(task.rewards)}" + (f"; unknown: {unknown}" if unknown else "")
+        )
+    members = {n: task.rewards[n] for n in names}
+    weight = sum(float(task.weights.get(n, 1.0)) for n in names)
+    weights = {**{n: float(task.weights.get(n, 1.0)) for n in task.rewards}, **dict.fromkeys(names, 0.0)}
+    rewards = {**task.rewards, "ensemble": ensemble_reward(members, how)}
+    return dataclasses.replace(task, rewards=rewards, weights={**weights, "ensemble": weight})

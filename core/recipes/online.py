@@ -18,6 +18,7 @@ from typing import Any
 
 from polyrlaif.core import run as kit
 from polyrlaif.core.config import TrainConfig
+from polyrlaif.core.judges.ensemble import with_reward_ensemble
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import OnlineTask
 from polyrlaif.core.report import plot_steps
@@ -48,6 +49,7 @@ def run(cfg: TrainConfig) -> list[dict[str, Any]]:
     run = kit.setup(cfg, LEVELS)  # refuses artifacts made with other settings
     built = kit.build(run, kit.prepare(run))  # the preparation stages run first, in view
     task = kit.require(run, built.online, "online RL task (prompt rows and rewards)")
+    task = with_reward_ensemble(task, cfg.rl.reward_ensemble, cfg.rl.reward_ensemble_aggregate)
     if not task.prompts:
         raise ValueError(f"domain {run.domain.name!r} supplied no prompts for online RL")
     trainer = build_trainer(cfg, cfg.rl.algorithm)

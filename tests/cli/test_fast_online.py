@@ -44,3 +44,18 @@ def test_search_agent_trains_with_the_judge_action(tmp_path, tiny_lm_path, rule_
     steps = [json.loads(x) for x in (out / "round_1" / "train" / "steps.jsonl").read_text().splitlines()]
     assert steps and "rewards/judge_action/mean" in steps[0] and "loss" in steps[0]
     assert (out / "round_1" / "train" / "model" / "config.json").is_file()
+
+
+def test_search_agent_trains_on_a_reward_ensemble(tmp_path, tiny_lm_path, rule_judge, cli, monkeypatch):
+    """``rl.reward_ensemble``: two of the domain's rewards combined by their worst case into one, logged
+    per step beside its members."""
+    monkeypatch.setenv("POLYRLAIF_WORLDS", str(tmp_path / "worlds"))
+    url, _ = rule_judge
+    out = tmp_path / "ens"
+    cli("train", "--config", tiny_config("search_agent"), f"run.output_dir={out}", "run.rounds=1",
+        f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}", "rl.reward_ensemble=[f1,format]",
+        "rl.reward_ensemble_aggregate=wco")  # fmt: skip
+    steps = [json.loads(x) for x in (out / "round_1" / "train" / "steps.jsonl").read_text().splitlines()]
+    row = steps[0]
+    # per completion the worst case is at most each member, so its mean is at most each member's mean
+    assert row["rewards/ensemble/mean"] <= min(row["rewards/f1/mean"], row["rewards/format/mean"]) + 1e-9

@@ -87,3 +87,23 @@ def test_active_judge_sends_only_the_prompts_the_cheap_judge_is_least_sure_of():
     assert asked == []
     with pytest.raises(ValueError, match="budget"):
         ActiveJudge(cheap, expensive, budget=1.5)
+
+
+def test_online_rewards_as_an_ensemble():
+    from polyrlaif.core.judges.ensemble import ensemble_reward, with_reward_ensemble
+    from polyrlaif.core.protocols import OnlineTask
+
+    def a(prompts, completions, **kw):
+        return [0.9, 0.2, None]
+
+    def b(prompts, completions, **kw):
+        return [0.5, 0.6, 0.1]
+
+    assert ensemble_reward({"a": a, "b": b}, "wco")(["p"] * 3, ["c"] * 3) == [0.5, 0.2, None]
+    assert ensemble_reward({"a": a, "b": b}, "mean")(["p"] * 3, ["c"] * 3)[:2] == pytest.approx([0.7, 0.4])
+    task = OnlineTask(prompts=[], rewards={"a": a, "b": b, "c": b}, weights={"a": 2.0, "c": 0.5})
+    got = with_reward_ensemble(task, ["a", "b"], "wco")
+    assert got.weights == {"a": 0.0, "b": 0.0, "c": 0.5, "ensemble": 3.0}  # b weighed 1 by default
+    assert got.rewards["ensemble"].__name__ == "ensemble" and with_reward_ensemble(task, [], "wco") is task
+    with pytest.raises(ValueError, match="unknown"):
+        with_reward_ensemble(task, ["a", "zzz"], "mean")
