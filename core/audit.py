@@ -162,6 +162,9 @@ def audit(
 
     if limit < 1 or repeats < 1:
         raise ValueError(f"--limit and --repeats must be at least 1 (got {limit}, {repeats})")
+    bad = [r for r in poison if not 0 < r < 1]
+    if bad:
+        raise ValueError(f"--poison rates are shares in (0, 1), got {bad}")
     run = kit.setup(cfg, PREFERENCE_LEVELS)
     built = kit.build(run, kit.prepare(run))
     feedback = kit.require(run, built.offline, "offline feedback (sampler, verifiers, judges, score)")
@@ -181,6 +184,11 @@ def audit(
     path = rdir / "candidates.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no candidates to audit in {rdir}")
+    needed = ("pairs.jsonl", "judgments.jsonl") if poison else ()
+    missing = [str(rdir / f) for f in needed if not (rdir / f).is_file()]
+    if missing:  # before any judging
+        raise FileNotFoundError(f"--poison screens the round's own pairs: {', '.join(missing)} missing "
+                                "(run polyrlaif feedback or train first)")  # fmt: skip
     cands = [Candidate.from_dict(r) for r in read_jsonl(path)]
     order = list(dict.fromkeys(c.prompt_id for c in cands))[:limit]
     cands = [c for c in cands if c.prompt_id in set(order) and c.prompt_id in by_id]
@@ -203,11 +211,7 @@ def _poison(cfg: TrainConfig, feedback: Any, by_id: Mapping[str, Any], rdir: Pat
     from polyrlaif.core.records import PreferencePair
     from polyrlaif.core.screening import group_by_candidate, repeat_scores
 
-    files = [rdir / "pairs.jsonl", rdir / "judgments.jsonl"]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise FileNotFoundError(f"--poison screens the round's own pairs: {', '.join(missing)} missing "
-                                "(run polyrlaif feedback or train first)")  # fmt: skip
+    files = [rdir / "pairs.jsonl", rdir / "judgments.jsonl"]  # checked before the probes ran
     pairs = [PreferencePair.from_dict(r) for r in read_jsonl(files[0])]
     rows = [Judgment.from_dict(r) for r in read_jsonl(files[1])]
     verdicts = group_by_candidate([j for j in rows if "#r" not in j.judge_id])

@@ -52,8 +52,8 @@ def test_audit_reads_a_guarded_pairwise_judges_two_orders(tmp_path, tiny_lm_path
 
 
 def test_audit_refuses_what_it_cannot_do_before_any_work(tmp_path):
-    """No judge to audit, or a limit of zero: each stops with a clear error (exit 2) before a model is
-    loaded or a candidate sampled."""
+    """No judge to audit, a limit of zero, a poisoning rate that is not a share: each stops with a clear
+    error (exit 2) before a model is loaded or a candidate sampled."""
     import subprocess
     import sys
 
@@ -66,4 +66,6 @@ def test_audit_refuses_what_it_cannot_do_before_any_work(tmp_path):
     assert res.returncode == 2 and "no judge to audit" in res.stderr
     res = audit("judge.backend=none", "--limit", "0")
     assert res.returncode == 2 and "--limit and --repeats must be at least 1" in res.stderr
+    res = audit("judge.backend=none", "--poison", "0.05,1.5")
+    assert res.returncode == 2 and "--poison rates are shares in (0, 1), got [1.5]" in res.stderr
     assert not (tmp_path / "r" / "round_1").exists()
