@@ -57,10 +57,18 @@ def _round_dir(out: Path, round_idx: int | None) -> Path | None:
     return done[-1][1] if done else None
 
 
-def _verdicts(feedback: Any, by_id: Mapping[str, Any], cands: list[Candidate]) -> dict[str, list[Judgment]]:
+def _verdicts(
+    feedback: Any, by_id: Mapping[str, Any], cands: list[Candidate], stored: Sequence[Judgment] = ()
+) -> dict[str, list[Judgment]]:
+    """Each candidate's verifier judgments: the round's own (``stored``, from its judgments.jsonl) where
+    a verifier already judged every audited candidate, else that verifier runs now."""
     out: dict[str, list[Judgment]] = defaultdict(list)
+    wanted = {c.candidate_id for c in cands}
     for v in feedback.verifiers:
-        for j in v.verify({c.prompt_id: by_id[c.prompt_id] for c in cands}, cands):
+        got = [j for j in stored if j.judge_id == v.name and j.candidate_id in wanted]
+        if {j.candidate_id for j in got} != wanted:
+            got = v.verify({c.prompt_id: by_id[c.prompt_id] for c in cands}, cands)
+        for j in got:
             out[j.candidate_id].append(j)
     return out
 
@@ -90,11 +98,13 @@ def audit_round(
     *,
     repeats: int = 2,
     seed: int = 0,
+    stored: Sequence[Judgment] = (),
 ) -> dict[str, dict[str, Any]]:
     """Every probe on every judge of ``feedback`` (an :class:`~polyrlaif.core.protocols.OfflineFeedback`)
     over ``cands``: ``{judge_id: {probe: summary}}`` (each summary a metric -> interval mapping with
-    ``n``, or ``applicable: False`` with a ``reason``)."""
-    verdicts = _verdicts(feedback, by_id, cands)
+    ``n``, or ``applicable: False`` with a ``reason``). ``stored``: the round's judgments, whose verifier
+    verdicts are reused."""
+    verdicts = _verdicts(feedback, by_id, cands, stored)
     edit = getattr(feedback, "perturb", None) or plain_edit
     truth_name, truth = _truth(feedback, verdicts)
 
@@ -189,21 +199,24 @@ def audit(
     if missing:  # before any judging
         raise FileNotFoundError(f"--poison screens the round's own pairs: {', '.join(missing)} missing "
                                 "(run polyrlaif feedback or train first)")  # fmt: skip
-    cands = [Candidate.from_dict(r) for r in read_jsonl(path)]
-    order = list(dict.fromkeys(c.prompt_id for c in cands))[:limit]
-    cands = [c for c in cands if c.prompt_id in set(order) and c.prompt_id in by_id]
-    report = audit_round(feedback, by_id, cands, repeats=repeats, seed=seed)
+    every = [Candidate.from_dict(r) for r in read_jsonl(path) if r["prompt_id"] in by_id]
+    judged = rdir / "judgments.jsonl"
+    stored = [Judgment.from_dict(r) for r in read_jsonl(judged)] if judged.is_file() else []
+    order = list(dict.fromkeys(c.prompt_id for c in every))[:limit]
+    cands = [c for c in every if c.prompt_id in set(order)]
+    report = audit_round(feedback, by_id, cands, repeats=repeats, seed=seed, stored=stored)
     out = Path(output) if output else run.out / "audit"
     meta = {"run": str(run.out), "round": rdir.name, "candidates": len(cands), "prompts": len(order),
             "repeats": repeats, "seed": seed, "command": " ".join(["polyrlaif", *sys.argv[1:]])}  # fmt: skip
     if poison:
-        meta["poison"] = _poison(cfg, feedback, by_id, rdir, poison, seed)
+        meta["poison"] = _poison(cfg, feedback, by_id, every, stored, rdir / "pairs.jsonl", poison, seed)
     write_audit(out, meta, report)
     print_summary("audit", _table(report))
     return out
 
 
-def _poison(cfg: TrainConfig, feedback: Any, by_id: Mapping[str, Any], rdir: Path, rates: Sequence[float],
+def _poison(cfg: TrainConfig, feedback: Any, by_id: Mapping[str, Any], cands: list[Candidate],
+            stored: Sequence[Judgment], pairs_file: Path, rates: Sequence[float],
             seed: int) -> list[dict[str, Any]]:  # fmt: skip
     """The round's own pairs, poisoned, against its screens (``pairs.screen``, and the repeats when the
     round's judgments hold some; ``verifiers`` when the config names none)."""
@@ -211,14 +224,11 @@ def _poison(cfg: TrainConfig, feedback: Any, by_id: Mapping[str, Any], rdir: Pat
     from polyrlaif.core.records import PreferencePair
     from polyrlaif.core.screening import group_by_candidate, repeat_scores
 
-    files = [rdir / "pairs.jsonl", rdir / "judgments.jsonl"]  # checked before the probes ran
-    pairs = [PreferencePair.from_dict(r) for r in read_jsonl(files[0])]
-    rows = [Judgment.from_dict(r) for r in read_jsonl(files[1])]
-    verdicts = group_by_candidate([j for j in rows if "#r" not in j.judge_id])
-    again = group_by_candidate([j for j in rows if "#r" in j.judge_id])
+    pairs = [PreferencePair.from_dict(r) for r in read_jsonl(pairs_file)]  # checked before the probes ran
+    verdicts = group_by_candidate([j for j in stored if "#r" not in j.judge_id])
+    again = group_by_candidate([j for j in stored if "#r" in j.judge_id])
     k = 1 + max((int(j.judge_id.rsplit("#r", 1)[1]) for js in again.values() for j in js), default=0)
-    cands = [Candidate.from_dict(r) for r in read_jsonl(rdir / "candidates.jsonl")]
-    repeated = repeat_scores(feedback, by_id, [c for c in cands if c.prompt_id in by_id], verdicts, again, k)
+    repeated = repeat_scores(feedback, by_id, cands, verdicts, again, k)
     screens = [*(cfg.pairs.screen or ["verifiers"]), *(["repeats"] if k > 1 else [])]
     report = poison_report(pairs, sorted(set(screens)), verdicts, repeated, rates, seed)
     return [{"screens": sorted(set(screens)), **r} for r in report]

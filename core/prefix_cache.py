@@ -22,18 +22,11 @@ simply stops where the re-rendered text departs from what was generated.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["PrefixCache"]
-
-
-def _common(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
 
 
 class PrefixCache:
@@ -56,7 +49,7 @@ class PrefixCache:
         for ids in contexts:
             best, got = -1, 0
             for r in free:
-                n = _common(self.rows[r][0], ids)
+                n = len(os.path.commonprefix([self.rows[r][0], list(ids)]))
                 if n > got:
                     best, got = r, n
             if best >= 0:

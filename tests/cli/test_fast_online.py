@@ -31,17 +31,22 @@ def test_search_agent_rounds_train_with_the_fast_backend(
     assert rounds[2]["policy"] == str(out / "round_1" / "train" / "model")
 
 
+def _one_round(cli, out, tiny_lm_path, rule_judge, *extra):
+    """One round of the tiny search-agent config with ``extra`` overrides; its per-step log."""
+    url, _ = rule_judge
+    cli("train", "--config", tiny_config("search_agent"), f"run.output_dir={out}", "run.rounds=1",
+        f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}", *extra)  # fmt: skip
+    return [json.loads(x) for x in (out / "round_1" / "train" / "steps.jsonl").read_text().splitlines()]
+
+
 def test_search_agent_trains_with_the_judge_action(tmp_path, tiny_lm_path, rule_judge, cli, monkeypatch):
     """``domain.judge_action`` in training: the agent is offered ReSeek's JUDGE, its episodes come back
     as the sequences their turns saw (tests/domains/search_agent/test_segments.py), ReSeek's
     judge_action reward is logged beside the others, and the round trains and publishes."""
     monkeypatch.setenv("POLYRLAIF_WORLDS", str(tmp_path / "worlds"))
-    url, _ = rule_judge
     out = tmp_path / "judge"
-    cli("train", "--config", tiny_config("search_agent"), f"run.output_dir={out}", "run.rounds=1",
-        f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}", "domain.judge_action=true",
-        "domain.reward_weights.judge_action=0.5")  # fmt: skip
-    steps = [json.loads(x) for x in (out / "round_1" / "train" / "steps.jsonl").read_text().splitlines()]
+    steps = _one_round(cli, out, tiny_lm_path, rule_judge, "domain.judge_action=true",
+                       "domain.reward_weights.judge_action=0.5")  # fmt: skip
     assert steps and "rewards/judge_action/mean" in steps[0] and "loss" in steps[0]
     assert (out / "round_1" / "train" / "model" / "config.json").is_file()
 
@@ -50,12 +55,8 @@ def test_search_agent_trains_on_a_reward_ensemble(tmp_path, tiny_lm_path, rule_j
     """``rl.reward_ensemble``: two of the domain's rewards combined by their worst case into one, logged
     per step beside its members."""
     monkeypatch.setenv("POLYRLAIF_WORLDS", str(tmp_path / "worlds"))
-    url, _ = rule_judge
-    out = tmp_path / "ens"
-    cli("train", "--config", tiny_config("search_agent"), f"run.output_dir={out}", "run.rounds=1",
-        f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}", "rl.reward_ensemble=[f1,format]",
-        "rl.reward_ensemble_aggregate=wco")  # fmt: skip
-    steps = [json.loads(x) for x in (out / "round_1" / "train" / "steps.jsonl").read_text().splitlines()]
+    steps = _one_round(cli, tmp_path / "ens", tiny_lm_path, rule_judge, "rl.reward_ensemble=[f1,format]",
+                       "rl.reward_ensemble_aggregate=wco")  # fmt: skip
     row = steps[0]
     # per completion the worst case is at most each member, so its mean is at most each member's mean
     assert row["rewards/ensemble/mean"] <= min(row["rewards/f1/mean"], row["rewards/format/mean"]) + 1e-9
