@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from polyrlaif.core.audit_probes import (
     agreement_probe,
     consistency_probe,
     edit_probe,
+    failure_kinds,
     length_probe,
     plain_edit,
     position_probe,
@@ -84,11 +85,16 @@ def _truth(feedback: Any, verdicts: Mapping[str, Sequence[Judgment]]) -> tuple[s
     return None, {}
 
 
-def _summarise(rows: list[dict[str, Any]], aggregate: Any, metrics: list[str], seed: int) -> dict[str, Any]:
+def _summarise(
+    rows: list[dict[str, Any]], aggregate: Any, metrics: list[str], skipped: Counter, seed: int
+) -> dict[str, Any]:
+    left_out = {"skipped": dict(skipped.most_common())} if skipped else {}
     if not rows:
-        return {"applicable": False, "reason": "no item the probe could score"}
+        counts = "; ".join(f"{k}: {v}" for k, v in skipped.most_common())
+        reason = "no item the probe could score" + (f" ({counts})" if counts else "")
+        return {"applicable": False, "reason": reason, **left_out}
     got = bootstrap_intervals(rows, aggregate, metrics, seed=seed)
-    return {"applicable": True, "n": len(rows), **{m: iv.as_dict() for m, iv in got.items()}}
+    return {"applicable": True, "n": len(rows), **left_out, **{m: iv.as_dict() for m, iv in got.items()}}
 
 
 def audit_round(
@@ -119,6 +125,7 @@ def audit_round(
             {c.prompt_id: by_id[c.prompt_id] for c in cands}, cands, [context_of(c) for c in cands]
         )
         base = {j.candidate_id: j.score for j in judged}
+        failed = failure_kinds(judged)
         pairwise = getattr(judge, "kind", "") == "pairwise"
         probes: dict[str, Any] = {}
         probes["position"] = (
@@ -127,10 +134,11 @@ def audit_round(
             else {"applicable": False, "reason": "a pointwise judge sees one response at a time"}
         )
         for probe, kind in EDITS.items():
-            probes[probe] = _summarise(*edit_probe(judge, kind, by_id, cands, base, context_of, edit), seed)
-        probes["length"] = _summarise(*length_probe(cands, base, verdicts), seed)
+            got = edit_probe(judge, kind, by_id, cands, base, context_of, edit, failed)
+            probes[probe] = _summarise(*got, seed)
+        probes["length"] = _summarise(*length_probe(cands, base, verdicts, failed), seed)
         probes["consistency"] = _summarise(
-            *consistency_probe(judge, by_id, cands, base, context_of, repeats), seed
+            *consistency_probe(judge, by_id, cands, base, context_of, repeats, failed), seed
         )
         if truth_name is None:
             probes["agreement"] = {
@@ -140,7 +148,7 @@ def audit_round(
         else:
             probes["agreement"] = {
                 "truth": truth_name,
-                **_summarise(*agreement_probe(cands, base, truth), seed),
+                **_summarise(*agreement_probe(cands, base, truth, failed), seed),
             }
         report[jid] = probes
     return report
@@ -234,6 +242,11 @@ def _poison(cfg: TrainConfig, feedback: Any, by_id: Mapping[str, Any], cands: li
     return [{"screens": sorted(set(screens)), **r} for r in report]
 
 
+def _is_interval(v: Any) -> bool:
+    """A metric's summary (value and interval), as against a probe's other entries (``skipped``)."""
+    return isinstance(v, Mapping) and "value" in v
+
+
 def _fmt(iv: Mapping[str, Any]) -> str:
     if not isinstance(iv, Mapping) or "value" not in iv:
         return ""
@@ -249,10 +262,10 @@ def _table(report: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
                 rows.append({"judge": jid, "probe": probe, "metric": "-", "value": summary.get("reason", "")})
                 continue
             for metric, iv in summary.items():
-                if isinstance(iv, Mapping):
-                    rows.append(
-                        {"judge": jid, "probe": probe, "metric": metric, "value": _fmt(iv), "n": summary["n"]}
-                    )
+                if _is_interval(iv):
+                    skipped = sum(summary.get("skipped", {}).values())
+                    rows.append({"judge": jid, "probe": probe, "metric": metric, "value": _fmt(iv),
+                                 "n": summary["n"], "skipped": skipped})  # fmt: skip
     return rows
 
 
@@ -265,10 +278,19 @@ def write_audit(out: Path, meta: Mapping[str, Any], report: Mapping[str, Mapping
         f"Run `{meta['run']}`, {meta['round']}: {meta['candidates']} candidates of {meta['prompts']} "
         "prompts; "
         f"consistency over {meta['repeats']} repeats; 95% bootstrap intervals (seed {meta['seed']}).", "",
-        "| judge | probe | metric | value [95% CI] | n |", "|---|---|---|---|---:|",
+        "| judge | probe | metric | value [95% CI] | n | skipped |", "|---|---|---|---|---:|---:|",
     ]  # fmt: skip
     for r in _table(report):
-        lines.append(f"| {r['judge']} | {r['probe']} | {r['metric']} | {r['value']} | {r.get('n', '')} |")
+        lines.append(f"| {r['judge']} | {r['probe']} | {r['metric']} | {r['value']} | {r.get('n', '')} | "
+                     f"{r.get('skipped', '')} |")  # fmt: skip
+    reasons = [
+        f"- {jid} / {probe}: " + "; ".join(f"{k} ({v})" for k, v in summary["skipped"].items())
+        for jid, probes in report.items()
+        for probe, summary in probes.items()
+        if summary.get("skipped")
+    ]
+    if reasons:
+        lines += ["", "Items a probe could not score, by reason:", "", *reasons]
     if meta.get("poison"):
         lines += ["", "## Poisoned pairs against the screens", "",
                   "| poisoning | rate | pairs | poisoned | screens | recall [95% CI] | false positives |",
@@ -307,7 +329,7 @@ def _plot(path: Path, report: Mapping[str, Mapping[str, Any]]) -> None:
 
     panels = [(p, m) for p in dict.fromkeys(k for probes in report.values() for k in probes)
               for m in dict.fromkeys(k for probes in report.values() for k, v in probes.get(p, {}).items()
-                                     if isinstance(v, Mapping))]  # fmt: skip
+                                     if _is_interval(v))]  # fmt: skip
     ncols = min(4, max(1, len(panels)))
     nrows = max(1, math.ceil(len(panels) / ncols))
     fig, axes = plt.subplots(
@@ -317,7 +339,7 @@ def _plot(path: Path, report: Mapping[str, Mapping[str, Any]]) -> None:
     for ax, (probe, metric) in zip(axes.flat, panels, strict=False):
         for i, jid in enumerate(judges):
             iv = report[jid].get(probe, {}).get(metric)
-            if isinstance(iv, Mapping) and not math.isnan(iv["value"]):
+            if _is_interval(iv) and not math.isnan(iv["value"]):
                 lo, hi = iv["value"] - iv["low"], iv["high"] - iv["value"]
                 ax.errorbar([iv["value"]], [i], xerr=[[max(lo, 0)], [max(hi, 0)]], fmt="o", capsize=4)
         ideal = _IDEAL.get(metric)

@@ -38,6 +38,7 @@ def test_audit_samples_a_round_and_probes_a_local_yes_no_judge(tmp_path, tiny_lm
 
 def test_audit_reads_a_guarded_pairwise_judges_two_orders(tmp_path, tiny_lm_path, rule_judge, cli):
     url, state = rule_judge
+    state.junk_when = lambda messages: "completely confident" in messages  # the sycophancy copies
     out = tmp_path / "pairwise"
     report = _audit(cli, out, f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}",
                     "domain.rubric_mode=pairwise", "judge.guard=true")  # fmt: skip
@@ -49,6 +50,12 @@ def test_audit_reads_a_guarded_pairwise_judges_two_orders(tmp_path, tiny_lm_path
     assert probes["position"]["n"] == 2 * 3  # three pairs in each of the two prompts' groups
     assert 0.0 <= probes["verbosity"]["prefers_edited"]["value"] <= 1.0
     assert state.requests > 0
+    # every sycophancy pair came back unreadable: not scored, and the audit says how many and why
+    syc = probes["sycophancy"]
+    assert syc["applicable"] is False and state.junked > 0
+    ((reason, count),) = syc["skipped"].items()
+    assert reason.startswith("edited pair failed: ") and count == 6 and f"{reason}: 6" in syc["reason"]
+    assert "Items a probe could not score, by reason:" in (out / "audit" / "audit.md").read_text()
 
 
 def test_audit_refuses_what_it_cannot_do_before_any_work(tmp_path):

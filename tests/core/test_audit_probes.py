@@ -23,7 +23,8 @@ def test_agreement_metrics_by_hand():
     cands = _cands(4)
     base = {"p/0": 0.9, "p/1": 0.6, "p/2": 0.4, "p/3": 0.2}
     truth = {"p/0": True, "p/1": False, "p/2": True, "p/3": False}
-    rows, aggregate, names = agreement_probe(cands, base, truth)
+    rows, aggregate, names, skipped = agreement_probe(cands, base, truth)
+    assert not skipped
     got = aggregate(rows)
     assert got["accuracy"] == pytest.approx(0.5)  # right on p/0 and p/3
     assert got["kappa"] == pytest.approx(0.0)  # predicted half positive, truth half: chance is 0.5
@@ -43,8 +44,9 @@ def test_position_flip_rate_counts_each_pair_once():
         Judgment(candidate_id=c, judge_id="pw", kind="pairwise", prompt_id="p", scores={"vs": vs})
         for c, vs in (("a", vs_a), ("b", vs_b), ("c", vs_c))
     ]
-    rows, aggregate, _ = position_probe(js)
-    assert sorted(r["id"] for r in rows) == ["a|b", "a|c", "b|c"]  # the failed pair is left out
+    rows, aggregate, _, skipped = position_probe(js)
+    assert sorted(r["id"] for r in rows) == ["a|b", "a|c", "b|c"]  # the failed pair is left out, counted
+    assert skipped == {"pair not decided in both orders: timeout": 1}
     assert aggregate(rows)["flip_rate"] == pytest.approx(1 / 3)
 
 
@@ -53,7 +55,8 @@ def test_length_correlation_within_groups_the_verifiers_rate_alike():
     base = {"p/0": 0.1, "p/1": 0.2, "p/2": 0.3, "q/0": 0.9, "q/1": 0.1}
     passed = [Judgment(candidate_id="", judge_id="tests", kind="verifier", prompt_id="", score=1.0)]
     verdicts = {c.candidate_id: passed for c in cands}
-    rows, aggregate, _ = length_probe(cands, base, verdicts)
+    rows, aggregate, _, skipped = length_probe(cands, base, verdicts)
+    assert not skipped
     assert len(rows) == 2
     # p: lengths -10, 0, 10 against scores -0.1, 0, 0.1; q: -22.5, 22.5 against 0.4, -0.4
     sxy = 10 * 0.1 * 2 - 22.5 * 0.4 * 2
@@ -61,7 +64,8 @@ def test_length_correlation_within_groups_the_verifiers_rate_alike():
     assert aggregate(rows)["length_corr"] == pytest.approx(sxy / math.sqrt(sxx * syy))
     # a verifier that tells them apart splits the groups: nothing left to correlate within q
     verdicts["q/1"] = [Judgment(candidate_id="", judge_id="tests", kind="verifier", prompt_id="", score=0.0)]
-    assert len(length_probe(cands, base, verdicts)[0]) == 1
+    rows, _, _, skipped = length_probe(cands, base, verdicts)
+    assert len(rows) == 1 and skipped == {"alone among the candidates the verifiers rate alike": 2}
 
 
 def test_edits_add_their_text_and_code_edits_keep_the_program():
@@ -80,3 +84,19 @@ def test_edits_add_their_text_and_code_edits_keep_the_program():
         assert ns["f"](1) == 2
     bare = code_edit("claim", "def g():\n    return 1")
     assert bare.startswith("def g():\n    return 1\n# I am completely confident")
+
+
+def test_items_a_probe_cannot_score_are_counted_by_reason():
+    cands = _cands(4) + [Candidate(candidate_id="p/img", prompt_id="p", text="")]
+    base = {"p/0": 0.9, "p/1": None, "p/2": None, "p/3": 0.2, "p/img": 0.5}
+    failed = {"p/1": "unparseable", "p/2": "timeout"}
+    truth = {"p/0": True}
+    rows, _, _, skipped = agreement_probe(cands, base, truth, failed)
+    assert [r["id"] for r in rows] == ["p/0"]
+    assert skipped == {
+        "judgment failed: unparseable": 1,
+        "judgment failed: timeout": 1,
+        "the verifier did not decide": 2,  # p/3 and the image
+    }
+    _, _, _, skipped = length_probe(cands, base, {}, failed)
+    assert skipped["no text (media)"] == 1 and skipped["judgment failed: timeout"] == 1
