@@ -34,6 +34,8 @@ __all__ = [
     "common_prefix",
     "group_by_prefix",
     "head_logits",
+    "logit_transform",
+    "prefix_branches",
     "pack_prefix_groups",
     "takes_dense_mask",
     "unwrap_lm",
@@ -238,34 +240,83 @@ def block_sdpa_attention(
 
     The result is ``sdpa`` over the whole row with the same dense mask; what is saved is the scores of
     query and key pairs in different groups, all masked, which would make attention cost the square
-    of the row. Registered as :data:`BLOCK_SDPA`.
+    of the row. A block laid out as a prefix and its branches (:func:`prefix_branches`) goes further:
+    the prefix attends to itself, and each branch to the prefix's keys and its own, so the scores
+    between branches (all masked) are not computed either. Registered as :data:`BLOCK_SDPA`.
     """
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if attention_mask is None or attention_mask.dim() != 4 or attention_mask.dtype != torch.bool:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+    def attend(r: int, q: slice, keys: list[slice], mask: torch.Tensor) -> torch.Tensor:
+        k = (
+            torch.cat([key[r : r + 1, :, ks] for ks in keys], 2)
+            if len(keys) > 1
+            else key[r : r + 1, :, keys[0]]
+        )
+        v = (
+            torch.cat([value[r : r + 1, :, ks] for ks in keys], 2)
+            if len(keys) > 1
+            else value[r : r + 1, :, keys[0]]
+        )
+        return sdpa_attention_forward(module, query[r : r + 1, :, q], k, v, mask[None, None], **kwargs)[0]
+
     rows = []
     for r in range(query.shape[0]):
         mask = attention_mask[r, 0]
         bounds = attention_blocks(mask)
-        rows.append(
-            torch.cat(
-                [
-                    sdpa_attention_forward(
-                        module,
-                        query[r : r + 1, :, s:e],
-                        key[r : r + 1, :, s:e],
-                        value[r : r + 1, :, s:e],
-                        mask[None, None, s:e, s:e],
-                        **kwargs,
-                    )[0]
-                    for s, e in zip(bounds[:-1], bounds[1:], strict=True)
-                ],
-                1,
-            )
-        )
+        parts = []
+        for s, e in zip(bounds[:-1], bounds[1:], strict=True):
+            cuts = prefix_branches(mask[s:e, s:e])
+            if cuts is None:  # one block, one call
+                parts.append(attend(r, slice(s, e), [slice(s, e)], mask[s:e, s:e]))
+                continue
+            prefix = slice(s, s + cuts[1])
+            parts.append(attend(r, prefix, [prefix], mask[prefix, prefix]))
+            for a, b in zip(cuts[1:-1], cuts[2:], strict=True):  # each branch: the prefix's keys and its own
+                branch = slice(s + a, s + b)
+                parts.append(
+                    attend(
+                        r,
+                        branch,
+                        [prefix, branch],
+                        torch.cat([mask[branch, prefix], mask[branch, branch]], 1),
+                    )
+                )
+        rows.append(torch.cat(parts, 1))
     return torch.cat(rows, 0), None
+
+
+def prefix_branches(mask: torch.Tensor) -> list[int] | None:
+    """Where a block's ``(n, n)`` mask is a prefix-group layout (:func:`pack_prefix_groups`): a causal
+    prefix, then branches that each attend to the whole prefix and causally to themselves.
+
+    Returns:
+        The prefix's start (0), each branch's start, then ``n``; ``None`` for any other mask, or a block
+        without branches.
+    """
+    import torch
+
+    n = mask.shape[-1]
+    if n < 2:
+        return None
+    # every branch but the first starts where a token does not see the one before it; the first
+    # continues the prefix, which ends where the second branch stops seeing it
+    starts = (torch.nonzero(~mask.diagonal(-1)).flatten() + 1).tolist()
+    if not starts:
+        return None
+    unseen = torch.nonzero(~mask[starts[0], : starts[0]]).flatten()
+    prefix = int(unseen[0]) if len(unseen) else starts[0]
+    if prefix == 0:
+        return None
+    cuts = [0, *([prefix] if prefix < starts[0] else []), *starts, n]
+    want = torch.zeros(n, n, dtype=torch.bool, device=mask.device)
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        want[a:b, a:b] = torch.ones(b - a, b - a, dtype=torch.bool, device=mask.device).tril()
+        want[a:b, : cuts[1]] |= a > 0  # a branch sees the whole prefix
+    return cuts if torch.equal(mask, want) else None
 
 
 @functools.cache
@@ -321,7 +372,7 @@ def body_states(model: Any, packed: PackedGroups) -> torch.Tensor:
     return body.last_hidden_state.flatten(0, 1)
 
 
-def _logit_transform(config: Any) -> tuple[float, float | None]:
+def logit_transform(config: Any) -> tuple[float, float | None]:
     """Multiplier and soft cap that some models apply to their logits, as TRL's fused head reads them."""
     cfg = config.get_text_config()
     softcap = getattr(cfg, "final_logit_softcapping", None)
@@ -339,7 +390,7 @@ def head_logits(model: Any, states: torch.Tensor) -> torch.Tensor:
     import torch
 
     lm = unwrap_lm(model)
-    scale, softcap = _logit_transform(lm.config)
+    scale, softcap = logit_transform(lm.config)
     logits = lm.get_output_embeddings()(states)
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32)) * scale  # bf16 -> float32
     if softcap is not None:

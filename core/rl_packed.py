@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from polyrlaif.core.packed_lm import ROW_TOKENS, body_states, head_logits, pack_prefix_groups, unwrap_lm
+from polyrlaif.core.packed_lm import ROW_TOKENS, body_states, pack_prefix_groups, unwrap_lm
+from polyrlaif.core.token_logps import token_logps
 
 if TYPE_CHECKING:
     import torch
@@ -69,12 +70,7 @@ def group_token_logps(
     index = torch.tensor(predictors, dtype=torch.long, device=device)
     tgt = torch.tensor(targets, dtype=torch.long, device=device)
     picked = states.index_select(0, index)
-    per_token = []
-    for start in range(0, len(tgt), chunk_size):
-        logits = head_logits(lm, picked[start : start + chunk_size]) / temperature
-        chunk = tgt[start : start + chunk_size, None]
-        per_token.append((logits.gather(1, chunk) - logits.logsumexp(1, keepdim=True))[:, 0])
-    flat = torch.cat(per_token) if per_token else states.new_zeros(0, dtype=torch.float32)
+    flat = token_logps(lm, picked, tgt, temperature=temperature, chunk_size=chunk_size)
     where = torch.tensor(slots, dtype=torch.long, device=device)
     logps = flat.new_zeros(len(lengths) * width).index_put((where,), flat).view(len(lengths), width)
     mask = torch.zeros(len(lengths) * width, device=device).index_fill(0, where, 1.0)

@@ -38,11 +38,11 @@ from polyrlaif.core.packed_lm import (
     ROW_TOKENS,
     body_states,
     common_prefix,
-    head_logits,
     pack_prefix_groups,
     takes_dense_mask,
     unwrap_lm,
 )
+from polyrlaif.core.token_logps import token_logps
 
 if TYPE_CHECKING:
     import torch
@@ -161,21 +161,9 @@ def completion_logps(
     states = body.last_hidden_state[:, :-1][targets_mask]
     targets = ids[:, 1:][targets_mask]
     rows = targets_mask.nonzero()[:, 0]
-    flat = _head_logps(lm, states, targets, chunk_size)
+    flat = token_logps(lm, states, targets, chunk_size=chunk_size)
     logps = flat.new_zeros(len(ids)).index_add(0, rows, flat)
     return logps, targets_mask.sum(1)
-
-
-def _head_logps(lm: Any, states: torch.Tensor, targets: torch.Tensor, chunk_size: int) -> torch.Tensor:
-    """Log-probability of each target token from the hidden state that predicts it, in chunks."""
-    import torch
-
-    per_token = []
-    for start in range(0, len(targets), chunk_size):
-        logits = head_logits(lm, states[start : start + chunk_size])
-        tgt = targets[start : start + chunk_size, None]
-        per_token.append((logits.gather(1, tgt) - logits.logsumexp(1, keepdim=True))[:, 0])
-    return torch.cat(per_token) if per_token else states.new_zeros(0).float()
 
 
 def pack_pairs(
@@ -254,8 +242,11 @@ def pair_logps(
     batch = pack_pairs(examples, pad_token_id=pad_token_id, max_length=max_length, row_tokens=row_tokens)
     states = body_states(lm, batch["packed"])
     rows = batch["rows"].to(states.device)
-    flat = _head_logps(
-        lm, states[batch["predictors"].to(states.device)], batch["targets"].to(states.device), chunk_size
+    flat = token_logps(
+        lm,
+        states[batch["predictors"].to(states.device)],
+        batch["targets"].to(states.device),
+        chunk_size=chunk_size,
     )
     n = 2 * len(examples)
     return flat.new_zeros(n).index_add(0, rows, flat), torch.bincount(rows, minlength=n)
@@ -326,7 +317,7 @@ def cached_pair_logps(
     last_prompt = prompt_out.last_hidden_state[:, -1:].repeat_interleave(2, 0)
     states = torch.cat([last_prompt, comp_out.last_hidden_state[:, :-1]], 1)
     mask = c_mask.bool()
-    flat = _head_logps(lm, states[mask], c_ids[mask], chunk_size)
+    flat = token_logps(lm, states[mask], c_ids[mask], chunk_size=chunk_size)
     logps = flat.new_zeros(2 * b).index_add(0, mask.nonzero()[:, 0], flat)
     order = torch.cat([torch.arange(0, 2 * b, 2), torch.arange(1, 2 * b, 2)]).to(device)  # chosen first
     return logps[order], mask.sum(1)[order]

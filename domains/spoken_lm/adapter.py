@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from polyrlaif.core.io import atomic_dir
 from polyrlaif.core.models import load_causal_lm
-from polyrlaif.core.packed_lm import head_logits, takes_dense_mask, unwrap_lm
+from polyrlaif.core.packed_lm import takes_dense_mask, unwrap_lm
 from polyrlaif.core.policy import CausalLMPolicy
+from polyrlaif.core.token_logps import token_logps
 
 if TYPE_CHECKING:
     import torch
@@ -255,13 +256,7 @@ def _packable(lm: Any, longest: int) -> bool:
 
 def _token_logps(lm: Any, states: torch.Tensor, targets: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """Log-probability of each target from the hidden state predicting it, the head in chunks."""
-    import torch
-
-    out = [states.new_zeros(0, dtype=torch.float32)]
-    for s in range(0, len(targets), chunk):
-        logits = head_logits(lm, states[s : s + chunk])
-        out.append(logits.gather(1, targets[s : s + chunk, None])[:, 0] - logits.logsumexp(1))
-    return torch.cat(out).float()
+    return token_logps(lm, states, targets, chunk_size=chunk).float()
 
 
 class _NotDocumentAttention(Exception):

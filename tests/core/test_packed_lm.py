@@ -12,6 +12,7 @@ from polyrlaif.core.packed_lm import (
     group_by_prefix,
     head_logits,
     pack_prefix_groups,
+    prefix_branches,
     takes_dense_mask,
 )
 
@@ -88,3 +89,16 @@ def test_attention_blocks_split_where_nothing_attends_across():
     causal = torch.ones(4, 4, dtype=torch.bool).tril()
     assert attention_blocks(causal) == [0, 4]
     assert attention_blocks(torch.eye(3, dtype=torch.bool)) == [0, 1, 2, 3]
+
+
+def test_prefix_branches_find_a_groups_layout_and_nothing_else():
+    packed = pack_prefix_groups([([1, 2, 3], [[4], [5, 6], [7, 8, 9]])], pad_token_id=0)
+    mask = packed.attention_mask[0, 0]
+    assert prefix_branches(mask) == [0, 3, 4, 6, 9]  # the prefix, then each branch's start
+    assert prefix_branches(torch.ones(4, 4, dtype=torch.bool).tril()) is None  # causal: no branches
+    bent = mask.clone()
+    bent[7, 4] = True  # a branch that also sees another branch is not the layout
+    assert prefix_branches(bent) is None
+    short = mask.clone()
+    short[5, 0] = False  # nor one that misses part of the prefix
+    assert prefix_branches(short) is None
