@@ -149,3 +149,10 @@ def _check_judge_sets(cfg: Any, bad: Any, backends: list[str]) -> None:
             raise bad(f"{key}.backend", m.get("backend"), f"valid: {', '.join(backends)}")
     if not 0.0 <= cfg.judge.active_budget <= 1.0:
         raise bad("judge.active_budget", cfg.judge.active_budget, "a share of prompts, in [0, 1]")
+    # a domain builds its judges itself: one that takes these sets says so (``judge_sets`` on its config,
+    # True when it builds its judge through core.judges.active.configured_judge); others would ignore them
+    if (cfg.judge.ensemble or cfg.judge.active) and not getattr(cfg.domain, "judge_sets", False):
+        key = "judge.ensemble" if cfg.judge.ensemble else "judge.active"
+        raise bad(key, getattr(cfg.judge, key.split(".")[1]),
+                  f"domain {getattr(cfg.domain, 'name', '?')} does not build its judge from judge sets "
+                  "(in this mode); leave judge.ensemble and judge.active empty")  # fmt: skip

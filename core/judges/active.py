@@ -22,10 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from polyrlaif.core.judges.ensemble import ensemble_or_one
 from polyrlaif.core.judges.modes import CompositeJudge, JudgeStats
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
-__all__ = ["ActiveJudge", "ActiveStats", "active_or_one"]
+__all__ = ["ActiveJudge", "ActiveStats", "active_or_one", "configured_judge"]
 
 
 @dataclass
@@ -107,6 +108,14 @@ class ActiveJudge(CompositeJudge):
                 self.stats.fail(j.failure)
             out.append(j)
         return out
+
+
+def configured_judge(judge_cfg: Any, build: Callable[[Any], Any]) -> Any:
+    """The run's judge as the ``judge`` section asks for it: ``build(judge_cfg)``; ``judge.ensemble``'s
+    members as one (:func:`~polyrlaif.core.judges.ensemble.ensemble_or_one`); with ``judge.active`` a
+    cheap judge first (:func:`active_or_one`). A domain that builds its judge this way sets
+    ``judge_sets = True`` on its config (the config check refuses the sets elsewhere)."""
+    return active_or_one(judge_cfg, ensemble_or_one(judge_cfg, build), build)
 
 
 def active_or_one(judge_cfg: Any, judge: Any, build: Callable[[Any], Any]) -> Any:

@@ -60,8 +60,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
     from functools import partial
 
     from polyrlaif.core.benchmarks import make_options
-    from polyrlaif.core.judges.active import active_or_one
-    from polyrlaif.core.judges.ensemble import ensemble_or_one
+    from polyrlaif.core.judges.active import configured_judge
     from polyrlaif.core.registry import get_benchmark
     from polyrlaif.domains.code import DOMAIN
     from polyrlaif.domains.code.api_usage import ApiUsageVerifier
@@ -78,7 +77,7 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
         def one(jc: Any) -> Any:
             return build_rubric_judge(jc, mode=d.rubric_mode, cache_path=cache)
 
-        judges.append(active_or_one(cfg.judge, ensemble_or_one(cfg.judge, one), one))
+        judges.append(configured_judge(cfg.judge, one))
     bench_opts = {
         "timeout_s": d.eval_timeout_s,
         "workers": d.workers,

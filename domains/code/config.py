@@ -47,3 +47,8 @@ class CodeDomainConfig:
     rubric_mode: Literal["pointwise", "yesno", "pairwise"] = "pointwise"
     eval_benchmarks: list[str] = field(default_factory=lambda: ["heldout"])
     eval_timeout_s: float = 10.0
+
+    @property
+    def judge_sets(self) -> bool:
+        """judge.ensemble and judge.active shape the rubric judge (core.judges.active.configured_judge)."""
+        return self.rubric_judge

@@ -32,19 +32,24 @@ def coherence_score(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgme
 
 
 def _judge(cfg: TrainConfig) -> Any:
+    from polyrlaif.core.judges.active import configured_judge
     from polyrlaif.core.judges.backends import build_backend
     from polyrlaif.core.judges.cache import JudgeCache
     from polyrlaif.domains.spoken_lm.judge import coherence_judge
 
     path = judge_cache_path(cfg)
     cache = JudgeCache(path) if path else None
-    return coherence_judge(
-        cfg.domain.judge_mode,
-        build_backend(cfg.judge),
-        cache=cache,
-        batch_size=cfg.judge.batch_size,
-        novelty=cfg.domain.judge_novelty,
-    )
+
+    def one(jc: Any) -> Any:  # judge.ensemble's members and judge.active's cheap judge are built alike
+        return coherence_judge(
+            cfg.domain.judge_mode,
+            build_backend(jc),
+            cache=cache,
+            batch_size=jc.batch_size,
+            novelty=cfg.domain.judge_novelty,
+        )
+
+    return configured_judge(cfg.judge, one)
 
 
 def _evaluations(cfg: TrainConfig, world: Path | None, units: str, transcriber: Any) -> list[BenchmarkRun]:

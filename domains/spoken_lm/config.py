@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 __all__ = ["SpokenLMConfig", "SpokenWorldTrainingConfig"]
 
@@ -108,6 +108,8 @@ class SpokenLMConfig:
     """
 
     name: str = "spoken_lm"
+    #: judge.ensemble and judge.active shape the continuation judge (core.judges.active.configured_judge)
+    judge_sets: ClassVar[bool] = True
     synthetic: bool = False
     world_dir: str | None = None
     world: SpokenWorldTrainingConfig = field(default_factory=SpokenWorldTrainingConfig)

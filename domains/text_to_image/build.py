@@ -75,10 +75,14 @@ def _judges(cfg: TrainConfig, clip_model: str | None) -> list[Any]:
         backend = ClipBackend(clip_model or d.clip_model, d.clip_pretrained, device=cfg.model.device)
         return [ClipJudge(backend, cache=cache, batch_size=cfg.judge.batch_size)]
     if d.judge == "vlm":
+        from polyrlaif.core.judges.active import configured_judge
         from polyrlaif.core.judges.backends import build_backend
         from polyrlaif.domains.text_to_image.judge import SlotYesNoJudge
 
-        return [SlotYesNoJudge(build_backend(cfg.judge), cache=cache, batch_size=cfg.judge.batch_size)]
+        def one(jc: Any) -> Any:  # judge.ensemble's members and judge.active's cheap judge alike
+            return SlotYesNoJudge(build_backend(jc), cache=cache, batch_size=jc.batch_size)
+
+        return [configured_judge(cfg.judge, one)]
     return []
 
 

@@ -110,6 +110,12 @@ class TextToImageConfig:
     cross_validation: bool = True
     eval_benchmarks: list[str] = field(default_factory=lambda: ["compositional", "clipscore"])
 
+    @property
+    def judge_sets(self) -> bool:
+        """judge.ensemble and judge.active shape the VLM slot judge (core.judges.active.configured_judge);
+        the CLIP judge is not built from the judge section."""
+        return self.judge == "vlm"
+
     def __post_init__(self) -> None:
         if self.synthetic and self.prompts is not None:
             raise ValueError("domain.synthetic=true makes its own prompts, but domain.prompts is set")

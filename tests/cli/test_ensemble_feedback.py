@@ -43,3 +43,20 @@ def test_judge_active_asks_the_endpoint_only_about_some_prompts(tmp_path, tiny_l
     by = {r["prompt_id"]: r["scores"]["by"] for r in act}
     assert sorted(by.values()) == ["cheap", "cheap", "expensive", "expensive"]
     assert state.requests == sum(r["scores"]["by"] == "expensive" for r in act)  # one request a candidate
+
+
+def test_judge_sets_are_refused_where_a_domain_would_ignore_them():
+    """A domain whose judge is not built from the judge section (the vision labeler pipeline, the CLIP
+    image judge) stops at load naming ``judge.ensemble``/``judge.active``; those that build it through
+    ``configured_judge`` (code, spoken_lm, text_to_image with the VLM slot judge) accept them."""
+    from polyrlaif.core.config import load_config
+
+    members = "judge.ensemble=[{model: a}, {model: b}]"
+    with pytest.raises(ValueError, match=r"judge.ensemble.*vision_hallucination does not build its judge"):
+        load_config(tiny_config("vision_hallucination"), [members])
+    with pytest.raises(ValueError, match=r"judge.active.*text_to_image does not build its judge"):
+        load_config(tiny_config("text_to_image"), ["domain.judge=clip", "judge.active={model: a}"])
+    assert load_config(tiny_config("text_to_image"), ["domain.judge=vlm", members]).judge.ensemble
+    assert load_config(tiny_config("spoken_lm"), [members]).judge.ensemble
+    with pytest.raises(ValueError, match=r"judge.ensemble.*code does not build"):
+        load_config(tiny_config("code"), ["domain.rubric_judge=false", members])
