@@ -351,11 +351,13 @@ def _isolating(run: Any, batch: Sequence[Any], fail: Any) -> list[Any]:
         return [r for conv in batch for r in _isolating(run, [conv], fail)]
 
 
-def build_backend(cfg: Any) -> JudgeBackend:
+def build_backend(cfg: Any, *, num_frames: int | None = None) -> JudgeBackend:
     """Build the backend a :class:`polyrlaif.core.config.JudgeConfig` names, via ``JUDGE_BACKENDS``.
 
     The API key, if any, is read from the environment variable ``cfg.api_key_env``. A backend that
-    a domain registered under another name is called with the config itself.
+    a domain registered under another name is called with the config itself. ``num_frames``: how many
+    frames a vision backend (``openai``, ``transformers_vlm``) reads a video as; a domain that judges
+    videos passes the run's ``model.num_frames``.
     """
     from polyrlaif.core.registry import JUDGE_BACKENDS
 
@@ -370,8 +372,11 @@ def build_backend(cfg: Any) -> JudgeBackend:
             retries=cfg.retries,
             concurrency=cfg.concurrency,
             structured_output=getattr(cfg, "structured_output", "auto"),
+            num_frames=num_frames,
         )
-    if cfg.backend in ("transformers", "transformers_vlm"):
+    if cfg.backend == "transformers_vlm":
+        return cls(cfg.model, batch_size=cfg.batch_size, num_frames=num_frames)
+    if cfg.backend == "transformers":
         return cls(cfg.model, batch_size=cfg.batch_size)
     if cfg.backend == "sentence_transformers":  # an encoder (the similarity judge), not a generator
         return cls(cfg.model)

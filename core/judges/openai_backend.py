@@ -47,6 +47,9 @@ class OpenAIBackend:
         max_backoff_s: cap on one backoff sleep.
         structured_output: ``auto``, ``on`` or ``off``: whether a ``response_format`` a judge passes to
             :meth:`complete` is sent (see :mod:`polyrlaif.core.judges.structured`).
+        num_frames: a video part of a conversation is sent as this many frames (the middle frame of
+            equal segments, :func:`polyrlaif.core.media.sample_frames`), each an image, as GPT-4o-style
+            video evaluation sends them; ``None`` fails a conversation that carries a video.
     """
 
     #: :meth:`yes_no` answers only where the server returns logprobs, so a judge that has the choice asks
@@ -65,6 +68,7 @@ class OpenAIBackend:
         backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
         structured_output: str = "auto",
+        num_frames: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -74,7 +78,11 @@ class OpenAIBackend:
         self.concurrency = max(1, concurrency)
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
-        self.name = f"openai:{model}@{self.base_url}"
+        if num_frames is not None and num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        self.num_frames = num_frames
+        # the frames a video is sent as change the answers: a judge shown 4 is not one shown 8
+        self.name = f"openai:{model}@{self.base_url}" + (f":{num_frames}_frames" if num_frames else "")
         self.requests = 0  # HTTP attempts made, retries included
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.concurrency)
@@ -173,7 +181,7 @@ class OpenAIBackend:
 
         def one(conv: Conversation) -> Completion:
             try:
-                messages = openai_messages(conv)
+                messages = openai_messages(conv, num_frames=self.num_frames)
             except InputError as exc:  # e.g. a missing image: this conversation fails, not the call
                 return Completion(None, f"input_error: {exc}")
             payload: dict[str, Any] = {
@@ -241,7 +249,7 @@ class OpenAIBackend:
     def _top_logprobs(self, conv: Conversation) -> list[dict[str, Any]] | str:
         """The top 20 log-probabilities of the first answer token, or the reason there are none."""
         try:
-            messages = openai_messages(conv)
+            messages = openai_messages(conv, num_frames=self.num_frames)
         except InputError as exc:
             return f"input_error: {exc}"
         payload = {
@@ -262,9 +270,14 @@ class OpenAIBackend:
         return content[0].get("top_logprobs") or [content[0]]
 
 
-def openai_messages(conv: Conversation) -> list[dict[str, Any]]:
+def openai_messages(conv: Conversation, *, num_frames: int | None = None) -> list[dict[str, Any]]:
     """Chat messages in the OpenAI wire format: image parts become base64 ``image_url`` data URIs,
-    which vLLM, llama.cpp and Ollama's OpenAI endpoints accept for vision models."""
+    which vLLM, llama.cpp and Ollama's OpenAI endpoints accept for vision models; a video part becomes
+    ``num_frames`` such images, its sampled frames in order (PNG).
+
+    Raises:
+        InputError: an image or video that cannot be read, or a video with ``num_frames`` unset.
+    """
     import base64
     import mimetypes
 
@@ -284,7 +297,35 @@ def openai_messages(conv: Conversation) -> list[dict[str, Any]]:
                     raise InputError(f"conversation image {path}: {exc}") from None
                 mime = mimetypes.guess_type(path)[0] or "image/png"
                 parts.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}})
+            elif p.get("type") == "video":
+                parts += [
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{frame}"}}
+                    for frame in _video_frames(p["path"], num_frames)
+                ]
             else:
                 parts.append(p)
         out.append({**m, "content": parts})
+    return out
+
+
+def _video_frames(path: str, num_frames: int | None) -> list[str]:
+    """A video's sampled frames as base64 PNGs."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from polyrlaif.core.media import sample_frames
+
+    if num_frames is None:
+        raise InputError(
+            f"conversation video {path}: this endpoint judge was built without num_frames, so it cannot "
+            "send a video (a domain that judges videos passes the run's model.num_frames)"
+        )
+    _, frames = sample_frames(path, num_frames)  # InputError naming the file when it cannot be read
+    out = []
+    for frame in frames:
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format="PNG")
+        out.append(base64.b64encode(buf.getvalue()).decode("ascii"))
     return out

@@ -79,15 +79,11 @@ def _evaluations(cfg: TrainConfig, data_dir: Path | None) -> list[BenchmarkRun]:
 
 
 def _judge_backend(cfg: TrainConfig) -> Any:
-    """The ``judge`` section's backend; a local VLM judge reads each video as the run's ``model.num_frames``
-    frames, as the policy does (``judge.backend`` names it; the core's ``build_backend`` knows no frames)."""
+    """The ``judge`` section's backend; a local VLM judge or an OpenAI-compatible endpoint reads each video
+    as the run's ``model.num_frames`` frames, as the policy does."""
     from polyrlaif.core.judges.backends import build_backend
-    from polyrlaif.core.judges.vlm_backend import VisionTransformersBackend
 
-    j = cfg.judge
-    if j.backend == "transformers_vlm":
-        return VisionTransformersBackend(j.model, batch_size=j.batch_size, num_frames=cfg.model.num_frames)
-    return build_backend(j)
+    return build_backend(cfg.judge, num_frames=cfg.model.num_frames)
 
 
 @dataclass

@@ -109,6 +109,8 @@ class JudgeServer:
 
     def answer(self, body: dict) -> dict:
         content = body["messages"][-1]["content"]
+        if isinstance(content, list):  # a vision request: the rules read its text parts
+            content = "\n".join(p["text"] for p in content if p.get("type") == "text")
         if body.get("logprobs"):
             resp = self.tag(content, "response")
             if "NOLOGPROBS" in resp:

@@ -279,3 +279,55 @@ def test_pairwise_judge_as_grpo_reward_function(server):
     assert rewards == pytest.approx([0.0, 0.5, 1.0, 0.0, 1.0])
     assert server.requests == 2 * 3 + 2 * 1
     assert reward.__name__.startswith("pairwise_openai_fake_judge")
+
+
+def test_a_video_reaches_the_endpoint_as_its_sampled_frames(server, tmp_path):
+    """A conversation's video part goes out as ``num_frames`` PNG images, the middle frame of each equal
+    segment, in order; without ``num_frames``, or with an unreadable video, that conversation fails with
+    a reason naming the file and nothing is sent."""
+    import base64
+    import io
+
+    import av
+    import numpy as np
+    from PIL import Image
+
+    video = tmp_path / "clip.mp4"
+    QUESTION = "Does it get brighter?\n<response>\nit gets brighter\n</response>"  # noqa: N806
+    with av.open(str(video), "w") as container:  # 8 flat frames, each brighter than the last
+        stream = container.add_stream("mpeg4", rate=8)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for i in range(8):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 + 25 * i, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    conv = [{"role": "user", "content": [{"type": "video", "path": str(video)},
+                                         {"type": "text", "text": QUESTION}]}]  # fmt: skip
+    backend = _backend(server.url, num_frames=4)
+    assert backend.name.endswith(":4_frames")  # the frames shown are part of the judge's identity
+    (got,) = backend.yes_no([conv])
+    assert got.ok
+    parts = server.payloads[-1]["messages"][0]["content"]
+    images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    assert len(images) == 4 and parts[-1] == {"type": "text", "text": QUESTION}
+    means = []
+    for url in images:
+        assert url.startswith("data:image/png;base64,")
+        img = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        assert img.size == (32, 32)
+        means.append(float(np.asarray(img).mean()))
+    # frames 1, 3, 5, 7 of 8 (int((i + 0.5) * 8 / 4)): brightness 45, 95, 145, 195, give or take the codec
+    assert (
+        means == sorted(means)
+        and means[0] == pytest.approx(45, abs=8)
+        and means[-1] == pytest.approx(195, abs=8)
+    )
+    sent = len(server.payloads)
+    (no_frames,) = _backend(server.url).yes_no([conv])
+    (missing,) = backend.yes_no(
+        [[{"role": "user", "content": [{"type": "video", "path": str(tmp_path / "gone.mp4")}]}]]
+    )
+    assert not no_frames.ok and no_frames.error.startswith("input_error") and "num_frames" in no_frames.error
+    assert not missing.ok and "gone.mp4" in missing.error
+    assert len(server.payloads) == sent  # neither was sent
