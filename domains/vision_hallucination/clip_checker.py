@@ -27,11 +27,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from polyrlaif.core.clip import CONFIG_FILE, WEIGHTS_FILE
+
 __all__ = ["CALIBRATION_FILE", "CONFIG_FILE", "WEIGHTS_FILE", "OpenClipChecker"]
 
-CONFIG_FILE = "open_clip_config.json"
-WEIGHTS_FILE = "open_clip_model.safetensors"
-CALIBRATION_FILE = "calibration.json"
+CALIBRATION_FILE = "calibration.json"  # beside the core's CLIP files (open_clip's local-dir names)
 
 # Uncalibrated hub models: p = 0.5 at cosine 0.25, about 0.92 at 0.30 and 0.08 at 0.20, which is
 # where matching and non-matching captions of OpenAI-style CLIP models tend to fall.

@@ -1,9 +1,10 @@
 """Train a tiny open_clip claim checker from scratch, and calibrate it.
 
 For worlds where no pretrained CLIP can be downloaded (the synthetic shape world, tests): a small CLIP
-is built from a config dict (:data:`TINY_CLIP_CFG`, open_clip's ``embed_dim`` / ``vision_cfg`` /
-``text_cfg`` format), trained contrastively on (image, true claim) pairs, and its cosine is
-calibrated into a probability by logistic regression on held-out (image, claim, true/false) rows.
+is built from a config dict (:data:`polyrlaif.core.clip.TINY_CLIP_CFG`, open_clip's ``embed_dim`` /
+``vision_cfg`` / ``text_cfg`` format), trained contrastively on (image, true claim) pairs by the core's
+:func:`~polyrlaif.core.clip.train_clip`, and its cosine is calibrated into a probability by logistic
+regression on held-out (image, claim, true/false) rows.
 
 The contrastive loss knows which pairs are true: in a batch where several images share a claim ("There
 is a red square."), or an image has several true claims, every true pair is a positive (soft targets)
@@ -23,23 +24,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from polyrlaif.core.clip import CONFIG_FILE, METADATA_FILE, TINY_CLIP_CFG, WEIGHTS_FILE, load_clip, train_clip
 from polyrlaif.core.io import atomic_dir
-from polyrlaif.domains.vision_hallucination.clip_checker import (
-    CALIBRATION_FILE,
-    CONFIG_FILE,
-    WEIGHTS_FILE,
-    OpenClipChecker,
-    file_sha256,
-)
+from polyrlaif.domains.vision_hallucination.clip_checker import CALIBRATION_FILE, OpenClipChecker, file_sha256
 
 __all__ = ["TINY_CLIP_CFG", "fit_calibration", "train_clip_checker"]
-
-#: A CLIP of about 1.7M parameters (most of it the 49408-token embedding of open_clip's BPE tokenizer).
-TINY_CLIP_CFG: dict[str, Any] = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "head_width": 32, "patch_size": 8},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
-}
 
 
 def fit_calibration(
@@ -112,18 +101,6 @@ def _calibration_rows(
     return rows
 
 
-def _contrastive_loss(model: Any, pixels: Any, tokens: Any, positive: Any) -> Any:
-    """Symmetric CLIP loss over a batch's images and distinct texts with soft multi-positive targets."""
-    import torch.nn.functional as F
-
-    img = model.encode_image(pixels, normalize=True)
-    txt = model.encode_text(tokens, normalize=True)
-    logits = model.logit_scale.exp() * img @ txt.T  # [images, distinct texts]
-    to_text = positive / positive.sum(1, keepdim=True)
-    to_image = (positive / positive.sum(0, keepdim=True)).T
-    return (F.cross_entropy(logits, to_text) + F.cross_entropy(logits.T, to_image)) / 2
-
-
 def train_clip_checker(
     out_dir: str | Path,
     images: Sequence[str],
@@ -163,10 +140,8 @@ def train_clip_checker(
     Raises:
         ValueError: mismatched lengths, fewer than two distinct images, or no true training row.
     """
-    import open_clip
-    import torch
-    from PIL import Image
-    from safetensors.torch import save_file
+    import shutil
+    import tempfile
 
     labels = [True] * len(texts) if labels is None else [bool(y) for y in labels]
     if not len(images) == len(texts) == len(labels):
@@ -179,70 +154,28 @@ def train_clip_checker(
     if not train:
         raise ValueError("no true (image, claim) row left for training")
 
-    torch.manual_seed(seed)
-    model = open_clip.CLIP(**cfg).to(device)
-    size = cfg["vision_cfg"]["image_size"]
-    preprocess = open_clip.image_transform(size, is_train=False)
-    tokenizer = open_clip.get_tokenizer("", context_length=cfg["text_cfg"]["context_length"])
-    pixels: dict[str, Any] = {}
-    for path in dict.fromkeys(i for i, _ in train):
-        with Image.open(path) as img:
-            pixels[path] = preprocess(img.convert("RGB"))
-    true_pairs = set(train)
-
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    rng = random.Random(seed)
-    losses: list[float] = []
-    model.train()
-    from tqdm.auto import tqdm
-
-    for _ in tqdm(range(epochs), desc="clip checker", unit="epoch"):
-        order = list(train)
-        rng.shuffle(order)
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            imgs = list(dict.fromkeys(i for i, _ in batch))
-            txts = list(dict.fromkeys(t for _, t in batch))
-            # every true pair among the batch's images and texts is a positive, not only the row's own
-            positive = torch.tensor(
-                [[float((i, t) in true_pairs) for t in txts] for i in imgs], device=device
-            )
-            batch_pixels = torch.stack([pixels[i] for i in imgs]).to(device)
-            loss = _contrastive_loss(model, batch_pixels, tokenizer(txts).to(device), positive)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                model.logit_scale.clamp_(0, 4.6052)  # CLIP's cap: a scale of at most 100
-            losses.append(float(loss.detach()))
-
-    model.eval()
-    rows = _calibration_rows(images, texts, labels, held, seed)
-    checker = OpenClipChecker.from_model(model, preprocess, tokenizer, fingerprint="training")
-    cal_images, cal_texts, cal_labels = zip(*rows, strict=True)
-    metrics = checker.calibrate(cal_images, cal_texts, cal_labels, steps=calibration_steps)
-
-    with atomic_dir(out_dir) as staging:
-        preprocess_cfg = {
-            "size": size,
-            "mean": list(open_clip.OPENAI_DATASET_MEAN),
-            "std": list(open_clip.OPENAI_DATASET_STD),
-        }
-        (staging / CONFIG_FILE).write_text(
-            json.dumps({"model_cfg": cfg, "preprocess_cfg": preprocess_cfg}, indent=2)
-        )
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(staging / WEIGHTS_FILE))
-        calibration = {
-            "a": checker.a,
-            "b": checker.b,
-            "weights_sha256": file_sha256(staging / WEIGHTS_FILE),
-            "train_rows": len(train),
-            "train_images": len(pixels),
-            "heldout_images": len(held),
-            "epochs": epochs,
-            "final_train_loss": sum(losses[-5:]) / len(losses[-5:]) if losses else None,
-            **metrics,
-        }
-        (staging / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2))
+    with tempfile.TemporaryDirectory() as tmp:  # the core's contrastive training, then the calibration
+        trained = train_clip(train, Path(tmp) / "clip", cfg=cfg, epochs=epochs, lr=lr, batch_size=batch_size,
+                             seed=seed, device=device)  # fmt: skip
+        model, preprocess, tokenizer = load_clip(str(trained), device=device)
+        training = json.loads((trained / METADATA_FILE).read_text(encoding="utf-8"))
+        rows = _calibration_rows(images, texts, labels, held, seed)
+        checker = OpenClipChecker.from_model(model, preprocess, tokenizer, fingerprint="training")
+        cal_images, cal_texts, cal_labels = zip(*rows, strict=True)
+        metrics = checker.calibrate(cal_images, cal_texts, cal_labels, steps=calibration_steps)
+        with atomic_dir(out_dir) as staging:
+            for name in (CONFIG_FILE, WEIGHTS_FILE):
+                shutil.copyfile(trained / name, staging / name)
+            calibration = {
+                "a": checker.a,
+                "b": checker.b,
+                "weights_sha256": file_sha256(staging / WEIGHTS_FILE),
+                "train_rows": len(train),
+                "train_images": training["images"],
+                "heldout_images": len(held),
+                "epochs": epochs,
+                "final_train_loss": training["final_loss"],
+                **metrics,
+            }
+            (staging / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2))
     return Path(out_dir)
