@@ -15,6 +15,10 @@ from polyrlaif.core.eval_command import add_eval_parser, run_eval
 __all__ = ["main", "build_parser"]
 
 
+#: What ``--config`` takes.
+CONFIG_HELP = "YAML file, a run folder (its config.yaml), or a packaged name such as code/demo"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every verb."""
     p = argparse.ArgumentParser(
@@ -28,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("feedback", "sample, verify and judge, then build pairs, and stop there"),
     ):
         s = sub.add_parser(verb, help=text, description=text)
-        s.add_argument("--config", required=True, help="YAML file, or a packaged name such as code/demo")
+        s.add_argument("--config", required=True, help=CONFIG_HELP)
         s.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=1e-5 sampling.n=8")
 
     add_eval_parser(sub)
@@ -41,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         "interval) to <run.output_dir>/audit. Reads the newest round's candidates; samples round 1's "
         "when there are none.",
     )
-    a.add_argument("--config", required=True, help="YAML file, or a packaged name such as code/demo")
+    a.add_argument("--config", required=True, help=CONFIG_HELP)
     a.add_argument("overrides", nargs="*", help="dotted overrides, e.g. judge.backend=openai")
     a.add_argument("--round", type=int, default=None, help="audit this round's candidates (default: newest)")
     a.add_argument("--limit", type=int, default=16, help="prompts audited (all their candidates)")

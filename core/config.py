@@ -161,8 +161,7 @@ class OptimConfig:
     # TRL's DPOConfig names: the fast backend implements sigmoid, hinge and ipo; trl takes any of TRL's
     loss_type: str = "sigmoid"
     beta: float = 0.1
-    # weight of an added NLL term on the chosen responses (RPO; TRL's "sft" loss type). 0 = plain DPO.
-    # It keeps the chosen likelihood from falling with the rejected one, which degenerates small models.
+    # weight of an NLL term on the chosen responses (RPO; TRL's "sft" loss); keeps their likelihood up
     sft_weight: float = 0.0
     lr: float = 5e-5
     epochs: int = 1
@@ -203,8 +202,7 @@ class RLConfig:
     max_prompt_length: int | None = 1024
     max_completion_length: int = 256  # per completion, or per model turn for a multi-turn domain
     temperature: float = 1.0
-    # fast: core/trainers/fast_grpo.py, TRL's GRPO/RLOO step with each prompt laid out once (TRL's losses;
-    # 2.8x its step on CPU), text policies in one process; trl: TRL's trainers; auto: fast where it applies
+    # fast: core/trainers/fast_grpo.py (TRL's losses, 3.4x its CPU step; text); trl: TRL; auto: fast if it can
     backend: Literal["auto", "trl", "fast"] = "auto"
     # more GRPOConfig / RLOOConfig fields, passed through (core/trl_options.py), checked at load
     trl: dict[str, Any] = field(default_factory=dict)
@@ -312,7 +310,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     """Load a YAML config, apply dotted overrides and validate every field.
 
     Args:
-        path: a YAML file, or a packaged name such as ``code/demo``.
+        path: a YAML file, a run folder (the ``config.yaml`` a run writes there), or a packaged name
+            such as ``code/demo``.
         overrides: ``key.sub=value`` strings, applied last.
 
     Raises:
@@ -324,6 +323,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     from polyrlaif.core.registry import get_domain, load_object
 
     p = Path(path)
+    p = p / "config.yaml" if p.is_dir() and (p / "config.yaml").is_file() else p  # a run's own folder
     if not p.is_file():
         builtin = builtin_config_path(str(path))
         if builtin is None:

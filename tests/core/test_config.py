@@ -121,3 +121,16 @@ def test_every_packaged_config_is_for_users_and_the_fixtures_live_under_tests():
         load_config(path)  # and each loads as it is
     assert builtin_config_path("code/tiny") is None
     assert load_config(tiny_config("code")).judge.model == "rule-judge"
+
+
+def test_a_run_folder_loads_the_config_the_run_wrote(tmp_path):
+    """``--config RUN_DIR`` (``polyrlaif audit`` on an existing run): the folder's ``config.yaml``."""
+    from tiny_configs import tiny_config
+
+    from polyrlaif.core.config import config_dict, load_config, save_config
+
+    cfg = load_config(tiny_config("code"), [f"run.output_dir={tmp_path}", "sampling.n=3"])
+    save_config(cfg, tmp_path / "config.yaml")
+    again = load_config(tmp_path, ["run.seed=5"])
+    assert again.sampling.n == 3 and again.run.seed == 5
+    assert config_dict(again) == {**config_dict(cfg), "run": {**config_dict(cfg)["run"], "seed": 5}}
