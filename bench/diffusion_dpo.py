@@ -139,7 +139,7 @@ def run_straight(unet: Any, parts: Any, plan: Any, data: tuple) -> dict[str, Any
         for idx in batches:
             x_w, x_l, states = x_w_all[idx].to(dev), x_l_all[idx].to(dev), states_all[idx].to(dev)
             noise = plan.noise(epoch, idx, x_w.shape[1:]).to(dev)
-            t = plan.timesteps[epoch, idx].to(dev)
+            t = plan.timesteps[0, epoch, idx].to(dev)
             e_w, e_l = (
                 _errors(unet, parts, x_w, noise, t, states),
                 _errors(unet, parts, x_l, noise, t, states),

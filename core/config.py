@@ -155,8 +155,7 @@ class OptimConfig:
     ``fast`` (default; :mod:`polyrlaif.core.trainers.fast_dpo`, the same loss and update as TRL's
     ``DPOTrainer`` for about a third of the time on CPU, see ``docs/benchmarks.md``) or ``trl``."""
 
-    # a TRAINERS name, checked when the config loads: "fast", our DPO step (text pairs; image pairs go
-    # to TRL); "trl": TRL's DPOTrainer
+    # a TRAINERS name, checked at load: "fast" (our DPO step), "trl" (TRL's DPOTrainer), "diffusion_dpo"
     backend: str = "fast"
     # TRL's DPOConfig names: the fast backend implements sigmoid, hinge and ipo; trl takes any of TRL's
     loss_type: str = "sigmoid"
@@ -167,6 +166,7 @@ class OptimConfig:
     epochs: int = 1
     batch_size: int = 4
     grad_accum: int = 1
+    noise_draws: int = 1  # diffusion_dpo: (noise, timestep) draws per pair a step, averaged in the loss
     max_length: int = 512
     max_steps: int = -1
     lora: LoraConfig = field(default_factory=LoraConfig)

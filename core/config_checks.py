@@ -30,6 +30,7 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
         "run.rounds": (cfg.run.rounds, 0),
         "optim.batch_size": (cfg.optim.batch_size, 1),
         "optim.grad_accum": (cfg.optim.grad_accum, 1),
+        "optim.noise_draws": (cfg.optim.noise_draws, 1),
         "optim.epochs": (cfg.optim.epochs, 1),
         "rl.num_generations": (cfg.rl.num_generations, 2),
         "rl.batch_size": (cfg.rl.batch_size, 1),
@@ -88,6 +89,8 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
         raise bad("optim.freeze", cfg.optim.freeze, hint)
     if cfg.optim.backend not in preference:
         raise bad("optim.backend", cfg.optim.backend, f"valid: {', '.join(preference)}")
+    if cfg.optim.noise_draws != 1 and cfg.optim.backend != "diffusion_dpo":
+        raise bad("optim.noise_draws", cfg.optim.noise_draws, "only optim.backend=diffusion_dpo draws noise")
     backends = ["none", *JUDGE_BACKENDS.names()]
     if cfg.judge.backend not in backends:
         raise bad("judge.backend", cfg.judge.backend, f"valid: {', '.join(backends)}")

@@ -3,23 +3,24 @@
 The loss is :func:`polyrlaif.core.losses.diffusion_dpo_loss`: for each pair, the chosen and the rejected
 image are noised with the same noise at the same timestep and go through the UNet in one batched
 forward, and the policy is rewarded for denoising the chosen one better, and the rejected one worse,
-than the frozen reference does. The loss and the implicit accuracy are those of the
-DiffusionDPO repository's ``train.py``; what this trainer does differently:
+than the frozen reference does (the loss and implicit accuracy of the DiffusionDPO repository's
+``train.py``). What this trainer does differently:
 
-* the randomness of the whole run (each epoch's pair order, and one timestep and one noise per pair and
-  epoch) is drawn up front from the seed (:class:`DPOPlan`), so the reference errors of every step are
-  computed in one no-grad pass before training, in the micro-batches training will use. No reference
-  copy of the UNet is kept (the repository holds one and runs it on every step), and on the first step
-  the policy's errors equal the reference's bit for bit (the loss is exactly log 2);
-* images and prompts are encoded once (VAE latents or pixels, text-encoder states), not on every step;
-* under ``accelerate launch`` each rank takes its share of every micro-batch (its reference errors
-  included), its loss normalised by the whole micro-batch, and the ranks' gradients are summed before
-  the step (:mod:`~polyrlaif.core.trainers.distributed`), so the update is one process's; a pair's
-  noise and timestep depend only on the seed, the epoch and its index, not on which rank draws it.
+* the run's randomness (each epoch's pair order, a timestep and a noise per pair and epoch) is drawn up
+  front from the seed (:class:`DPOPlan`), so the reference errors of every step come from one no-grad
+  pass before training: no reference copy of the UNet is kept, and on the first step the policy's errors
+  equal the reference's bit for bit (the loss is exactly log 2);
+* ``optim.noise_draws`` > 1 draws that many (noise, timestep) per pair and step and averages each
+  image's errors over them inside the sigmoid: a lower-variance estimate of the objective's expectation
+  than one draw (the repository's), at that many times the compute;
+* images and prompts are encoded once (VAE latents or pixels, text-encoder states);
+* under ``accelerate launch`` each rank takes its share of every micro-batch (reference errors included)
+  and the ranks' gradients are summed before the step (:mod:`~polyrlaif.core.trainers.distributed`), so
+  the update is one process's: a pair's noise and timestep depend on the seed, epoch and index only.
 
 Pairs are :class:`~polyrlaif.core.records.PreferencePair` s whose ``chosen_media[0]`` and
-``rejected_media[0]`` are image files; every file is opened before training starts, so a missing one
-fails at once with the pair's id. ``bench/diffusion_dpo.py`` measures the difference.
+``rejected_media[0]`` are image files, all opened before training starts (a missing one fails at once
+with the pair's id). ``bench/diffusion_dpo.py`` measures the difference.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ __all__ = ["DPOPlan", "DiffusionDPOTrainer", "dpo_errors", "image_pair_files", "
 
 log = logging.getLogger(__name__)
 
+#: How far apart the noise seeds of a pair's draws are (``optim.noise_draws``).
+DRAW_SEED_STRIDE = 1_000_003
+
 
 @dataclass
 class DPOPlan:
@@ -60,8 +64,9 @@ class DPOPlan:
 
     Attributes:
         steps: per optimiser step, its epoch and its micro-batches of pair indices.
-        timesteps: ``(epochs, pairs)``: the timestep of each pair in each epoch.
-        seed: the noise of pair ``i`` in epoch ``e`` is ``item_noise(seed, e, i, shape)``.
+        timesteps: ``(draws, epochs, pairs)``: the timestep of each pair in each epoch, per draw.
+        seed: the noise of pair ``i`` in epoch ``e`` is ``item_noise(seed, e, i, shape)`` (draw 0; draw
+            ``k`` offsets the seed by ``k * DRAW_SEED_STRIDE``).
     """
 
     steps: list[tuple[int, list[list[int]]]]
@@ -79,9 +84,11 @@ class DPOPlan:
         max_steps: int,
         seed: int,
         timesteps: int,
+        draws: int = 1,
     ) -> DPOPlan:
         """Each epoch's order of the ``n`` pairs, cut into steps of ``grad_accum`` micro-batches of
-        ``batch_size``; ``max_steps > 0`` caps the steps (and adds epochs if it asks for more)."""
+        ``batch_size``; ``max_steps > 0`` caps the steps (and adds epochs if it asks for more);
+        ``draws`` (noise, timestep) draws per pair and epoch, the first as with one draw."""
         import torch
 
         gen = torch.Generator().manual_seed(seed)
@@ -93,16 +100,20 @@ class DPOPlan:
             order = torch.randperm(n, generator=gen).tolist()
             batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
             steps += [(epoch, batches[i : i + grad_accum]) for i in range(0, len(batches), grad_accum)]
-        drawn = torch.randint(0, timesteps, (n_epochs, n), generator=gen)
-        return cls(steps=steps[:total], timesteps=drawn, seed=seed)
+        drawn = [torch.randint(0, timesteps, (n_epochs, n), generator=gen) for _ in range(draws)]
+        return cls(steps=steps[:total], timesteps=torch.stack(drawn), seed=seed)
 
     def noise(self, epoch: int, idx: Sequence[int], shape: Sequence[int]) -> torch.Tensor:
-        """The noise of the pairs ``idx`` in ``epoch``, stacked (shared by each pair's two images)."""
+        """The noise of the pairs ``idx`` in ``epoch``, ``(draws * len(idx), *shape)``, draw by draw
+        (each shared by its pair's two images)."""
         import torch
 
         from polyrlaif.core.diffusion_train import item_noise
 
-        return torch.stack([item_noise(self.seed, epoch, i, shape) for i in idx])
+        return torch.stack(
+            [item_noise(self.seed + k * DRAW_SEED_STRIDE, epoch, i, shape)
+             for k in range(len(self.timesteps)) for i in idx]
+        )  # fmt: skip
 
 
 def dpo_errors(
@@ -174,9 +185,8 @@ class DiffusionDPOTrainer:
     ) -> TrainResult:
         """Train the UNet on ``pairs`` from ``model_path``; publish the pipeline to ``output_dir/model``.
 
-        Returns the earlier result without training if ``output_dir/model`` is already finished.
-        ``reference``: the pipeline whose UNet the update is held to, when not ``model_path``
-        (``optim.reference``); its errors are computed in the same up-front pass, then it is freed.
+        Returns the earlier result if ``output_dir/model`` is finished. ``reference``: the pipeline whose
+        UNet the update is held to (``optim.reference``), its errors computed up front, then freed.
 
         Raises:
             ValueError: no pairs.
@@ -218,6 +228,7 @@ class DiffusionDPOTrainer:
             max_steps=o.max_steps,
             seed=self.seed,
             timesteps=parts.noise_scheduler.config.num_train_timesteps,
+            draws=o.noise_draws,
         )
         data = (x_w, x_l, states)
         ref_start = time.perf_counter()
@@ -274,25 +285,26 @@ class DiffusionDPOTrainer:
     ) -> tuple[torch.Tensor, ...]:
         """The chosen and rejected inputs, text states, noise and timesteps of one micro-batch, on device."""
         x_w, x_l, states = data
+        k = len(plan.timesteps)  # each pair once per draw, draw by draw
         noise = plan.noise(epoch, idx, x_w.shape[1:])
-        t = plan.timesteps[epoch, idx]
-        return tuple(v.to(parts.device) for v in (x_w[idx], x_l[idx], states[idx], noise, t))
+        t = plan.timesteps[:, epoch, idx].flatten()
+        rows = (
+            x_w[idx].repeat(k, 1, 1, 1),
+            x_l[idx].repeat(k, 1, 1, 1),
+            states[idx].repeat(k, 1, 1),
+            noise,
+            t,
+        )
+        return tuple(v.to(parts.device) for v in rows)
 
     def reference_errors(self, unet: Any, parts: Any, plan: DPOPlan, data: tuple) -> list[tuple]:
-        """The reference's errors of every micro-batch of the plan, in one no-grad pass before training.
+        """The reference's errors of every micro-batch of the plan, in one no-grad pass before training,
+        in the micro-batches training uses (so the first step's policy errors equal them exactly).
 
-        Computed in the micro-batches training uses, so the first step's policy errors equal them exactly.
-
-        Args:
-            unet: the starting policy (with fresh LoRA adapters, or the whole UNet), before any update.
-            parts: the opened pipeline (:class:`~polyrlaif.core.diffusion_train.TrainParts`): device,
-                autocast and noising scheduler.
-            plan: the run's randomness.
-            data: ``(chosen inputs, rejected inputs, text states)``, one row per pair, on the CPU.
-
-        Returns:
-            ``(errors_chosen, errors_rejected)`` per micro-batch, in plan order: of this rank's share
-            under a launcher (``None`` where that share is empty).
+        ``unet``: the starting policy before any update (or a separate reference); ``parts``: the opened
+        pipeline (device, autocast, noising scheduler); ``data``: chosen inputs, rejected inputs and text
+        states, one row per pair, on the CPU. Returns ``(errors_chosen, errors_rejected)`` per micro-batch
+        in plan order, of this rank's share under a launcher (``None`` where that share is empty).
         """
         import torch
         from tqdm.auto import tqdm
@@ -303,7 +315,9 @@ class DiffusionDPOTrainer:
             bar = tqdm(micro, desc="diffusion dpo reference", unit="batch", disable=not self.ranks.main)
             for epoch, mine in bar:
                 batch = self._batch(parts, plan, data, epoch, mine) if mine else None
-                out.append(dpo_errors(unet, parts.noise_scheduler, *batch) if batch else None)
+                out.append(
+                    _per_pair(dpo_errors(unet, parts.noise_scheduler, *batch), len(mine)) if batch else None
+                )
         return out
 
     def optimise(
@@ -335,8 +349,9 @@ class DiffusionDPOTrainer:
                 if not mine:  # this rank's share of the micro-batch is empty; it adds zero gradients
                     continue
                 with parts.autocast():
-                    e_w, e_l = dpo_errors(
-                        unet, parts.noise_scheduler, *self._batch(parts, plan, data, epoch, mine)
+                    e_w, e_l = _per_pair(
+                        dpo_errors(unet, parts.noise_scheduler, *self._batch(parts, plan, data, epoch, mine)),
+                        len(mine),
                     )
                 r_w, r_l = ref
                 loss = diffusion_dpo_loss(e_w, e_l, r_w, r_l, beta)
@@ -364,6 +379,12 @@ class DiffusionDPOTrainer:
         if steps_log is not None:
             steps_log.close()
         return history
+
+
+def _per_pair(errors: tuple[torch.Tensor, torch.Tensor], b: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each pair's errors averaged over its draws (rows laid out draw by draw): the expectation over
+    noise and timesteps sits inside the loss's sigmoid, estimated from every draw."""
+    return errors[0].view(-1, b).mean(0), errors[1].view(-1, b).mean(0)
 
 
 def _summarise(history: list[dict[str, float]], num_pairs: int) -> dict[str, float]:

@@ -134,3 +134,15 @@ def test_a_run_folder_loads_the_config_the_run_wrote(tmp_path):
     again = load_config(tmp_path, ["run.seed=5"])
     assert again.sampling.n == 3 and again.run.seed == 5
     assert config_dict(again) == {**config_dict(cfg), "run": {**config_dict(cfg)["run"], "seed": 5}}
+
+
+def test_noise_draws_belong_to_diffusion_dpo():
+    from tiny_configs import tiny_config
+
+    from polyrlaif.core.config import load_config
+
+    with pytest.raises(ValueError, match=r"optim.noise_draws.*only optim.backend=diffusion_dpo"):
+        load_config(tiny_config("code"), ["optim.noise_draws=4"])
+    with pytest.raises(ValueError, match=r"optim.noise_draws"):
+        load_config(tiny_config("text_to_image"), ["optim.noise_draws=0"])
+    assert load_config(tiny_config("text_to_image"), ["optim.noise_draws=4"]).optim.noise_draws == 4

@@ -75,12 +75,21 @@ def test_plan_is_a_function_of_the_seed():
     a = DPOPlan.draw(10, epochs=3, batch_size=4, grad_accum=1, max_steps=-1, seed=5, timesteps=1000)
     b = DPOPlan.draw(10, epochs=3, batch_size=4, grad_accum=1, max_steps=-1, seed=5, timesteps=1000)
     assert a.steps == b.steps and torch.equal(a.timesteps, b.timesteps)
-    assert len(a.steps) == 9 and a.timesteps.shape == (3, 10)
+    assert len(a.steps) == 9 and a.timesteps.shape == (1, 3, 10)
     assert sorted(i for _, batches in a.steps[:3] for idx in batches for i in idx) == list(range(10))
     assert torch.equal(a.noise(1, [3, 4], (3, 2, 2)), b.noise(1, [3, 4], (3, 2, 2)))
     assert not torch.equal(a.noise(1, [3], (3, 2, 2)), a.noise(2, [3], (3, 2, 2)))  # fresh noise per epoch
     capped = DPOPlan.draw(10, epochs=1, batch_size=4, grad_accum=2, max_steps=5, seed=5, timesteps=1000)
     assert [epoch for epoch, _ in capped.steps] == [0, 0, 1, 1, 2]
+    # optim.noise_draws: the first draw is the one-draw plan's, the others new, laid out draw by draw
+    two = DPOPlan.draw(
+        10, epochs=3, batch_size=4, grad_accum=1, max_steps=-1, seed=5, timesteps=1000, draws=2
+    )
+    assert two.steps == a.steps and torch.equal(two.timesteps[0], a.timesteps[0])
+    assert not torch.equal(two.timesteps[1], two.timesteps[0])
+    noise = two.noise(1, [3, 4], (3, 2, 2))
+    assert noise.shape == (4, 3, 2, 2) and torch.equal(noise[:2], a.noise(1, [3, 4], (3, 2, 2)))
+    assert not torch.equal(noise[2:], noise[:2])
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +180,49 @@ def test_trainer_learns_the_preference_publishes_and_resumes(
     monkeypatch.setattr(diffusion_train, "load_train_parts", fail)
     again = trainer.train(tiny_t2i, red_blue_pairs, out)
     assert again.resumed and again.metrics == m
+
+
+def test_noise_draws_average_each_pairs_errors_inside_the_loss(tiny_t2i, red_blue_pairs, tmp_path):
+    """``optim.noise_draws=3``: each micro-batch's pairs once per draw in one forward; the step's errors
+    are each image's errors over the three draws (the plan's own noise and timesteps), averaged before
+    the sigmoid, as computed here by hand."""
+    import dataclasses
+
+    from polyrlaif.core.diffusion_train import load_train_parts
+    from polyrlaif.core.trainers.diffusion_dpo import dpo_errors
+
+    cfg = _cfg(False, epochs=1)
+    cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, noise_draws=3, lr=0.0))
+    result = build_trainer(cfg).train(tiny_t2i, red_blue_pairs[:4], tmp_path / "draws")
+    steps = [json.loads(line) for line in (tmp_path / "draws" / "steps.jsonl").read_text().splitlines()]
+    assert result.metrics["steps"] == 1 and steps[0]["loss"] == pytest.approx(math.log(2), abs=1e-7)
+    # by hand: each draw's errors from the plan's own noise and timesteps, then the mean over draws
+    parts = load_train_parts(tiny_t2i, device="cpu")
+    plan = DPOPlan.draw(4, epochs=1, batch_size=4, grad_accum=1, max_steps=-1, seed=0,
+                        timesteps=parts.noise_scheduler.config.num_train_timesteps, draws=3)  # fmt: skip
+    assert plan.timesteps.shape == (3, 1, 4)
+    trainer = build_trainer(cfg)
+    ((epoch, (idx,)),) = plan.steps
+    x_w, x_l, states, noise, t = trainer._batch(parts, plan, _encoded(parts, red_blue_pairs[:4]), epoch, idx)
+    assert x_w.shape[0] == noise.shape[0] == t.shape[0] == 12
+    with torch.no_grad():
+        e_w, e_l = dpo_errors(parts.pipe.unet, parts.noise_scheduler, x_w, x_l, states, noise, t)
+    mean_w, mean_l = e_w.view(3, 4).mean(0), e_l.view(3, 4).mean(0)
+    assert steps[0]["denoise_loss"] == pytest.approx(float((0.5 * (mean_w + mean_l)).mean()), rel=1e-5)
+    assert float(diffusion_dpo_loss(mean_w, mean_l, mean_w, mean_l, 1000.0)) == pytest.approx(
+        steps[0]["loss"]
+    )
+    one = float((0.5 * (e_w[:4] + e_l[:4])).mean())  # the first draw alone: what one draw would have used
+    assert one != pytest.approx(steps[0]["denoise_loss"], rel=1e-3)
+
+
+def _encoded(parts, pairs):
+    from polyrlaif.core.diffusion_train import encode_image_files, encode_prompts
+    from polyrlaif.core.trainers.diffusion_dpo import image_pair_files
+
+    prompts, chosen, rejected = image_pair_files(pairs)
+    return (encode_image_files(parts, chosen, chosen), encode_image_files(parts, rejected, rejected),
+            encode_prompts(parts, prompts))  # fmt: skip
 
 
 def test_a_second_update_held_to_the_initial_unet(tiny_t2i, red_blue_pairs, tmp_path):
