@@ -288,14 +288,10 @@ class DiffusionDPOTrainer:
         k = len(plan.timesteps)  # each pair once per draw, draw by draw
         noise = plan.noise(epoch, idx, x_w.shape[1:])
         t = plan.timesteps[:, epoch, idx].flatten()
-        rows = (
-            x_w[idx].repeat(k, 1, 1, 1),
-            x_l[idx].repeat(k, 1, 1, 1),
-            states[idx].repeat(k, 1, 1),
-            noise,
-            t,
-        )
-        return tuple(v.to(parts.device) for v in rows)
+        rows = [x_w[idx], x_l[idx], states[idx]]
+        if k > 1:
+            rows = [r.repeat(k, *[1] * (r.dim() - 1)) for r in rows]
+        return tuple(v.to(parts.device) for v in (*rows, noise, t))
 
     def reference_errors(self, unet: Any, parts: Any, plan: DPOPlan, data: tuple) -> list[tuple]:
         """The reference's errors of every micro-batch of the plan, in one no-grad pass before training,
