@@ -243,12 +243,13 @@ def main(argv: list[str] | None = None) -> int:
             from polyrlaif.core.config import config_dict
             from polyrlaif.core.log import log_file
             from polyrlaif.core.tracking import session
-            from polyrlaif.core.trainers.distributed import ranks, release_workers, serve_training
+            from polyrlaif.core.trainers.distributed import ranks, release_workers, serve_training, shutdown
 
             if not ranks().main:  # under accelerate launch: rank 0 runs the recipe, this rank trains with it
                 from polyrlaif.core.trainers.base import build_trainer
 
                 serve_training(lambda name: build_trainer(cfg, name))
+                shutdown()
                 return 0
             out = Path(cfg.run.output_dir)
             try:
@@ -256,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                     RECIPES.get(cfg.run.mode)(cfg)  # the recipe of run.mode: preference, online or pairs
             finally:
                 release_workers()
+                shutdown()
         else:
             from polyrlaif.core.feedback import run_feedback
             from polyrlaif.core.trainers.distributed import ranks

@@ -30,7 +30,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LAUNCHED_BACKENDS", "LaunchedTrainer", "Ranks", "ranks", "release_workers", "serve_training"]
+__all__ = [
+    "LAUNCHED_BACKENDS",
+    "LaunchedTrainer",
+    "Ranks",
+    "ranks",
+    "release_workers",
+    "serve_training",
+    "shutdown",
+]
 
 #: The trainers that train across the ranks of a launcher: the fast DPO step, TRL's DPO, TRL's GRPO and
 #: RLOO (each rank generates and scores its share of every batch), the reward model and Diffusion-DPO.
@@ -177,3 +185,13 @@ def release_workers() -> None:
     """Rank 0, at the end of a run (or on its error): let the ranks in :func:`serve_training` exit."""
     if ranks().world > 1:
         _send(("stop",))
+
+
+def shutdown() -> None:
+    """Every rank, last: destroy the process group, so its communication threads stop before the
+    interpreter exits (a gloo group left alive at exit can abort the process with "terminate called
+    without an active exception", as PyTorch warns). Nothing to do in one process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
