@@ -17,6 +17,7 @@ head, Gemma's soft cap) takes the composed path through :func:`polyrlaif.core.pa
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from polyrlaif.core.packed_lm import head_logits, logit_transform, unwrap_lm
@@ -51,7 +52,8 @@ def token_logps(
     head = lm.get_output_embeddings()
     scale, softcap = logit_transform(lm.config)
     if type(head) is torch.nn.Linear and softcap is None:
-        return _HeadLogps.apply(states, head.weight, head.bias, targets, scale / temperature, chunk_size)
+        fn = _head_function()
+        return fn.apply(states, head.weight, head.bias, targets, scale / temperature, chunk_size)
     per_token = []
     for start in range(0, len(targets), chunk_size):
         logits = head_logits(lm, states[start : start + chunk_size])
@@ -62,7 +64,9 @@ def token_logps(
     return torch.cat(per_token) if per_token else states.new_zeros(0, dtype=torch.float32)
 
 
+@functools.cache
 def _head_function() -> type:
+    """The autograd function, built on first use so that importing this module does not import torch."""
     import torch
     import torch.nn.functional as F
     from torch.autograd.function import once_differentiable
@@ -120,17 +124,3 @@ def _head_function() -> type:
             return g_states, g_weight, g_bias, None, None, None
 
     return HeadLogps
-
-
-class _Lazy:
-    """Builds the autograd function on first use, so importing this module does not import torch."""
-
-    fn: Any = None
-
-    def apply(self, *args: Any) -> Any:
-        if self.fn is None:
-            type(self).fn = _head_function()
-        return self.fn.apply(*args)
-
-
-_HeadLogps = _Lazy()

@@ -254,11 +254,6 @@ def _packable(lm: Any, longest: int) -> bool:
     return takes_dense_mask(lm.config, longest) and getattr(lm, "_can_set_attn_implementation", bool)()
 
 
-def _token_logps(lm: Any, states: torch.Tensor, targets: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """Log-probability of each target from the hidden state predicting it, the head in chunks."""
-    return token_logps(lm, states, targets, chunk_size=chunk).float()
-
-
 class _NotDocumentAttention(Exception):
     """The model's attention has a feature :func:`_document_attention` does not reproduce."""
 
@@ -354,7 +349,9 @@ def _packed_sums(lm: Any, batch: list[list[int]]) -> torch.Tensor | None:
         targets += seq[1:]
         rows += [g] * (len(seq) - 1)
     index = torch.tensor(predictors, dtype=torch.long, device=device)
-    flat = _token_logps(lm, states.last_hidden_state[0][index], torch.tensor(targets, device=device))
+    flat = token_logps(
+        lm, states.last_hidden_state[0][index], torch.tensor(targets, device=device), chunk_size=4096
+    ).float()
     return flat.new_zeros(len(batch)).index_add(0, torch.tensor(rows, dtype=torch.long, device=device), flat)
 
 
@@ -372,5 +369,5 @@ def _padded_sums(lm: Any, batch: list[list[int]], pad_token_id: int) -> torch.Te
     ids, mask = ids.to(device), mask.to(device)
     hidden = lm.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
     scored = mask[:, 1:].bool()  # the state at t predicts token t + 1
-    flat = _token_logps(lm, hidden[:, :-1][scored], ids[:, 1:][scored])
+    flat = token_logps(lm, hidden[:, :-1][scored], ids[:, 1:][scored], chunk_size=4096).float()
     return flat.new_zeros(len(batch)).index_add(0, scored.nonzero()[:, 0], flat)
