@@ -47,6 +47,8 @@ class VideoWorldTrainingConfig:
             it sees a frame, the judge learns to answer questions from descriptions alone, on this many
             more clips that are never rendered (their own random streams, none a test clip); 0 skips it.
         reading_steps: steps of that stage (batch 32, ``judge_lr``).
+        lm_hidden: hidden size of both tiny VLMs' language models.
+        lm_layers: layers of both tiny VLMs' language models.
     """
 
     seed: int = 0
@@ -68,6 +70,8 @@ class VideoWorldTrainingConfig:
     judge_negatives: Literal["near", "uniform"] = "near"
     reading_clips: int = 0
     reading_steps: int = 4000
+    lm_hidden: int = 64
+    lm_layers: int = 2
 
 
 @dataclass
