@@ -99,6 +99,9 @@ class VideoLMMConfig:
             VLM-RLAIF initialises it from the SFT model), or ``judge``, the judge's model (the synthetic
             world's, or a local ``transformers_vlm`` judge's ``judge.model``), which has learned to answer
             the questions and reads the frames with its own tower.
+        reward_context: the reward model reads the video's description too, in its training pairs and in
+            every online reward (as LLaVA-RLHF's Fact-RLHF gives its reward model the image's captions;
+            VLM-RLAIF's reward model reads only the video). The policy never sees it.
         eval_benchmarks: benchmarks run before training and after every round.
         closed_answers: in the synthetic world, an answer that is not one of its question type's answer
             words (a colour to "which shape ...") is a failed answer, scored like an empty one by the
@@ -117,6 +120,7 @@ class VideoLMMConfig:
     closed_answers: bool = False
     judge_scoring: Literal["yes_no", "answer"] = "yes_no"
     reward_init: Literal["policy", "judge"] = "policy"
+    reward_context: bool = False
     eval_benchmarks: list[str] = field(default_factory=lambda: ["videoqa"])
 
     def __post_init__(self) -> None:

@@ -27,7 +27,14 @@ from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import OnlineTask, PrepStage
 from polyrlaif.core.records import PromptRecord
 
-__all__ = ["REWARD", "empty_answers_last", "online_task", "reward_model_stage"]
+__all__ = [
+    "REWARD",
+    "empty_answers_last",
+    "online_task",
+    "reads_reward_prompt",
+    "reward_model_stage",
+    "reward_prompt_text",
+]
 
 log = get_logger(__name__)
 
@@ -58,6 +65,7 @@ def _settings(cfg: TrainConfig) -> dict[str, Any]:
         **({"closed_answers": True} if d.closed_answers else {}),
         **({"judge_scoring": d.judge_scoring} if d.judge_scoring != "yes_no" else {}),
         **({"reward_init": d.reward_init} if d.reward_init != "policy" else {}),
+        **({"reward_context": True} if d.reward_context else {}),
         "seed": cfg.run.seed,
         "sampling": {
             "n": s.n,
@@ -142,6 +150,9 @@ def _train_reward_model(
             f"({stats.get('judge_failures', 0)} judge failures; see {out / 'feedback'}): raise sampling.n or "
             "sampling.temperature, or lower pairs.min_margin"
         )
+    if cfg.domain.reward_context:
+        described = {p.prompt_id: p for p in parts.offline.prompts}
+        pairs = [dataclasses.replace(p, prompt=reward_prompt_text(described[p.prompt_id])) for p in pairs]
     backbone = _reward_backbone(cfg, prepared, start)
     log.info(f"reward model: training {backbone} with a scalar head on {len(pairs)} pairs")
     result = TRAINERS.get("reward_model")(cfg).train(backbone, pairs, out / "train")
@@ -174,11 +185,31 @@ def _reward_backbone(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]], p
     return str(cfg.judge.model)
 
 
+def reward_prompt_text(prompt: PromptRecord) -> str:
+    """What a reward model with ``domain.reward_context`` reads before an answer: the video's description
+    and the question, in the answer-scoring judge's words (with the answer words when the prompt has them).
+
+    Raises:
+        ValueError: the prompt has no description.
+    """
+    from polyrlaif.domains.video_lmm.prompts import ANSWER_TEMPLATE
+
+    description = prompt.meta.get("description")
+    if not description:
+        raise ValueError(f"domain.reward_context=true, but prompt {prompt.prompt_id} has no description")
+    options = ", ".join(prompt.meta.get("answers") or [])
+    if options:
+        return ANSWER_TEMPLATE.format(description=description, question=prompt.text, options=options)
+    return f"Video description: {description}\nQuestion: {prompt.text}"
+
+
 def online_task(cfg: TrainConfig, prompts: Sequence[PromptRecord], reward_model: str) -> OnlineTask:
     """GRPO / RLOO on ``prompts`` (each its video and question), rewarded by the vision reward model.
 
     The rows carry the video as a part; the core's trainer samples ``model.num_frames`` frames (the
-    count the policy and the reward model read) into ``<output_dir>/frame_cache``, once.
+    count the policy and the reward model read) into ``<output_dir>/frame_cache``, once. With
+    ``domain.reward_context`` each row also carries ``reward_prompt``, the conversation the reward model
+    reads in place of the policy's (the description before the question).
     """
     from polyrlaif.core.judges.vision_reward_model import VisionRewardModelScorer
     from polyrlaif.core.media import prompt_conversation
@@ -189,11 +220,30 @@ def online_task(cfg: TrainConfig, prompts: Sequence[PromptRecord], reward_model:
             row["answers"] = list(p.meta.get("answers") or [])
     scorer = VisionRewardModelScorer(reward_model, device=cfg.model.device, dtype=cfg.model.dtype,
                                      batch_size=cfg.judge.batch_size)  # fmt: skip
+    reward_fn = scorer.as_reward_fn(REWARD)
+    if cfg.domain.reward_context:
+        for row, p in zip(rows, prompts, strict=True):
+            row["reward_prompt"] = prompt_conversation(dataclasses.replace(p, text=reward_prompt_text(p)))
+        reward_fn = reads_reward_prompt(reward_fn)
     return OnlineTask(
         prompts=rows,
-        rewards={REWARD: empty_answers_last(scorer.as_reward_fn(REWARD))},
+        rewards={REWARD: empty_answers_last(reward_fn)},
         frame_cache=str(Path(cfg.run.output_dir) / "frame_cache"),
     )
+
+
+def reads_reward_prompt(reward_fn: Any) -> Any:
+    """``reward_fn`` scoring each completion after its row's ``reward_prompt`` instead of the policy's
+    prompt (``domain.reward_context``)."""
+
+    def wrapped(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        return list(reward_fn(columns.pop("reward_prompt"), completions, **columns))
+
+    wrapped.__name__ = wrapped.__qualname__ = getattr(reward_fn, "__name__", REWARD)
+    for attr in ("stats", "scorer"):
+        if hasattr(reward_fn, attr):
+            setattr(wrapped, attr, getattr(reward_fn, attr))
+    return wrapped
 
 
 def _text(completion: Any) -> str:

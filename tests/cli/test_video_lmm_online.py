@@ -94,3 +94,17 @@ def test_tiny_online_trains_a_reward_model_then_grpo_against_it_and_resumes(
     assert changed.returncode != 0
     assert "preparation stage 'reward_model'" in changed.stderr and "optim.lr" in changed.stderr
     assert _finished(out) == finished
+
+
+def test_a_tiny_online_run_with_reward_context_trains_and_rewards_through_it(tmp_path, cli, monkeypatch):
+    """``domain.reward_context``: the reward model trains on pairs whose prompts hold the description, and
+    GRPO's rewards read each row's ``reward_prompt`` (tests/domains/video_lmm/test_reward_context.py)."""
+    monkeypatch.setenv("POLYRLAIF_WORLDS", str(tmp_path / "worlds"))
+    out = tmp_path / "run"
+    config = tiny_config("video_lmm", "tiny-online")
+    cli("train", "--config", config, f"run.output_dir={out}", "domain.reward_context=true", "run.rounds=1")
+    metrics = json.loads((out / "metrics.json").read_text())
+    rm = metrics["stages"][-1]
+    assert rm["name"] == "reward_model" and rm["outputs"]["eval_pairs"] > 0
+    (round_1,) = [r for r in metrics["rounds"] if r["round"] == 1]
+    assert round_1["judge/reward_model/judgments"] > 0 and "train/rewards/reward_model/mean" in round_1
