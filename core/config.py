@@ -170,14 +170,16 @@ class OptimConfig:
     max_length: int = 512
     max_steps: int = -1
     lora: LoraConfig = field(default_factory=LoraConfig)
-    # what each round's update is held to: "round", the policy the round starts from (the anchor moves
-    # every round); "initial", round 1's starting policy in every round (the fixed reference of iterative DPO)
+    # what each round's update is held to: "round", the policy the round starts from; "initial", round 1's
+    # starting policy in every round (the fixed reference of iterative DPO)
     reference: Literal["round", "initial"] = "round"
     # parameter-name prefixes no preference backend trains (full fine-tuning), e.g. [model.vision_tower];
     # a prefix matching no parameter stops the update. With LoRA, choose lora.target_modules instead.
     freeze: list[str] = field(default_factory=list)
-    # the reward-model trainer's held-out share of the pairs (split by prompt), for held-out pair accuracy
+    # the reward-model trainer's held-out share of the pairs (split by prompt); a vision reward model's score:
+    # a head on the last token, or the answer's mean token log-probability (its LM head, no new weights)
     reward_eval_fraction: float = 0.1
+    reward_pooling: Literal["last_token", "answer_logprob"] = "last_token"
     # with backend trl: more DPOConfig fields, passed through (core/trl_options.py), checked at load
     trl: dict[str, Any] = field(default_factory=dict)
 
@@ -237,27 +239,24 @@ class RunConfig:
     """Where and how long."""
 
     output_dir: str = "runs/default"
-    # preference: sample -> judge -> pairs -> preference optimisation (optim); online: GRPO/RLOO (rl);
-    # pairs: preference optimisation on data.pairs. Each is a recipe in polyrlaif.core.recipes.
+    # preference: sample, judge, pair, optimise (optim); online: GRPO/RLOO (rl); pairs: optimise data.pairs
     mode: RunMode = "preference"
     rounds: int = 1
     seed: int = 0
     num_prompts: int | None = None  # limit on training prompts per round
-    # with num_prompts: round k takes the k-th slice of the domain's prompts in their order (a domain that
-    # orders them easy to hard makes a curriculum), instead of a seeded random subset
-    curriculum: bool = False
+    curriculum: bool = False  # round k takes the k-th slice of num_prompts, in the domain's order
     # rerunning in a folder made with other settings: recompute what they invalidate (else: refuse)
     recompute: bool = False
-    # experiment tracking (core/tracking.py): tensorboard (event files under <output_dir>/tensorboard),
-    # wandb, trackio, mlflow (when installed) or none; every trainer's steps and every round's metrics
+    # experiment tracking (core/tracking.py) of every trainer's steps and every round's metrics: tensorboard
+    # (event files under <output_dir>/tensorboard), wandb, trackio, mlflow (when installed) or none
     report_to: str = "tensorboard"
-    # where verification and judging run (core/executor.py): local (this process) or ray (run.workers Ray
-    # actors; RAY_ADDRESS's cluster, else a local one). Either writes the same judgments and pairs.
+    # where verification and judging run (core/executor.py), with the same judgments and pairs either way:
+    # local (this process) or ray (run.workers Ray actors; RAY_ADDRESS's cluster, else a local one)
     executor: Literal["local", "ray"] = "local"
     workers: int = 2  # Ray actors per stage
     worker_retries: int = 3  # restarts of a worker that died, and retries of its chunk, before a stage fails
-    # sampling on this many Ray actors, each with a copy of the policy (0: in this process); the same
-    # candidates either way. With a GPU, a server (model.serve: vLLM's own data parallelism) is the fast way
+    # sampling on this many Ray actors, each with a copy of the policy (0: in this process; same candidates);
+    # with a GPU, a server (model.serve: vLLM's own data parallelism) is the fast way
     sample_replicas: int = 0
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "INFO_FILE",
     "KIND",
     "NUM_FRAMES",
+    "POOLINGS",
     "VisionInput",
     "VisionRewardModel",
     "bradley_terry_loss",
@@ -46,6 +47,11 @@ INFO_FILE = "reward_model.json"
 KIND = "vision_reward_model"
 #: Frames sampled per video when a folder records none (the default of the run's ``model.num_frames``).
 NUM_FRAMES = 8
+#: How a row's reward is read: ``last_token``, the head on the last non-padding token's hidden state (a
+#: sequence classifier); ``answer_logprob``, the backbone's mean log-probability of the answer turn's tokens
+#: (its own LM head: a reward model started from a judge that answers the question keeps what it knows).
+POOLINGS = ("last_token", "answer_logprob")
+ANSWER_TOKENS = "answer_tokens"  # the encoded batch's answer lengths (answer_logprob), not a model input
 
 _UNSEEN = frozenset({"audio", "input_audio", "image_url", "video_url"})
 
@@ -58,6 +64,7 @@ class VisionInput:
     text: str
     images: list[Any] = field(default_factory=list)
     videos: list[Any] = field(default_factory=list)
+    answer_tokens: int = 0  # the answer turn's tokens at the end of ``text`` (``answer_logprob`` pooling)
 
 
 def bradley_terry_loss(chosen: Any, rejected: Any) -> Any:
@@ -181,7 +188,10 @@ def prepare_input(
     if any(p["type"] != "text" for m in answer for p in m["content"]):
         raise ValueError("the answer carries media: a vision reward model scores text answers")
     text = processor.apply_chat_template(turns + answer, tokenize=False)
-    return VisionInput(text=text, images=list(images), videos=list(videos))
+    asked = processor.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+    count = lambda t: len(processor.tokenizer(t, add_special_tokens=False).input_ids)  # noqa: E731
+    n = count(text) - count(asked)
+    return VisionInput(text=text, images=list(images), videos=list(videos), answer_tokens=max(n, 1))
 
 
 class VisionRewardModel:
@@ -198,10 +208,14 @@ class VisionRewardModel:
         num_frames: frames sampled per video.
     """
 
-    def __init__(self, backbone: Any, processor: Any, head: Any, num_frames: int = NUM_FRAMES) -> None:
+    def __init__(self, backbone: Any, processor: Any, head: Any, num_frames: int = NUM_FRAMES,
+                 pooling: str = "last_token") -> None:  # fmt: skip
         if num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown reward pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
         self.backbone, self.processor, self.head, self.num_frames = backbone, processor, head, num_frames
+        self.pooling = pooling
         self._peft: Any = None
 
     @staticmethod
@@ -223,10 +237,11 @@ class VisionRewardModel:
 
     @classmethod
     def from_backbone(
-        cls, path: str, *, num_frames: int = NUM_FRAMES, device: str = "cpu", dtype: Any = None, seed: int = 0
-    ) -> VisionRewardModel:
+        cls, path: str, *, num_frames: int = NUM_FRAMES, device: str = "cpu", dtype: Any = None,
+        seed: int = 0, pooling: str = "last_token",
+    ) -> VisionRewardModel:  # fmt: skip
         """The VLM at ``path`` with a new head, initialised like a sequence classifier's score (normal, the
-        text config's ``initializer_range``) from ``seed``.
+        text config's ``initializer_range``) from ``seed``; ``pooling`` is :data:`POOLINGS`'s.
 
         Raises:
             ValueError: ``path`` is not an image-text-to-text model.
@@ -238,7 +253,7 @@ class VisionRewardModel:
         head = torch.nn.Linear(text.hidden_size, 1, bias=False)
         torch.nn.init.normal_(head.weight, std=getattr(text, "initializer_range", 0.02),
                               generator=torch.Generator().manual_seed(seed))  # fmt: skip
-        return cls(backbone.to(device), processor, head.to(device), num_frames)
+        return cls(backbone.to(device), processor, head.to(device), num_frames, pooling)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", dtype: Any = None) -> VisionRewardModel:
@@ -264,7 +279,9 @@ class VisionRewardModel:
         head = torch.nn.Linear(hidden, 1, bias=False)
         with torch.no_grad():
             head.weight.copy_(weight)
-        model = cls(backbone.to(device), processor, head.to(device), int(info.get("num_frames", NUM_FRAMES)))
+        pooling = "answer_logprob" if info.get("pooling") == "answer_logprob" else "last_token"
+        model = cls(backbone.to(device), processor, head.to(device), int(info.get("num_frames", NUM_FRAMES)),
+                    pooling)  # fmt: skip
         return model.eval()
 
     @property
@@ -319,13 +336,24 @@ class VisionRewardModel:
         finally:
             tok.padding_side = side
         dtype = getattr(self.backbone, "dtype", None)  # pixels in the backbone's dtype (bfloat16 on a GPU)
-        return {k: v.to(self.device, dtype=dtype) if v.is_floating_point() else v.to(self.device)
-                for k, v in enc.items()}  # fmt: skip
+        out = {k: v.to(self.device, dtype=dtype) if v.is_floating_point() else v.to(self.device)
+               for k, v in enc.items()}  # fmt: skip
+        if self.pooling == "answer_logprob":
+            import torch
+
+            out[ANSWER_TOKENS] = torch.tensor([x.answer_tokens for x in inputs], device=self.device)
+        return out
 
     def forward(self, batch: Mapping[str, Any]) -> Any:
         """Rewards of an encoded batch: a float32 tensor, one value per row."""
         import torch
 
+        if self.pooling == "answer_logprob":
+            from polyrlaif.core.answer_logprob import answer_logprob
+
+            batch = dict(batch)
+            n = batch.pop(ANSWER_TOKENS)
+            return answer_logprob(self.backbone(**batch, use_cache=False).logits, batch, n)
         inner = getattr(self.backbone, "model", None)  # the VLM without its LM head (LLaVA, Qwen2-VL, ...)
         if inner is not None:
             hidden = inner(**batch, use_cache=False).last_hidden_state
@@ -351,7 +379,7 @@ class VisionRewardModel:
             "kind": KIND,
             "backbone": type(self.backbone).__name__,
             "hidden_size": int(self.head.in_features),
-            "pooling": "last_non_pad_token",
+            "pooling": "answer_logprob" if self.pooling == "answer_logprob" else "last_non_pad_token",
             "num_frames": self.num_frames,
             "head": HEAD_FILE,
         }

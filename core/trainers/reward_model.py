@@ -220,6 +220,11 @@ class RewardModelTrainer:
             here.barrier()
             return result
         check_text_pairs(pairs)
+        if self.optim.reward_pooling != "last_token":
+            raise ValueError(
+                f"optim.reward_pooling={self.optim.reward_pooling} is read by vision reward models only; a "
+                "text reward model (TRL's RewardTrainer, a sequence classifier) scores from its last token"
+            )
 
         from datasets import Dataset
         from trl import RewardTrainer

@@ -160,8 +160,9 @@ class VisionRewardModelTrainer:
             dtype = torch.float32  # float16 weights do not train without a grad scaler; keep float32
         path = resolve_model_path(model_path, self.model_cfg.cache_dir)
         model = VisionRewardModel.from_backbone(
-            path, num_frames=self.num_frames, device=device, dtype=dtype, seed=seed
-        )
+            path, num_frames=self.num_frames, device=device, dtype=dtype, seed=seed,
+            pooling=self.optim.reward_pooling,
+        )  # fmt: skip
         lora = peft_lora_config(self.optim.lora)
         if lora is not None:
             model.add_lora(lora)

@@ -76,6 +76,8 @@ def _settings(cfg: TrainConfig) -> dict[str, Any]:
         "pairs": dataclasses.asdict(cfg.pairs),
         "optim": {k: optim[k] for k in _RM_OPTIM},
     }
+    if cfg.optim.reward_pooling != "last_token":  # the default keeps earlier stages' keys
+        out["optim"]["reward_pooling"] = cfg.optim.reward_pooling
     if not d.synthetic:
         j = cfg.judge
         out.update(model=cfg.model.name_or_path, prompts=d.prompts, videos_root=d.videos_root)

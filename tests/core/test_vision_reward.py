@@ -232,3 +232,51 @@ def test_lora_trains_adapters_and_publishes_a_plain_checkpoint(vlm, pairs, tmp_p
     assert math.isfinite(
         VisionRewardModelScorer(result.model_path, device="cpu").score([QUESTION], ["it is"])[0]
     )
+
+
+def test_answer_logprob_pooling_is_the_answers_mean_log_probability_and_survives_a_round_trip(vlm, tmp_path):
+    """``optim.reward_pooling=answer_logprob``: the reward is the backbone's own mean log-probability of the
+    answer turn's tokens (checked against a direct computation on the rendered text), batched with padding
+    as alone, and a saved model reads it the same way."""
+    import torch
+
+    clip = write_clip(tmp_path / "clip.mp4", "red", random.Random(0))
+    model = VisionRewardModel.from_backbone(vlm, num_frames=NUM_FRAMES, pooling="answer_logprob")
+    items = [(video_prompt(clip), "it is red"), (video_prompt(clip), "red")]
+    with torch.inference_mode():
+        batch = model(model.encode(model.inputs(items))).tolist()
+        alone = [model(model.encode(model.inputs([item]))).item() for item in items]
+        expected = []
+        for inp in model.inputs(items):
+            enc = model.encode([inp])
+            enc.pop("answer_tokens")
+            logp = torch.log_softmax(model.backbone(**enc).logits[0].float(), -1)
+            ids = enc["input_ids"][0]
+            n = inp.answer_tokens  # the answer's words and the end of the turn, nothing of the question
+            tail = model.processor.tokenizer.decode(ids[len(ids) - n :])
+            assert "red" in tail and "?" not in tail and "colour" not in tail, tail
+            expected.append(float(sum(logp[t - 1, ids[t]] for t in range(len(ids) - n, len(ids))) / n))
+    assert [x.answer_tokens for x in model.inputs(items)][1] < [x.answer_tokens for x in model.inputs(items)][
+        0
+    ]
+    assert batch == pytest.approx(alone, abs=1e-5) and batch == pytest.approx(expected, abs=1e-5)
+    copy = VisionRewardModel.load(model.save(tmp_path / "rm"))
+    assert copy.pooling == "answer_logprob"
+    assert json.loads((tmp_path / "rm" / INFO_FILE).read_text())["pooling"] == "answer_logprob"
+    with torch.inference_mode():
+        assert copy(copy.encode(copy.inputs(items))).tolist() == pytest.approx(batch, abs=1e-6)
+    with pytest.raises(ValueError, match="unknown reward pooling 'mean'"):
+        VisionRewardModel(model.backbone, model.processor, model.head, pooling="mean")
+
+
+def test_answer_logprob_pooling_trains_on_video_pairs_and_text_pairs_refuse_it(vlm, pairs, tmp_path):
+    result = VisionRewardModelTrainer(rm_config(reward_pooling="answer_logprob", max_steps=60)).train(
+        vlm, pairs, tmp_path / "vision"
+    )
+    m = result.metrics
+    assert m["loss"] < m["loss_first"] and m["eval_accuracy"] > m["eval_accuracy_before"]
+    text = [PreferencePair("t0", "q", "say hi", "hi", "no")]
+    with pytest.raises(
+        ValueError, match="optim.reward_pooling=answer_logprob is read by vision reward models"
+    ):
+        RewardModelTrainer(rm_config(reward_pooling="answer_logprob")).train(vlm, text, tmp_path / "text")

@@ -33,7 +33,8 @@ def test_the_hash_covers_what_the_reward_model_is_trained_with_and_nothing_else(
     base = key()
     changes = ["optim.lr=0.002", "optim.reward_eval_fraction=0.5", "sampling.n=3", "sampling.temperature=0.7"]
     changes += ["pairs.min_margin=0.1", "model.num_frames=2", "domain.judge_context=false", "run.seed=1"]
-    changes += ["domain.reward_init=judge"]
+    changes += ["domain.reward_init=judge", "domain.reward_context=true"]
+    changes += ["optim.reward_pooling=answer_logprob"]
     for changed in changes:
         assert key(changed) != base, changed
     # the policy-update settings (rl, and optim's DPO-only fields) do not touch the reward model
