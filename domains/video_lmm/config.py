@@ -47,8 +47,8 @@ class VideoWorldTrainingConfig:
             it sees a frame, the judge learns to answer questions from descriptions alone, on this many
             more clips that are never rendered (their own random streams, none a test clip); 0 skips it.
         reading_steps: steps of that stage (batch 32, ``judge_lr``).
-        lm_hidden: hidden size of both tiny VLMs' language models.
-        lm_layers: layers of both tiny VLMs' language models.
+        lm_hidden: hidden size of the policy's language model (the judge's stays 64 wide, 2 layers).
+        lm_layers: layers of the policy's language model.
     """
 
     seed: int = 0

@@ -97,7 +97,7 @@ def _pretrain_tower(role: str, split: str, seed: int, w: Any) -> Any:
         from polyrlaif.core.trainers.vision_pretrain import VisionPretrainSettings, pretrain_vision_tower
 
         data_dir = Path(prepared["world"]["data_dir"])
-        base = _tiny_vlm(data_dir, out, seed, w)
+        base = _tiny_vlm(data_dir, out, seed, w, role)
         images, labels = _frames_of_split(data_dir, split, out)
         log.info(f"pretraining the {role}'s vision tower on {len(images)} frames of the {split} split")
         settings = VisionPretrainSettings(steps=w.vision_pretrain_steps, batch_size=32, seed=seed)
@@ -114,7 +114,7 @@ def _start(role: str, prepared: Mapping[str, dict[str, Any]], data_dir: Path, ou
     """What ``role``'s training starts from: its pretrained tower's model, else a fresh tiny VLM."""
     if f"{role}_vision" in prepared:
         return prepared[f"{role}_vision"]["model"]
-    return _tiny_vlm(data_dir, out, seed, w)
+    return _tiny_vlm(data_dir, out, seed, w, role)
 
 
 def _freeze(w: Any) -> tuple[str, ...]:
@@ -154,7 +154,7 @@ def _world(w: Any) -> Any:
     return run
 
 
-def _tiny_vlm(data_dir: Path, out: Path, seed: int, w: Any) -> str:
+def _tiny_vlm(data_dir: Path, out: Path, seed: int, w: Any, role: str) -> str:
     from polyrlaif.core.tiny import TinyVLMConfig, build_tiny_vlm, corpus_words
 
     texts = []
@@ -169,8 +169,12 @@ def _tiny_vlm(data_dir: Path, out: Path, seed: int, w: Any) -> str:
         "yes no (none)",
     ]
     cfg = TinyVLMConfig(
-        image_size=32, patch_size=8, hidden=w.lm_hidden, layers=w.lm_layers, vision_hidden=64,
-        max_positions=512, seed=seed,
+        image_size=32,
+        patch_size=8,
+        vision_hidden=64,
+        max_positions=512,
+        seed=seed,
+        **({"hidden": w.lm_hidden, "layers": w.lm_layers} if role == "policy" else {"hidden": 64}),
     )
     return str(build_tiny_vlm(out / "init", corpus_words(texts), cfg))
 
@@ -226,8 +230,11 @@ def _judge(cfg: TrainConfig) -> Any:
         settings = YesNoSettings(epochs=w.judge_epochs, lr=w.judge_lr or w.lr, batch_size=w.batch_size,
                                  seed=w.seed + 1, num_frames=cfg.model.num_frames,
                                  freeze=_freeze(w))  # fmt: skip
-        start = prepared["policy_sft"]["model"] if w.judge_init == "policy" else \
-            _start("judge", prepared, data_dir, out, w.seed + 1, w)
+        start = (
+            prepared["policy_sft"]["model"]
+            if w.judge_init == "policy"
+            else _start("judge", prepared, data_dir, out, w.seed + 1, w)
+        )
         result = yes_no_train(start, examples, out, settings)
         return {"model": result.model_path}
 
@@ -269,8 +276,11 @@ def _answer_judge(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]], data
         num_frames=cfg.model.num_frames,
         freeze=_freeze(w),
     )
-    start = prepared["judge_reading"]["model"] if "judge_reading" in prepared else \
-        _start("judge", prepared, data_dir, out, w.seed + 1, w)
+    start = (
+        prepared["judge_reading"]["model"]
+        if "judge_reading" in prepared
+        else _start("judge", prepared, data_dir, out, w.seed + 1, w)
+    )
     result = completion_train(start, examples, out, settings)
     return {"model": result.model_path}
 
@@ -308,9 +318,9 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
         return []
     w, root = d.world, d.world_dir
     sizes = ("seed", "sft", "judge", "rlaif", "test", "frames_per_clip", "wrong_answer_rate")
-    # the language model's size is in every model stage's key, but for the size every earlier world had
+    # the policy's language-model size is in its stages' keys, but for the size every earlier world had
     lm = {"lm": [w.lm_hidden, w.lm_layers]} if (w.lm_hidden, w.lm_layers) != (64, 2) else {}
-    train = {"lr": w.lr, "batch_size": w.batch_size, "num_frames": cfg.model.num_frames, **lm}
+    train = {"lr": w.lr, "batch_size": w.batch_size, "num_frames": cfg.model.num_frames}
     out = [
         PrepStage("world", stage_dir(root, "data"), {k: getattr(w, k) for k in sizes}, _world(w),
                   description="clips, descriptions and QA from a seed"),
@@ -322,7 +332,7 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
             upstream = ("world", "policy_sft")
         elif w.vision_pretrain_steps > 0:
             settings = {"split": split, "seed": seed, "steps": w.vision_pretrain_steps,
-                        "labels": N_FRAME_LABELS, **lm}  # fmt: skip
+                        "labels": N_FRAME_LABELS, **(lm if role == "policy" else {})}  # fmt: skip
             out.append(PrepStage(f"{role}_vision", stage_dir(root, f"{role}_vision"), settings,
                                  _pretrain_tower(role, split, seed, w), after=("world",),
                                  description=f"{role} tower: what {split} frames show"))  # fmt: skip
@@ -331,13 +341,13 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
         tower = tower if upstream[1:] else {}
         if role == "policy":
             out.append(PrepStage("policy_sft", stage_dir(root, "policy"),
-                                 {**train, **tower, "epochs": w.policy_epochs, "seed": seed},
+                                 {**train, **lm, **tower, "epochs": w.policy_epochs, "seed": seed},
                                  _policy_sft(cfg), after=upstream,
                                  description="SFT on answers sometimes wrong"))  # fmt: skip
         else:
             if d.judge_scoring == "answer" and w.reading_clips > 0:
                 reading = {"clips": w.reading_clips, "steps": w.reading_steps, "seed": seed,
-                           "lr": w.judge_lr or w.lr, **tower, **lm}  # fmt: skip
+                           "lr": w.judge_lr or w.lr, **tower}  # fmt: skip
                 out.append(PrepStage("judge_reading", stage_dir(root, "judge_reading"), reading,
                                      _judge_reading(cfg), after=upstream,
                                      description="the judge answers from descriptions alone"))  # fmt: skip

@@ -69,8 +69,13 @@ def test_uniform_negatives_are_never_the_gold_answer_and_keep_the_answer_kind():
 
     rows = []
     for i, (kind, gold, near) in enumerate(
-        [("count", "one", "two"), ("colour", "red", "blue"), ("order", "after", "before"),
-         ("order", "circle", "square")] * 25  # fmt: skip
+        [
+            ("count", "one", "two"),
+            ("colour", "red", "blue"),
+            ("order", "after", "before"),
+            ("order", "circle", "square"),
+        ]
+        * 25  # fmt: skip
     ):
         rows += [{"id": f"q{i}_yes", "type": kind, "answer": gold, "label": "yes"},
                  {"id": f"q{i}_no", "type": kind, "answer": near, "label": "no"}]  # fmt: skip
@@ -85,11 +90,13 @@ def test_uniform_negatives_are_never_the_gold_answer_and_keep_the_answer_kind():
     assert len({r["answer"] for r in out[1::2] if r["type"] == "count"}) == 3  # zero, two, three all drawn
 
 
-def test_the_language_model_size_keys_every_model_stage_but_leaves_the_default_keys_alone(tmp_path):
+def test_the_policy_language_model_size_keys_its_stages_and_leaves_the_judge_and_default_keys_alone(tmp_path):
     base = _plan(tmp_path, "domain.world.vision_pretrain_steps=5")
     bigger = _plan(tmp_path, "domain.world.vision_pretrain_steps=5", "domain.world.lm_hidden=128",
                    "domain.world.lm_layers=4")  # fmt: skip
     assert bigger["world"].settings == base["world"].settings  # the clips do not depend on the models
-    for name in ("policy_vision", "policy_sft", "judge_vision", "judge"):
+    for name in ("policy_vision", "policy_sft"):
         assert bigger[name].settings == {**base[name].settings, "lm": [128, 4]}, name
+    for name in ("judge_vision", "judge"):  # the judge is its own model, at its own size
+        assert bigger[name].settings == base[name].settings, name
     assert all("lm" not in s.settings for s in base.values())
