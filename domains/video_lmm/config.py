@@ -49,6 +49,8 @@ class VideoWorldTrainingConfig:
         reading_steps: steps of that stage (batch 32, ``judge_lr``).
         lm_hidden: hidden size of the policy's language model (the judge's stays 64 wide, 2 layers).
         lm_layers: layers of the policy's language model.
+        position_grid: the policy tower's position labels place each shape in a cell of a grid this many
+            cells a side (2: the quarters, as the judge's; 4: 8-pixel cells, finer than the shortest move).
     """
 
     seed: int = 0
@@ -72,6 +74,7 @@ class VideoWorldTrainingConfig:
     reading_steps: int = 4000
     lm_hidden: int = 64
     lm_layers: int = 2
+    position_grid: int = 2
 
 
 @dataclass

@@ -31,7 +31,8 @@ from polyrlaif.core.log import get_logger
 from polyrlaif.core.protocols import PrepStage
 from polyrlaif.core.stages import stage_dir
 
-__all__ = ["N_FRAME_LABELS", "frame_labels", "mix_negatives", "stages", "video_conversation"]
+__all__ = ["N_FRAME_LABELS", "frame_labels", "mix_negatives", "n_frame_labels", "stages",
+           "video_conversation"]  # fmt: skip
 
 log = get_logger(__name__)
 
@@ -51,25 +52,32 @@ N_FRAME_LABELS = 3 + 4 + 12 + 12
 """Labels of a frame: shape, colour, shape-colour pair, shape in each quarter (3 shapes, 4 colours)."""
 
 
-def frame_labels(clip: Any, frame: int) -> list[int]:
+def n_frame_labels(grid: int = 2) -> int:
+    """How many labels :func:`frame_labels` has with a ``grid`` x ``grid`` position grid."""
+    return 3 + 4 + 12 + 3 * grid * grid
+
+
+def frame_labels(clip: Any, frame: int, grid: int = 2) -> list[int]:
     """The label indices one frame of ``clip`` shows (see :data:`N_FRAME_LABELS`).
 
-    Each visible object adds its shape, its colour there, the pair, and its shape in the quarter of the
-    frame its box centre is in (left/right by top/bottom): what counting, colour, appear/disappear and
-    direction questions need a frame to tell apart.
+    Each visible object adds its shape, its colour there, the pair, and its shape in the cell of a
+    ``grid`` x ``grid`` division of the frame its box centre is in (2: the quarters): what counting,
+    colour, appear/disappear and direction questions need a frame to tell apart. A move shorter than a
+    cell can stay inside one; a finer grid tells more of them apart.
     """
     shapes, colours = _label_space()
     ns, nc = len(shapes), len(colours)
-    half = clip.image_size / 2
+    cell = clip.image_size / grid
     out: set[int] = set()
     for obj in clip.state_at(frame):
         s, c = shapes.index(obj.shape), colours.index(obj.colour)
-        quarter = 2 * int(obj.y + obj.size / 2 >= half) + int(obj.x + obj.size / 2 >= half)
-        out |= {s, ns + c, ns + nc + s * nc + c, ns + nc + ns * nc + 4 * s + quarter}
+        row = min(grid - 1, int((obj.y + obj.size / 2) // cell))
+        col = min(grid - 1, int((obj.x + obj.size / 2) // cell))
+        out |= {s, ns + c, ns + nc + s * nc + c, ns + nc + ns * nc + grid * grid * s + grid * row + col}
     return sorted(out)
 
 
-def _frames_of_split(data_dir: Path, split: str, out: Path) -> tuple[list[str], list[list[int]]]:
+def _frames_of_split(data_dir: Path, split: str, out: Path, grid: int) -> tuple[list[str], list[list[int]]]:
     """Every frame of ``split``'s clips as a PNG under ``out/frames``, and its labels."""
     from PIL import Image
 
@@ -85,7 +93,7 @@ def _frames_of_split(data_dir: Path, split: str, out: Path) -> tuple[list[str], 
             if not path.is_file():
                 Image.fromarray(frames[t]).save(path)
             images.append(str(path))
-            labels.append(frame_labels(clip, t))
+            labels.append(frame_labels(clip, t, grid))
     return images, labels
 
 
@@ -98,10 +106,11 @@ def _pretrain_tower(role: str, split: str, seed: int, w: Any) -> Any:
 
         data_dir = Path(prepared["world"]["data_dir"])
         base = _tiny_vlm(data_dir, out, seed, w, role)
-        images, labels = _frames_of_split(data_dir, split, out)
+        grid = w.position_grid if role == "policy" else 2
+        images, labels = _frames_of_split(data_dir, split, out, grid)
         log.info(f"pretraining the {role}'s vision tower on {len(images)} frames of the {split} split")
         settings = VisionPretrainSettings(steps=w.vision_pretrain_steps, batch_size=32, seed=seed)
-        result = pretrain_vision_tower(base, images, labels, N_FRAME_LABELS, out, settings)
+        result = pretrain_vision_tower(base, images, labels, n_frame_labels(grid), out, settings)
         log.info(f"{role} tower: loss {result.metrics['loss']:.4f}, "
                  f"train exact match {result.metrics['train_exact_match']:.3f}")  # fmt: skip
         return {"model": result.model_path}
@@ -331,8 +340,9 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
             # the judge starts from the SFT'd policy, tower and all (VLM-RLAIF's reward model init)
             upstream = ("world", "policy_sft")
         elif w.vision_pretrain_steps > 0:
+            grid = w.position_grid if role == "policy" else 2
             settings = {"split": split, "seed": seed, "steps": w.vision_pretrain_steps,
-                        "labels": N_FRAME_LABELS, **(lm if role == "policy" else {})}  # fmt: skip
+                        "labels": n_frame_labels(grid), **(lm if role == "policy" else {})}  # fmt: skip
             out.append(PrepStage(f"{role}_vision", stage_dir(root, f"{role}_vision"), settings,
                                  _pretrain_tower(role, split, seed, w), after=("world",),
                                  description=f"{role} tower: what {split} frames show"))  # fmt: skip

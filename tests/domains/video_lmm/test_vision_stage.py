@@ -38,7 +38,7 @@ def test_without_vision_steps_the_plan_and_its_settings_are_unchanged(tmp_path):
 
 def test_frame_labels_name_what_each_frame_shows():
     from polyrlaif.datasets.video.clip import Clip, ClipEvent, ClipObject
-    from polyrlaif.domains.video_lmm.world import N_FRAME_LABELS, frame_labels
+    from polyrlaif.domains.video_lmm.world import N_FRAME_LABELS, frame_labels, n_frame_labels
 
     # a red square at the top left that moves right, then a blue circle appears at the bottom right
     square, circle = ClipObject("square", "red", 2, 2, 6), ClipObject("circle", "blue", 20, 20, 6)
@@ -51,7 +51,12 @@ def test_frame_labels_name_what_each_frame_shows():
     assert frame_labels(clip, 0) == [0, 3, 7, 19]
     assert frame_labels(clip, 6) == [0, 3, 7, 20]  # the square is now at the top right
     assert frame_labels(clip, 11) == [0, 1, 3, 5, 7, 13, 20, 26]  # and the blue circle at the bottom right
-    assert max(max(frame_labels(clip, t)) for t in range(12)) < N_FRAME_LABELS == 31
+    assert max(max(frame_labels(clip, t)) for t in range(12)) < N_FRAME_LABELS == 31 == n_frame_labels(2)
+    # a 4 x 4 grid of 8-pixel cells (19 + shape * 16 + row * 4 + column): a move of 8 pixels changes cell
+    assert frame_labels(clip, 0, grid=4) == [0, 3, 7, 19]  # centre (5, 5): row 0, column 0
+    assert frame_labels(clip, 3, grid=4)[-1] == 19 + 1  # centre (11, 5) after 6 of the 18 pixels
+    assert frame_labels(clip, 11, grid=4) == [0, 1, 3, 5, 7, 13, 19 + 2, 19 + 16 + 4 * 2 + 2]
+    assert n_frame_labels(4) == 19 + 48
 
 
 def test_a_judge_initialised_from_the_policy_waits_for_it_and_needs_no_tower_of_its_own(tmp_path):
@@ -100,3 +105,5 @@ def test_the_policy_language_model_size_keys_its_stages_and_leaves_the_judge_and
     for name in ("judge_vision", "judge"):  # the judge is its own model, at its own size
         assert bigger[name].settings == base[name].settings, name
     assert all("lm" not in s.settings for s in base.values())
+    finer = _plan(tmp_path, "domain.world.vision_pretrain_steps=5", "domain.world.position_grid=4")
+    assert finer["policy_vision"].settings["labels"] == 67 and finer["judge_vision"].settings["labels"] == 31
