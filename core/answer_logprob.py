@@ -1,6 +1,6 @@
 """The mean log-probability of each row's answer: the score of a reward model read from its LM head.
 
-A reward model started from a judge that answers the question (the video world's answer-scoring judge)
+A reward model started from a judge that answers the question itself (an answer-scoring judge)
 knows which answer is right through its next-token distribution, not through any hidden state a new
 linear head could read after a few hundred pairs. Reading the reward as the answer's own log-probability
 keeps that knowledge from the first step; Bradley-Terry training on the pairs then moves it, like DPO's
