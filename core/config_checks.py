@@ -123,6 +123,11 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
             "a control's coin flips would be screened away; unset pairs.screen "
             "and pairs.repeats for the control",
         )
+    if cfg.optim.reward_pooling != "last_token" and not getattr(cfg.domain, "vision_reward_model", False):
+        # read only by a vision reward model; a domain that trains one says so (``vision_reward_model``)
+        raise bad("optim.reward_pooling", cfg.optim.reward_pooling,
+                  f"domain {getattr(cfg.domain, 'name', '?')} trains no vision reward model; only those read "
+                  "the answer's log-probability (leave last_token)")  # fmt: skip
     if cfg.run.mode == "pairs" and not cfg.data.pairs:
         raise bad("data.pairs", cfg.data.pairs, "run.mode=pairs trains on a pairs file: set data.pairs=FILE")
     # a domain's own checks across sections (its settings against the run's mode or trainers): a domain

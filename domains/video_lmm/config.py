@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 __all__ = ["VideoLMMConfig", "VideoWorldTrainingConfig"]
 
@@ -125,6 +125,8 @@ class VideoLMMConfig:
     reward_init: Literal["policy", "judge"] = "policy"
     reward_context: bool = False
     eval_benchmarks: list[str] = field(default_factory=lambda: ["videoqa"])
+    #: its online path trains a vision reward model (``optim.reward_pooling`` applies)
+    vision_reward_model: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if self.synthetic and self.prompts:

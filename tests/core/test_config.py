@@ -105,6 +105,13 @@ def test_freezing_is_for_full_fine_tuning():
         load_config(tiny_config("code"), ["optim.freeze=[model.layers.0.]", "optim.lora.enabled=true"])
 
 
+def test_answer_logprob_pooling_is_for_domains_that_train_a_vision_reward_model():
+    cfg = load_config(tiny_config("video_lmm", "tiny-online"), ["optim.reward_pooling=answer_logprob"])
+    assert cfg.optim.reward_pooling == "answer_logprob"
+    with pytest.raises(ValueError, match=r"'optim.reward_pooling'.*domain code trains no vision reward"):
+        load_config(tiny_config("code"), ["optim.reward_pooling=answer_logprob"])
+
+
 def test_every_packaged_config_is_for_users_and_the_fixtures_live_under_tests():
     """The packaged configs run as they are: none is a test fixture that needs the tests' rule-judge
     endpoint; those live in tests/configs and load by path."""
