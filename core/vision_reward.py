@@ -12,9 +12,8 @@ loaded, and video parts ``{"type": "video", "path": ...}`` are sampled into ``nu
 (:func:`~polyrlaif.core.vlm.expand_videos`), read as a video by a processor with a video processor and as
 that many images in a row by any other.
 
-A saved model is a folder: the backbone and its processor as ``save_pretrained`` writes them (so the
-folder still loads as the VLM), the head's weights in :data:`HEAD_FILE` and :data:`INFO_FILE`, a small
-JSON record saying what the folder is (its kind, the frames per video, the hidden size).
+A saved model is a folder: the backbone and processor (``save_pretrained``: it still loads as the VLM),
+the head in :data:`HEAD_FILE`, and :data:`INFO_FILE` saying what it is (kind, frames, pooling).
 """
 
 from __future__ import annotations
@@ -162,6 +161,7 @@ def prepare_input(
     *,
     num_frames: int = NUM_FRAMES,
     memo: dict[str, Any] | None = None,
+    count_answer: bool = False,
 ) -> VisionInput:
     """The conversation a vision reward model scores for ``(prompt, completion)``; training and scoring
     both use it.
@@ -172,6 +172,7 @@ def prepare_input(
         completion: a string (one assistant turn) or chat messages of text.
         num_frames: frames sampled per video.
         memo: prompts already prepared in this batch (answers to one prompt decode its video once).
+        count_answer: also count the answer turn's tokens (``answer_tokens``, for ``answer_logprob``).
 
     Raises:
         InputError: a missing or unreadable image or video (naming the file).
@@ -188,10 +189,11 @@ def prepare_input(
     if any(p["type"] != "text" for m in answer for p in m["content"]):
         raise ValueError("the answer carries media: a vision reward model scores text answers")
     text = processor.apply_chat_template(turns + answer, tokenize=False)
-    asked = processor.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
-    count = lambda t: len(processor.tokenizer(t, add_special_tokens=False).input_ids)  # noqa: E731
-    n = count(text) - count(asked)
-    return VisionInput(text=text, images=list(images), videos=list(videos), answer_tokens=max(n, 1))
+    n, count = 0, lambda t: len(processor.tokenizer(t, add_special_tokens=False).input_ids)
+    if count_answer:  # only the answer_logprob pooling reads it: two tokenizations
+        asked = processor.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+        n = max(count(text) - count(asked), 1)
+    return VisionInput(text=text, images=list(images), videos=list(videos), answer_tokens=n)
 
 
 class VisionRewardModel:
@@ -320,7 +322,13 @@ class VisionRewardModel:
     def inputs(self, items: Sequence[tuple[Any, Any]]) -> list[VisionInput]:
         """:func:`prepare_input` for each ``(prompt, completion)``, each prompt's media read once."""
         memo: dict[str, Any] = {}
-        return [prepare_input(self.processor, p, c, num_frames=self.num_frames, memo=memo) for p, c in items]
+        return [prepare_input(self.processor, p, c, num_frames=self.num_frames, memo=memo,
+                              count_answer=self.counts_answers) for p, c in items]  # fmt: skip
+
+    @property
+    def counts_answers(self) -> bool:
+        """Whether its inputs need ``answer_tokens`` (the ``answer_logprob`` pooling)."""
+        return self.pooling == "answer_logprob"
 
     def encode(self, inputs: Sequence[VisionInput]) -> dict[str, Any]:
         """The processor's tensors for a batch, right-padded, on the model's device (floating-point ones in

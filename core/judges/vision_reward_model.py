@@ -113,7 +113,8 @@ class VisionRewardModelScorer(BaseRewardScorer):
         for i, (p, c) in enumerate(zip(prompts, completions, strict=True)):
             try:
                 ready.append(
-                    (i, prepare_input(model.processor, p, c, num_frames=model.num_frames, memo=memo))
+                    (i, prepare_input(model.processor, p, c, num_frames=model.num_frames, memo=memo,
+                                   count_answer=model.counts_answers))
                 )
             except InputError as exc:
                 failures[i] = f"reward_model_media_file: {exc}"

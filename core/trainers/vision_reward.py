@@ -183,7 +183,8 @@ class VisionRewardModelTrainer:
         for p, (prompt, answer) in items:
             try:
                 inputs.append(
-                    prepare_input(model.processor, prompt, answer, num_frames=model.num_frames, memo=memo)
+                    prepare_input(model.processor, prompt, answer, num_frames=model.num_frames, memo=memo,
+                                  count_answer=model.counts_answers)
                 )
             except InputError as exc:
                 raise InputError(f"pair {p.pair_id!r}: {exc}") from None

@@ -241,6 +241,11 @@ def reads_reward_prompt(reward_fn: Any) -> Any:
     def wrapped(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
         return list(reward_fn(columns.pop("reward_prompt"), completions, **columns))
 
+    return _like(wrapped, reward_fn)
+
+
+def _like(wrapped: Any, reward_fn: Any) -> Any:
+    """``wrapped`` named as ``reward_fn`` (TRL logs rewards by name), with its ``stats`` and ``scorer``."""
     wrapped.__name__ = wrapped.__qualname__ = getattr(reward_fn, "__name__", REWARD)
     for attr in ("stats", "scorer"):
         if hasattr(reward_fn, attr):
@@ -285,9 +290,5 @@ def empty_answers_last(reward_fn: Any) -> Any:
         wrapped.empty_answers += sum(empty)  # type: ignore[attr-defined]
         return [floor if e else s for s, e in zip(scores, empty, strict=True)]
 
-    wrapped.__name__ = wrapped.__qualname__ = getattr(reward_fn, "__name__", REWARD)
     wrapped.empty_answers = 0  # type: ignore[attr-defined]
-    for attr in ("stats", "scorer"):
-        if hasattr(reward_fn, attr):
-            setattr(wrapped, attr, getattr(reward_fn, attr))
-    return wrapped
+    return _like(wrapped, reward_fn)
