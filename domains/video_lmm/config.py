@@ -26,6 +26,8 @@ class VideoWorldTrainingConfig:
         test: held-out clips the benchmarks evaluate on.
         frames_per_clip: frames each clip has.
         wrong_answer_rate: share of the policy's motion and order SFT answers that are wrong.
+        wrong_answer_types: the question types whose SFT answers can be wrong (unset: direction and
+            order, the temporal mistakes; add ``colour`` or ``count`` for mistakes the policy can see).
         policy_epochs: SFT epochs of the policy.
         judge_epochs: yes/no epochs of the judge.
         description_dropout: share of the judge's training examples shown without the description.
@@ -60,6 +62,7 @@ class VideoWorldTrainingConfig:
     test: int = 200
     frames_per_clip: int = 16
     wrong_answer_rate: float = 0.3
+    wrong_answer_types: list[str] | None = None
     policy_epochs: float = 10.0
     judge_epochs: float = 10.0
     description_dropout: float = 0.5
@@ -75,6 +78,13 @@ class VideoWorldTrainingConfig:
     lm_hidden: int = 64
     lm_layers: int = 2
     position_grid: int = 2
+
+    def __post_init__(self) -> None:
+        from polyrlaif.datasets.video import QA_TYPES
+
+        bad = [t for t in self.wrong_answer_types or () if t not in QA_TYPES]
+        if bad or self.wrong_answer_types == []:
+            raise ValueError(f"domain.world.wrong_answer_types: {bad or '[]'}; choose from {list(QA_TYPES)}")
 
 
 @dataclass

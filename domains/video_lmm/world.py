@@ -155,6 +155,8 @@ def _world(w: Any) -> Any:
         from polyrlaif.datasets.video import VideoWorldConfig, generate_video_world
 
         sizes = {"sft": w.sft, "judge": w.judge, "rlaif": w.rlaif, "test": w.test}
+        if w.wrong_answer_types:
+            sizes["wrong_answer_types"] = tuple(w.wrong_answer_types)
         wc = VideoWorldConfig(seed=w.seed, frames_per_clip=w.frames_per_clip,
                               wrong_answer_rate=w.wrong_answer_rate, **sizes)  # fmt: skip
         generate_video_world(out, wc)
@@ -330,8 +332,11 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
     # the policy's language-model size is in its stages' keys, but for the size every earlier world had
     lm = {"lm": [w.lm_hidden, w.lm_layers]} if (w.lm_hidden, w.lm_layers) != (64, 2) else {}
     train = {"lr": w.lr, "batch_size": w.batch_size, "num_frames": cfg.model.num_frames}
+    world = {k: getattr(w, k) for k in sizes}
+    if w.wrong_answer_types:  # in the key only when set, so earlier worlds keep theirs
+        world["wrong_answer_types"] = list(w.wrong_answer_types)
     out = [
-        PrepStage("world", stage_dir(root, "data"), {k: getattr(w, k) for k in sizes}, _world(w),
+        PrepStage("world", stage_dir(root, "data"), world, _world(w),
                   description="clips, descriptions and QA from a seed"),
     ]  # fmt: skip
     for role, split, seed in (("policy", "sft", w.seed), ("judge", "judge", w.seed + 1)):

@@ -107,3 +107,17 @@ def test_the_policy_language_model_size_keys_its_stages_and_leaves_the_judge_and
     assert all("lm" not in s.settings for s in base.values())
     finer = _plan(tmp_path, "domain.world.vision_pretrain_steps=5", "domain.world.position_grid=4")
     assert finer["policy_vision"].settings["labels"] == 67 and finer["judge_vision"].settings["labels"] == 31
+
+
+def test_wrong_answer_types_key_the_world_only_when_set_and_make_those_answers_wrong(tmp_path):
+    import json
+
+    base, seen = _plan(tmp_path), _plan(tmp_path, "domain.world.wrong_answer_types=[colour,count]")
+    assert "wrong_answer_types" not in base["world"].settings  # earlier worlds keep their keys
+    assert seen["world"].settings == {**base["world"].settings, "wrong_answer_types": ["colour", "count"]}
+    seen["world"].run(tmp_path / "w", {})
+    rows = [json.loads(line) for line in (tmp_path / "w" / "sft" / "policy.jsonl").read_text().splitlines()]
+    wrong = {r["type"] for r in rows if not r["correct"]}
+    assert wrong and wrong <= {"colour", "count"}
+    with pytest.raises(ValueError, match="domain.world.wrong_answer_types.*color"):
+        _plan(tmp_path, "domain.world.wrong_answer_types=[color]")
