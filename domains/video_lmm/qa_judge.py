@@ -255,8 +255,11 @@ def judge_counts(judges: Sequence[VideoChatGPTJudge | None]) -> dict[str, float]
     return out
 
 
-def check_request(bench: str, policy: Policy | None, opts: Any, request: EvalRequest) -> None:
-    """Refuse a run that cannot be one: both or neither of a policy and predictions, several samples.
+def check_request(
+    bench: str, policy: Policy | None, opts: Any, request: EvalRequest, *, samples: bool = False
+) -> None:
+    """Refuse a run that cannot be one: both or neither of a policy and predictions, several samples
+    (allowed with ``samples`` when a policy answers: it then answers each question that many times).
 
     Raises:
         ValueError: naming what to give instead.
@@ -265,8 +268,9 @@ def check_request(bench: str, policy: Policy | None, opts: Any, request: EvalReq
         raise ValueError(f"{bench}: give a model or predictions, not both")
     if not opts.predictions and policy is None:
         raise ValueError(f"{bench} needs --predictions P.jsonl, or --model M --videos DIR --annotations Q")
-    if request.samples != 1:
-        raise ValueError(f"{bench}: one answer per question; got samples={request.samples}")
+    if request.samples != 1 and not (samples and policy is not None):
+        where = "a prediction file holds" if samples else f"{bench} reads"
+        raise ValueError(f"{bench}: {where} one answer per question; got samples={request.samples}")
 
 
 def answer_videos(
@@ -278,14 +282,19 @@ def answer_videos(
     temperature: float = 0.0,
     seed: int = 0,
     batch_size: int = 8,
-) -> dict[str, str]:
-    """Ask ``policy`` each ``(key, video file, question)`` once, in :func:`video_conversation` form;
-    resumable through ``out_path`` (a :class:`~polyrlaif.core.io.StageWriter`).
+    n: int = 1,
+) -> dict[str, list[str]]:
+    """Ask ``policy`` each ``(key, video file, question)`` ``n`` times, in :func:`video_conversation`
+    form; resumable through ``out_path`` (a :class:`~polyrlaif.core.io.StageWriter`). Returns each key's
+    ``n`` answers.
 
     Raises:
         InputError: ``out_path`` holds answers made with other decoding settings.
     """
-    settings = {"policy": policy.model_id, "temperature": temperature, "max_new_tokens": max_new_tokens}
+    settings: dict[str, Any] = {"policy": policy.model_id, "temperature": temperature,
+                                "max_new_tokens": max_new_tokens}  # fmt: skip
+    if n != 1:
+        settings["samples"] = n
     # the frames a video is read as change the answers (files written before they were recorded lack them)
     legacy = dict(settings)
     settings["num_frames"] = getattr(policy, "num_frames", None)
@@ -308,15 +317,20 @@ def answer_videos(
             chunk = todo[start : start + batch_size]
             outs = policy.generate(
                 [video_conversation(path, q) for _, path, q in chunk],
-                n=1, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed + start,
+                n=n, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed + start,
             )  # fmt: skip
             stage.append(
                 [
-                    {"key": k, "answer": o[0].strip(), "settings": settings}
+                    {
+                        "key": k,
+                        "answer": o[0].strip(),
+                        "settings": settings,
+                        **({"answers": [a.strip() for a in o]} if n != 1 else {}),
+                    }
                     for (k, _, _), o in zip(chunk, outs, strict=True)
-                ]
+                ]  # fmt: skip
             )
             bar.update(len(chunk))
         bar.close()
         stage.finish(order=[a[0] for a in asks])
-    return {r["key"]: r["answer"] for r in stage.rows()}
+    return {r["key"]: r.get("answers", [r["answer"]]) for r in stage.rows()}

@@ -188,7 +188,7 @@ class VideoChatGPTEvaluator:
             temperature=request.temperature, seed=request.seed, batch_size=request.batch_size,
         )  # fmt: skip
         answered = [
-            replace(it, predictions=tuple(got[f"{it.id}#{j + 1}"] for j in range(len(it.questions))))
+            replace(it, predictions=tuple(got[f"{it.id}#{j + 1}"][0] for j in range(len(it.questions))))
             for it in items
             if it.id in files
         ]

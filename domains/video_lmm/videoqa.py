@@ -6,7 +6,9 @@ Two ways in:
   scores answers already made.
 * ``polyrlaif eval --domain video_lmm --benchmark videoqa --model M --videos DIR --annotations Q.json``
   asks the policy first: each ``(video, question)`` is answered once, greedily by default, through
-  :func:`~.qa_judge.answer_videos` (resumable ``generations.jsonl``). A question whose video is missing
+  :func:`~.qa_judge.answer_videos` (resumable ``generations.jsonl``); with ``--samples K`` (and a
+  temperature) K times, and a question's accuracy and score are the means over its K answers, so the
+  intervals still resample questions. A question whose video is missing
   or cannot be decoded is skipped with its reason in ``skipped.jsonl`` and counted.
 
 Annotation rows (a JSON list, a JSON object of rows keyed by id, or JSONL), fields by any of their names:
@@ -114,9 +116,10 @@ class VideoQAEvaluator:
     """Open-ended video QA: ``accuracy`` and the mean 0-5 ``score`` of Video-ChatGPT's judge (module
     docstring). Options: :class:`VideoQAOptions`.
 
-    Writes ``items.jsonl`` (per question: ``id``, ``correct`` (bool, ``None`` when the judge failed),
-    ``score`` (``None`` without a judge or when it failed), ``failure``), ``rows.jsonl`` (the same with
-    question, answer and prediction), ``skipped.jsonl``, ``metrics.json`` and ``metrics.md``; with a policy
+    Writes ``items.jsonl`` (per question: ``id``, ``correct`` (bool, ``None`` when the judge failed; with
+    several samples the share right, and ``samples``, how many were judged), ``score`` (``None`` without a
+    judge or when it failed), ``failure``), ``rows.jsonl`` (per answer: the same with question, answer and
+    prediction), ``skipped.jsonl``, ``metrics.json`` and ``metrics.md``; with a policy
     also ``generations.jsonl``. Metrics: ``accuracy``, ``score``, ``n_scored`` (questions with a verdict),
     ``n_questions``, ``skipped``, ``judged_by`` (the judge's id, or ``exact_match``) and, with a judge,
     ``judge_failures``, ``judge_failures/<reason>``, ``judge_answers``, ``judge_unparseable`` and
@@ -163,8 +166,8 @@ class VideoQAEvaluator:
         """Read or generate the answers, judge them and write the results under ``request.output_dir``.
 
         Raises:
-            ValueError: both or neither of a policy and predictions; ``samples != 1``; no ``videos`` or
-                ``annotations`` to generate from.
+            ValueError: both or neither of a policy and predictions; ``samples != 1`` with predictions;
+                no ``videos`` or ``annotations`` to generate from.
             InputError: a bad annotations or predictions file (file, line or index, field), before any
                 judge or generation starts.
         """
@@ -172,8 +175,9 @@ class VideoQAEvaluator:
 
         opts: VideoQAOptions = resolve_options(self, request.options)
         out = Path(request.output_dir)
-        check_request(self.name, policy, opts, request)
+        check_request(self.name, policy, opts, request, samples=True)
         skipped: list[dict[str, Any]] = []
+        n = request.samples
         if policy is None:
             items = self._predicted(opts, request.limit)
         else:
@@ -185,18 +189,21 @@ class VideoQAEvaluator:
             got = answer_videos(
                 policy, [(it.id, files[it.id], it.question) for it in items if it.id in files],
                 out / "generations.jsonl", max_new_tokens=budget,
-                temperature=request.temperature, seed=request.seed, batch_size=request.batch_size,
+                temperature=request.temperature, seed=request.seed, batch_size=request.batch_size, n=n,
             )  # fmt: skip
             items = [
-                VideoQAItem(it.id, it.video, it.question, it.answer, got[it.id])
+                VideoQAItem(it.id, it.video, it.question, it.answer, answer)
                 for it in items
                 if it.id in files
+                for answer in got[it.id]
             ]
         judge = (build_judges(opts, [QA_PROMPT], out) or [None])[0]
         rows = self._judge(items, judge)
-        per_item = [{k: r[k] for k in ("id", "correct", "score", "failure")} for r in rows]
+        per_item = _per_question(rows, n)
         metrics: dict[str, Any] = {"accuracy": math.nan, **self.aggregate(per_item)}
-        metrics.update(n_questions=float(len(items)), skipped=float(len(skipped)))
+        metrics.update(n_questions=float(len(per_item)), skipped=float(len(skipped)))
+        if n != 1:
+            metrics["samples"] = float(n)
         metrics["judged_by"] = judge.judge_id if judge else "exact_match"
         if judge:
             metrics.update(judge_counts([judge]))
@@ -269,3 +276,26 @@ class VideoQAEvaluator:
             out["score"] = sum(scores) / len(scores)
         out["n_scored"] = float(len(correct))
         return out
+
+
+def _per_question(rows: Sequence[Mapping[str, Any]], n: int) -> list[dict[str, Any]]:
+    """One evidence row per question (what paired comparisons resample): with ``n`` samples a question's
+    ``correct`` and ``score`` are the means over its judged samples, ``failure`` the first reason when
+    none was judged; with one, the row as judged."""
+    if n == 1:
+        return [{k: r[k] for k in ("id", "correct", "score", "failure")} for r in rows]
+    out = []
+    for start in range(0, len(rows), n):
+        group = rows[start : start + n]
+        judged = [r for r in group if r["correct"] is not None]
+        scores = [float(r["score"]) for r in judged if r["score"] is not None]
+        out.append(
+            {
+                "id": group[0]["id"],
+                "correct": sum(float(r["correct"]) for r in judged) / len(judged) if judged else None,
+                "score": sum(scores) / len(scores) if scores else None,
+                "failure": None if judged else group[0]["failure"],
+                "samples": len(judged),
+            }
+        )
+    return out

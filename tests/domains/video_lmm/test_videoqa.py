@@ -319,3 +319,44 @@ def test_generation_answers_playable_videos_and_skips_the_rest(tmp_path: Path, t
     policy.seen.clear()  # a rerun reuses the answers
     assert VideoQAEvaluator().evaluate(policy, request)["accuracy"] == metrics["accuracy"]
     assert policy.seen == []
+
+
+def test_several_samples_score_each_question_by_its_share_of_right_answers(
+    tmp_path: Path, tiny_lm_path: str
+) -> None:
+    from polyrlaif.evaluation.qa import normalize_answer
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_video(videos / "a.mp4")
+    rows = [
+        {"id": "a0", "video": "a", "question": "What is the capital of France?", "answer": "Paris"},
+        {"id": "a1", "video": "a", "question": "Name a colour.", "answer": "red"},
+    ]
+    out, policy = tmp_path / "o", TextStandInPolicy(tiny_lm_path)
+
+    def run(rows: list[dict]) -> dict:
+        opts = VideoQAOptions(annotations=_jsonl(tmp_path / "q.jsonl", rows), videos=str(videos))
+        request = EvalRequest(output_dir=out, max_new_tokens=6, samples=3, temperature=1.0, options=opts)
+        return VideoQAEvaluator().evaluate(policy, request)
+
+    run(rows)
+    answers = {r["key"]: r["answers"] for r in _rows(out / "generations.jsonl")}
+    assert all(len(a) == 3 for a in answers.values()) and len(policy.seen) == 2
+    rows[0]["answer"] = answers["a0"][0]  # a0's first sample is now right; the answers are reused
+    metrics = run(rows)
+    assert len(policy.seen) == 2 and metrics["samples"] == 3 and metrics["n_questions"] == 2
+    items = {r["id"]: r for r in _rows(out / "items.jsonl")}
+    same = sum(normalize_answer(a) == normalize_answer(answers["a0"][0]) for a in answers["a0"])
+    assert items["a0"]["correct"] == pytest.approx(same / 3) and items["a0"]["samples"] == 3
+    assert len(_rows(out / "rows.jsonl")) == 6
+    assert metrics["accuracy"] == pytest.approx((items["a0"]["correct"] + items["a1"]["correct"]) / 2)
+
+
+def test_predictions_hold_one_answer_per_question(tmp_path: Path) -> None:
+    rows = [{"id": "q", "video": "v", "question": "What?", "answer": "x"}]
+    preds = _jsonl(tmp_path / "p.jsonl", [{"id": "q", "prediction": "x"}])
+    opts = VideoQAOptions(annotations=_jsonl(tmp_path / "q.jsonl", rows), predictions=preds)
+    request = EvalRequest(output_dir=tmp_path / "o", samples=2, options=opts)
+    with pytest.raises(ValueError, match="a prediction file holds one answer per question; got samples=2"):
+        VideoQAEvaluator().evaluate(None, request)
