@@ -156,12 +156,14 @@ def _train_reward_model(
         described = {p.prompt_id: p for p in parts.offline.prompts}
         pairs = [dataclasses.replace(p, prompt=reward_prompt_text(described[p.prompt_id])) for p in pairs]
     backbone = _reward_backbone(cfg, prepared, start)
-    log.info(f"reward model: training {backbone} with a scalar head on {len(pairs)} pairs")
+    pooled = cfg.optim.reward_pooling == "answer_logprob"
+    scored_by = "the answer's log-probability" if pooled else "a scalar head"
+    log.info(f"reward model: training {backbone}, scoring by {scored_by}, on {len(pairs)} pairs")
     result = TRAINERS.get("reward_model")(cfg).train(backbone, pairs, out / "train")
     metrics = result.metrics
     if "eval_accuracy" in metrics:
         log.info(
-            f"reward model: held-out pair accuracy {metrics['eval_accuracy']:.3f} (untrained head "
+            f"reward model: held-out pair accuracy {metrics['eval_accuracy']:.3f} (untrained "
             f"{metrics.get('eval_accuracy_before', float('nan')):.3f}) on {int(metrics['eval_pairs'])} pairs"
         )
     keep = ("eval_accuracy", "eval_accuracy_before", "eval_loss", "eval_margin", "train_accuracy", "pairs",
