@@ -211,6 +211,7 @@ class RLConfig:
     # rewards of the domain combined into one, "ensemble", with their summed weight (core/judges/ensemble.py)
     reward_ensemble: list[str] = field(default_factory=list)
     reward_ensemble_aggregate: Literal["mean", "uwo", "wco"] = "mean"
+    freeze: list[str] = field(default_factory=list)  # parameter-name prefixes RL leaves untrained
 
 
 @dataclass

@@ -44,7 +44,7 @@ from typing import Any
 
 from polyrlaif.core.config import ModelConfig, RLConfig
 from polyrlaif.core.io import atomic_write_jsonl
-from polyrlaif.core.trainers.base import TrainResult, finished_result, publish_trained
+from polyrlaif.core.trainers.base import TrainResult, finished_result, freeze_parameters, publish_trained
 
 __all__ = ["fast_grpo_train"]
 
@@ -191,6 +191,7 @@ def fast_grpo_train(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     policy = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(device)
+    freeze_parameters(policy, rl.freeze, f"{model_path} (rl.freeze)")
     policy.train()
     reference = copy.deepcopy(policy).eval() if rl.beta != 0.0 else None
     params = [p for p in policy.parameters() if p.requires_grad]

@@ -35,6 +35,7 @@ from polyrlaif.core.io import atomic_write_jsonl
 from polyrlaif.core.trainers.base import (
     TrainResult,
     finished_result,
+    freeze_parameters,
     no_checkpointing,
     publish_trained,
 )
@@ -272,7 +273,7 @@ def grpo_train(
         policy = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
     else:
         policy = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-
+    freeze_parameters(policy, s.freeze, f"{path} (rl.freeze)")
     names = list(reward_funcs)
     funcs = [_named(name, f) for name, f in reward_funcs.items()]
     args = _config(s, output_dir, use_cpu, seed, reward_weights)
