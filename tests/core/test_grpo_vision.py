@@ -172,3 +172,27 @@ def test_prompt_length_counts_image_tokens_and_a_text_policy_is_refused(world, t
     ):
         grpo_train(tiny_lm_path, rows, {"r": lambda p, c, **k: [0.0] * len(c)}, tmp_path / "b", rl)
     assert not (tmp_path / "a" / "model").exists()
+
+
+def test_rl_freeze_leaves_the_vision_tower_untrained_and_a_stray_prefix_is_refused(world, tmp_path):
+    """``rl.freeze`` (a tower pretrained and frozen through SFT stays fixed in RL): the tower's weights
+    come back bit for bit, the language model's move; a prefix that names no parameter stops the round."""
+    reward = VisionRewardModelScorer(world["rm"], device="cpu").as_reward_fn()
+    rows = [{"prompt": video_prompt(c)} for c in world["clips"][:2]]
+    task = OnlineTask(rows, {"reward_model": reward}, frame_cache=str(tmp_path / "frames"))
+
+    def train(freeze: list[str], out: str):
+        rl = RLConfig(
+            lr=1e-2, num_generations=2, batch_size=4, max_steps=2, max_completion_length=6, freeze=freeze
+        )
+        cfg = TrainConfig(
+            rl=rl, model=ModelConfig(device="cpu", num_frames=NUM_FRAMES), run=RunConfig(seed=0)
+        )
+        return build_trainer(cfg, "grpo").train(world["vlm"], task, tmp_path / out)
+
+    before, after = _weights(world["vlm"]), _weights(train(["model.vision_tower"], "frozen").model_path)
+    tower = [k for k in before if "vision_tower" in k]  # saved under the checkpoint's own key names
+    assert tower and all((before[k] == after[k]).all() for k in tower)
+    assert any(not (before[k] == after[k]).all() for k in before if k not in tower)
+    with pytest.raises(ValueError, match=r"freeze prefixes \['model.no_such_part'\] match no parameter"):
+        train(["model.no_such_part"], "stray")
