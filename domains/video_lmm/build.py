@@ -129,6 +129,10 @@ def feedback_parts(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> 
         data_dir, starting_model = None, None
         loaded = load_prompts(d.prompts, d.videos_root, curriculum=d.curriculum)
         prompts, skipped = loaded.prompts, loaded.skipped
+        if "captions" in prepared:  # the captioner's descriptions, for the prompts that bring none
+            from polyrlaif.domains.video_lmm.captions import with_captions
+
+            prompts = with_captions(prompts, prepared["captions"]["captions"])
         backend = _judge_backend(cfg)
     path = judge_cache_path(cfg)
     judge = ContextAwareJudge(
@@ -164,12 +168,17 @@ def build(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> DomainBui
 
 
 def stages(cfg: TrainConfig) -> list[PrepStage]:
-    """The preparation stages, in order: the synthetic world's (:mod:`~polyrlaif.domains.video_lmm.world`),
+    """The preparation stages, in order: the synthetic world's (:mod:`~polyrlaif.domains.video_lmm.world`)
+    or, with ``domain.captioner``, the ``captions`` stage (:mod:`~polyrlaif.domains.video_lmm.captions`);
     then, with ``run.mode: online``, the ``reward_model`` stage (``<output_dir>/reward_model``)."""
+    from polyrlaif.domains.video_lmm.captions import captions_stage
     from polyrlaif.domains.video_lmm.online import reward_model_stage
     from polyrlaif.domains.video_lmm.world import stages as world_stages
 
     out = world_stages(cfg)
+    captions = captions_stage(cfg)
+    if captions is not None:
+        out.append(captions)
     if cfg.run.mode == "online":
         out.append(reward_model_stage(cfg, Path(cfg.run.output_dir) / "reward_model"))
     return out

@@ -116,6 +116,10 @@ class VideoLMMConfig:
             every online reward (as LLaVA-RLHF's Fact-RLHF gives its reward model the image's captions;
             VLM-RLAIF's reward model reads only the video). The policy never sees it.
         eval_benchmarks: benchmarks run before training and after every round.
+        captioner: a video or image LMM (hub id or local path) that describes, once per video and cached,
+            each video of ``prompts`` whose rows bring no ``description`` (the ``captions`` stage,
+            :mod:`~polyrlaif.domains.video_lmm.captions`); unset: such prompts go undescribed.
+        caption_max_new_tokens: the longest description the captioner writes, in tokens.
         closed_answers: in the synthetic world, an answer that is not one of its question type's answer
             words (a colour to "which shape ...") is a failed answer, scored like an empty one by the
             judge and the online reward.
@@ -129,6 +133,8 @@ class VideoLMMConfig:
     eval_annotations: str | None = None
     videos_root: str = "."
     judge_context: bool = True
+    captioner: str | None = None
+    caption_max_new_tokens: int = 128
     curriculum: Literal["none", "length"] = "none"
     closed_answers: bool = False
     judge_scoring: Literal["yes_no", "answer"] = "yes_no"
@@ -141,6 +147,10 @@ class VideoLMMConfig:
     def __post_init__(self) -> None:
         if self.synthetic and self.prompts:
             raise ValueError("domain.synthetic=true makes its own prompts; unset domain.prompts")
+        if self.synthetic and self.captioner:
+            raise ValueError("domain.synthetic=true writes every clip's description; unset domain.captioner")
+        if self.caption_max_new_tokens < 1:
+            raise ValueError(f"domain.caption_max_new_tokens: {self.caption_max_new_tokens}; at least 1")
         if self.synthetic and self.judge_scoring == "answer" and not self.closed_answers:
             raise ValueError(
                 "domain.judge_scoring=answer in the synthetic world needs domain.closed_answers=true "

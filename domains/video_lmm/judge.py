@@ -227,8 +227,12 @@ class ContextAwareJudge(BaseJudge):
         """Per prompt, the answer pairs whose order by p(yes) differs with and without the description."""
         by_prompt: dict[str, list[Judgment]] = defaultdict(list)
         for j in judgments:
-            if j.ok and j.scores.get("p_yes") is not None and j.scores.get("p_yes_no_context") is not None \
-                    and not j.scores.get("empty_answer"):
+            if (
+                j.ok
+                and j.scores.get("p_yes") is not None
+                and j.scores.get("p_yes_no_context") is not None
+                and not j.scores.get("empty_answer")
+            ):
                 by_prompt[j.prompt_id].append(j)
         stats: ContextJudgeStats = self.stats  # type: ignore[assignment]
         for group in by_prompt.values():

@@ -114,7 +114,8 @@ def reward_model_stage(cfg: TrainConfig, out_dir: Path) -> PrepStage:
     def run(out: Path, prepared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         return _train_reward_model(cfg, out, prepared)
 
-    after = ("world", "policy_sft", "judge") if d.synthetic else ()
+    # the answers it judges read the captioner's descriptions when there is one
+    after = ("world", "policy_sft", "judge") if d.synthetic else (("captions",) if d.captioner else ())
     return PrepStage(REWARD, out_dir, _settings(cfg), run, after=after,
                      description="the starting policy's answers, judged with the description -> pairs -> "
                                  "a vision reward model (held-out pair accuracy)")  # fmt: skip
