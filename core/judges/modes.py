@@ -25,7 +25,7 @@ from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
 from polyrlaif.core.judges.structured import json_schema_format, request_key, wants_structured
-from polyrlaif.core.records import Candidate, Judgment
+from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
 __all__ = [
     "Answer",
@@ -35,6 +35,7 @@ __all__ = [
     "ParsingStats",
     "image_digest",
     "judge_prompt_key",
+    "prompt_media",
     "render_context",
     "snippet",
     "template_fields",
@@ -166,6 +167,11 @@ def image_digest(path: str) -> str:
     except OSError:
         return f"missing:{path}"  # the backend then reports the missing file as the failure
     return _file_digest(path, st.st_mtime_ns, st.st_size)
+
+
+def prompt_media(prompt: PromptRecord) -> list[str]:
+    """The image and video files of ``prompt`` a multimodal judge is shown, in order."""
+    return [m.uri for m in prompt.media if m.kind in ("image", "video")]
 
 
 def judge_prompt_key(text: str, images: Sequence[str] = ()) -> str:
@@ -314,10 +320,12 @@ class BaseJudge:
         temperature: float,
         schema: tuple[str, dict[str, Any]] | None = None,
         system: str | None = None,
+        images: Sequence[Sequence[str]] | None = None,
     ) -> list[Answer]:
         """Free-text answers; with ``schema`` (a name and a JSON schema of the answer), asked for as
         structured output where the backend takes it (:func:`wants_structured`). ``system``: a system turn
-        before each prompt (a judge that has one puts it in :meth:`_spec`, so it is part of ``judge_id``)."""
+        before each prompt (a judge that has one puts it in :meth:`_spec`, so it is part of ``judge_id``).
+        ``images[i]``: image or video files shown with prompt i (hashed into its key, as in :meth:`_ask`)."""
         fmt = json_schema_format(*schema) if schema is not None and wants_structured(self.backend) else None
         extra: dict[str, Any] = {"response_format": fmt} if fmt is not None else {}
         head = [{"role": "system", "content": system}] if system is not None else []
@@ -333,7 +341,7 @@ class BaseJudge:
                 for o in outs
             ]
 
-        return self._ask(texts, call, response_format=fmt)
+        return self._ask(texts, call, images, response_format=fmt)
 
     def _ask_yes_no(
         self,

@@ -20,7 +20,7 @@ from typing import Any
 from polyrlaif.core.io import sha256_text
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
-from polyrlaif.core.judges.modes import Answer, BaseJudge, ParsingStats, render_context, snippet
+from polyrlaif.core.judges.modes import Answer, BaseJudge, ParsingStats, prompt_media, render_context, snippet
 from polyrlaif.core.judges.structured import read_json_fields
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
@@ -145,6 +145,7 @@ class PairwiseJudge(BaseJudge):
         temperature: 0 for greedy judging.
         batch_size: prompts per backend call.
         progress: show a progress bar.
+        show_media: a multimodal judge also sees each prompt's images and videos (hashed into the key).
     """
 
     mode = "pairwise"
@@ -164,16 +165,19 @@ class PairwiseJudge(BaseJudge):
         temperature: float = 0.0,
         batch_size: int = 32,
         progress: bool = True,
+        show_media: bool = False,
     ) -> None:
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.show_media = show_media
         super().__init__(backend, template=template, cache=cache, batch_size=batch_size, progress=progress)
 
     def _new_stats(self) -> PairwiseStats:
         return PairwiseStats()
 
     def _spec(self) -> dict[str, Any]:
-        return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature}
+        media = {"show_media": True} if self.show_media else {}  # unset keeps earlier judges' ids
+        return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature, **media}
 
     def render(
         self,
@@ -206,16 +210,18 @@ class PairwiseJudge(BaseJudge):
         # identical texts tie by definition: no judge call, and no say in the disagreement rate
         same = {(i, k) for i, k in every if candidates[i].text == candidates[k].text}
         pairs = [p for p in every if p not in same]
-        texts = []
+        texts, media = [], []
         for i, k in pairs:
             p, ci, ck = prompts[candidates[i].prompt_id], candidates[i], candidates[k]
             texts.append(self.render(p, ci, ck, ctxs[i], ctxs[k]))  # i first
             texts.append(self.render(p, ck, ci, ctxs[k], ctxs[i]))  # k first
+            media += [prompt_media(p)] * 2 if self.show_media else []
         answers = self._ask_complete(
             texts,
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
             schema=("pairwise_verdict", PREFERENCE_SCHEMA),
+            images=media if any(media) else None,
         )
 
         vs: list[dict[str, dict[str, Any]]] = [{} for _ in candidates]

@@ -15,7 +15,7 @@ from typing import Any
 
 from polyrlaif.core.judges.backends import JudgeBackend
 from polyrlaif.core.judges.cache import JudgeCache
-from polyrlaif.core.judges.modes import BaseJudge, ParsingStats, render_context, snippet
+from polyrlaif.core.judges.modes import BaseJudge, ParsingStats, prompt_media, render_context, snippet
 from polyrlaif.core.judges.structured import read_json_fields
 from polyrlaif.core.records import Candidate, Judgment, PromptRecord
 
@@ -202,6 +202,7 @@ class PointwiseJudge(BaseJudge):
         temperature: 0 for greedy judging.
         batch_size: prompts per backend call.
         progress: show a progress bar.
+        show_media: a multimodal judge also sees each prompt's images and videos (hashed into the key).
     """
 
     mode = "pointwise"
@@ -225,10 +226,12 @@ class PointwiseJudge(BaseJudge):
         temperature: float = 0.0,
         batch_size: int = 32,
         progress: bool = True,
+        show_media: bool = False,
     ) -> None:
         self.rubric = rubric
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.show_media = show_media
         super().__init__(backend, template=template, cache=cache, batch_size=batch_size, progress=progress)
 
     def _new_stats(self) -> ParsingStats:
@@ -245,6 +248,7 @@ class PointwiseJudge(BaseJudge):
             "rubric": [r.name, r.criteria, r.scale_min, r.scale_max],
             "max_new_tokens": self.max_new_tokens,
             "temperature": self.temperature,
+            **({"show_media": True} if self.show_media else {}),  # unset keeps earlier judges' ids
         }
 
     def render(self, prompt: PromptRecord, candidate: Candidate, context: Mapping[str, Any] | None) -> str:
@@ -270,16 +274,20 @@ class PointwiseJudge(BaseJudge):
         """One judgment per candidate, in order."""
         ctxs = self._contexts(len(candidates), contexts)
         texts = [self.render(prompts[c.prompt_id], c, x) for c, x in zip(candidates, ctxs, strict=True)]
+        media = [prompt_media(prompts[c.prompt_id]) for c in candidates] if self.show_media else []
         answers = self._ask_complete(
             texts,
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
             schema=("rubric_scores", self.rubric.json_schema()),
+            images=media if any(media) else None,
         )
         out = []
         span = self.rubric.scale_max - self.rubric.scale_min
         for cand, ctx, text, ans in zip(candidates, ctxs, texts, answers, strict=True):
             j = self._judgment(cand, ctx, text, ans)
+            if self.show_media:  # the key of what was asked: the text and the media's contents
+                j.judge_prompt_hash = ans.prompt_hash
             if ans.raw is None:
                 j.failure = ans.error
             else:
