@@ -40,6 +40,30 @@ def _no_context(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment])
     return {}
 
 
+def _description(prompt: PromptRecord, cand: Candidate, verdicts: list[Judgment]) -> dict[str, Any]:
+    """A pairwise or pointwise judge's context: the video's detailed description, when it has one."""
+    description = prompt.meta.get("description")
+    return {"video description": description} if description else {}
+
+
+def _general_judge(cfg: TrainConfig, backend: Any, cache: Any) -> Any:
+    """``domain.judge_mode`` ``pairwise`` or ``pointwise``: the core's judge, shown each prompt's video."""
+    from polyrlaif.core.judges.pairwise import PairwiseJudge
+    from polyrlaif.core.judges.pointwise import PointwiseJudge
+    from polyrlaif.domains.video_lmm.prompts import VIDEO_RUBRIC
+
+    j = cfg.judge
+    common = {
+        "cache": cache,
+        "max_new_tokens": j.max_new_tokens,
+        "batch_size": j.batch_size,
+        "show_media": True,
+    }
+    if cfg.domain.judge_mode == "pairwise":
+        return PairwiseJudge(backend, **common)
+    return PointwiseJudge(backend, VIDEO_RUBRIC, **common)
+
+
 def world_prompts(data_dir: Path, split: str = "rlaif", closed_answers: bool = False) -> list[PromptRecord]:
     """A split's questions as prompts, each with its video and the clip's description (never its answer);
     with ``closed_answers`` also the words an answer of its type can be (``meta["answers"]``), so that the
@@ -135,15 +159,16 @@ def feedback_parts(cfg: TrainConfig, prepared: Mapping[str, dict[str, Any]]) -> 
             prompts = with_captions(prompts, prepared["captions"]["captions"])
         backend = _judge_backend(cfg)
     path = judge_cache_path(cfg)
-    judge = ContextAwareJudge(
-        backend,
-        use_context=d.judge_context,
-        scoring=d.judge_scoring,
-        cache=JudgeCache(path) if path else None,
-        batch_size=cfg.judge.batch_size,
-    )
+    cache = JudgeCache(path) if path else None
+    context = _no_context
+    if d.judge_mode == "context":
+        judge: Any = ContextAwareJudge(backend, use_context=d.judge_context, scoring=d.judge_scoring,
+                                       cache=cache, batch_size=cfg.judge.batch_size)  # fmt: skip
+    else:  # the core's pairwise or pointwise judge, shown the video, reading its description
+        judge = _general_judge(cfg, backend, cache)
+        context = _description if d.judge_context else _no_context
     offline = OfflineFeedback(
-        sampler=TextSampler.from_config(cfg), prompts=prompts, score=judge_score, context=_no_context,
+        sampler=TextSampler.from_config(cfg), prompts=prompts, score=judge_score, context=context,
         judges=[judge],
     )  # fmt: skip
     return FeedbackParts(offline, starting_model, data_dir, skipped)

@@ -104,6 +104,11 @@ class VideoLMMConfig:
         judge_context: the judge reads the video's detailed description (VLM-RLAIF's context-aware
             reward); ``false`` is the ablation. Either way every round also asks the judge without the
             description and reports how often the preference changes (``judge/context_flip_rate``).
+        judge_mode: ``context``, the context-aware judge below (``judge_scoring``; the only mode of the
+            synthetic world, whose judge is trained to answer); or, with a generative judge backend
+            (``openai``, ``transformers_vlm``), the core's ``pairwise`` judge (each prompt's answers
+            compared two at a time in both orders) or ``pointwise`` judge (:data:`~.prompts.VIDEO_RUBRIC`),
+            each shown the video and reading its description as context (unless ``judge_context`` is off).
         judge_scoring: how the judge scores an answer: ``yes_no``, p(yes) that it is right; or ``answer``,
             the judge's own probability of the answer among the question type's answer words (needs
             ``closed_answers`` or prompts with answer words). In the synthetic world it also decides how
@@ -133,6 +138,7 @@ class VideoLMMConfig:
     eval_annotations: str | None = None
     videos_root: str = "."
     judge_context: bool = True
+    judge_mode: Literal["context", "pairwise", "pointwise"] = "context"
     captioner: str | None = None
     caption_max_new_tokens: int = 128
     curriculum: Literal["none", "length"] = "none"
@@ -147,6 +153,8 @@ class VideoLMMConfig:
     def __post_init__(self) -> None:
         if self.synthetic and self.prompts:
             raise ValueError("domain.synthetic=true makes its own prompts; unset domain.prompts")
+        if self.synthetic and self.judge_mode != "context":
+            raise ValueError("domain.synthetic=true judges with its trained judge: domain.judge_mode=context")
         if self.synthetic and self.captioner:
             raise ValueError("domain.synthetic=true writes every clip's description; unset domain.captioner")
         if self.caption_max_new_tokens < 1:

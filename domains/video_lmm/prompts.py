@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from polyrlaif.core.judges.pointwise import Rubric
+
 __all__ = [
     "CONSISTENCY_PROMPT",
     "CONTEXT_PROMPT",
@@ -24,6 +26,7 @@ __all__ = [
     "JUDGE_TEMPLATE_NO_CONTEXT",
     "QA_PROMPT",
     "TEMPORAL_PROMPT",
+    "VIDEO_RUBRIC",
     "JudgePrompt",
 ]
 
@@ -241,3 +244,17 @@ Answer ({options}):"""
 ANSWER_TEMPLATE_NO_CONTEXT = """\
 Question: {question}
 Answer ({options}):"""
+
+
+#: The pointwise judge's criteria (``domain.judge_mode: pointwise``): ours, after the axes Video-ChatGPT's
+#: generative benchmark scores (correctness, temporal understanding, detail orientation), each 1-5.
+VIDEO_RUBRIC = Rubric(
+    "video_answer",
+    [
+        ("correctness", "the answer is true of the video and agrees with its description"),
+        ("temporal", "what moves, changes, appears or disappears, and in what order, is right"),
+        ("detail", "the answer gives what the question asks, no more and no less"),
+    ],
+    1,
+    5,
+)

@@ -1,6 +1,7 @@
-"""The ``captions`` stage: a captioning model describes, once per video and cached, each video that the
-prompts bring no description for; the judge's prompts then carry those descriptions, a rerun describes
-nothing again, and a changed prompts file is a changed stage."""
+"""Judging real videos. The ``captions`` stage: a captioning model describes, once per video and cached,
+each video that the prompts bring no description for; the judge's prompts then carry those descriptions,
+a rerun describes nothing again, and a changed prompts file is a changed stage. ``domain.judge_mode``:
+the core's pairwise and pointwise judges, shown the video, reading its description."""
 
 from __future__ import annotations
 
@@ -88,3 +89,28 @@ def test_captions_describe_the_prompts_of_their_video_only(tmp_path, videos):
                     + json.dumps({"key": b.sha256, "answer": ""}) + "\n")  # fmt: skip
     got = {p.prompt_id: p.meta.get("description") for p in with_captions(prompts, str(file))}
     assert got == {"q1": "A red square.", "q2": None, "q3": "given"}
+
+
+@pytest.mark.parametrize("mode", ["pairwise", "pointwise"])
+def test_pairwise_and_pointwise_judges_see_the_video_and_read_the_description(tmp_path, videos, mode):
+    from polyrlaif.core.records import Candidate
+
+    root, model = videos
+    rows = [{"id": "q1", "video": "a.mp4", "question": "what colour ?", "description": "A red square."}]
+    cfg = _cfg(tmp_path, root, model, rows)
+    cfg.domain.judge_mode, cfg.domain.captioner = mode, None
+    offline = feedback_parts(cfg, {}).offline
+    (judge,) = offline.judges
+    assert judge.show_media and type(judge).__name__ == f"{mode.capitalize()}Judge"
+    (prompt,) = offline.prompts
+    cands = [Candidate(f"q1/{k}", "q1", text) for k, text in enumerate(["red", "blue"])]
+    ctxs = [offline.context(prompt, c, []) for c in cands]
+    assert ctxs[0] == {"video description": "A red square."}
+    out = judge.judge({"q1": prompt}, cands, ctxs)
+    assert len(out) == 2 and judge.stats.calls == 2  # two orders of one pair, or two answers: all asked
+    assert all(j.score is not None or j.failure for j in out)  # a reply that does not parse fails, counted
+
+
+def test_the_synthetic_world_judges_with_its_own_judge(tmp_path):
+    with pytest.raises(ValueError, match="domain.judge_mode=context"):
+        load_config(tiny_config("video_lmm"), ["domain.judge_mode=pairwise", f"run.output_dir={tmp_path}"])
