@@ -26,6 +26,9 @@ class DrawWorldTrainingConfig:
         rlaif_groups: groups of analogous prompts the rounds sample on.
         heldout_prompts: prompts the benchmarks evaluate on, none of them seen in training.
         caption_error_rate: share of pretraining captions that are wrong about one axis.
+        max_objects: most objects a sampled prompt asks for (2-6; count analogues may add two). Fewer
+            makes a world a small UNet can learn to draw right most of the time, with the captions'
+            mistakes as what it gets wrong.
         pretrain_epochs: denoising epochs of the policy's pretraining.
         pretrain_lr: its learning rate.
         unet_channels: the policy UNet's channels per level (full resolution first; cross-attention at
@@ -46,6 +49,7 @@ class DrawWorldTrainingConfig:
     rlaif_groups: int = 200
     heldout_prompts: int = 100
     caption_error_rate: float = 0.3
+    max_objects: int = 4
     pretrain_epochs: int = 10
     pretrain_lr: float = 1e-3
     unet_channels: list[int] = field(default_factory=lambda: [32, 64, 64])
@@ -55,6 +59,10 @@ class DrawWorldTrainingConfig:
     clip_epochs: int = 20
     clip_lr: float = 1e-3
     batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.max_objects <= 6:
+            raise ValueError(f"domain.world.max_objects: {self.max_objects} is not within 2-6")
 
 
 @dataclass

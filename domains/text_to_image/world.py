@@ -40,6 +40,7 @@ def _world_config(w: Any) -> Any:
         rlaif_groups=w.rlaif_groups,
         heldout_prompts=w.heldout_prompts,
         caption_error_rate=w.caption_error_rate,
+        max_objects=w.max_objects,
     )
 
 
@@ -108,6 +109,8 @@ def stages(cfg: TrainConfig) -> list[PrepStage]:
     w, root = d.world, d.world_dir
     keys = ("seed", "image_size", "pretrain_images", "clip_images", "rlaif_groups", "heldout_prompts")
     world = {k: getattr(w, k) for k in (*keys, "caption_error_rate")}
+    if w.max_objects != 4:  # in the key only when changed, so earlier worlds keep theirs
+        world["max_objects"] = w.max_objects
     policy = {"epochs": w.pretrain_epochs, "lr": w.pretrain_lr, "batch_size": w.batch_size, "seed": w.seed,
               "unet_channels": list(w.unet_channels), "pooled_text": w.pooled_text,
               "text_encoder": w.pretrain_text_encoder, "snr_gamma": w.pretrain_snr_gamma}  # fmt: skip

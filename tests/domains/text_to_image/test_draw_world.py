@@ -226,3 +226,31 @@ def test_taxonomy_missing_or_empty_file(tmp_path):
         load_taxonomy(tmp_path / "empty.yaml")
     (tmp_path / "ok.yaml").write_text(_GOOD_AXIS)
     assert load_taxonomy(tmp_path / "ok.yaml").world_axes == ("colour",)
+
+
+def test_max_objects_reaches_the_world_and_its_stage_key(tmp_path):
+    from polyrlaif.core.config import load_config
+    from polyrlaif.domains.text_to_image.world import stages
+
+    def world_key(*overrides):
+        small = [
+            "domain.world.pretrain_images=40",
+            "domain.world.clip_images=10",
+            "domain.world.rlaif_groups=5",
+            "domain.world.heldout_prompts=20",
+        ]
+        cfg = load_config("text_to_image/synthetic", [f"domain.world_dir={tmp_path}", *small, *overrides])
+        return next(s for s in stages(cfg) if s.name == "world")
+
+    assert "max_objects" not in world_key().settings  # earlier worlds keep their key
+    stage = world_key("domain.world.max_objects=2")
+    assert stage.settings["max_objects"] == 2
+    stage.run(tmp_path / "w", {})
+    for name in ("pretrain.jsonl", "clip.jsonl", "heldout_prompts.jsonl"):
+        for row in read_jsonl(tmp_path / "w" / name):
+            spec = parse_prompt(row.get("caption") or row["text"])
+            assert spec is not None and spec.n_objects <= 2 + 2  # count analogues may add two
+    held = read_jsonl(tmp_path / "w" / "heldout_prompts.jsonl")
+    assert max(parse_prompt(r["text"]).n_objects for r in held if r["role"] == "base") == 2
+    with pytest.raises(ValueError, match="domain.world.max_objects"):
+        load_config("text_to_image/synthetic", ["domain.world.max_objects=9"])
