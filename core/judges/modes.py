@@ -244,14 +244,15 @@ class BaseJudge:
         return {}
 
     def _judgment(self, cand: Candidate, context: dict[str, Any], text: str, answer: Answer) -> Judgment:
-        """This judge's empty judgment of ``cand`` from the judge prompt ``text`` (its hash) and ``answer``
-        (whether it came from the cache); the mode fills in the score or the failure."""
+        """This judge's empty judgment of ``cand`` asked with the judge prompt ``text``; ``answer`` gives
+        its key (the text's hash, with the contents of any media it was shown) and whether it came from the
+        cache. The mode fills in the score or the failure."""
         return Judgment(
             candidate_id=cand.candidate_id,
             judge_id=self.judge_id,
             kind=self.kind,
             prompt_id=cand.prompt_id,
-            judge_prompt_hash=sha256_text(text),
+            judge_prompt_hash=answer.prompt_hash,
             context=context,
             cached=answer.cached,
         )

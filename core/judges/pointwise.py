@@ -286,8 +286,6 @@ class PointwiseJudge(BaseJudge):
         span = self.rubric.scale_max - self.rubric.scale_min
         for cand, ctx, text, ans in zip(candidates, ctxs, texts, answers, strict=True):
             j = self._judgment(cand, ctx, text, ans)
-            if self.show_media:  # the key of what was asked: the text and the media's contents
-                j.judge_prompt_hash = ans.prompt_hash
             if ans.raw is None:
                 j.failure = ans.error
             else:

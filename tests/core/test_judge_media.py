@@ -61,3 +61,19 @@ def test_pointwise_judge_shows_the_video_and_keys_it(parts):
     assert plain[0].judge_prompt_hash == plain[2].judge_prompt_hash and blind.stats.calls == 2
     # the tiny model's replies do not parse: failures with a reason, counted, never a made-up score
     assert all(j.score is None or 0.0 <= j.score <= 1.0 for j in got)
+
+
+def test_a_judgment_records_the_key_it_was_asked_under(parts):
+    """The lineage hash is the cache key: the text and, when shown, the media's contents."""
+    from polyrlaif.core.judges.modes import judge_prompt_key
+
+    clips, backend = parts
+    rubric = Rubric("video", [("correctness", "is the answer right for the video")], 1, 5)
+    for show in (True, False):
+        judge = PointwiseJudge(backend, rubric, max_new_tokens=8, show_media=show, progress=False)
+        prompts, cands = _prompts(clips), _cands()
+        got = judge.judge(prompts, cands)
+        for j, c in zip(got, cands, strict=True):
+            text = judge.render(prompts[c.prompt_id], c, j.context or {})
+            media = [m.uri for m in prompts[c.prompt_id].media] if show else ()
+            assert j.judge_prompt_hash == judge_prompt_key(text, media)
