@@ -29,7 +29,7 @@ demo: install
 	$(BIN)/polyrlaif train --config configs/code/demo.yaml
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow
