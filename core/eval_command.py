@@ -9,11 +9,39 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FILE_FLAGS", "add_eval_parser", "default_eval_dir", "eval_options", "parse_opt", "run_eval"]
+__all__ = [
+    "FILE_FLAGS",
+    "add_eval_parser",
+    "default_eval_dir",
+    "eval_options",
+    "parse_opt",
+    "run_eval",
+    "run_policy_kwargs",
+]
+
+log = logging.getLogger(__name__)
+
+
+def run_policy_kwargs(adapter: Any, model: str) -> dict[str, Any]:
+    """How the run that trained ``model`` loaded its policies (``adapter.policy_kwargs`` of the run's
+    ``config.yaml``, e.g. a video model's frames per video), when the model lies inside a run folder; else
+    nothing. A model trained on 16 frames is then not evaluated on the adapter's default of 8."""
+    if not hasattr(adapter, "policy_kwargs"):
+        return {}
+    path = Path(model)
+    for parent in [path, *path.parents][:5] if path.exists() else []:
+        if (parent / "config.yaml").is_file() and (parent / "round_0").is_dir():  # a run's own folder
+            from polyrlaif.core.config import load_config
+
+            got = adapter.policy_kwargs(load_config(parent))
+            log.info("eval: %s lies in the run %s: loading it with %s", model, parent, got)
+            return got
+    return {}
 
 
 def add_eval_parser(sub: Any) -> None:
@@ -63,8 +91,8 @@ def add_eval_parser(sub: Any) -> None:
         "--num-frames",
         type=int,
         default=None,
-        help="frames per video the --model reads: the model.num_frames it was trained with (video domains; "
-        "default: the domain adapter's)",
+        help="frames per video the --model reads (video domains; default: the model.num_frames of the run "
+        "folder the model lies in, else the domain adapter's)",
     )
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--dtype", default="auto")
@@ -172,8 +200,9 @@ def run_eval(args: argparse.Namespace) -> int:
         frames = {"num_frames": args.num_frames} if args.num_frames is not None else {}
         if frames and "num_frames" not in inspect.signature(adapter.load).parameters:
             raise ValueError(f"--num-frames: the {args.domain} domain's models read no video")
+        kwargs = {**run_policy_kwargs(adapter, args.model), **frames}
         policy = adapter.load(
-            args.model, dtype=args.dtype, device=args.device, batch_size=args.batch_size, **frames
+            args.model, dtype=args.dtype, device=args.device, batch_size=args.batch_size, **kwargs
         )
     from polyrlaif.core.evidence import ITEMS_FILE, evaluation_intervals, run_benchmark
 

@@ -1,6 +1,7 @@
 """``polyrlaif eval --domain video_lmm --model M --num-frames N``: the model reads its videos as the N frames
 it was trained with; answers written with another frame count are refused, not reused; a domain whose
-models read no video refuses the flag."""
+models read no video refuses the flag. Without the flag, a model inside a run folder reads the run's own
+``model.num_frames``."""
 
 from __future__ import annotations
 
@@ -40,3 +41,31 @@ def test_the_frame_count_reaches_the_model_and_a_changed_one_is_refused(tmp_path
     code += ["--num-frames", "4"]
     assert main([*code, "--output", str(tmp_path / "c.json")]) != 0
     assert "the code domain's models read no video" in capsys.readouterr().err
+
+
+def test_a_model_in_a_run_folder_reads_the_runs_frame_count(tmp_path: Path) -> None:
+    from polyrlaif.core.config import load_config, save_config
+    from polyrlaif.core.tiny import TinyVLMConfig, build_tiny_vlm, corpus_words
+    from polyrlaif.datasets.video.mp4 import write_mp4
+
+    frames = np.zeros((12, 32, 32, 3), dtype=np.uint8)
+    write_mp4(tmp_path / "clip.mp4", frames, fps=8)
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"id": "q0", "video": "clip.mp4", "question": "what ?", "answer": "red"}) + "\n")
+    run = tmp_path / "run"
+    (run / "round_0").mkdir(parents=True)
+    save_config(load_config("video_lmm/synthetic", ["model.num_frames=3"]), run / "config.yaml")
+    model = build_tiny_vlm(run / "round_1" / "train" / "model", corpus_words(["what ? red"]),
+                           TinyVLMConfig(image_size=32, hidden=32, vision_hidden=32))  # fmt: skip
+    for where, expected in ((model, 3), (tmp_path / "loose", 8)):
+        if where != model:  # the same weights outside a run folder: the adapter's default
+            import shutil
+
+            shutil.copytree(model, where)
+        out = tmp_path / f"O-{expected}.json"
+        args = ["eval", "--domain", "video_lmm", "--benchmark", "videoqa", "--model", str(where),
+                "--videos", str(tmp_path), "--annotations", str(qa), "--max-new-tokens", "2",
+                "--output", str(out)]  # fmt: skip
+        assert main(args) == 0
+        (row,) = [json.loads(x) for x in (out.with_suffix("") / "generations.jsonl").read_text().splitlines()]
+        assert row["settings"]["num_frames"] == expected
