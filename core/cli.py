@@ -112,8 +112,55 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--device", default="auto")
     sv.add_argument("--batch-size", type=int, default=8, help="completions decoded together")
 
+    st = sub.add_parser(
+        "stages",
+        help="list the shared stage cache (worlds, pretrained policies, judges), and prune what is unused",
+        description="The cache is $POLYRLAIF_WORLDS, else <cache root>/worlds. A stage's last use is the "
+        "last run that built or skipped it; a stage a run is building is never removed.",
+    )
+    st.add_argument("--root", default=None, help="the cache folder (default: the shared stage cache)")
+    st.add_argument("--prune", action="store_true", help="remove unused and unfinished stages")
+    st.add_argument("--older-than", type=float, default=30.0, help="days unused before --prune removes one")
+    st.add_argument("--dry-run", action="store_true", help="with --prune: only say what would go")
+
     sub.add_parser("domains", help="list the registered domains and their benchmarks")
     return p
+
+
+def _cmd_stages(args: argparse.Namespace) -> int:
+    import time
+
+    from polyrlaif.core.report import print_summary
+    from polyrlaif.core.stage_cache import prune_stages, scan_stages
+    from polyrlaif.core.stages import worlds_root
+
+    root = Path(args.root) if args.root else worlds_root()
+    if args.prune:
+        removed, busy = prune_stages(root, older_than_days=args.older_than, dry_run=args.dry_run)
+        verb = "would remove" if args.dry_run else "removed"
+        freed = sum(s.size_bytes for s in removed) / 2**20
+        for s in removed:
+            print(f"{verb}: {s.path} ({s.size_bytes / 2**20:.1f} MiB{'' if s.finished else ', unfinished'})")
+        for s in busy:
+            print(f"kept (a run is building it): {s.path}")
+        print(f"{verb} {len(removed)} stage(s), {freed:.1f} MiB, from {root}")
+        return 0
+    stages = scan_stages(root)
+    now = time.time()
+    rows = [
+        {
+            "domain": s.domain,
+            "stage": s.name,
+            "folder": s.path.name,
+            "finished": "yes" if s.finished else "no",
+            "MiB": f"{s.size_bytes / 2**20:.1f}",
+            "built in": f"{s.built_seconds:.0f} s" if s.built_seconds is not None else "",
+            "last used": f"{(now - s.last_used) / 86400:.1f} days ago",
+        }
+        for s in stages
+    ]
+    print_summary(f"stage cache {root}: {len(stages)} stage(s)", rows)
+    return 0
 
 
 def _cmd_domains() -> int:
@@ -221,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.verb == "seeds":
             return _cmd_seeds(args)
+        if args.verb == "stages":
+            return _cmd_stages(args)
         if args.verb == "serve":
             from polyrlaif.core.serve import serve
 

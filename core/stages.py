@@ -18,6 +18,7 @@ building the same stage at once.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -214,6 +215,8 @@ def run_stages(stages: Sequence[PrepStage]) -> tuple[dict[str, dict[str, Any]], 
                 reports.append(StageReport(s.name, "ran", seconds, seconds, str(out), result))
                 continue
         log.info(f"[{i}/{len(stages)}] {s.name}: finished earlier, skipped ({out})")
+        with contextlib.suppress(OSError):  # its last use, for `polyrlaif stages --prune` (a read-only cache
+            os.utime(out / STAGE_FILE)  # keeps its dates)
         outputs[s.name] = dict(record.get("outputs", {}))
         built = float(record.get("seconds", 0.0))
         reports.append(StageReport(s.name, "skipped", 0.0, built, str(out), outputs[s.name]))
