@@ -6,8 +6,11 @@ to build and when a run last used it. ``--prune`` removes stages no run has used
 and folders of stages that never finished; ``--dry-run`` only says what it would remove. A stage a run is
 building (its lock held) is never touched.
 
-A finished stage's last use is the modification time of its ``stage.json``, which a run refreshes when it
-skips the stage as built. Removing a stage another one was built on leaves that one valid: the next run
+A stage's last use is the modification time of its build lock, ``.<folder>.lock`` beside it, which every
+run that checks, builds or skips the stage refreshes (``stage.json`` itself is never rewritten; a stage
+without a lock file falls back to it).
+
+Removing a stage another one was built on leaves that one valid: the next run
 that needs it rebuilds the removed stage from the same settings, to the same bytes and folder.
 """
 
@@ -36,8 +39,7 @@ class CachedStage:
         finished: it wrote ``stage.json``.
         size_bytes: everything under the folder.
         built_seconds: the wall time it took to build (finished stages).
-        last_used: seconds since the epoch of the last run that built or skipped it (for an unfinished
-            one, the newest file in it).
+        last_used: seconds since the epoch of the last run that checked, built or skipped it.
     """
 
     path: Path
@@ -77,7 +79,9 @@ def scan_stages(root: str | Path) -> list[CachedStage]:
                 record = {}
         finished = bool(record)
         name = str(record.get("name") or folder.name.rsplit("-", 1)[0])
-        last_used = record_path.stat().st_mtime if finished else newest
+        lock = folder.parent / f".{folder.name}.lock"
+        dated = lock if lock.is_file() else record_path if finished else None
+        last_used = dated.stat().st_mtime if dated is not None else newest
         built = float(record["seconds"]) if "seconds" in record else None
         out.append(CachedStage(folder, folder.parent.name, name, finished, size, built, last_used))
     return sorted(out, key=lambda s: s.last_used)
@@ -85,7 +89,8 @@ def scan_stages(root: str | Path) -> list[CachedStage]:
 
 def _try_lock(folder: Path):
     """The stage's build lock, held without waiting, or ``None`` when a run holds it."""
-    lock = open(folder.parent / f".{folder.name}.lock", "w")  # noqa: SIM115 - held by the caller
+    # appending, not truncating: looking must not date the stage as used
+    lock = open(folder.parent / f".{folder.name}.lock", "a")  # noqa: SIM115 - held by the caller
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

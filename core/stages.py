@@ -161,6 +161,8 @@ def _building(out: Path) -> Iterator[None]:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.parent / f".{out.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # the stage's last use, for `polyrlaif stages --prune`
+            os.utime(lock.fileno())
         try:
             yield
         finally:
@@ -215,8 +217,6 @@ def run_stages(stages: Sequence[PrepStage]) -> tuple[dict[str, dict[str, Any]], 
                 reports.append(StageReport(s.name, "ran", seconds, seconds, str(out), result))
                 continue
         log.info(f"[{i}/{len(stages)}] {s.name}: finished earlier, skipped ({out})")
-        with contextlib.suppress(OSError):  # its last use, for `polyrlaif stages --prune` (a read-only cache
-            os.utime(out / STAGE_FILE)  # keeps its dates)
         outputs[s.name] = dict(record.get("outputs", {}))
         built = float(record.get("seconds", 0.0))
         reports.append(StageReport(s.name, "skipped", 0.0, built, str(out), outputs[s.name]))

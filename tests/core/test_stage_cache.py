@@ -31,7 +31,9 @@ def _build(root, words):
 
 def _age(path, days):
     then = time.time() - days * 86400
-    os.utime(path / STAGE_FILE, (then, then))
+    for f in (path / STAGE_FILE, path.parent / f".{path.name}.lock"):
+        if f.exists():
+            os.utime(f, (then, then))
 
 
 def test_list_prune_and_a_skip_marks_a_stage_used(tmp_path, capsys):
@@ -61,7 +63,9 @@ def test_list_prune_and_a_skip_marks_a_stage_used(tmp_path, capsys):
     assert not old.exists() and not broken.exists() and fresh.exists() and busy.exists()
 
     _age(fresh, 40)
-    _build(tmp_path, ["b"])  # a run skips it as built: used now
+    record = (fresh / STAGE_FILE).stat().st_mtime_ns
+    _build(tmp_path, ["b"])  # a run skips it as built: used now, and its record is not rewritten
+    assert (fresh / STAGE_FILE).stat().st_mtime_ns == record
     assert prune_stages(tmp_path, older_than_days=30, unfinished=False) == ([], [])
     assert fresh.exists()
     # the removed stage comes back from the same settings, in the same folder
