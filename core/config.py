@@ -115,13 +115,11 @@ class PairsConfig:
     ``k + 1``; the last value holds for later rounds, so ``[0.5, 0.6, 0.7]`` raises the bar over three
     rounds. Empty: no threshold.
 
-    ``random_direction`` is a control run: the same pairs with each one's order flipped by a fair coin,
-    so the update has the same size and data but no judge signal (compare a run with it against the
-    same run without it).
-
-    ``repeats`` (repeated ranking) asks every judge ``repeats - 1`` more times and keeps pairs every repeat
-    ranks alike; ``screen: [verifiers]`` drops pairs a verifier contradicts (:mod:`polyrlaif.core.screening`;
-    dropped pairs are listed in the round's ``screened.jsonl``).
+    ``random_direction`` is a control run: each pair's order flipped by a fair coin (same update, no judge
+    signal). ``repeats`` (repeated ranking) asks every judge ``repeats - 1`` more times and keeps pairs every
+    repeat ranks alike; ``screen: [verifiers]`` drops pairs a verifier contradicts (:mod:`polyrlaif.core
+    .screening`; listed in ``screened.jsonl``). ``poison`` (red team) poisons that share of the pairs
+    before the screens, ``poison_kind`` as :mod:`polyrlaif.core.poison` does, and counts what they catch.
     """
 
     min_margin: float = 0.1
@@ -136,6 +134,8 @@ class PairsConfig:
     random_direction: bool = False
     repeats: int = 1
     screen: list[str] = field(default_factory=list)
+    poison: float = 0.0
+    poison_kind: str = "flipped"
 
 
 @dataclass

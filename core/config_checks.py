@@ -123,6 +123,7 @@ def check_config(cfg: Any, *, where: str = "config") -> None:
             "a control's coin flips would be screened away; unset pairs.screen "
             "and pairs.repeats for the control",
         )
+    _check_poison(cfg, bad)
     if cfg.optim.reward_pooling != "last_token" and not getattr(cfg.domain, "vision_reward_model", False):
         # read only by a vision reward model; a domain that trains one says so (``vision_reward_model``)
         raise bad("optim.reward_pooling", cfg.optim.reward_pooling,
@@ -164,3 +165,18 @@ def _check_judge_sets(cfg: Any, bad: Any, backends: list[str]) -> None:
         raise bad(key, getattr(cfg.judge, key.split(".")[1]),
                   f"domain {getattr(cfg.domain, 'name', '?')} does not build its judge from judge sets "
                   "(in this mode); leave judge.ensemble and judge.active empty")  # fmt: skip
+
+
+def _check_poison(cfg: Any, bad: Any) -> None:
+    """``pairs.poison`` is a share in [0, 1) of a kind :mod:`polyrlaif.core.poison` makes, and not on
+    top of the coin-flip control."""
+    from polyrlaif.core.poison import KINDS
+
+    if not 0.0 <= cfg.pairs.poison < 1.0:
+        raise bad("pairs.poison", cfg.pairs.poison, "a share of the round's pairs, in [0, 1)")
+    if cfg.pairs.poison_kind not in KINDS:
+        raise bad("pairs.poison_kind", cfg.pairs.poison_kind, f"one of {', '.join(KINDS)}")
+    if cfg.pairs.poison and cfg.pairs.random_direction:
+        raise bad(
+            "pairs.poison", cfg.pairs.poison, "a control's pairs are flipped already; unset one of the two"
+        )

@@ -15,6 +15,7 @@ from polyrlaif.core.executor import Executor, LocalExecutor, chunk_groups
 from polyrlaif.core.io import StageWriter, atomic_write_jsonl
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.pairs import build_pairs, coin, length_balance, reverse
+from polyrlaif.core.poison import caught, poison_pairs
 from polyrlaif.core.protocols import OfflineFeedback, Policy
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair
 from polyrlaif.core.resume import Level
@@ -305,13 +306,25 @@ def collect_feedback(
         pairs = [*pairs, *extra]
         extra_stats = {f"pairs_extra/{k}": v for k, v in counts.items()}
         log.info(f"{len(extra)} extra pairs from the domain's pair builder: {counts}")
+    if cfg.pairs.poison:  # red team: the screens must catch these, or the update learns from them
+        pairs = poison_pairs(pairs, cfg.pairs.poison, cfg.pairs.poison_kind, f"{cfg.run.seed}/{round_idx}")
+    poisoned = list(pairs)
     screens = [*cfg.pairs.screen, *(["repeats"] if cfg.pairs.repeats > 1 else [])]
     screen_stats: dict[str, Any] = {}
+    dropped: list[dict[str, Any]] = []
     if screens:  # pairs the verifiers or the repeated judgments contradict are dropped, and listed
         again = repeat_scores(feedback, by_id, cands, verdicts, repeated, cfg.pairs.repeats)
         pairs, dropped, screen_stats = screen_pairs(pairs, screens, verdicts, again)
         atomic_write_jsonl(rdir / "screened.jsonl", dropped)
         log.info(f"screening ({', '.join(screens)}): {len(dropped)} pairs dropped, listed in screened.jsonl")
+    if cfg.pairs.poison:
+        screen_stats.update(caught(poisoned, dropped))
+        log.info(
+            f"poison ({cfg.pairs.poison_kind}, {cfg.pairs.poison:.0%}): "
+            f"{screen_stats['poison/poisoned']:.0f} pairs poisoned, "
+            f"{screen_stats['poison/caught']:.0f} caught by the screens, "
+            f"{screen_stats['poison/clean_dropped']:.0f} clean pairs dropped"
+        )
     length_stats: dict[str, Any] = {}
     if cfg.pairs.length_balance and pairs:
         # RLAIF-V: a judge that prefers long (or short) answers teaches length, not truth

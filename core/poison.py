@@ -9,6 +9,10 @@ A round's own pairs are poisoned at a rate, two ways, and screened (:func:`polyr
 
 Recall is the share of poisoned pairs the screens drop; the false-positive rate the share of clean pairs
 they drop. Each is reported with its 95% bootstrap interval over pairs.
+
+The same poisoning can go into a training run (``pairs.poison``, :func:`poison_pairs`), before the
+screens, so what screening buys shows in the trained policy's metrics and not only in recall: each
+poisoned pair says so in its provenance, and the round counts how many the screens caught.
 """
 
 from __future__ import annotations
@@ -22,14 +26,14 @@ from polyrlaif.core.records import Judgment, PreferencePair
 from polyrlaif.core.screening import screen_pairs
 from polyrlaif.core.significance import bootstrap_intervals
 
-__all__ = ["KINDS", "inject", "poison_report"]
+__all__ = ["KINDS", "caught", "inject", "poison_pairs", "poison_report"]
 
 #: The poisonings :func:`inject` makes.
 KINDS = ("flipped", "targeted")
 
 
 def inject(
-    pairs: Sequence[PreferencePair], rate: float, kind: str, seed: int = 0
+    pairs: Sequence[PreferencePair], rate: float, kind: str, seed: int | str = 0
 ) -> tuple[list[PreferencePair], list[bool]]:
     """``pairs`` with ``round(rate * len(pairs))`` of them poisoned (see the module docstring), and which.
 
@@ -81,3 +85,30 @@ def poison_report(
 
 def _dropped_share(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return {"share": sum(r["dropped"] for r in rows) / len(rows)}
+
+
+def poison_pairs(
+    pairs: Sequence[PreferencePair], rate: float, kind: str, seed: int | str
+) -> list[PreferencePair]:
+    """:func:`inject` for a training run: the poisoned pairs carry ``provenance["poisoned"] = kind``."""
+    out, flags = inject(pairs, rate, kind, seed)
+    for pair, hit in zip(out, flags, strict=True):
+        if hit:
+            pair.provenance = {**pair.provenance, "poisoned": kind}
+    return out
+
+
+def caught(pairs: Sequence[PreferencePair], dropped: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """What the screens did to a poisoned round: ``pairs`` as they went in, ``dropped`` as
+    :func:`~polyrlaif.core.screening.screen_pairs` returns them. Counts, recall and false-positive rate."""
+    gone = {d["pair_id"] for d in dropped}
+    bad = [p.pair_id for p in pairs if p.provenance.get("poisoned")]
+    clean = len(pairs) - len(bad)
+    hits = sum(pid in gone for pid in bad)
+    stats = {"poison/poisoned": float(len(bad)), "poison/caught": float(hits),
+             "poison/clean_dropped": float(len(gone) - hits)}  # fmt: skip
+    if bad:
+        stats["poison/recall"] = hits / len(bad)
+    if clean:
+        stats["poison/false_positive_rate"] = (len(gone) - hits) / clean
+    return stats

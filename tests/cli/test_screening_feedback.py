@@ -50,3 +50,59 @@ def test_repeated_judgments_screen_pairs_and_replay(tmp_path, tiny_lm_path, rule
     # repeat ranks the other way
     assert all(r["recall"]["value"] == 1.0 for r in flipped)
     assert "Poisoned pairs against the screens" in (out / "audit" / "audit.md").read_text()
+
+
+def _rows(path):
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_poisoned_round_trains_on_its_poison_unless_the_screens_catch_it(
+    tmp_path, tiny_lm_path, rule_judge, cli
+):
+    """``pairs.poison`` reverses that share of the round's pairs before the screens: unscreened, the
+    poisoned pairs reach pairs.jsonl marked as such; screened by the verifiers and the repeats (the
+    endpoint judges deterministically), every one is dropped and no clean pair is."""
+    url, _ = rule_judge
+    plain = tmp_path / "plain"
+    _feedback(cli, plain, url, tiny_lm_path)
+    clean = {(r["chosen_id"], r["rejected_id"]) for r in _rows(plain / "round_1" / "pairs.jsonl")}
+    assert len(clean) >= 2
+    hit = tmp_path / "poisoned"
+    _feedback(cli, hit, url, tiny_lm_path, "pairs.poison=0.5")
+    rows = _rows(hit / "round_1" / "pairs.jsonl")
+    bad = [r for r in rows if r["provenance"].get("poisoned") == "flipped"]
+    assert len(rows) == len(clean) and len(bad) == round(0.5 * len(clean))
+    assert all(
+        (r["rejected_id"], r["chosen_id"]) in clean for r in bad
+    )  # the same pairs, the other way round
+    assert all((r["chosen_id"], r["rejected_id"]) in clean for r in rows if r not in bad)
+
+    out = tmp_path / "screened"
+    res = cli("feedback", "--config", tiny_config("code"), f"run.output_dir={out}", "run.num_prompts=3",
+              f"model.name_or_path={tiny_lm_path}", f"judge.base_url={url}", "pairs.min_margin=0.0",
+              "pairs.max_pairs_per_prompt=3", "pairs.poison=0.5", "pairs.repeats=2",
+              "pairs.screen=[verifiers]")  # fmt: skip
+    kept = _rows(out / "round_1" / "pairs.jsonl")
+    dropped = _rows(out / "round_1" / "screened.jsonl")
+    assert not any(r["provenance"].get("poisoned") for r in kept)
+    assert {d["pair_id"] for d in dropped if d["provenance"].get("poisoned")} == {r["pair_id"] for r in bad}
+    assert "poison/recall" in res.stdout and "poison/caught" in res.stdout
+
+
+def test_poison_settings_are_checked_before_any_work(tmp_path, tiny_lm_path):
+    import subprocess
+    import sys
+
+    cases = (
+        ("pairs.poison=1.5", "pairs.poison"),
+        ("pairs.poison_kind=venom", "pairs.poison_kind"),
+        ("pairs.poison=0.1 pairs.random_direction=true", "pairs.poison"),
+    )
+    for extra, field in cases:
+        res = subprocess.run(
+            [sys.executable, "-m", "polyrlaif.core.cli", "feedback", "--config", tiny_config("code"),
+             f"run.output_dir={tmp_path / 'x'}", f"model.name_or_path={tiny_lm_path}", *extra.split()],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert res.returncode != 0 and field in res.stderr, res.stderr[-2000:]
+        assert not (tmp_path / "x" / "round_1").exists()
