@@ -175,7 +175,8 @@ def audit(
         FileNotFoundError: ``poison`` without the round's pairs and judgments.
     """
     from polyrlaif.core import run as kit
-    from polyrlaif.core.feedback import PREFERENCE_LEVELS, check_judge_endpoints
+    from polyrlaif.core.feedback import PREFERENCE_LEVELS
+    from polyrlaif.core.judges.endpoints import check_judge_endpoints
     from polyrlaif.core.report import print_summary
 
     if limit < 1 or repeats < 1:

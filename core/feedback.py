@@ -13,6 +13,7 @@ from typing import Any
 from polyrlaif.core.config import TrainConfig
 from polyrlaif.core.executor import Executor, LocalExecutor, chunk_groups
 from polyrlaif.core.io import StageWriter, atomic_write_jsonl
+from polyrlaif.core.judges.endpoints import check_judge_endpoints
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.pairs import build_pairs, coin, length_balance, reverse
 from polyrlaif.core.poison import caught, poison_pairs
@@ -20,7 +21,13 @@ from polyrlaif.core.protocols import OfflineFeedback, Policy
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair
 from polyrlaif.core.resume import Level
 from polyrlaif.core.run import counters, reset_counters, round_subset
-from polyrlaif.core.screening import RepeatedJudge, length_adjusted, repeat_scores, screen_pairs
+from polyrlaif.core.screening import (
+    RepeatedJudge,
+    length_adjusted,
+    repeat_scores,
+    screen_pairs,
+    verifier_agreement,
+)
 
 __all__ = ["FEEDBACK_KEYS", "PREFERENCE_LEVELS", "collect_feedback", "run_feedback", "scheduled"]
 
@@ -94,42 +101,6 @@ def _stop_on_outage(
                 f"judge.model={cfg.judge.model}) or point judge.backend/judge.base_url at a running one, "
                 "then rerun the same command: finished stages are kept and the failed judgments are retried"
             )
-
-
-def judge_endpoints(judges: Any) -> list[str]:
-    """The base URLs of the OpenAI-compatible endpoints the judges call (a judge's ``backend``, or the
-    backend of the judge it wraps)."""
-    urls: list[str] = []
-    for judge in judges:
-        if getattr(judge, "members", None):  # an ensemble: its members' endpoints
-            urls += [u for u in judge_endpoints(judge.members) if u not in urls]
-        for obj in (judge, *(getattr(judge, a, None) for a in ("judge", "inner", "base"))):
-            backend = getattr(obj, "backend", None)
-            if str(getattr(backend, "name", "")).startswith("openai:") and backend.base_url not in urls:
-                urls.append(backend.base_url)
-    return urls
-
-
-def check_judge_endpoints(cfg: TrainConfig, feedback: OfflineFeedback) -> None:
-    """Before any sampling or evaluation: stop if an endpoint a judge calls does not answer at all.
-
-    Any HTTP answer (even an error status) counts as up; a refused, dropped or timed-out connection
-    stops the run with the endpoint and what to do, instead of after a round's sampling.
-
-    Raises:
-        RuntimeError: naming the endpoint and the settings that point at it.
-    """
-    import httpx
-
-    for url in judge_endpoints(feedback.judges):
-        try:
-            httpx.get(f"{url}/models", timeout=min(10.0, cfg.judge.timeout_s))
-        except httpx.HTTPError as exc:
-            raise RuntimeError(
-                f"the judge endpoint {url} does not answer ({type(exc).__name__}: {exc}); nothing was "
-                f"sampled. Start the judge endpoint (judge.base_url={cfg.judge.base_url}, "
-                f"judge.model={cfg.judge.model}) or point judge.backend/judge.base_url at a running one"
-            ) from None
 
 
 def _verify_chunk(verifier: Any, chunk: tuple) -> list[Judgment]:
@@ -347,6 +318,7 @@ def collect_feedback(
         **_quantiles(valid),
         **{f"pairs_{k}": v for k, v in pstats.as_dict().items()},
         "pairs_kept": len(pairs),
+        **verifier_agreement(pairs, verdicts),  # the kept pairs against the verifiers, where they differ
         **extra_stats,
         **screen_stats,
         **length_stats,

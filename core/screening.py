@@ -24,7 +24,14 @@ from typing import Any
 from polyrlaif.core.judges.guard import addresses_grader
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair, PromptRecord
 
-__all__ = ["SCREENS", "RepeatedJudge", "length_adjusted", "repeat_scores", "screen_pairs"]
+__all__ = [
+    "SCREENS",
+    "RepeatedJudge",
+    "length_adjusted",
+    "repeat_scores",
+    "screen_pairs",
+    "verifier_agreement",
+]
 
 #: The screens ``pairs.screen`` may name.
 SCREENS = ("verifiers", "repeats", "injection")
@@ -90,14 +97,37 @@ def repeat_scores(
     return out
 
 
-def _verifier_contradicts(pair: PreferencePair, verdicts: Mapping[str, Sequence[Judgment]]) -> bool:
+def _verifier_gaps(pair: PreferencePair, verdicts: Mapping[str, Sequence[Judgment]]) -> list[float]:
+    """Chosen minus rejected, for each verifier that scored both candidates differently."""
+
     def by_name(cid: str) -> dict[str, float]:
         return {
             j.judge_id: j.score for j in verdicts.get(cid, ()) if j.kind == "verifier" and j.score is not None
         }
 
     chosen, rejected = by_name(pair.chosen_id), by_name(pair.rejected_id)
-    return any(rejected[name] > chosen[name] for name in chosen.keys() & rejected.keys())
+    return [
+        chosen[n] - rejected[n] for n in sorted(chosen.keys() & rejected.keys()) if chosen[n] != rejected[n]
+    ]
+
+
+def _verifier_contradicts(pair: PreferencePair, verdicts: Mapping[str, Sequence[Judgment]]) -> bool:
+    return any(gap < 0 for gap in _verifier_gaps(pair, verdicts))
+
+
+def verifier_agreement(
+    pairs: Sequence[PreferencePair], verdicts: Mapping[str, Sequence[Judgment]]
+) -> dict[str, float]:
+    """How far a round's pairs agree with its verifiers, where they can tell (issue 22's agreement with
+    the ground truth, pair by pair): ``pairs_verifiers_differ``, the pairs whose two candidates some
+    verifier scores differently, and ``pairs_verifier_agreement``, the share of those every such verifier
+    scores the chosen one higher (absent when no pair qualifies)."""
+    gaps = [g for g in (_verifier_gaps(p, verdicts) for p in pairs) if g]
+    agree = sum(all(x > 0 for x in g) for g in gaps)
+    return {
+        "pairs_verifiers_differ": float(len(gaps)),
+        **({"pairs_verifier_agreement": agree / len(gaps)} if gaps else {}),
+    }
 
 
 def _repeats_contradict(pair: PreferencePair, repeated: Sequence[Mapping[str, float | None]]) -> bool:

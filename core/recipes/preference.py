@@ -16,7 +16,8 @@ from typing import Any
 
 from polyrlaif.core import run as kit
 from polyrlaif.core.config import TrainConfig
-from polyrlaif.core.feedback import FEEDBACK_KEYS, PREFERENCE_LEVELS, check_judge_endpoints, collect_feedback
+from polyrlaif.core.feedback import FEEDBACK_KEYS, PREFERENCE_LEVELS, collect_feedback
+from polyrlaif.core.judges.endpoints import check_judge_endpoints
 from polyrlaif.core.log import get_logger
 from polyrlaif.core.trainers.base import build_trainer, is_finished
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from polyrlaif.core.records import Candidate, Judgment, PreferencePair, PromptRecord
-from polyrlaif.core.screening import RepeatedJudge, repeat_scores, screen_pairs
+from polyrlaif.core.screening import RepeatedJudge, repeat_scores, screen_pairs, verifier_agreement
 
 
 def _pair(chosen, rejected):
@@ -52,6 +52,25 @@ def test_verifier_screen_drops_pairs_the_verifiers_contradict():
     assert stats["screen/verifiers"] == 1.0
     with pytest.raises(ValueError, match="unknown pair screen"):
         screen_pairs([], ["vibes"], {})
+
+
+def test_verifier_agreement_counts_only_pairs_the_verifiers_tell_apart():
+    verdicts = {
+        "a": [_j("a", "tests", 1.0, "verifier"), _j("a", "api", 1.0, "verifier")],
+        "b": [_j("b", "tests", 0.0, "verifier"), _j("b", "api", 1.0, "verifier")],  # a>b: tests agree
+        "c": [_j("c", "tests", 0.0, "verifier")],
+        "d": [_j("d", "tests", 1.0, "verifier")],  # c>d: the tests say d
+        "e": [_j("e", "tests", 0.5, "verifier"), _j("e", "api", 0.0, "verifier")],
+        "f": [_j("f", "tests", 0.0, "verifier"), _j("f", "api", 1.0, "verifier")],  # e>f: the two disagree
+        "g": [_j("g", "tests", 1.0, "verifier")],
+        "h": [_j("h", "tests", 1.0, "verifier")],  # g>h: a tie tells nothing
+    }
+    pairs = [_pair("a", "b"), _pair("c", "d"), _pair("e", "f"), _pair("g", "h")]
+    assert verifier_agreement(pairs, verdicts) == {
+        "pairs_verifiers_differ": 3.0,
+        "pairs_verifier_agreement": 1 / 3,
+    }
+    assert verifier_agreement([_pair("g", "h")], verdicts) == {"pairs_verifiers_differ": 0.0}
 
 
 def test_repeat_scores_use_the_domains_score_with_the_repeat_swapped_in():
