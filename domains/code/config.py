@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 __all__ = ["CodeDomainConfig"]
 
@@ -32,6 +32,13 @@ class CodeDomainConfig:
         eval_benchmarks: benchmarks run before training and after every round.
         eval_timeout_s: sandbox timeout during evaluation.
     """
+
+    #: settings only the judgments or the pairs depend on (core.resume): a rerun with another rubric
+    #: judge rejudges the candidates on disk, one with new weights rebuilds the pairs from the judgments
+    LEVEL_KEYS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "judgments": ("rubric_judge", "rubric_mode"),
+        "pairs": ("test_weight", "runnable_credit", "judge_weight", "api_penalty"),
+    }
 
     name: str = "code"
     split: str = "train"

@@ -67,3 +67,25 @@ def test_without_level_keys_the_levels_are_unchanged():
     assert with_domain_keys(PREFERENCE_LEVELS, object()) == list(PREFERENCE_LEVELS)
     placed = {lv.name: lv.keys for lv in with_domain_keys(PREFERENCE_LEVELS, TextToImageConfig())}
     assert "domain.judge_weight" in placed["pairs"] and "domain" in placed["samples"]
+
+
+def test_code_score_weights_are_pairs_settings_and_its_rubric_a_judgments_setting(tmp_path):
+    from polyrlaif.domains.code.config import CodeDomainConfig
+
+    saved = config_dict(TrainConfig(domain=CodeDomainConfig()))
+    levels = with_domain_keys(PREFERENCE_LEVELS, CodeDomainConfig())
+    for name, change, left in (
+        (
+            "weights",
+            {"test_weight": 0.0, "judge_weight": 1.0},
+            {"round_1/candidates.jsonl", "round_1/judgments.jsonl"},
+        ),
+        ("rubric", {"rubric_mode": "yesno"}, {"round_1/candidates.jsonl"}),
+    ):
+        out = tmp_path / name
+        for f in FILES:
+            (out / f).parent.mkdir(parents=True, exist_ok=True)
+            (out / f).write_text("{}\n")
+        (out / "config.yaml").write_text(yaml.safe_dump(saved))
+        check_resume(out, {**saved, "domain": {**saved["domain"], **change}}, levels, recompute=True)
+        assert _left(out) == {"round_0/eval_compositional/metrics.json", *left}
