@@ -120,15 +120,23 @@ def build_trainer(cfg: TrainConfig, name: str | None = None) -> Trainer:
         ValueError: under a launcher, a trainer that does not train across processes yet.
     """
     from polyrlaif.core.registry import TRAINERS
-    from polyrlaif.core.trainers.distributed import LAUNCHED_BACKENDS, LaunchedTrainer, ranks
+    from polyrlaif.core.trainers.distributed import (
+        LAUNCHED_BACKENDS,
+        SHARDED_BACKENDS,
+        LaunchedTrainer,
+        ranks,
+    )
 
     name = name or cfg.optim.backend
-    sharded = [k for k in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED") if os.environ.get(k) == "true"]
-    if sharded:  # set by accelerate launch for an FSDP or DeepSpeed config
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED") == "true":  # set by accelerate launch
         raise ValueError(
-            f"{sharded[0].removeprefix('ACCELERATE_USE_').lower()} sharding is not supported yet: its "
-            "checkpoints need a save every rank joins, which is not written. Launch with "
-            "configs/accelerate/ddp.yaml (data parallel: every rank holds the whole model)"
+            "DeepSpeed is not supported: launch with configs/accelerate/fsdp.yaml (FSDP full sharding, "
+            "ZeRO-3's, for optim.backend=fast) or configs/accelerate/ddp.yaml (data parallel)"
+        )
+    if os.environ.get("ACCELERATE_USE_FSDP") == "true" and name not in SHARDED_BACKENDS:
+        raise ValueError(
+            f"trainer {name!r} does not shard its model yet (FSDP: {', '.join(SHARDED_BACKENDS)}); launch "
+            "it with configs/accelerate/ddp.yaml (data parallel: every rank holds the whole model)"
         )
     trainer = TRAINERS.get(name)(cfg)
     here = ranks()

@@ -32,6 +32,7 @@ from typing import Any
 
 __all__ = [
     "LAUNCHED_BACKENDS",
+    "SHARDED_BACKENDS",
     "LaunchedTrainer",
     "Ranks",
     "ranks",
@@ -43,6 +44,9 @@ __all__ = [
 #: The trainers that train across the ranks of a launcher: the fast DPO step, TRL's DPO, TRL's GRPO and
 #: RLOO (each rank generates and scores its share of every batch), the reward model and Diffusion-DPO.
 LAUNCHED_BACKENDS = ("fast", "trl", "grpo", "rloo", "reward_model", "diffusion_dpo")
+
+#: The trainers that also shard their model under an FSDP config (:mod:`polyrlaif.core.trainers.sharding`).
+SHARDED_BACKENDS = ("fast",)
 
 
 @dataclass(frozen=True)

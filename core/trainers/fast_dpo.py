@@ -40,6 +40,7 @@ from polyrlaif.core.trainers.dpo_step import (
     reference_logps,
     tokenize_pairs,
 )
+from polyrlaif.core.trainers.sharding import fsdp_requested, full_state_dict, grad_norm_value, shard_model
 from polyrlaif.core.trainers.trl_dpo import (
     TRLDPOTrainer,
     has_image_pairs,
@@ -85,6 +86,8 @@ class FastDPOTrainer:
 
     name = "fast"
     ranks: Ranks = Ranks()
+    sharded: bool = False
+    _scorer: Any = None  # the FSDP root over the policy (core/trainers/sharding.py), when sharded
     #: completion tokens per LM-head chunk (see :func:`completion_logps`)
     chunk_size = 1024
 
@@ -117,14 +120,18 @@ class FastDPOTrainer:
         if seed is not None:
             self.seed = seed  # this call's adapter initialisation and data order
         self.ranks = ranks()  # one process, or this one's place under accelerate launch
+        self.sharded = self.ranks.world > 1 and fsdp_requested()  # FSDP: core/trainers/sharding.py
         if self.ranks.world > 1 and self.ranks.main:
-            log.info(f"data-parallel over {self.ranks.world} processes: each takes its share of every batch")
+            how = "fully sharded (FSDP)" if self.sharded else "data-parallel"
+            log.info(f"{how} over {self.ranks.world} processes: each takes its share of every batch")
         done = finished_result(output_dir)
         if done is not None:
             return done
         if not pairs:
             raise ValueError("no preference pairs to train on")
         if has_image_pairs(pairs):
+            if self.sharded:
+                raise ValueError("image pairs train with TRL's DPOTrainer, not sharded: launch with ddp.yaml")
             log.info("image pairs: the fast backend is text-only, training with TRL's DPOTrainer instead")
             return self._trl.train(model_path, pairs, output_dir, seed=self.seed, reference=reference)
 
@@ -133,6 +140,7 @@ class FastDPOTrainer:
         o = self.optim
         setup_start = time.perf_counter()
         model, tokenizer, device, amp_dtype = self._load(model_path)
+        self._scorer = shard_model(model) if self.sharded else None
         examples = tokenize_pairs(tokenizer, pairs_to_rows(pairs), o.max_length)
         if not examples:
             raise ValueError(f"every pair's prompt is at least max_length={o.max_length} tokens")
@@ -143,7 +151,8 @@ class FastDPOTrainer:
         ref_start = time.perf_counter()
         other = separate_reference(model_path, reference, self.model_cfg.cache_dir)
         with torch.autocast(device.split(":")[0], dtype=amp_dtype, enabled=amp_dtype is not None):
-            ref = reference_logps(
+            ref = self._run(
+                reference_logps,
                 model if other is None else self._reference(other, device),
                 examples,
                 pad_token_id=tokenizer.pad_token_id,
@@ -163,7 +172,12 @@ class FastDPOTrainer:
             metrics.update(self._fit(model, examples, ref, tokenizer.pad_token_id))
         metrics["fit_seconds"] = round(time.perf_counter() - fit_start, 3)
 
-        trained = model.merge_and_unload() if o.lora.enabled else model
+        if self.sharded:  # every rank gathers the shards; rank 0 publishes them in an unsharded copy
+            state, model = full_state_dict(self._scorer), None
+            if self.ranks.main:
+                model = self._load(model_path)[0]
+                model.load_state_dict(state)
+        trained = model.merge_and_unload() if o.lora.enabled and model is not None else model
         result = publish_trained(output_dir, trained, tokenizer, metrics)  # rank 0 writes, the others wait
         model = trained = None  # drop the references before freeing memory
         gc.collect()
@@ -220,14 +234,16 @@ class FastDPOTrainer:
 
         o, mine = self.optim, self.ranks.shard(idx)
         loss, metrics, chosen_tokens = None, {}, 0.0
-        if mine:
+        idle = self.sharded and not mine  # sharded, every rank runs every forward: one example at weight 0
+        if mine or idle:
             with autocast:
-                policy, n_tokens = pair_logps(
-                    model, [examples[i] for i in mine], pad_token_id=pad_token_id,
+                policy, n_tokens = self._run(
+                    pair_logps, model, [examples[i] for i in (mine or idx[:1])], pad_token_id=pad_token_id,
                     max_length=o.max_length, chunk_size=self.chunk_size,
                 )  # fmt: skip
             reference = torch.cat([ref[0][mine], ref[1][mine]]).to(policy.device)
-            chosen_tokens = float(n_tokens.chunk(2)[0].sum())
+            chosen_tokens = float(n_tokens.chunk(2)[0].sum()) if mine else 0.0
+            loss = policy.sum() * 0.0 if idle else None
         whole = (len(idx), self.ranks.sum([chosen_tokens])[0])
         if mine:
             loss, metrics = dpo_loss(
@@ -238,6 +254,13 @@ class FastDPOTrainer:
         share = len(mine) / len(idx)  # a mean over this rank's pairs, weighted to its part of the batch
         total = self.ranks.sum([loss.item() if mine else 0.0, *(metrics.get(k, 0.0) * share for k in keys)])
         return loss, {"loss": total[0], **dict(zip(keys, total[1:], strict=True))}
+
+    def _run(self, fn: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn(model, ...)``; through the FSDP root when the model is sharded (unless ``model`` is a
+        separate reference, which is not)."""
+        if self._scorer is not None and model is self._scorer.model:
+            return self._scorer(fn, *args, **kwargs)
+        return fn(model, *args, **kwargs)
 
     def _reference(self, path: str, device: str) -> Any:
         """A separate reference model, loaded as :meth:`_load` loads the policy (no adapters), for eval."""
@@ -269,7 +292,8 @@ class FastDPOTrainer:
         model.eval()
         with torch.no_grad():
             for start in range(0, len(examples), o.batch_size):
-                logps, _ = pair_logps(
+                logps, _ = self._run(
+                    pair_logps,
                     model,
                     examples[start : start + o.batch_size],
                     pad_token_id=pad_token_id,
@@ -306,7 +330,9 @@ class FastDPOTrainer:
         params = [p for p in model.parameters() if p.requires_grad]
         # what Trainer builds for the TRL backend's DPOConfig: fused AdamW without weight decay, linear
         # decay to 0 without warm-up, gradients clipped to norm 1
-        opt = torch.optim.AdamW(params, lr=o.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=True)
+        opt = torch.optim.AdamW(
+            params, lr=o.lr, weight_decay=0.0, fused=not self.sharded
+        )  # betas, eps: defaults
         sched = get_scheduler("linear", opt, num_warmup_steps=0, num_training_steps=max_steps)
         device_type = device.split(":")[0]
         scaler = torch.amp.GradScaler(device_type, enabled=amp_dtype == torch.float16)
@@ -347,9 +373,10 @@ class FastDPOTrainer:
                     scaler.scale(loss / len(micro_batches)).backward()
                 for key, value in metrics.items():
                     logged[key] = logged.get(key, 0.0) + value / len(micro_batches)
-            self.ranks.sum_gradients(params)
+            if not self.sharded:  # FSDP has summed them in its reduce-scatter
+                self.ranks.sum_gradients(params)
             scaler.unscale_(opt)
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0).item()
+            grad_norm = grad_norm_value(torch.nn.utils.clip_grad_norm_(params, 1.0))
             lr, scale = sched.get_last_lr()[0], scaler.get_scale()
             scaler.step(opt)
             scaler.update()

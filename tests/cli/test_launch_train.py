@@ -102,13 +102,23 @@ def test_online_rl_trains_on_both_ranks(algorithm, tmp_path, tiny_lm_path, rule_
     assert res.stdout.count("metrics per round") == 1  # one summary: rank 0's
 
 
-@pytest.mark.parametrize("env", ["ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"])
-def test_a_sharded_launch_is_refused_before_training(env, monkeypatch):
-    """accelerate launch with an FSDP or DeepSpeed config sets these; sharded checkpoints are not saved
-    correctly yet, so the trainer is refused with what to launch instead."""
+@pytest.mark.parametrize(
+    ("env", "backend", "message"),
+    [
+        ("ACCELERATE_USE_DEEPSPEED", "fast", r"DeepSpeed is not supported.*configs/accelerate/fsdp.yaml"),
+        ("ACCELERATE_USE_FSDP", "trl", r"'trl' does not shard its model yet.*configs/accelerate/ddp.yaml"),
+    ],
+)
+def test_a_sharded_launch_a_trainer_cannot_honour_is_refused_before_training(
+    env, backend, message, monkeypatch
+):
+    """accelerate launch with a DeepSpeed config, or an FSDP config for a trainer that does not shard,
+    is refused with what to launch instead (the fast DPO step shards: tests/core/test_ddp_fast_dpo.py)."""
     from polyrlaif.core.config import TrainConfig
     from polyrlaif.core.trainers.base import build_trainer
 
     monkeypatch.setenv(env, "true")
-    with pytest.raises(ValueError, match=r"sharding is not supported yet.*configs/accelerate/ddp.yaml"):
-        build_trainer(TrainConfig())
+    cfg = TrainConfig()
+    cfg.optim.backend = backend
+    with pytest.raises(ValueError, match=message):
+        build_trainer(cfg)

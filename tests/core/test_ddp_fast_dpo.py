@@ -60,6 +60,36 @@ def test_two_processes_train_as_one(sft_weight, tiny_lm_path, tmp_path):
     assert not list(two.glob("*.partial"))
 
 
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_fully_sharded_on_two_processes_trains_as_one(lora, tiny_lm_path, tmp_path):
+    """The same training under configs/accelerate/fsdp.yaml: each rank holds half of every parameter
+    (FSDP2 over gloo here), the steps' numbers and the final weights are one process's, and rank 0 alone
+    writes the gathered checkpoint. With LoRA the merged checkpoint is."""
+    from safetensors.torch import load_file
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    args = [tiny_lm_path, "0.5", "fast", "lora" if lora else "full"]
+    _run([sys.executable, str(SCRIPT), args[0], str(one), *args[1:]])
+    fsdp = Path(__file__).parents[2] / "configs" / "accelerate" / "fsdp.yaml"
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(fsdp),
+              "--num_processes", "2", "--main_process_port", str(_free_port())]  # fmt: skip
+    _run([*launch, str(SCRIPT), args[0], str(two), *args[1:]])
+    a = [json.loads(x) for x in (one / "steps.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in (two / "steps.jsonl").read_text().splitlines()]
+    assert len(a) == len(b) == 4
+    for x, y in zip(a, b, strict=True):
+        for key in ("loss", "grad_norm", "rewards/margins", "rewards/accuracies", "learning_rate"):
+            assert y[key] == pytest.approx(x[key], rel=1e-4, abs=1e-6), (key, x, y)
+    assert abs(a[-1]["loss"] - a[0]["loss"]) > 0.01
+    wa = load_file(one / "model" / "model.safetensors")
+    wb = load_file(two / "model" / "model.safetensors")
+    assert wa.keys() == wb.keys() and max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-5
+    assert sorted((tmp_path / "two.ranks").read_text().split()) == ["0/2", "1/2"]
+    assert (tmp_path / "two.writers").read_text() == "0\n"
+    held = sorted((tmp_path / "two.sharded").read_text().splitlines())
+    assert held == ["0 0.50", "1 0.50"]  # each rank held half of the weights
+
+
 def test_trl_on_two_processes_trains_as_one(tiny_lm_path, tmp_path):
     """TRL's DPOTrainer under the same launcher: each rank's batch is half of ``optim.batch_size``, so a
     step sees the same pairs as one process's (here all 8 at once, whose order then cannot matter)."""
