@@ -1,5 +1,5 @@
-"""Scale-out on one machine (issue 17): data-parallel DPO steps against one process, and verification and
-judging on 1 and 2 Ray workers against the local executor, as ratios in one run.
+"""Scale-out on one machine (issue 17): data-parallel and fully sharded DPO steps against one process, and
+verification and judging on 1 and 2 Ray workers against the local executor, as ratios in one run.
 
     python bench/scale_out.py                       # SmolLM2-135M-Instruct, 32 pairs, batch 8, 2 processes
     python bench/scale_out.py --model DIR --pairs 8 --batch 4 --steps 2 --programs 32 --judgments 16
@@ -8,9 +8,12 @@ The same fast-DPO training (``optim.backend=fast``: the same pairs, seed, batch 
 once in one process with every core (``OMP_NUM_THREADS`` = cores), and once under ``accelerate launch
 --multi_gpu --num_processes P`` (torchrun; gloo without GPUs, NCCL with them), each process with
 cores / P threads. Each run's seconds per optimiser step come from the trainer's own ``steps.jsonl``
-(the first step left out: it warms up). The last line is ``ratio=X max_weight_diff=Y``: one process's
-seconds per step over the launched run's (above 1: the processes are faster), and the largest
-difference between the two runs' trained weights (they make the same update).
+(the first step left out: it warms up). Then a third time under ``configs/accelerate/fsdp.yaml`` (FSDP2
+full sharding: each process holds 1/P of the weights, gradients and Adam state). Each run's peak
+resident memory is its largest process's. The last line is ``ratio=X max_weight_diff=Y fsdp_ratio=Z
+fsdp_weight_diff=W fsdp_memory=M``: one process's seconds per step over the launched run's (above 1: the
+processes are faster), the largest difference between their trained weights (they make the same update),
+the same two for FSDP, and the FSDP run's peak memory per process over one process's.
 
 Then the stages ``run.executor`` moves (:mod:`polyrlaif.core.executor`), each on the local executor and
 on Ray with 1 and 2 workers (a local Ray cluster started once, before the timing, as a running cluster
@@ -65,6 +68,10 @@ def _worker(args: argparse.Namespace) -> None:
     )  # fmt: skip
     cfg = TrainConfig(optim=optim, model=ModelConfig(device="auto"), run=RunConfig(seed=0))
     FastDPOTrainer(cfg).train(args.model, _pairs(args.pairs), Path(args.out))
+    import resource  # this process's peak resident memory (KiB on Linux), for the launcher to read
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    Path(f"{args.out}.rss.{os.environ.get('RANK', '0')}").write_text(str(peak))
 
 
 def _verify_work(n: int) -> tuple[dict, list]:
@@ -164,7 +171,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run(prefix: list[str], out: Path, args: argparse.Namespace, threads: int) -> float:
+def _run(prefix: list[str], out: Path, args: argparse.Namespace, threads: int) -> tuple[float, float]:
+    """Seconds per optimiser step (median after the first) and the peak resident GiB of the largest
+    process."""
     cmd = [*prefix, str(Path(__file__).resolve()), "--worker", "--out", str(out), "--model", args.model,
            "--pairs", str(args.pairs), "--batch", str(args.batch), "--steps", str(args.steps)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
@@ -172,7 +181,8 @@ def _run(prefix: list[str], out: Path, args: argparse.Namespace, threads: int) -
     if res.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:6])} ... failed:\n{res.stderr[-3000:]}")
     steps = [json.loads(x)["seconds"] for x in (out / "steps.jsonl").read_text().splitlines()]
-    return statistics.median(steps[1:] or steps)
+    peak = max(int(f.read_text()) for f in out.parent.glob(f"{out.name}.rss.*")) / 2**20
+    return statistics.median(steps[1:] or steps), peak
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,20 +215,32 @@ def main(argv: list[str] | None = None) -> int:
               "--main_process_port", str(_free_port())]  # fmt: skip
     ratios = {} if args.skip_executors else _executors(args)
     if args.skip_ddp:
-        print(" ".join(f"{k}={v:.2f}" for k, v in ratios.items()))
+        print(" ".join(f"{k}={v:.3g}" for k, v in ratios.items()))
         return 0
+    fsdp = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+            str(Path(__file__).resolve().parents[1] / "configs" / "accelerate" / "fsdp.yaml"),
+            "--num_processes", str(args.processes), "--main_process_port", str(_free_port())]  # fmt: skip
+    threads = max(cores // args.processes, 1)
     with tempfile.TemporaryDirectory() as tmp:
-        one = _run([sys.executable], Path(tmp) / "one", args, cores)
-        many = _run(launch, Path(tmp) / "many", args, max(cores // args.processes, 1))
+        (one, mem_one) = _run([sys.executable], Path(tmp) / "one", args, cores)
+        (many, mem_many) = _run(launch, Path(tmp) / "many", args, threads)
+        (shard, mem_shard) = _run(fsdp, Path(tmp) / "fsdp", args, threads)
         wa = load_file(Path(tmp) / "one" / "model" / "model.safetensors")
-        wb = load_file(Path(tmp) / "many" / "model" / "model.safetensors")
-        diff = max((wa[k] - wb[k]).abs().max().item() for k in wa)
-    print(f"one process, {cores} threads: {one:.3f} s/step")
-    print(f"{args.processes} processes, {max(cores // args.processes, 1)} threads each: {many:.3f} s/step")
+        diffs = []
+        for name in ("many", "fsdp"):
+            wb = load_file(Path(tmp) / name / "model" / "model.safetensors")
+            diffs.append(max((wa[k] - wb[k]).abs().max().item() for k in wa))
+    print(f"one process, {cores} threads: {one:.3f} s/step, peak {mem_one:.2f} GiB")
+    for kind, sec, mem in (("DDP", many, mem_many), ("FSDP", shard, mem_shard)):
+        print(
+            f"{args.processes} processes ({kind}), {threads} threads each: {sec:.3f} s/step, "
+            f"peak {mem:.2f} GiB each"
+        )
     print(f"pairs={args.pairs} batch={args.batch} steps={args.steps} model={args.model}")
     print(
-        f"ratio={one / many:.2f} max_weight_diff={diff:.2e} "
-        + " ".join(f"{k}={v:.2f}" for k, v in ratios.items())
+        f"ratio={one / many:.2f} max_weight_diff={diffs[0]:.2e} fsdp_ratio={one / shard:.2f} "
+        f"fsdp_weight_diff={diffs[1]:.2e} fsdp_memory={mem_shard / mem_one:.2f} "
+        + " ".join(f"{k}={v:.3g}" for k, v in ratios.items())
     )
     return 0
 
