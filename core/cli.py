@@ -1,4 +1,4 @@
-"""The ``polyrlaif`` command. Verbs: train, feedback, eval, compare, seeds, verify, serve, domains.
+"""The ``polyrlaif`` command. Verbs: train, feedback, eval, compare, seeds, curves, verify, serve, domains.
 
 Nothing heavy is imported at module level, so ``polyrlaif --help`` never imports torch.
 """
@@ -97,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--round", type=int, default=None, help="compare this round with round 0 (default: last)")
     sd.add_argument("--plot", default=None, help="also draw the spread to this PNG")
     sd.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+
+    cu = sub.add_parser(
+        "curves",
+        help="arms of an experiment side by side: each metric per round, each run and each arm's mean",
+        description="Per metric, each run's value per round with the 95%% interval it wrote (thin) and each "
+        "arm's mean over its runs (thick), from the runs' metrics.json; the arm means as a table.",
+    )
+    cu.add_argument("--arm", action="append", required=True, help="NAME=RUN[,RUN...]; repeat for each arm")
+    cu.add_argument(
+        "--metric", action="append", required=True, help="e.g. semantic/on_topic_rate; repeatable"
+    )
+    cu.add_argument("--plot", default=None, help="also draw them to this PNG")
 
     sv = sub.add_parser(
         "serve",
@@ -231,6 +243,17 @@ def _cmd_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_curves(args: argparse.Namespace) -> int:
+    from polyrlaif.core.curves import arm_curves, curve_rows, parse_arm, plot_curves
+    from polyrlaif.core.report import print_summary
+
+    arms = arm_curves([parse_arm(a) for a in args.arm], args.metric)
+    print_summary("each arm's mean over its runs, per round", curve_rows(arms, args.metric))
+    if args.plot:
+        print(f"written: {plot_curves(arms, args.metric, args.plot)}")
+    return 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from polyrlaif.core.registry import get_domain, load_object
 
@@ -268,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.verb == "seeds":
             return _cmd_seeds(args)
+        if args.verb == "curves":
+            return _cmd_curves(args)
         if args.verb == "stages":
             return _cmd_stages(args)
         if args.verb == "serve":
