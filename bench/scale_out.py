@@ -9,11 +9,13 @@ once in one process with every core (``OMP_NUM_THREADS`` = cores), and once unde
 --multi_gpu --num_processes P`` (torchrun; gloo without GPUs, NCCL with them), each process with
 cores / P threads. Each run's seconds per optimiser step come from the trainer's own ``steps.jsonl``
 (the first step left out: it warms up). Then a third time under ``configs/accelerate/fsdp.yaml`` (FSDP2
-full sharding: each process holds 1/P of the weights, gradients and Adam state). Each run's peak
-resident memory is its largest process's. The last line is ``ratio=X max_weight_diff=Y fsdp_ratio=Z
-fsdp_weight_diff=W fsdp_memory=M``: one process's seconds per step over the launched run's (above 1: the
-processes are faster), the largest difference between their trained weights (they make the same update),
-the same two for FSDP, and the FSDP run's peak memory per process over one process's.
+full sharding: each process holds 1/P of the weights, gradients and Adam state). Each process's peak
+resident memory is reported, the smallest and the largest of a run (under FSDP rank 0 alone also gathers
+the whole checkpoint at the end, so the smallest is the training's). The last line is ``ratio=X
+max_weight_diff=Y fsdp_ratio=Z fsdp_weight_diff=W fsdp_memory=M``: one process's seconds per step over the
+launched run's (above 1: the processes are faster), the largest difference between their trained weights
+(they make the same update), the same two for FSDP, and the smallest FSDP process's peak memory over the
+one process's.
 
 Then the stages ``run.executor`` moves (:mod:`polyrlaif.core.executor`), each on the local executor and
 on Ray with 1 and 2 workers (a local Ray cluster started once, before the timing, as a running cluster
@@ -171,9 +173,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run(prefix: list[str], out: Path, args: argparse.Namespace, threads: int) -> tuple[float, float]:
-    """Seconds per optimiser step (median after the first) and the peak resident GiB of the largest
-    process."""
+def _run(prefix: list[str], out: Path, args: argparse.Namespace, threads: int) -> tuple[float, float, float]:
+    """Seconds per optimiser step (median after the first), and the peak resident GiB of the smallest
+    and the largest process."""
     cmd = [*prefix, str(Path(__file__).resolve()), "--worker", "--out", str(out), "--model", args.model,
            "--pairs", str(args.pairs), "--batch", str(args.batch), "--steps", str(args.steps)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
@@ -181,8 +183,8 @@ def _run(prefix: list[str], out: Path, args: argparse.Namespace, threads: int) -
     if res.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:6])} ... failed:\n{res.stderr[-3000:]}")
     steps = [json.loads(x)["seconds"] for x in (out / "steps.jsonl").read_text().splitlines()]
-    peak = max(int(f.read_text()) for f in out.parent.glob(f"{out.name}.rss.*")) / 2**20
-    return statistics.median(steps[1:] or steps), peak
+    peaks = [int(f.read_text()) / 2**20 for f in out.parent.glob(f"{out.name}.rss.*")]
+    return statistics.median(steps[1:] or steps), min(peaks), max(peaks)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
             "--num_processes", str(args.processes), "--main_process_port", str(_free_port())]  # fmt: skip
     threads = max(cores // args.processes, 1)
     with tempfile.TemporaryDirectory() as tmp:
-        (one, mem_one) = _run([sys.executable], Path(tmp) / "one", args, cores)
-        (many, mem_many) = _run(launch, Path(tmp) / "many", args, threads)
-        (shard, mem_shard) = _run(fsdp, Path(tmp) / "fsdp", args, threads)
+        one, mem_one, _ = _run([sys.executable], Path(tmp) / "one", args, cores)
+        many, *mem_many = _run(launch, Path(tmp) / "many", args, threads)
+        shard, *mem_shard = _run(fsdp, Path(tmp) / "fsdp", args, threads)
         wa = load_file(Path(tmp) / "one" / "model" / "model.safetensors")
         diffs = []
         for name in ("many", "fsdp"):
@@ -234,12 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     for kind, sec, mem in (("DDP", many, mem_many), ("FSDP", shard, mem_shard)):
         print(
             f"{args.processes} processes ({kind}), {threads} threads each: {sec:.3f} s/step, "
-            f"peak {mem:.2f} GiB each"
+            f"peak {mem[0]:.2f}-{mem[1]:.2f} GiB a process"
         )
     print(f"pairs={args.pairs} batch={args.batch} steps={args.steps} model={args.model}")
     print(
         f"ratio={one / many:.2f} max_weight_diff={diffs[0]:.2e} fsdp_ratio={one / shard:.2f} "
-        f"fsdp_weight_diff={diffs[1]:.2e} fsdp_memory={mem_shard / mem_one:.2f} "
+        f"fsdp_weight_diff={diffs[1]:.2e} fsdp_memory={mem_shard[0] / mem_one:.2f} "
         + " ".join(f"{k}={v:.3g}" for k, v in ratios.items())
     )
     return 0
