@@ -284,7 +284,9 @@ def collect_feedback(
     screen_stats: dict[str, Any] = {}
     dropped: list[dict[str, Any]] = []
     if screens:  # pairs the verifiers or the repeated judgments contradict are dropped, and listed
-        again = repeat_scores(feedback, by_id, cands, verdicts, repeated, cfg.pairs.repeats)
+        again = repeat_scores(
+            feedback, by_id, cands, verdicts, repeated, cfg.pairs.repeats, cfg.pairs.length_adjust
+        )
         pairs, dropped, screen_stats = screen_pairs(pairs, screens, verdicts, again)
         atomic_write_jsonl(rdir / "screened.jsonl", dropped)
         log.info(f"screening ({', '.join(screens)}): {len(dropped)} pairs dropped, listed in screened.jsonl")

@@ -76,10 +76,13 @@ def repeat_scores(
     verdicts: Mapping[str, Sequence[Judgment]],
     repeated: Mapping[str, Sequence[Judgment]],
     repeats: int,
+    length_adjust: bool = False,
 ) -> list[dict[str, float | None]]:
     """Each repeat's score of every candidate: the domain's score function on the candidate's
     judgments with each judge's own judgment swapped for that repeat's (``repeated``: judgments by
-    candidate id, judge ids ``<id>#r<i>``). A candidate a repeat could not judge scores ``None`` there."""
+    candidate id, judge ids ``<id>#r<i>``). A candidate a repeat could not judge scores ``None`` there.
+    ``length_adjust``: each repeat's scores adjusted for length as the pairs' were
+    (:func:`length_adjusted`), so a repeat ranks pairs on the scale they were made on."""
     judge_ids = {j.judge_id for j in feedback.judges}
     out: list[dict[str, float | None]] = []
     for r in range(1, repeats):
@@ -93,7 +96,7 @@ def repeat_scores(
             kept = [j for j in verdicts.get(c.candidate_id, ()) if j.judge_id not in judge_ids]
             swapped = [dataclasses.replace(j, judge_id=j.judge_id.removesuffix(tag)) for j in again]
             scores[c.candidate_id] = feedback.score(by_id[c.prompt_id], c, [*kept, *swapped])
-        out.append(scores)
+        out.append(length_adjusted(cands, scores)[0] if length_adjust else scores)
     return out
 
 

@@ -88,6 +88,30 @@ def test_repeat_scores_use_the_domains_score_with_the_repeat_swapped_in():
     assert scores == {"a": 1.25, "b": None}
 
 
+def test_with_length_adjustment_a_deterministic_repeat_ranks_pairs_as_the_adjusted_scores_do():
+    """The pairs were made on length-adjusted scores; a repeat that judges alike must rank them alike,
+    so it is adjusted too (unadjusted, the long candidate's raw lead would contradict the pair)."""
+    from polyrlaif.core.screening import length_adjusted
+
+    judge = SimpleNamespace(judge_id="judge")
+    feedback = SimpleNamespace(judges=[judge], score=lambda prompt, cand, js: js[0].score)
+    texts = {"short": "x", "long": "x" * 40, "s2": "y", "l2": "y" * 40}
+    cands = [Candidate(candidate_id=c, prompt_id="p" if c in ("short", "long") else "q", text=t)
+             for c, t in texts.items()]  # fmt: skip
+    raw = {"short": 0.5, "long": 0.6, "s2": 0.2, "l2": 0.9}  # length buys 0.1 in p and 0.7 in q
+    adjusted, slope = length_adjusted(cands, raw)
+    assert slope > 0 and adjusted["short"] > adjusted["long"]  # in p, the short one wins once adjusted
+    pair = _pair("short", "long")
+    repeated = {c: [_j(c, "judge#r1", v)] for c, v in raw.items()}
+    prompts = {p: PromptRecord(prompt_id=p, text=p) for p in "pq"}
+    plain = repeat_scores(feedback, prompts, cands, {}, repeated, 2)
+    fair = repeat_scores(feedback, prompts, cands, {}, repeated, 2, length_adjust=True)
+    assert fair == [adjusted]
+    assert (
+        screen_pairs([pair], ["repeats"], {}, plain)[1] and not screen_pairs([pair], ["repeats"], {}, fair)[1]
+    )
+
+
 def test_a_repeated_judge_asks_afresh_under_its_own_id():
     calls = []
 
