@@ -229,7 +229,7 @@ class FastDPOTrainer:
     ) -> tuple[torch.Tensor | None, dict[str, float]]:
         """This rank's part of :func:`dpo_loss` on micro-batch ``idx``, normalised by the whole micro-batch
         (``whole_batch``), so the ranks' losses and gradients add up to one process's; the metrics are
-        summed over the ranks. ``None`` for the loss when this rank's share is empty."""
+        summed over the ranks. ``None`` for the loss when this rank's share is empty (sharded: 0 x a pair)."""
         import torch
 
         o, mine = self.optim, self.ranks.shard(idx)
