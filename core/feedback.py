@@ -279,7 +279,7 @@ def collect_feedback(
         log.info(f"{len(extra)} extra pairs from the domain's pair builder: {counts}")
     if cfg.pairs.poison:  # red team: the screens must catch these, or the update learns from them
         pairs = poison_pairs(pairs, cfg.pairs.poison, cfg.pairs.poison_kind, f"{cfg.run.seed}/{round_idx}")
-    poisoned = list(pairs)
+    poisoned = pairs  # as the screens see them (screen_pairs returns new lists)
     screens = [*cfg.pairs.screen, *(["repeats"] if cfg.pairs.repeats > 1 else [])]
     screen_stats: dict[str, Any] = {}
     dropped: list[dict[str, Any]] = []
